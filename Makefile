@@ -1,0 +1,28 @@
+# Two commands for a fresh clone:  `make demo` (the demo reproduce_all) and `make test`.
+# Each creates the project virtual environment at .venv first when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+CORES  ?= all
+
+.PHONY: demo test bench setup clean-results
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -c requirements/constraints.txt -e '.[dev,slurm]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/snakemake --cores $(CORES) reproduce_all
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only
+
+clean-results:
+	rm -rf results/data results/runs results/eval results/tables results/figures results/report.html

@@ -1,0 +1,354 @@
+"""Typed, frozen experiment configuration.
+
+The dataclasses below are the single source of truth for every hyper-parameter. YAML files only
+store them: loading fails on an unknown key or a wrong type, naming the key path and the file,
+and dotted overrides (``--set train.lr=0.05``) go through the same checks.
+
+An experiment is resolved from three layers, later ones winning:
+
+1. the dataclass defaults (the released BigGait CCPG configuration, i.e. paper scale);
+2. the scale overlay ``config/scales/<scale>.yaml`` (``demo`` shrinks everything for a CPU);
+3. the experiment file ``config/experiments/<name>.yaml`` (what distinguishes the experiment);
+4. ``--set key=value`` overrides.
+
+A scale overlay may also carry ``roots`` and ``partitions`` maps (dataset preset -> path) that fill
+``data.root`` / ``data.partition`` when the layers above leave them empty, and ``lvm_checkpoints``
+(variant -> path) that fills ``model.lvm_checkpoint``. Relative paths in a YAML file are resolved
+against the directory of that file, never against the working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+from biggait.errors import ConfigError
+
+# --------------------------------------------------------------------------------------------
+# The dataclasses
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset to read and how to sample it."""
+
+    dataset: str = "ccpg"  # preset name: ccpg | casiab | sustech1k | ccgr_mini (biggait.data.presets)
+    root: str = ""  # dataset root, layout <root>/<id>/<type>/<view>/*.pkl
+    partition: str = ""  # partition JSON {"TRAIN_SET": [...], "TEST_SET": [...]}
+    modality: Literal["rgb", "silhouette"] = "rgb"  # silhouette = the GaitBase baseline's input
+    batch_p: int = 8  # identities per training batch
+    batch_k: int = 8  # sequences per identity
+    frames_per_seq: int = 30  # unordered frames sampled per training sequence
+    test_max_frames: int = 0  # 0 = the preset's limit (250 CCPG, 720 SUSTech1K / CCGR-Mini)
+    flip_prob: float = 0.5  # sequence-level horizontal flip at training
+    num_workers: int = 2  # DataLoader workers
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """BigGait architecture and its ablation switches (released behaviour by default)."""
+
+    arch: Literal["biggait", "gaitbase"] = "biggait"  # gaitbase = silhouette baseline
+    lvm: str = "vits14"  # vits14 | vitb14 | vitl14 | vitg14 | *_reg4 (biggait.models.backbone)
+    lvm_tiny: bool = False  # a tiny random-weight ViT of the variant's shape family (demo, tests)
+    lvm_checkpoint: str = ""  # official Meta file dinov2_<variant>_pretrain.pth; "" = random init
+    image_size: int = 224  # LVM input width; height is twice it (448x224)
+    sils_size: int = 32  # GRE map width; height is twice it (64x32)
+    taps: Literal["both", "last", "mid4"] = "both"  # which LVM taps feed the GRE
+    mask_branch: bool = True  # off: every valid pixel is foreground
+    appearance_branch: bool = True
+    denoising_branch: bool = True
+    mask_dim: int = 2
+    appearance_dim: int = 16
+    denoising_dim: int = 16
+    smoothness: Literal["channel_sum", "per_channel"] = "channel_sum"  # released vs paper wording
+    pad_and_resize: bool = True  # off: squash every frame to the input size
+    black_da: bool = True
+    black_da_ratio: float = 0.2
+    mask_train_iters: int = 500  # mask branch trains for these iterations, then is frozen
+    mask_pretrained: str = ""  # optional MaskBranch_vits14.pt loaded when the mask freezes
+    channels: tuple[int, ...] = (64, 128, 256, 512)  # GaitBase stem + trunk widths
+    embed_dim: int = 256  # per-strip embedding size
+    parts: int = 16  # horizontal pyramid strips
+    num_classes: int = 0  # 0 = number of training identities of the dataset
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights and constants (the released values)."""
+
+    triplet_weight: float = 1.0
+    triplet_margin: float = 0.2
+    ce_weight: float = 1.0
+    ce_scale: float = 16.0
+    label_smoothing: float = 0.1
+    reconstruction_weight: float = 1.0
+    mask_smoothness_weight: float = 0.02
+    denoising_smoothness_weight: float = 0.01
+    diversity_weight: float = 5.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser, schedule and run-time behaviour of training."""
+
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: tuple[int, ...] = (15000, 25000, 30000, 35000)
+    gamma: float = 0.1
+    total_iters: int = 40000
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto = bf16 on GPU, off on CPU
+    sync_bn: bool = True
+    save_every: int = 1000  # checkpoint every N iterations (and at the end)
+    log_every: int = 10
+    max_nonfinite_steps: int = 20  # consecutive skipped steps before training stops
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How test embeddings are extracted and scored."""
+
+    metric: Literal["euc", "cos"] = "euc"
+    autocast: bool = True  # fp16 autocast on GPU, as the released features; ignored on CPU
+    bootstrap: int = 1000  # bootstrap resamples of probe identities for rank-1 CIs (0 = off)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment: what to train, on what, and how to evaluate it."""
+
+    name: str = "biggait_ccpg"
+    scale: Literal["demo", "paper"] = "paper"
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# --------------------------------------------------------------------------------------------
+# Conversion and checking
+# --------------------------------------------------------------------------------------------
+
+_SCALE_EXTRAS = ("roots", "partitions", "lvm_checkpoints")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _check_value(value: Any, tp: Any, where: str) -> Any:
+    """Return ``value`` converted to ``tp`` or raise ConfigError naming ``where``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+        return _build(tp, value, where)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: expected one of {list(args)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):  # Optional[...]
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_value(value, inner[0], where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        item_tp = args[0]
+        return tuple(_check_value(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {type(value).__name__} {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {tp!r}")  # pragma: no cover
+
+
+def _build(cls: type, raw: dict, where: str) -> Any:
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        path = f"{where}.{key}" if where else key
+        if key not in names:
+            raise ConfigError(f"{path}: unknown key (expected one of: {', '.join(sorted(names))})")
+        kwargs[key] = _check_value(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> dict:
+    """A plain, YAML/JSON-ready dict of a config dataclass (tuples become lists)."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(obj)
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _resolve_paths(raw: dict, base_dir: Path) -> dict:
+    """Resolve the known path-valued keys of a raw layer against ``base_dir``."""
+    raw = json.loads(json.dumps(raw))  # deep copy of plain data
+    for section, key in (("data", "root"), ("data", "partition"), ("model", "lvm_checkpoint"),
+                         ("model", "mask_pretrained")):
+        sec = raw.get(section)
+        if isinstance(sec, dict) and isinstance(sec.get(key), str) and sec[key]:
+            sec[key] = str((base_dir / sec[key]).resolve()) if not Path(sec[key]).is_absolute() else sec[key]
+    for extra in _SCALE_EXTRAS:
+        m = raw.get(extra)
+        if isinstance(m, dict):
+            raw[extra] = {k: (str((base_dir / v).resolve()) if isinstance(v, str) and v and not Path(v).is_absolute() else v)
+                          for k, v in m.items()}
+    return raw
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b.c=value``; the value is read as YAML (so 0.05, true, [1,2] work)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. train.lr=0.05")
+    key, value = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: expected a dotted key such as train.lr")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.split("."), parsed
+
+
+def _set_in(raw: dict, keys: list[str], value: Any) -> None:
+    node = raw
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {'.'.join(keys)}: {k} is not a section")
+    node[keys[-1]] = value
+
+
+def config_dir() -> Path:
+    """The repository's ``config/`` directory (next to the ``biggait`` package)."""
+    return Path(__file__).resolve().parent.parent / "config"
+
+
+def load_experiment(
+    path: str | Path | None = None,
+    *,
+    scale: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    scale_file: str | Path | None = None,
+) -> Experiment:
+    """Resolve an experiment from its YAML file, a scale overlay and dotted overrides.
+
+    Args:
+        path: experiment YAML (``None`` = defaults only).
+        scale: ``demo`` or ``paper``; defaults to the experiment file's ``scale`` or ``paper``.
+        overrides: ``["train.lr=0.05", ...]``, checked like YAML keys.
+        scale_file: explicit overlay path (default ``config/scales/<scale>.yaml``).
+    """
+    exp_raw: dict = {}
+    if path is not None:
+        p = Path(path)
+        exp_raw = _resolve_paths(_read_yaml(p), p.resolve().parent)
+        for extra in _SCALE_EXTRAS:
+            if extra in exp_raw:
+                raise ConfigError(f"{p}: {extra}: only allowed in a scale overlay")
+    over_raw: dict = {}
+    for text in overrides:
+        keys, value = parse_override(text)
+        _set_in(over_raw, keys, value)
+    scale = scale or over_raw.get("scale") or exp_raw.get("scale") or "paper"
+    if scale not in ("demo", "paper"):
+        raise ConfigError(f"scale: expected one of ['demo', 'paper'], got {scale!r}")
+    sf = Path(scale_file) if scale_file else config_dir() / "scales" / f"{scale}.yaml"
+    scale_raw = _resolve_paths(_read_yaml(sf), sf.resolve().parent) if sf.exists() or scale_file else {}
+    extras = {k: scale_raw.pop(k, {}) or {} for k in _SCALE_EXTRAS}
+
+    merged = _deep_merge(_deep_merge(scale_raw, exp_raw), over_raw)
+    merged["scale"] = scale
+    where = str(path) if path is not None else "<defaults>"
+    try:
+        exp = _build(Experiment, merged, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    # Fill dataset roots / partitions / checkpoints from the scale's maps when left empty.
+    data, model = exp.data, exp.model
+    if not data.root and data.dataset in extras["roots"]:
+        data = dataclasses.replace(data, root=extras["roots"][data.dataset])
+    if not data.partition and data.dataset in extras["partitions"]:
+        data = dataclasses.replace(data, partition=extras["partitions"][data.dataset])
+    if not model.lvm_checkpoint and not model.lvm_tiny and model.lvm in extras["lvm_checkpoints"]:
+        model = dataclasses.replace(model, lvm_checkpoint=extras["lvm_checkpoints"][model.lvm])
+    return dataclasses.replace(exp, data=data, model=model)
+
+
+def experiment_from_dict(raw: dict, where: str = "<dict>") -> Experiment:
+    """Rebuild an Experiment from :func:`to_dict` output (e.g. a run folder's config.yaml)."""
+    try:
+        return _build(Experiment, raw, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def replace(exp: Experiment, **sections: dict) -> Experiment:
+    """``replace(exp, train={"total_iters": 10})``: a checked copy with some fields changed."""
+    raw = _deep_merge(to_dict(exp), sections)
+    return experiment_from_dict(raw, "<replace>")
+
+
+def dump_yaml(exp: Experiment) -> str:
+    return yaml.safe_dump(to_dict(exp), sort_keys=False)

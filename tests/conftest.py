@@ -1,0 +1,33 @@
+"""Shared fixtures. Golden tests find the vectors in ../shared/golden/opengait or $BIGGAIT_GOLDEN_DIR;
+they skip loudly only when the folder is absent and BIGGAIT_REQUIRE_GOLDEN is unset (CI sets it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from biggait.golden import WEIGHTS_NAME, default_golden_dir
+
+torch.set_num_threads(2)  # the goldens were made with 2 threads; results are exact at that count
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    d = default_golden_dir()
+    if not d.is_dir():
+        msg = f"GOLDEN VECTORS NOT FOUND at {d}: set BIGGAIT_GOLDEN_DIR to run the parity tests"
+        if os.environ.get("BIGGAIT_REQUIRE_GOLDEN"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return d
+
+
+@pytest.fixture(scope="session")
+def golden_weights(golden_dir: Path) -> Path:
+    w = golden_dir / WEIGHTS_NAME
+    if not w.exists():
+        pytest.fail(f"{w} missing from the golden folder")
+    return w

@@ -1,0 +1,65 @@
+import pytest
+
+from biggait.config import Experiment, dump_yaml, experiment_from_dict, load_experiment, to_dict
+from biggait.errors import ConfigError
+
+
+def write(tmp_path, text, name="exp.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_defaults_are_released_ccpg_schedule():
+    exp = load_experiment(scale="paper")
+    assert exp.train.milestones == (15000, 25000, 30000, 35000)
+    assert exp.train.total_iters == 40000 and exp.train.lr == 0.1
+    assert exp.loss.diversity_weight == 5.0 and exp.model.lvm == "vits14"
+
+
+def test_unknown_key_names_path_and_file(tmp_path):
+    p = write(tmp_path, "train:\n  lrr: 0.1\n")
+    with pytest.raises(ConfigError, match=r"exp.yaml: train.lrr: unknown key"):
+        load_experiment(p, scale="paper")
+
+
+def test_wrong_type_names_path_and_file(tmp_path):
+    p = write(tmp_path, "train:\n  total_iters: ten\n")
+    with pytest.raises(ConfigError, match=r"exp.yaml: train.total_iters: expected an integer"):
+        load_experiment(p, scale="paper")
+
+
+def test_literal_choice_checked(tmp_path):
+    p = write(tmp_path, "model:\n  taps: middle\n")
+    with pytest.raises(ConfigError, match=r"model.taps: expected one of"):
+        load_experiment(p, scale="paper")
+
+
+def test_override_goes_through_same_checks(tmp_path):
+    exp = load_experiment(scale="paper", overrides=["train.lr=0.05", "model.channels=[8,16,32,64]"])
+    assert exp.train.lr == 0.05 and exp.model.channels == (8, 16, 32, 64)
+    with pytest.raises(ConfigError, match=r"train.lr: expected a number"):
+        load_experiment(scale="paper", overrides=["train.lr=fast"])
+    with pytest.raises(ConfigError, match=r"train.nope: unknown key"):
+        load_experiment(scale="paper", overrides=["train.nope=1"])
+    with pytest.raises(ConfigError, match=r"expected KEY=VALUE"):
+        load_experiment(scale="paper", overrides=["train.lr"])
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    p = write(tmp_path / "sub", "data:\n  root: ../data/ccpg\n")
+    exp = load_experiment(p, scale="paper")
+    assert exp.data.root == str((tmp_path / "data" / "ccpg").resolve())
+
+
+def test_round_trip_through_dict():
+    exp = load_experiment(scale="paper", overrides=["name=x", "train.milestones=[1,2]"])
+    again = experiment_from_dict(to_dict(exp))
+    assert again == exp and isinstance(again, Experiment)
+    assert "milestones:" in dump_yaml(exp)
+
+
+def test_missing_file_is_one_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_experiment(tmp_path / "nope.yaml")
