@@ -1,0 +1,1 @@
+"""Datasets: presets, safe pickles, readers, samplers, loaders and the SynthGait generator."""
