@@ -1,0 +1,162 @@
+"""What a training checkpoint holds beyond the weights, and how checkpoints are found and rotated.
+
+Exact resume needs the model, optimiser, LR scheduler, grad scaler, the iteration counters and
+every random-number generator that training draws from (dropout and Black DA use torch's global
+generator; numpy and Python's ``random`` are saved too in case a component uses them). Everything
+is stored as tensors, ints and lists so the file loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from biggait.config import Experiment, to_dict
+from biggait.errors import CheckpointError
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+_CKPT_RE = re.compile(r"^iter_(\d{6,})\.pt$")
+
+# Keys that may change between a checkpoint and its resumption without changing the mathematics:
+# run-time knobs, and the schedule's length (a finished run may be extended).
+RESUME_FREE_KEYS = frozenset({
+    "name", "description", "data.num_workers", "data.root", "data.partition", "model.lvm_checkpoint",
+    "model.mask_pretrained", "train.log_every", "train.save_every", "train.max_nonfinite_steps",
+    "train.device", "train.total_iters", "eval",
+})
+
+
+def seed_all(seed: int) -> None:
+    """Seed torch (CPU and every CUDA device), numpy's global generator and Python's ``random``."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def capture_rng() -> dict[str, Any]:
+    """The state of every global generator, in a ``weights_only``-loadable form."""
+    np_state = np.random.get_state(legacy=True)  # ('MT19937', key[624] uint32, pos, has_gauss, gauss)
+    py_version, py_internal, py_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy_key": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+        "numpy_rest": [int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": [int(py_version), list(py_internal), py_gauss],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Put every global generator back where :func:`capture_rng` found it."""
+    torch.set_rng_state(state["torch"].cpu())
+    pos, has_gauss, gauss = state["numpy_rest"]
+    key = state["numpy_key"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", key, int(pos), int(has_gauss), float(gauss)))
+    version, internal, py_gauss = state["python"]
+    random.setstate((int(version), tuple(int(v) for v in internal), py_gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
+        else:
+            logger.warning("CUDA generator states not restored: saved for %d devices, %d visible",
+                           len(cuda_states), torch.cuda.device_count())
+
+
+def checkpoint_name(iteration: int) -> str:
+    """``iter_000300.pt``."""
+    return f"iter_{iteration:06d}.pt"
+
+
+def list_checkpoints(out_dir: Path) -> list[tuple[int, Path]]:
+    """``(iteration, path)`` of the run's checkpoints, oldest first."""
+    ckpt_dir = Path(out_dir) / CHECKPOINT_DIR
+    if not ckpt_dir.is_dir():
+        return []
+    found = []
+    for p in ckpt_dir.iterdir():
+        m = _CKPT_RE.match(p.name)
+        if m and p.is_file():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def rotate_checkpoints(out_dir: Path, keep: int = 2) -> None:
+    """Delete all but the newest ``keep`` checkpoints."""
+    for _, path in list_checkpoints(out_dir)[:-keep]:
+        path.unlink(missing_ok=True)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a trainer checkpoint safely (``weights_only``), naming the file on any failure."""
+    from biggait.models.checkpoints import load_checkpoint
+
+    try:
+        ckpt = load_checkpoint(path)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # e.g. struct.error from a truncated pickle
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
+    missing = [k for k in ("optimizer", "scheduler", "data_iter", "rng") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a resumable trainer checkpoint (missing {', '.join(missing)})")
+    return ckpt
+
+
+def newest_readable(out_dir: Path) -> tuple[Optional[Path], Optional[dict[str, Any]]]:
+    """The newest checkpoint that reads, falling back to the one before it (with a warning).
+
+    Returns ``(None, None)`` when the run has no checkpoint; raises the newest file's
+    CheckpointError when none of them reads.
+    """
+    found = list_checkpoints(out_dir)
+    first_error: Optional[CheckpointError] = None
+    for _, path in reversed(found):
+        try:
+            return path, read_checkpoint(path)
+        except CheckpointError as exc:
+            logger.warning("%s; trying an older checkpoint", exc)
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+    return None, None
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _is_free(key: str) -> bool:
+    return any(key == f or key.startswith(f + ".") for f in RESUME_FREE_KEYS)
+
+
+def check_resumable(saved: dict, exp: Experiment, path: Path) -> None:
+    """Raise CheckpointError if ``saved`` (a ``to_dict`` of an experiment) trains differently from ``exp``."""
+    old, new = _flatten(saved), _flatten(to_dict(exp))
+    for key in sorted(set(old) | set(new)):
+        if _is_free(key):
+            continue
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if isinstance(a, tuple):
+            a = list(a)
+        if a != b:
+            raise CheckpointError(
+                f"{path}: was trained with {key}={a!r} but the experiment now says {key}={b!r}; "
+                "use --no-resume or another --out folder")
