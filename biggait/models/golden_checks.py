@@ -1,0 +1,158 @@
+"""Golden checks of the model, the losses and the in-model Pad-and-Resize (``biggait selfcheck``).
+
+Each check reproduces one golden file of the released implementation on CPU in float32 and
+compares every array with the README's tolerances: DINOv2 taps atol 1e-4, probabilities and maps
+2e-5, pooled features 2e-5, embeddings / BNNeck / logits 2e-6, loss scalars rtol 1e-5, discrete
+things (selection, polarity, validity) exact.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from biggait.errors import BigGaitError
+from biggait.golden import CheckResult, compare, compare_exact
+
+logger = logging.getLogger(__name__)
+
+TAP_TOL, MAP_TOL, POOL_TOL, EMB_TOL, LOSS_RTOL = 1e-4, 2e-5, 2e-5, 2e-6, 1e-5
+
+
+@functools.lru_cache(maxsize=1)
+def golden_model(weights: str) -> torch.nn.Module:
+    """The released CCPG configuration with the golden OpenGait weights (fp16 -> fp32), eval mode."""
+    from biggait.config import ModelConfig
+    from biggait.models.biggait import build_model
+    from biggait.models.checkpoints import load_opengait_state_dict, read_weights
+
+    model = build_model(ModelConfig(), 100, load_lvm=False)
+    load_opengait_state_dict(model, read_weights(weights, "golden weights"), weights)
+    return model.eval()
+
+
+def run_forward_case(npz: dict, weights: Path) -> dict[str, np.ndarray]:
+    """Our forward on a golden case's inputs -> arrays named like the golden file."""
+    model = golden_model(str(weights))
+    seq = torch.from_numpy(npz["seqL"].astype(np.int64)).reshape(-1) if "seqL" in npz else None
+    trace: dict = {}
+    with torch.no_grad():
+        out = model(torch.from_numpy(npz["input_norm"]), torch.from_numpy(npz["ratios"]), seq, trace=trace)
+    names = {"valid_mask": "valid", "foreground_body": "body", "flipped_to_channel1": "flipped",
+             "denoising_map": "denoising", "appearance_map": "appearance", "shape_mse": "reconstruction"}
+    res = {k: trace[v] for k, v in names.items()}
+    for k in ("dino_input", "dino_last1", "dino_mid4_ln", "mask_branch_prob", "foreground", "tp_feat", "hpp_feat",
+              "loss_shape_connect_raw", "loss_part_connect_raw", "loss_part_diversity_raw"):
+        res[k] = trace[k]
+    res.update(embed_1=out.embeddings, bnneck_feat=out.bnneck, logits=out.logits)
+    res["dino_input"] = res["dino_input"][torch.from_numpy(npz["dino_input_frame_index"])]
+    for k in ("dino_last1", "dino_mid4_ln"):
+        res[k] = res[k][torch.from_numpy(npz["tap_frame_index"])]
+    return {k: v.detach().cpu().numpy() for k, v in res.items()}
+
+
+_FWD_TOLS = {"dino_input": MAP_TOL, "dino_last1": TAP_TOL, "dino_mid4_ln": TAP_TOL, "mask_branch_prob": MAP_TOL,
+             "foreground_body": MAP_TOL, "foreground": MAP_TOL, "denoising_map": MAP_TOL, "appearance_map": MAP_TOL,
+             "tp_feat": POOL_TOL, "hpp_feat": POOL_TOL, "embed_1": EMB_TOL, "bnneck_feat": EMB_TOL,
+             "logits": EMB_TOL}
+_FWD_SCALARS = ("shape_mse", "loss_shape_connect_raw", "loss_part_connect_raw", "loss_part_diversity_raw")
+
+
+def check_forward(golden_dir: Path, weights: Path | None, case: str) -> list[CheckResult]:
+    """Every array of one ``fwd_*.npz`` case."""
+    if weights is None or not Path(weights).exists():
+        raise BigGaitError(f"{case}: the golden weights file is needed (pass --weights)")
+    npz = dict(np.load(golden_dir / case))
+    ours = run_forward_case(npz, Path(weights))
+    results = [compare(case, k, ours[k], npz[k], atol=tol) for k, tol in _FWD_TOLS.items()]
+    results += [compare(case, k, ours[k], npz[k], atol=1e-7, rtol=LOSS_RTOL) for k in _FWD_SCALARS]
+    results.append(compare_exact(case, "valid_mask", ours["valid_mask"], npz["valid_mask"]))
+    results.append(compare_exact(case, "flipped_to_channel1", ours["flipped_to_channel1"], npz["flipped_to_channel1"]))
+    results.append(compare_exact(case, "selection (foreground != 0)", ours["foreground"] != 0, npz["foreground"] != 0))
+    return results
+
+
+def check_triplet(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
+    from biggait.losses import triplet_loss
+
+    case = "loss_triplet.npz"
+    d = np.load(golden_dir / case)
+    r = triplet_loss(torch.from_numpy(d["embeddings"]), torch.from_numpy(d["labels"]), float(d["margin"]))
+    out = []
+    for k in ("loss", "loss_per_part", "hard_loss", "mean_dist"):
+        out.append(compare(case, k, getattr(r, k).numpy(), d[k], atol=1e-7, rtol=LOSS_RTOL))
+    off = ~np.eye(d["dist"].shape[1], dtype=bool)
+    out.append(compare(case, "dist (off-diagonal)", r.dist.numpy()[:, off], d["dist"][:, off], atol=2e-6))
+    # The self-distance is sqrt of rounding residue (up to ~8e-4): only its size is meaningful.
+    out.append(compare(case, "dist (self-distance)", r.dist.numpy()[:, ~off], d["dist"][:, ~off], atol=1e-3))
+    out.append(compare_exact(case, "loss_num", r.loss_num.numpy(), d["loss_num"]))
+    return out
+
+
+def check_ce(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
+    from biggait.losses import cross_entropy
+
+    case = "loss_ce.npz"
+    d = np.load(golden_dir / case)
+    loss, acc = cross_entropy(torch.from_numpy(d["logits"]), torch.from_numpy(d["labels"]), float(d["scale"]),
+                              float(d["eps"]))
+    return [compare(case, "loss", loss.numpy(), d["loss"], atol=1e-7, rtol=LOSS_RTOL),
+            compare_exact(case, "accuracy", np.float32(acc.numpy()), d["accuracy"])]
+
+
+def check_connect(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
+    from biggait.losses import connect_loss
+
+    case = "loss_connect.npz"
+    d = np.load(golden_dir / case)
+    mask = torch.from_numpy(d["mask_map"])  # [ns, 64, 32, 2] channels-last
+    den = torch.from_numpy(d["denoising_map"])  # [ns, 64, 32, 16]
+    ns, h, w, _ = mask.shape
+    shape = connect_loss(mask.reshape(ns * h * w, 2), ns, 2, h, w, "channel_sum")
+    part = connect_loss(den[..., :15].permute(0, 3, 1, 2), ns, 15, h, w, "channel_sum")
+    first = connect_loss(mask.permute(0, 3, 1, 2), ns, 2, h, w, "channel_sum")
+    return [compare(case, k, v.numpy(), d[k], atol=1e-7, rtol=LOSS_RTOL) for k, v in (
+        ("loss_shape_connect_raw", shape), ("loss_shape_connect_weighted", 0.02 * shape),
+        ("loss_part_connect_raw", part), ("loss_part_connect_weighted", 0.01 * part),
+        ("loss_shape_connect_if_channel_first", first))]
+
+
+def check_diversity(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
+    from biggait.losses import diversity_loss
+
+    case = "loss_diversity.npz"
+    d = np.load(golden_dir / case)
+    den = torch.from_numpy(d["denoising_map"])
+    v = diversity_loss(den.reshape(den.shape[0], -1, den.shape[-1]))
+    return [compare(case, "loss_part_diversity_raw", v.numpy(), d["loss_part_diversity_raw"], atol=1e-7, rtol=LOSS_RTOL),
+            compare(case, "loss_part_diversity_weighted", (5 * v).numpy(), d["loss_part_diversity_weighted"],
+                    atol=1e-7, rtol=LOSS_RTOL)]
+
+
+def check_padding(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
+    from biggait.models.padding import needed_widths, pad_and_resize, validity_mask
+
+    case = "preproc_padding_resize.npz"
+    d = np.load(golden_dir / case)
+    x, r = torch.from_numpy(d["x"]), torch.from_numpy(d["ratios"])
+    return [compare(case, "out_256x128", pad_and_resize(x, r, 256, 128).numpy(), d["out_256x128"], atol=MAP_TOL),
+            compare(case, "mask_64x32", validity_mask(r, 64, 32).numpy(), d["mask_64x32"], atol=MAP_TOL),
+            compare_exact(case, "valid (mask_64x32 != 0)", validity_mask(r, 64, 32).numpy() != 0, d["mask_64x32"] != 0),
+            compare_exact(case, "need_w_256", needed_widths(r, 256).numpy().astype(np.int64), d["need_w_256"]),
+            compare_exact(case, "need_w_64", needed_widths(r, 64).numpy().astype(np.int64), d["need_w_64"])]
+
+
+CHECKS: dict[str, Callable[[Path, Path | None], list[CheckResult]]] = {
+    **{case: functools.partial(check_forward, case=case) for case in (
+        "fwd_ccpg_prepadded_n2s6.npz", "fwd_padding_resize_128_n2s6.npz", "fwd_ccpg_packed_seqL_3_5.npz")},
+    "loss_triplet.npz": check_triplet,
+    "loss_ce.npz": check_ce,
+    "loss_connect.npz": check_connect,
+    "loss_diversity.npz": check_diversity,
+    "preproc_padding_resize.npz": check_padding,
+}

@@ -1,0 +1,196 @@
+"""BigGait at demo scale: shapes, schedule, ablation switches, the silhouette baseline, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from biggait.config import LossConfig, ModelConfig, load_experiment
+from biggait.errors import ConfigError, DataError
+from biggait.losses import compose
+from biggait.models import build_model
+from biggait.models.backbone import VARIANTS, FrozenLVM, mid4_indices
+from biggait.models.extractor import clean_foreground, resolve_polarity
+from biggait.models.gaitbase import horizontal_pooling
+
+DEMO = load_experiment(None, scale="demo").model
+
+
+def _batch(n: int = 4, s: int = 3, h: int = 112, w: int = 56, c: int = 3, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    frames = torch.randn(n, s, c, h, w, generator=g)
+    ratios = torch.full((n, s), 0.45)
+    labels = torch.arange(n // 2).repeat_interleave(2)
+    return frames, ratios, labels
+
+
+def _model(**changes) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(dataclasses.replace(DEMO, **changes), 4)
+
+
+def test_demo_forward_shapes_and_maps():
+    model = _model().eval()
+    frames, ratios, _ = _batch()
+    out = model(frames, ratios, return_maps=True)
+    assert out.embeddings.shape == (4, 64, 16) and out.bnneck.shape == (4, 64, 16)
+    assert out.logits.shape == (4, 4, 16)
+    assert out.maps["foreground"].shape == (12, 32, 16) and out.maps["valid"].shape == (12, 32, 16)
+    assert out.maps["denoising"].shape == (4, 16, 3, 32, 16)
+    assert out.aux == {}  # eval mode: no auxiliary losses
+    assert torch.isfinite(out.embeddings).all()
+    # ratio 0.45 < 0.5: the offline pad columns are invalid. (The dilation / erosion clean-up may
+    # still reach into them next to the body, as in the released code.)
+    assert out.maps["valid"][:, :, 0].sum() == 0 and out.maps["valid"][:, :, 8].min() == 1
+
+
+def test_training_step_mask_schedule_and_frozen_lvm():
+    model = _model(mask_train_iters=2)
+    frames, ratios, labels = _batch()
+    model.train()
+    assert not model.lvm.training  # the LVM stays in eval mode
+    n_all = len(model.trainable_parameters())
+    assert all(not p.requires_grad for p in model.lvm.parameters())
+    model.set_iteration(0)
+    out = model(frames, ratios)
+    assert set(out.aux) == {"reconstruction", "mask_smoothness", "denoising_smoothness", "diversity"}
+    terms = compose(out, labels, LossConfig())
+    terms["total"].backward()
+    mask_grad = model.gre.mask.proj.weight.grad
+    assert mask_grad is not None and mask_grad.abs().sum() > 0
+    model.set_iteration(2)  # freeze
+    assert model.gre.mask_frozen and not model.gre.mask.training
+    assert len(model.trainable_parameters()) < n_all
+    model.zero_grad(set_to_none=True)
+    out = model(frames, ratios)
+    assert "reconstruction" not in out.aux and "mask_smoothness" not in out.aux
+    compose(out, labels, LossConfig())["total"].backward()
+    assert model.gre.mask.proj.weight.grad is None
+    assert model.gaitbase.fcs.fc_bin.grad is not None
+
+
+def test_zero_weight_terms_are_not_computed():
+    model = build_model(DEMO, 4, LossConfig(diversity_weight=0.0, mask_smoothness_weight=0.0)).train()
+    out = model(*_batch()[:2])
+    assert "diversity" not in out.aux and "mask_smoothness" not in out.aux and "reconstruction" in out.aux
+
+
+def test_black_da_is_out_of_place_and_backward_works():
+    model = _model(black_da_ratio=1.0)  # every sequence gets one map zeroed
+    frames, ratios, labels = _batch()
+    model.train()
+    out = model(frames, ratios, return_maps=True)
+    maps = out.maps
+    per_seq = [(maps["denoising"][i].abs().sum() == 0) ^ (maps["appearance"][i].abs().sum() == 0) for i in range(4)]
+    assert all(per_seq)
+    compose(out, labels, LossConfig())["total"].backward()  # no in-place error
+
+
+@pytest.mark.parametrize("changes", [
+    dict(mask_branch=False), dict(appearance_branch=False), dict(denoising_branch=False),
+    dict(smoothness="per_channel"), dict(pad_and_resize=False), dict(black_da=False),
+    dict(taps="last"), dict(taps="mid4"), dict(lvm="vitb14_reg4"),
+])
+def test_ablation_switches_train(changes):
+    model = _model(**changes).train()
+    frames, ratios, labels = _batch(h=64, w=64)  # square frames: the Pad-and-Resize path
+    out = model(frames, ratios, return_maps=True)
+    terms = compose(out, labels, LossConfig())
+    terms["total"].backward()
+    assert torch.isfinite(terms["total"])
+    if changes.get("mask_branch") is False:
+        assert torch.equal(out.maps["foreground"], out.maps["valid"])
+    if "appearance_branch" in changes:
+        assert "appearance" not in out.maps and len(model.gaitbase.stems) == 1
+    if changes.get("pad_and_resize") is False:
+        assert bool((out.maps["valid"] == 1).all())
+
+
+def test_smoothness_modes_give_different_values():
+    frames, ratios, _ = _batch()
+    a = _model().train()(frames, ratios).aux["denoising_smoothness"]
+    b = _model(smoothness="per_channel").train()(frames, ratios).aux["denoising_smoothness"]
+    assert not torch.isclose(a, b)
+
+
+def test_tiny_variants_grow_and_taps_follow_depth():
+    sizes = {}
+    for name in ("vits14", "vitb14", "vitl14", "vitg14"):
+        lvm = FrozenLVM(name, True, (112, 56))
+        sizes[name] = sum(p.numel() for p in lvm.parameters())
+        assert lvm.taps == mid4_indices(lvm.depth)
+    assert sizes["vits14"] < sizes["vitb14"] < sizes["vitl14"] < sizes["vitg14"]
+    assert mid4_indices(12) == [2, 5, 8, 11] and mid4_indices(24) == [5, 11, 17, 23]
+    assert set(VARIANTS) >= {"vits14", "vitg14_reg4"}
+
+
+def test_silhouette_baseline():
+    model = _model(arch="gaitbase").train()
+    g = torch.Generator().manual_seed(0)
+    sils = (torch.rand(4, 3, 1, 64, 64, generator=g) > 0.5).float()
+    out = model(sils, torch.full((4, 3), 0.4), return_maps=True)
+    assert out.embeddings.shape == (4, 64, 16) and out.maps["silhouette"].shape == (4, 1, 3, 32, 16)
+    compose(out, torch.tensor([0, 0, 1, 1]), LossConfig())["total"].backward()
+    with pytest.raises(DataError, match="1 channel"):
+        model(torch.rand(4, 3, 3, 64, 32), torch.full((4, 3), 0.5))
+
+
+def test_packed_sequences_match_separate_ones():
+    model = _model().eval()
+    frames, ratios, _ = _batch(n=2, s=3)
+    sep = model(frames, ratios).embeddings
+    packed = model(frames.reshape(1, 6, 3, 112, 56), ratios.reshape(1, 6), seq_lengths=torch.tensor([3, 3]))
+    assert torch.allclose(sep, packed.embeddings, atol=1e-5)
+
+
+def test_bad_inputs_raise_clear_errors():
+    model = _model().eval()
+    frames, ratios, _ = _batch()
+    with pytest.raises(DataError, match="3 channel"):
+        model(frames[:, :, :1], ratios)
+    with pytest.raises(DataError, match="ratios: missing"):
+        model(frames, None)
+    with pytest.raises(DataError, match=r"expected 12 values"):
+        model(frames, ratios[:, :2])
+    with pytest.raises(DataError, match="seq_lengths"):
+        model(frames.reshape(1, 12, 3, 112, 56), ratios.reshape(1, 12), seq_lengths=torch.tensor([5, 5]))
+    with pytest.raises(ConfigError, match="unknown LVM variant 'vitx14'"):
+        build_model(dataclasses.replace(DEMO, lvm="vitx14"), 4)
+
+
+def test_polarity_and_clean_up_semantics():
+    prob = torch.zeros(1, 64, 32, 2)
+    prob[..., 0] = 0.9  # channel 0 high everywhere, incl. the border rows -> background
+    prob[..., 1] = 0.1
+    prob[0, 20:40, 10:20, 0], prob[0, 20:40, 10:20, 1] = 0.2, 0.8
+    body, flipped = resolve_polarity(prob)
+    assert flipped.tolist() == [True] and torch.allclose(body[0, 30, 15], torch.tensor(0.8))
+    fg = clean_foreground(body)
+    # the person's interior is 1, a thin band outside it keeps p, far pixels are 0
+    assert fg[0, 30, 15] == 1 and fg[0, 5, 5] == 0 and torch.isclose(fg[0, 19, 15], torch.tensor(0.1))
+    # A full-image foreground is not eroded at the border (+inf padding of the min-pool).
+    assert (clean_foreground(torch.full((1, 8, 4), 0.9)) == 1).all()
+
+
+def test_hpp_released_and_small_maps():
+    x = torch.randn(2, 5, 16, 8)
+    ref = x.mean(-1) + x.max(-1)[0]
+    assert torch.allclose(horizontal_pooling(x, 16), ref, atol=1e-6)
+    small = torch.randn(2, 5, 8, 4)
+    out = horizontal_pooling(small, 16)  # rows repeated: strips 2k and 2k+1 pool row k
+    assert out.shape == (2, 5, 16)
+    assert torch.allclose(out[..., 0], out[..., 1]) and torch.allclose(out[..., 0], small[:, :, 0].mean(-1)
+                                                                       + small[:, :, 0].max(-1)[0])
+
+
+def test_efficiency_counts_match_the_paper():
+    from biggait.models.efficiency import count
+
+    res = count(ModelConfig(), 100)
+    assert res["gre_params"] == 1_219_234 and res["gaitbase_params"] == 7_505_056
+    assert res["lvm_params"] == 22_056_576
+    assert round(res["total_params"] / 1e6, 1) == 30.8
+    assert round(res["gmacs_per_frame"], 1) == 12.7
+    assert res["gre_all_pixels"] > res["gre"] > 0
