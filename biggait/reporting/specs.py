@@ -1,0 +1,177 @@
+"""What each result table holds: rows (experiments or cited methods), columns (conditions), metric.
+
+The dict literal :data:`TABLES` is the only registry. The workflow (``workflow/rules/common.smk``)
+reads it to know which trainings and evaluations a table needs, and ``biggait tables`` /
+``biggait check-metrics --paper`` read it to lay out and compare the numbers. Method labels and
+condition labels match ``paper_reported.csv`` so the paper's values can be looked up by them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Preset name -> the name papers (and paper_reported.csv) use.
+DATASET_LABELS: dict[str, str] = {
+    "ccpg": "CCPG",
+    "casiab": "CASIA-B*",
+    "sustech1k": "SUSTech1K",
+    "ccgr_mini": "CCGR-Mini",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One condition column: ``label`` as printed (and as in the paper CSV), ``condition`` as
+    written by ``biggait evaluate`` in metrics.csv."""
+
+    label: str
+    condition: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """Which metrics.csv entries a test dataset is scored by (``protocol``, ``metric``)."""
+
+    protocol: str
+    metric: str
+
+
+# The headline score of each test dataset (evaluate's metrics.csv names; values in percent).
+SCORES: dict[str, Score] = {
+    # gait protocol, identical views excluded: the number papers quote
+    "ccpg": Score("gait", "rank1_exclude_identical_view"),
+    "casiab": Score("gait", "rank1_exclude_identical_view"),
+    "sustech1k": Score("gait", "rank1_exclude_identical_view"),
+    "ccgr_mini": Score("reid", "rank1"),
+}
+
+_SUSTECH_ALL = tuple(Column(c, c) for c in ("Normal", "Bag", "Clothing", "Carrying", "Umbrella",
+                                            "Uniform", "Occlusion", "Night", "Overall"))
+
+# Condition columns per test dataset, within-domain tables.
+WITHIN_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "ccpg": tuple(Column(c, c) for c in ("CL", "UP", "DN", "BG")),
+    "casiab": tuple(Column(c, c) for c in ("NM", "BG", "CL")),
+    "sustech1k": _SUSTECH_ALL,
+}
+# The cross-domain table shows fewer SUSTech1K columns, under the paper's short names.
+CROSS_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "ccpg": WITHIN_COLUMNS["ccpg"],
+    "casiab": WITHIN_COLUMNS["casiab"],
+    "sustech1k": (Column("CL", "Clothing"), Column("NT", "Night"), Column("Overall", "Overall")),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A re-run row: ``method`` label (paper CSV name), the experiment that produces it, and the
+    train -> test direction (preset names)."""
+
+    method: str
+    experiment: str
+    train: str
+    test: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of the paper. ``paper_table`` / ``paper_metric`` select its rows of
+    paper_reported.csv; methods found there but not re-run become cited rows."""
+
+    name: str
+    title: str
+    rows: tuple[Row, ...]
+    paper_table: str = ""
+    paper_metric: str = ""
+    cross_domain: bool = False
+    mean_column: bool = True  # add the mean over the condition columns
+    kind: str = "accuracy"  # accuracy | efficiency
+
+    def experiments(self) -> list[str]:
+        """Experiments (training runs) this table needs, in row order, without repeats."""
+        return list(dict.fromkeys(r.experiment for r in self.rows))
+
+    def evaluations(self) -> list[tuple[str, str]]:
+        """(experiment, test dataset) evaluations this table needs."""
+        return list(dict.fromkeys((r.experiment, r.test) for r in self.rows))
+
+    def columns(self, test: str) -> tuple[Column, ...]:
+        """The condition columns of a test dataset in this table."""
+        return (CROSS_COLUMNS if self.cross_domain else WITHIN_COLUMNS)[test]
+
+
+def _within(ds: str, rows: tuple[tuple[str, str], ...]) -> tuple[Row, ...]:
+    return tuple(Row(m, e, ds, ds) for m, e in rows)
+
+
+_DOMAINS = ("ccpg", "casiab", "sustech1k")
+_MAIN = (("GaitBase", "gaitbase"), ("BigGait", "biggait"))
+
+TABLES: dict[str, TableSpec] = {
+    "ccpg": TableSpec(
+        "ccpg", "CCPG within-domain (gait protocol, rank-1 %, identical views excluded)",
+        _within("ccpg", (("GaitBase", "gaitbase_ccpg"), ("BigGait", "biggait_ccpg"))),
+        paper_table="ccpg_within", paper_metric="rank1_gait_exclude_identical_view"),
+    "casiab": TableSpec(
+        "casiab", "CASIA-B* within-domain (rank-1 %, identical views excluded)",
+        _within("casiab", (("GaitBase", "gaitbase_casiab"), ("BigGait", "biggait_casiab"))),
+        paper_table="casiab_within", paper_metric="rank1"),
+    "sustech1k": TableSpec(
+        "sustech1k", "SUSTech1K within-domain (rank-1 %, identical views excluded)",
+        _within("sustech1k", (("GaitBase", "gaitbase_sustech1k"), ("BigGait", "biggait_sustech1k"))),
+        paper_table="sustech1k_within", paper_metric="rank1", mean_column=False),
+    "cross_domain": TableSpec(
+        "cross_domain", "Cross-domain: train on one dataset, test on another (rank-1 %)",
+        tuple(Row(m, f"{prefix}_{tr}", tr, te) for tr in _DOMAINS for te in _DOMAINS if te != tr
+              for m, prefix in _MAIN),
+        paper_table="cross_domain", paper_metric="rank1", cross_domain=True, mean_column=False),
+    "ablation_branches": TableSpec(
+        "ablation_branches", "Ablation of the GRE branches on CCPG (rank-1 %)",
+        _within("ccpg", (("BigGait", "biggait_ccpg"), ("w/o mask branch", "ccpg_no_mask"),
+                         ("w/o appearance branch", "ccpg_no_appearance"),
+                         ("w/o denoising branch", "ccpg_no_denoising"))),
+        paper_table="ablation_branches", paper_metric="rank1"),
+    "ablation_regularisers": TableSpec(
+        "ablation_regularisers", "Ablation of the regularisers on CCPG (rank-1 %)",
+        _within("ccpg", (("BigGait", "biggait_ccpg"), ("w/o reconstruction", "ccpg_no_reconstruction"),
+                         ("w/o smoothness", "ccpg_no_smoothness"),
+                         ("w/o diversity", "ccpg_no_diversity"))),
+        paper_table="ablation_regularisers", paper_metric="rank1"),
+    "ablation_design": TableSpec(
+        "ablation_design", "Design choices (rank-1 %): Pad-and-Resize on SUSTech1K (square crops), "
+                           "the rest on CCPG",
+        _within("ccpg", (("BigGait", "biggait_ccpg"), ("w/o Black DA", "ccpg_no_black_da"),
+                         ("taps: last only", "ccpg_taps_last"), ("taps: mid4 only", "ccpg_taps_mid4"),
+                         ("per-channel smoothness", "ccpg_per_channel_smoothness")))
+        + _within("sustech1k", (("BigGait", "biggait_sustech1k"),
+                                ("w/o Pad-and-Resize", "sustech1k_no_pad_resize"))),
+        paper_table="ablation_design", paper_metric="rank1", cross_domain=True, mean_column=False),
+    "lvm_size": TableSpec(
+        "lvm_size", "Size of the upstream LVM (DINOv2 S/B/L/G) on CCPG (rank-1 %)",
+        _within("ccpg", (("BigGait (ViT-S/14)", "biggait_ccpg"), ("BigGait (ViT-B/14)", "lvm_b"),
+                         ("BigGait (ViT-L/14)", "lvm_l"), ("BigGait (ViT-G/14)", "lvm_g"))),
+        paper_table="lvm_size", paper_metric="rank1"),
+    "efficiency": TableSpec(
+        "efficiency", "Model size and compute per frame (biggait efficiency)",
+        tuple(Row(m, e, "ccpg", "-") for m, e in (
+            ("GaitBase", "gaitbase_ccpg"), ("BigGait", "biggait_ccpg"), ("BigGait (ViT-B/14)", "lvm_b"),
+            ("BigGait (ViT-L/14)", "lvm_l"), ("BigGait (ViT-G/14)", "lvm_g"))),
+        paper_table="efficiency", kind="efficiency", mean_column=False),
+}
+
+# Efficiency columns: (label, key in the efficiency JSON, paper_reported.csv metric or "").
+EFFICIENCY_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("params (M)", "params_M", "params_M"),
+    ("trainable (M)", "trainable_params_M", ""),
+    ("GFLOPs/frame", "gflops_per_frame", "gflops_448x224"),
+    ("frames/s", "frames_per_s", ""),
+)
+
+
+def get_table(name: str) -> TableSpec:
+    """The spec of a table by name (``ccpg``, ``cross_domain``, ...); ConfigError if unknown."""
+    from biggait.errors import ConfigError
+
+    if name not in TABLES:
+        raise ConfigError(f"table {name!r}: unknown (expected one of: {', '.join(TABLES)})")
+    return TABLES[name]

@@ -1,0 +1,141 @@
+"""biggait tables: layout, seed statistics, paper values side by side, cited rows, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from biggait.cli import main
+from biggait.errors import DataError
+from biggait.reporting.specs import SCORES, TABLES, WITHIN_COLUMNS
+from biggait.reporting.tables import DEMO_NOTE, build_tables, read_paper_csv
+
+HEADER = ["train_dataset", "test_dataset", "protocol", "condition", "metric", "value", "ci_low", "ci_high"]
+PAPER = """table,role,train,test,method,condition,metric,value,confidence,provenance
+ccpg_within,paper,CCPG,CCPG,GaitSet,CL,rank1_gait_exclude_identical_view,60.2,high,src
+ccpg_within,paper,CCPG,CCPG,BigGait,CL,rank1_gait_exclude_identical_view,82.6,high,src
+ccpg_within,paper,CCPG,CCPG,BigGait,UP,rank1_gait_exclude_identical_view,85.9,high,src
+ccpg_within,anchor,CCPG,CCPG,DenoisingGait,CL,rank1_gait_exclude_identical_view,84.0,high,src
+efficiency,paper,-,-,BigGait,-,params_M,30.8,high,src
+"""
+
+
+def write_metrics(root: Path, exp: str, seed: int, test: str, values: dict[str, float]) -> None:
+    d = root / "eval" / exp / f"seed{seed}" / test
+    d.mkdir(parents=True, exist_ok=True)
+    sc = SCORES[test]
+    with (d / "metrics.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        for cond, v in values.items():
+            w.writerow([exp, test, sc.protocol, cond, sc.metric, v, v - 1, v + 1])
+            w.writerow([exp, test, "reid", cond, "rank1", 1.0, "", ""])  # must be ignored
+
+
+@pytest.fixture()
+def results(tmp_path: Path) -> Path:
+    conds = [c.condition for c in WITHIN_COLUMNS["ccpg"]]
+    for seed, base in ((0, 80.0), (1, 82.0)):
+        write_metrics(tmp_path, "biggait_ccpg", seed, "ccpg", {c: base + i for i, c in enumerate(conds)})
+        write_metrics(tmp_path, "gaitbase_ccpg", seed, "ccpg", {c: base - 10 for c in conds})
+    (tmp_path / "paper.csv").write_text(PAPER)
+    return tmp_path
+
+
+def long_rows(path: Path) -> list[dict]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_ccpg_table_mean_std_paper_diff_and_cited(results: Path) -> None:
+    out = results / "tables"
+    paths = build_tables(["ccpg"], results, results / "paper.csv", out, scale="demo")
+    assert sorted(p.name for p in paths) == ["ccpg.csv", "ccpg.md", "ccpg.tex", "ccpg_wide.csv"]
+    rows = long_rows(out / "ccpg.csv")
+    cl = next(r for r in rows if r["method"] == "BigGait" and r["condition"] == "CL")
+    assert float(cl["ours"]) == pytest.approx(81.0)  # mean of 80 and 82
+    assert float(cl["ours_std"]) == pytest.approx(math.sqrt(2.0), abs=1e-5)  # sample std of the two seeds
+    assert cl["n_seeds"] == "2" and cl["status"] == "compared"
+    assert float(cl["paper"]) == 82.6 and float(cl["diff"]) == pytest.approx(81.0 - 82.6)
+    mean = next(r for r in rows if r["method"] == "BigGait" and r["condition"] == "Mean")
+    assert float(mean["ours"]) == pytest.approx(82.5)  # (80+81+82+83 + 82+83+84+85) / 8
+    dn = next(r for r in rows if r["method"] == "BigGait" and r["condition"] == "DN")
+    assert dn["status"] == "not recovered" and dn["paper"] == ""
+    gaitset = [r for r in rows if r["method"] == "GaitSet"]
+    assert len(gaitset) == 1 and gaitset[0]["source"] == "cited" and gaitset[0]["ours"] == ""
+    assert next(r for r in rows if r["method"] == "DenoisingGait")["source"] == "anchor"
+    md = (out / "ccpg.md").read_text()
+    assert DEMO_NOTE in md
+    assert "| BigGait | paper | 82.6 | 85.9 | not recovered |" in md
+    assert "| BigGait | diff | -1.6 | -3.9 |" in md
+    assert "| GaitSet | paper (cited) | 60.2 |" in md
+    tex = (out / "ccpg.tex").read_text()
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"rank-1 \%" in tex and r"$\pm$" in tex
+    with (out / "ccpg_wide.csv").open() as fh:
+        header = next(csv.reader(fh))
+    assert header == ["train", "test", "method", "source", "CL", "UP", "DN", "BG", "Mean"]
+
+
+def test_only_selected_seeds(results: Path) -> None:
+    build_tables(["ccpg"], results, results / "paper.csv", results / "t", seeds=[1])
+    cl = next(r for r in long_rows(results / "t" / "ccpg.csv") if r["method"] == "BigGait" and r["condition"] == "CL")
+    assert float(cl["ours"]) == 82.0 and cl["ours_std"] == "" and float(cl["ci_low"]) == 81.0
+    assert DEMO_NOTE not in (results / "t" / "ccpg.md").read_text()  # paper scale: no demo note
+
+
+def test_missing_evaluation_is_an_error_naming_the_file(results: Path) -> None:
+    with pytest.raises(DataError, match=r"casiab.*metrics\.csv"):
+        build_tables(["casiab"], results, results / "paper.csv", results / "t")
+    assert not (results / "t" / "casiab.md").exists()
+    build_tables(["casiab"], results, results / "paper.csv", results / "t", allow_missing=True)
+    assert "missing" in (results / "t" / "casiab.md").read_text()
+
+
+def test_malformed_metrics_csv(results: Path) -> None:
+    bad = results / "eval" / "biggait_ccpg" / "seed0" / "ccpg" / "metrics.csv"
+    bad.write_text("train_dataset,value\nx,1\n")
+    with pytest.raises(DataError, match="missing column"):
+        build_tables(["ccpg"], results, results / "paper.csv", results / "t")
+
+
+def test_efficiency_table(tmp_path: Path) -> None:
+    (tmp_path / "paper.csv").write_text(PAPER)
+    eff = tmp_path / "eff"
+    eff.mkdir()
+    for row in TABLES["efficiency"].rows:
+        (eff / f"{row.experiment}.json").write_text(json.dumps(
+            {"total_params": 30_800_000 if row.experiment == "biggait_ccpg" else 1_000_000,
+             "trainable_params": 8_720_000, "gmacs_per_frame": 12.7, "input_hw": [448, 224]}))
+    build_tables(["efficiency"], tmp_path / "nothing", tmp_path / "paper.csv", tmp_path / "t", efficiency_dir=eff)
+    rows = long_rows(tmp_path / "t" / "efficiency.csv")
+    p = next(r for r in rows if r["method"] == "BigGait" and r["metric"] == "params_M")
+    assert float(p["ours"]) == pytest.approx(30.8) and float(p["diff"]) == pytest.approx(0.0)
+    assert {r["metric"] for r in rows} == {"params_M", "trainable_params_M", "gflops_per_frame"}
+
+
+def test_paper_csv_checked(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("table,value\nx,1\n")
+    with pytest.raises(DataError, match="missing column"):
+        read_paper_csv(tmp_path / "p.csv")
+
+
+def test_cli(results: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["tables", "ccpg", "--results", str(results), "--paper", str(results / "paper.csv"),
+                 "--out", str(results / "cli"), "--scale", "demo"]) == 0
+    assert (results / "cli" / "ccpg.tex").is_file()
+    assert main(["tables", "nope", "--results", str(results), "--paper", str(results / "paper.csv"),
+                 "--out", str(results / "cli")]) == 2
+    assert "unknown" in capsys.readouterr().err
+
+
+def test_every_table_spec_is_consistent() -> None:
+    experiments = {p.stem for p in (Path(__file__).resolve().parent.parent / "config" / "experiments").glob("*.yaml")}
+    for spec in TABLES.values():
+        assert set(spec.experiments()) <= experiments, spec.name
+        for row in spec.rows:
+            if spec.kind == "accuracy":
+                assert spec.columns(row.test), (spec.name, row)

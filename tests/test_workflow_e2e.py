@@ -1,0 +1,36 @@
+"""The reduced demo DAG of CI (config/ci.yaml) end to end, then the metric regression check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from biggait.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.slow
+def test_ci_dag_and_check_metrics(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    res = tmp_path / "ci"
+    cmd = [str(BIN / "snakemake"), "table_ccpg", "--configfile", "config/ci.yaml", "--cores", "2",
+           "--config", f"results={res}"]
+    out = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1500)
+    assert out.returncode == 0, out.stdout[-3000:]
+    for name in ("ccpg.md", "ccpg.csv", "ccpg_wide.csv", "ccpg.tex"):
+        assert (res / "tables" / name).is_file()
+    assert (res / "figures" / "bars_ccpg.png").is_file()
+    md = (res / "tables" / "ccpg.md").read_text()
+    assert "| BigGait | ours | missing" not in md and "| GaitBase | ours | missing" not in md
+    # Nothing left to do on a second run (finished trainings are not redone).
+    again = subprocess.run(cmd + ["-n"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=300)
+    assert "Nothing to be done" in again.stdout
+    capsys.readouterr()
+    rc = main(["check-metrics", str(res), "--baseline", str(REPO / "results" / "baseline" / "demo_metrics.csv"),
+               "--experiments", "biggait_ccpg", "gaitbase_ccpg", "--tolerance", "2"])
+    assert rc == 0, capsys.readouterr().out

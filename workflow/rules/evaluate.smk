@@ -1,0 +1,42 @@
+"""Evaluation: one job per (experiment, seed, test dataset); cross-domain tests reuse the model."""
+
+
+rule evaluate:
+    input:
+        model=f"{R}/runs/{{exp}}/seed{{seed}}/model.pt",
+        partition=lambda wc: dataset_partition(wc.test),
+    output:
+        metrics=f"{R}/eval/{{exp}}/seed{{seed}}/{{test}}/metrics.csv",
+    params:
+        out=lambda wc: f"{R}/eval/{wc.exp}/seed{wc.seed}/{wc.test}",
+        root=lambda wc: dataset_root(wc.test),
+    log:
+        f"{R}/logs/evaluate/{{exp}}_seed{{seed}}_{{test}}.log",
+    threads: config["threads"]["evaluate"]
+    resources:
+        gpu=gpus_per_job(),
+    wildcard_constraints:
+        exp=r"[A-Za-z0-9_]+",
+        seed=r"\d+",
+        test=r"[a-z0-9_]+",
+    shell:
+        "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
+        "{GPU_RUN} --gpus {resources.gpu} -- {BIGGAIT} evaluate --checkpoint {input.model} --dataset {wildcards.test} "
+        "--root {params.root} --partition {input.partition} --out {params.out} 2>&1 | tee -a {log} >&2"
+
+
+rule efficiency:
+    """Parameters and GFLOPs per frame of an experiment's model (`biggait efficiency`); the
+    LVM is built without its checkpoint (counts do not depend on the weights)."""
+    input:
+        experiment=str(EXP_DIR / "{exp}.yaml"),
+    output:
+        f"{R}/efficiency/{{exp}}.json",
+    log:
+        f"{R}/logs/efficiency/{{exp}}.log",
+    threads: config["threads"]["evaluate"]
+    resources:
+        gpu=gpus_per_job(),
+    shell:
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpus {resources.gpu} -- {BIGGAIT} efficiency --experiment {input.experiment} "
+        "--scale {SCALE} --set model.lvm_checkpoint= --json > {output} 2> {log}"

@@ -1,0 +1,25 @@
+"""Training: one job per (experiment, seed). model.pt, written last by the trainer, is the only
+output: the run folder and its checkpoints/ are never deleted by Snakemake, so a killed or failed
+training resumes from its last checkpoint when the job runs again."""
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        model=f"{R}/runs/{{exp}}/seed{{seed}}/model.pt",
+    params:
+        run=lambda wc: run_dir(wc.exp, wc.seed),
+        sets=train_sets,
+    log:
+        f"{R}/logs/train/{{exp}}_seed{{seed}}.log",
+    threads: config["threads"]["train"]
+    resources:
+        gpu=gpus_per_job(),
+    wildcard_constraints:
+        exp=r"[A-Za-z0-9_]+",
+        seed=r"\d+",
+    shell:
+        "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
+        "{GPU_RUN} --gpus {resources.gpu} -- {BIGGAIT} train {input.experiment} --scale {SCALE} --out {params.run} {params.sets} "
+        "2>&1 | tee -a {log} >&2"
