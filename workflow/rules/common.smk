@@ -35,7 +35,7 @@ def _coerce_cli_values(cfg: dict) -> None:
 _coerce_cli_values(config)
 validate(config, "../schemas/config.schema.yaml")
 
-REPO = Path(workflow.basedir).parent
+REPO = Path(workflow.basedir)  # the main Snakefile sits at the repository root
 EXP_DIR = REPO / "config" / "experiments"
 SCALE = config["scale"]
 SEEDS = list(config["seeds"])

@@ -5,7 +5,7 @@
     snakemake --report results/report.html                               # HTML report afterwards
 
 Targets: reproduce_all, table_<name> for each table, figures (snakemake --list-target-rules).
-See docs/workflow.md.
+Rules by stage live in workflow/rules/*.smk; see docs/workflow.md.
 """
 
 from pathlib import Path
@@ -15,15 +15,15 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: str(Path(workflow.basedir).parent / "config" / "config.yaml")
+configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
-include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/train.smk"
-include: "rules/evaluate.smk"
-include: "rules/tables.smk"
-include: "rules/figures.smk"
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule reproduce_all:
