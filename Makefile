@@ -17,6 +17,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) reproduce_all
+	$(VENV)/bin/snakemake --report results/report.html
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
