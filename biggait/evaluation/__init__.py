@@ -1,0 +1,13 @@
+"""Evaluation: per-strip distances, retrieval metrics, the datasets' protocols (as data), bootstrap
+intervals, mask quality, embedding extraction and the ``biggait evaluate`` command.
+
+The protocol core (:mod:`distance`, :mod:`metrics`, :mod:`protocols`, :mod:`bootstrap`) is pure
+numpy/torch and reproduces the released evaluator's numbers exactly (see :mod:`golden_checks`).
+"""
+
+from biggait.evaluation.distance import pairwise_distance
+from biggait.evaluation.metrics import RetrievalMetrics, de_diag, first_match_ranks, retrieval_metrics
+from biggait.evaluation.protocols import PROTOCOLS, EvalResult, MetricRow, ViewMatrix, evaluate, get_protocol
+
+__all__ = ["pairwise_distance", "RetrievalMetrics", "de_diag", "first_match_ranks", "retrieval_metrics",
+           "PROTOCOLS", "EvalResult", "MetricRow", "ViewMatrix", "evaluate", "get_protocol"]

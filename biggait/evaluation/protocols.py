@@ -1,0 +1,288 @@
+"""The evaluation protocols of CCPG, CASIA-B / CASIA-B*, SUSTech1K and CCGR-Mini, as data.
+
+:data:`PROTOCOLS` holds, per protocol, its conditions (probe types -> gallery types), how types
+are matched (exactly, or by substring for SUSTech1K) and how views are read (CCPG: the folder
+name up to the first ``_``). :func:`evaluate` turns features plus metadata into an
+:class:`EvalResult`: long-format metric rows, per-view matrices and a JSON-ready detail dict —
+tables, not log lines. One distance matrix is computed per (probe set, gallery) and sliced per
+view pair; it is never recomputed per pair.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from biggait.errors import EvaluationError
+from biggait.evaluation.bootstrap import bootstrap_ci, id_sums, ratio_statistic
+from biggait.evaluation.distance import METRICS, check_features, pairwise_distance, prepare
+from biggait.evaluation.metrics import (de_diag, encode_labels, first_match_ranks, retrieval_metrics,
+                                        view_pair_accuracy)
+
+logger = logging.getLogger(__name__)
+
+Types = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """One dataset's protocol. ``conditions``: name -> (probe types, gallery types)."""
+
+    kind: Literal["ccpg", "cross_view", "listed_gallery"]
+    conditions: dict[str, tuple[Types, Types]]
+    match: Literal["exact", "substring"] = "exact"
+    view_sep: str | None = None  # keep the view name up to the first separator (CCPG: "_")
+    num_rank: int = 1  # per view-pair ranks reported (gait protocols)
+    ranks: tuple[int, ...] = (1,)  # CMC ranks reported by the ReID protocols
+    max_rank: int = 50
+
+
+_CASIAB_GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
+_SUSTECH_GALLERY = ("00-nm",)
+
+PROTOCOLS: dict[str, ProtocolSpec] = {
+    "ccpg": ProtocolSpec(
+        kind="ccpg", view_sep="_", num_rank=5, ranks=(1, 5),
+        conditions={
+            "CL": (("U0_D0_BG", "U0_D0"), ("U1_D1", "U2_D2", "U3_D3")),
+            "UP": (("U3_D3",), ("U0_D3",)),
+            "DN": (("U1_D0",), ("U1_D1",)),
+            "BG": (("U0_D0_BG",), ("U0_D0",)),
+        }),
+    "casiab": ProtocolSpec(  # CASIA-B and the re-segmented RGB CASIA-B* share it
+        kind="cross_view", num_rank=1,
+        conditions={
+            "NM": (("nm-05", "nm-06"), _CASIAB_GALLERY),
+            "BG": (("bg-01", "bg-02"), _CASIAB_GALLERY),
+            "CL": (("cl-01", "cl-02"), _CASIAB_GALLERY),
+        }),
+    "sustech1k": ProtocolSpec(
+        kind="cross_view", match="substring", num_rank=5,
+        conditions={
+            "Normal": (("01-nm",), _SUSTECH_GALLERY),
+            "Bag": (("bg",), _SUSTECH_GALLERY),
+            "Clothing": (("cl",), _SUSTECH_GALLERY),
+            "Carrying": (("cr",), _SUSTECH_GALLERY),
+            "Umbrella": (("ub",), _SUSTECH_GALLERY),  # printed "Umberalla" by the reference
+            "Uniform": (("uf",), _SUSTECH_GALLERY),
+            "Occlusion": (("oc",), _SUSTECH_GALLERY),
+            "Night": (("nt",), _SUSTECH_GALLERY),
+            "Overall": (("01", "02", "03", "04"), _SUSTECH_GALLERY),
+        }),
+    # Gallery = the partition's GALLERY_SET of "id-type-view" keys; every other sequence probes.
+    "ccgr_mini": ProtocolSpec(kind="listed_gallery", ranks=(1, 5, 10), conditions={"all": ((), ())}),
+}
+
+ALIASES: dict[str, str] = {"casia-b": "casiab", "casia_b": "casiab", "casiab_star": "casiab",
+                           "casia-b*": "casiab", "ccgr-mini": "ccgr_mini", "ccgrmini": "ccgr_mini"}
+
+
+def get_protocol(name: str) -> tuple[str, ProtocolSpec]:
+    """Resolve a protocol (dataset) name, case-insensitively; EvaluationError if unknown."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in PROTOCOLS:
+        raise EvaluationError(f"protocol {name!r}: unknown (expected one of {sorted(PROTOCOLS)})")
+    return key, PROTOCOLS[key]
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One number of the long-format table (percent), with its bootstrap interval if any."""
+
+    protocol: str  # gait | reid | mask_iou
+    condition: str
+    metric: str  # gait: rank{k}_exclude_identical_view, rank1_include_identical_view;
+    #              reid: rank{k}, mAP, mINP; mask_iou: iou
+    value: float
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+
+
+@dataclass(frozen=True)
+class ViewMatrix:
+    """Rank-k accuracy per (probe view, gallery view), percent, rounded as the reference."""
+
+    protocol: str
+    condition: str
+    metric: str
+    views: list[str]
+    values: np.ndarray  # [V, V]: rows = probe views, columns = gallery views
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` returns: rows for metrics.csv, matrices, and JSON details."""
+
+    protocol: str
+    metric: str
+    rows: list[MetricRow] = field(default_factory=list)
+    matrices: list[ViewMatrix] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+    def value(self, protocol: str, condition: str, metric: str) -> float:
+        """Look one number up (KeyError if absent)."""
+        for r in self.rows:
+            if (r.protocol, r.condition, r.metric) == (protocol, condition, metric):
+                return r.value
+        raise KeyError((protocol, condition, metric))
+
+
+def type_mask(types: np.ndarray, wanted: Types, match: str) -> np.ndarray:
+    """Which sequences have one of ``wanted`` types (exact, or as a substring)."""
+    if match == "substring":
+        return np.any([np.char.find(types, w) >= 0 for w in wanted], axis=0) if wanted \
+            else np.zeros(len(types), bool)
+    return np.isin(types, list(wanted))
+
+
+def _check_inputs(features: np.ndarray, labels, types, views) -> tuple[np.ndarray, ...]:
+    check_features(features)
+    n = features.shape[0]
+    lens = {"labels": len(labels), "types": len(types), "views": len(views)}
+    bad = {k: v for k, v in lens.items() if v != n}
+    if bad:
+        raise EvaluationError(f"features have {n} sequences but metadata has "
+                              + ", ".join(f"{k}={v}" for k, v in lens.items()) + " entries")
+    return tuple(np.asarray(a).astype(str) for a in (labels, types, views))
+
+
+def _nan_rows(protocol: str, cond: str, metrics: list[str]) -> list[MetricRow]:
+    return [MetricRow(protocol, cond, m, float("nan")) for m in metrics]
+
+
+def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_lab: np.ndarray,
+                 p_view: np.ndarray, g_view: np.ndarray, views: list[str], num_rank: int,
+                 p_id: np.ndarray, n_ids: int, include_identical: bool, resamples: int,
+                 seed: int) -> tuple[list[MetricRow], ViewMatrix, dict]:
+    """Per view-pair rank-1..k on one condition: rows, the rank-1 matrix and JSON details."""
+    n_views = len(views)
+    ranks = first_match_ranks(dist, p_lab, g_lab, g_view, n_views)  # [P, V]
+    acc, n_probe = view_pair_accuracy(ranks, p_view, n_views, num_rank)  # [V, V, K]
+    empty_g = np.bincount(g_view, minlength=n_views) == 0
+    acc[:, empty_g] = np.nan
+    for v in np.flatnonzero(n_probe == 0):
+        logger.warning("%s %s: no probe in view %s; its accuracies are NaN", name, cond, views[v])
+    for v in np.flatnonzero(empty_g):
+        logger.warning("%s %s: no gallery sequence in view %s; its accuracies are NaN", name, cond, views[v])
+    per_view = [de_diag(acc[:, :, k], each_angle=True) for k in range(num_rank)]
+    means = [float(np.mean(pv)) if not np.isnan(pv).any() else float(np.nanmean(pv)) if np.isfinite(pv).any()
+             else float("nan") for pv in per_view]
+    # Bootstrap of the rank-1 mean: per-identity hits per (probe view, gallery view).
+    hits = np.zeros((n_ids, n_views, n_views))
+    np.add.at(hits, (p_id, p_view), (ranks == 0).astype(np.float64))
+    totals = id_sums(np.eye(n_views)[p_view], p_id, n_ids)  # [n_ids, V] probes per view
+    totals = np.broadcast_to(totals[:, :, None], hits.shape) * (~empty_g)[None, None, :]
+    stat = ratio_statistic(hits, totals, lambda pct: de_diag(np.round(pct, 2)))
+    low, high = bootstrap_ci(stat, n_ids, resamples, seed)
+    rows = [MetricRow("gait", cond, "rank1_exclude_identical_view", means[0], low, high)]
+    rows += [MetricRow("gait", cond, f"rank{k + 1}_exclude_identical_view", means[k]) for k in range(1, num_rank)]
+    details = {"acc_percent": acc.tolist(), "exclude_identical_view_mean": means,
+               "rank1_exclude_identical_view_per_view": per_view[0].tolist()}
+    if include_identical:
+        a1 = acc[:, :, 0]
+        incl = float(np.mean(a1)) if not np.isnan(a1).any() else float(np.nanmean(a1)) \
+            if np.isfinite(a1).any() else float("nan")
+        stat_i = ratio_statistic(hits, totals, lambda pct: np.nanmean(np.round(pct, 2), axis=(-2, -1)))
+        li, hi = bootstrap_ci(stat_i, n_ids, resamples, seed)
+        rows.append(MetricRow("gait", cond, "rank1_include_identical_view", incl, li, hi))
+        details["rank1_include_identical_view"] = incl
+    return rows, ViewMatrix("gait", cond, "rank1", views, acc[:, :, 0].copy()), details
+
+
+def _reid_tables(cond: str, dist: np.ndarray, p_lab, g_lab, p_view, g_view, spec: ProtocolSpec,
+                 p_id: np.ndarray, n_ids: int, resamples: int, seed: int) -> tuple[list[MetricRow], dict]:
+    """ReID protocol on one condition: rank-k from the CMC, mAP, mINP (percent) and details."""
+    if dist.shape[1] < spec.max_rank:
+        logger.info("reid %s: number of gallery samples is quite small, got %d", cond, dist.shape[1])
+    res = retrieval_metrics(dist, p_lab, g_lab, p_view, g_view, spec.max_rank)
+    valid = res.first_rank >= 0
+    stat = ratio_statistic(id_sums((res.first_rank == 0)[:, None], p_id, n_ids),
+                           id_sums(valid[:, None], p_id, n_ids), lambda pct: pct[:, 0])
+    low, high = bootstrap_ci(stat, n_ids, resamples, seed)
+    rows = []
+    for r in spec.ranks:  # percent from the counts in float64 (the float32 CMC stays in details)
+        v = 100.0 * float(np.sum(valid & (res.first_rank < r))) / res.num_valid \
+            if r <= res.cmc.size and res.num_valid else float("nan")
+        rows.append(MetricRow("reid", cond, f"rank{r}", v, *((low, high) if r == 1 else ())))
+    rows += [MetricRow("reid", cond, "mAP", res.mAP * 100), MetricRow("reid", cond, "mINP", res.mINP * 100)]
+    details = {"rank1": res.rank1, "cmc": res.cmc.tolist(), "mAP": res.mAP, "mINP": res.mINP,
+               "num_valid": res.num_valid}
+    return rows, details
+
+
+def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metric: str = "euc",
+             gallery_keys: set[str] | None = None, bootstrap: int = 0, seed: int = 0) -> EvalResult:
+    """Score embeddings ``[N, C, P]`` by a dataset's protocol.
+
+    Args:
+        protocol: ``ccpg`` | ``casiab`` | ``sustech1k`` | ``ccgr_mini`` (see :data:`PROTOCOLS`).
+        labels, types, views: one string per sequence (identity, type/condition folder, view).
+        metric: ``euc`` or ``cos``.
+        gallery_keys: CCGR-Mini only, the ``"id-type-view"`` keys of the gallery.
+        bootstrap: identity resamples for the rank-1 confidence intervals (0 = off).
+        seed: seed of the bootstrap generator.
+    """
+    name, spec = get_protocol(protocol)
+    if metric not in METRICS:
+        raise EvaluationError(f"metric: expected one of {list(METRICS)}, got {metric!r}")
+    labels, types, views = _check_inputs(features, labels, types, views)
+    if spec.view_sep:
+        views = np.array([v.split(spec.view_sep)[0] for v in views], dtype=str)  # a copy, never in place
+    view_list = sorted(set(views.tolist()))
+    lab, vw = encode_labels(labels, views)
+    view_idx = np.searchsorted(np.array(view_list), views)
+    id_list, id_idx = np.unique(labels, return_inverse=True)
+    result = EvalResult(name, metric, details={"protocol": name, "metric": metric, "view_list": view_list,
+                                               "unit": "percent (reid fractions in details)",
+                                               "conditions": {}, "gait": {}, "reid": {}})
+    if spec.kind == "listed_gallery":
+        if gallery_keys is None:
+            raise EvaluationError(f"protocol {name}: needs the gallery list (GALLERY_SET of the partition)")
+        keys = np.array([f"{i}-{t}-{v}" for i, t, v in zip(labels, types, views)])
+        g_masks = {"all": np.isin(keys, list(gallery_keys))}
+        p_masks = {"all": ~g_masks["all"]}
+    else:
+        p_masks = {c: type_mask(types, pt, spec.match) for c, (pt, _) in spec.conditions.items()}
+        g_masks = {c: type_mask(types, gt, spec.match) for c, (_, gt) in spec.conditions.items()}
+    strips = prepare(features, metric)  # one layout conversion for every condition
+    cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # gallery mask -> (probe rows, distances)
+    for cond in p_masks:
+        pm, gm = p_masks[cond], g_masks[cond]
+        probe_types, gallery_types = spec.conditions.get(cond, ((), ()))
+        result.details["conditions"][cond] = {"probe_types": list(probe_types), "gallery_types": list(gallery_types),
+                                              "n_probe": int(pm.sum()), "n_gallery": int(gm.sum())}
+        if not pm.any() or not gm.any():
+            side = "probe" if not pm.any() else "gallery"
+            logger.warning("%s condition %s: the %s set is empty (types %s); its metrics are NaN",
+                           name, cond, side, list(probe_types if side == "probe" else gallery_types))
+            if spec.kind in ("ccpg", "cross_view"):
+                gait_m = [f"rank{k}_exclude_identical_view" for k in range(1, spec.num_rank + 1)]
+                gait_m += ["rank1_include_identical_view"] if spec.kind == "ccpg" else []
+                result.rows += _nan_rows("gait", cond, gait_m)
+            if spec.kind in ("ccpg", "listed_gallery"):
+                result.rows += _nan_rows("reid", cond, [f"rank{r}" for r in spec.ranks] + ["mAP", "mINP"])
+            continue
+        # One distance matrix per gallery set, over the union of the probes that use it.
+        key = gm.tobytes()
+        if key not in cache:
+            users = np.any([p_masks[c] for c in p_masks if g_masks[c].tobytes() == key], axis=0)
+            rows_all = np.flatnonzero(users)
+            cache[key] = (rows_all, pairwise_distance(strips.rows(rows_all), strips.rows(np.flatnonzero(gm)), metric))
+        rows_all, dist_all = cache[key]
+        dist = dist_all[np.searchsorted(rows_all, np.flatnonzero(pm))]  # [P, G]
+        args = dict(p_id=id_idx[pm], n_ids=len(id_list), resamples=bootstrap, seed=seed)
+        if spec.kind in ("ccpg", "listed_gallery"):
+            pv, gv = (vw[pm], vw[gm]) if spec.kind == "ccpg" else (None, None)
+            rows, det = _reid_tables(cond, dist, lab[pm], lab[gm], pv, gv, spec, **args)
+            result.rows += rows
+            result.details["reid"][cond] = det
+        if spec.kind in ("ccpg", "cross_view"):
+            rows, mat, det = _gait_tables(name, cond, dist, lab[pm], lab[gm], view_idx[pm], view_idx[gm],
+                                          view_list, spec.num_rank, include_identical=spec.kind == "ccpg", **args)
+            result.rows += rows
+            result.matrices.append(mat)
+            result.details["gait"][cond] = det
+    return result

@@ -1,0 +1,151 @@
+"""``biggait evaluate`` end to end: a tiny checkpoint on a tiny CCPG-layout tree, reuse of saved
+embeddings, cross-domain labelling, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from biggait import cli
+from biggait.config import load_experiment
+from biggait.data.pickles import save_array
+from biggait.evaluation import cli as eval_cli
+from biggait.evaluation.extract import Embeddings
+
+CCPG_TYPES = ("U0_D0_BG", "U0_D0", "U1_D1", "U2_D2", "U3_D3", "U0_D3", "U1_D0")
+IDS = ("100", "101")
+VIEWS = ("01_x", "02_y")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A demo-scale checkpoint trained 'on sustech1k' and a 28-sequence CCPG-layout test tree."""
+    base = tmp_path_factory.mktemp("eval_cli")
+    rng = np.random.default_rng(0)
+    root = base / "ccpg"
+    for sid in IDS:
+        for t in CCPG_TYPES:
+            for v in VIEWS:
+                folder = root / sid / t / v
+                rgb = rng.integers(0, 60, size=(5, 3, 32, 16), dtype=np.uint8)
+                sils = np.zeros((5, 32, 16), np.uint8)
+                sils[:, 6:28, 4:12] = 255
+                rgb[:, :, 6:28, 4:12] += np.uint8(150 + 40 * IDS.index(sid))  # a bright "person"
+                save_array(folder / f"{v}-aligned-rgbs.pkl", rgb)
+                save_array(folder / f"{v}-aligned-sils.pkl", sils)
+                save_array(folder / f"{v}-ratios.pkl", np.full(5, 0.45, np.float32))
+    part = base / "ccpg.json"
+    part.write_text(json.dumps({"TRAIN_SET": [], "TEST_SET": list(IDS)}))
+    exp = load_experiment(None, scale="demo", overrides=["name=tiny_sustech", "data.dataset=sustech1k",
+                                                          "data.test_max_frames=4", "eval.bootstrap=20"])
+    from biggait.models.biggait import build_model
+    from biggait.models.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model(exp.model, 3)
+    ckpt = base / "model.pt"
+    save_checkpoint(ckpt, model, exp, 3, iteration=100)
+    return {"root": root, "partition": part, "ckpt": ckpt, "base": base}
+
+
+def _read_csv(path):
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _evaluate(tiny, out, *extra):
+    return cli.main(["evaluate", "--checkpoint", str(tiny["ckpt"]), "--dataset", "ccpg", "--root",
+                     str(tiny["root"]), "--partition", str(tiny["partition"]), "--out", str(out),
+                     "--device", "cpu", *extra])
+
+
+def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, capsys):
+    out = tiny["base"] / "eval"
+    assert _evaluate(tiny, out) == 0
+    emb = Embeddings.load(out / "embeddings.npz")
+    assert emb.features.shape == (28, 64, 16) and emb.features.dtype == np.float32
+    assert emb.meta["train_dataset"] == "sustech1k" and emb.meta["test_dataset"] == "ccpg"
+    assert emb.meta["experiment"] == "tiny_sustech" and sorted(set(emb.views)) == list(VIEWS)
+    assert (emb.mask_union > 0).all()  # silhouettes were compared for every sequence
+    rows = _read_csv(out / "metrics.csv")
+    assert list(rows[0]) == list(eval_cli.CSV_COLUMNS)
+    assert {(r["train_dataset"], r["test_dataset"]) for r in rows} == {("sustech1k", "ccpg")}  # cross-domain
+    keys = {(r["protocol"], r["condition"], r["metric"]) for r in rows}
+    for c in ("CL", "UP", "DN", "BG"):
+        assert {("gait", c, "rank1_exclude_identical_view"), ("reid", c, "mAP"), ("mask_iou", c, "iou")} <= keys
+    r1 = next(r for r in rows if r["protocol"] == "gait" and r["condition"] == "CL"
+              and r["metric"] == "rank1_exclude_identical_view")
+    assert float(r1["ci_low"]) <= float(r1["value"]) <= float(r1["ci_high"])
+    iou = [float(r["value"]) for r in rows if r["protocol"] == "mask_iou"]
+    assert all(0.0 <= v <= 100.0 for v in iou)
+    matrix = (out / "view_matrices" / "gait_CL_rank1.csv").read_text().splitlines()
+    assert matrix[0] == "probe_view\\gallery_view,01,02" and len(matrix) == 3
+    doc = json.loads((out / "metrics.json").read_text())  # strict JSON: no NaN
+    assert doc["train_dataset"] == "sustech1k" and doc["details"]["view_list"] == ["01", "02"]
+
+    def boom(*a, **k):
+        raise AssertionError("features were recomputed")
+
+    monkeypatch.setattr(eval_cli, "extract_embeddings", boom)
+    before = (out / "metrics.csv").read_text()
+    assert _evaluate(tiny, out) == 0  # same checkpoint and test set: embeddings reused
+    assert (out / "metrics.csv").read_text() == before
+    assert _evaluate(tiny, out, "--metric", "cos", "--bootstrap", "0") == 0  # re-scored, not re-extracted
+    cos_rows = _read_csv(out / "metrics.csv")
+    assert all(r["ci_low"] == "" for r in cos_rows)
+    again = tiny["base"] / "from_emb"
+    assert cli.main(["evaluate", "--from-embeddings", str(out / "embeddings.npz"), "--dataset", "ccpg",
+                     "--out", str(again), "--bootstrap", "0"]) == 0
+    assert _read_csv(again / "metrics.csv")[0]["train_dataset"] == "sustech1k"
+
+
+def _write_embeddings(path, features, n_meta):
+    Embeddings(features, np.array(["1"] * len(features)), np.array(["U0_D0"] * len(features)),
+               np.array(["01"] * len(features))).save(path)
+    if n_meta != len(features):  # rewrite with inconsistent metadata, bypassing the dataclass check
+        with np.load(path) as z:
+            data = {k: z[k] for k in z.files}
+        data["labels"] = data["labels"][:n_meta]
+        with open(path, "wb") as fh:
+            np.savez(fh, **data)
+
+
+@pytest.mark.parametrize("features,n_meta,message", [
+    (np.zeros((4, 256), np.float32), 4, "expected features [N, C, P]"),
+    (np.zeros((4, 8, 2), np.float32), 3, "4 feature rows but 3 labels"),
+])
+def test_bad_embeddings_fail_in_one_line_without_outputs(tmp_path, capsys, features, n_meta, message):
+    src = tmp_path / "emb.npz"
+    if features.ndim == 3:
+        _write_embeddings(src, features, n_meta)
+    else:
+        with open(src, "wb") as fh:
+            np.savez(fh, features=features, labels=np.array(["1"] * 4), types=np.array(["U0_D0"] * 4),
+                     views=np.array(["01"] * 4))
+    out = tmp_path / "out"
+    assert cli.main(["evaluate", "--from-embeddings", str(src), "--dataset", "ccpg", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+    assert not (out / "metrics.csv").exists() and not (out / "metrics.json").exists()
+
+
+def test_unknown_dataset_and_missing_inputs(tmp_path, capsys):
+    assert cli.main(["evaluate", "--from-embeddings", str(tmp_path / "x.npz"), "--dataset", "oumvlp",
+                     "--out", str(tmp_path)]) == 2
+    assert "protocol 'oumvlp': unknown" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--dataset", "ccpg", "--out", str(tmp_path)]) == 2
+    assert "--checkpoint" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--from-embeddings", str(tmp_path / "x.npz"), "--dataset", "ccgr_mini",
+                     "--out", str(tmp_path)]) == 2
+    assert "--partition is required" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_nan_cells_are_written_empty():
+    text = eval_cli.metrics_csv_text([eval_cli.MetricRow("gait", "CL", "rank1", math.nan)], "a", "b")
+    assert text.splitlines()[1] == "a,b,gait,CL,rank1,,,"
