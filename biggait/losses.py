@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -116,16 +117,19 @@ _AUX = {
 }
 
 
-def compose(out, labels: Tensor, cfg: LossConfig) -> dict[str, Tensor]:
+def compose(out, labels: Tensor, cfg: LossConfig,
+            gather: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
     """Weighted loss terms of a :class:`~biggait.models.biggait.ModelOutput` and their sum ``total``.
 
     Keys: ``triplet``, ``ce`` and whichever of ``reconstruction``, ``mask_smoothness``,
     ``denoising_smoothness``, ``diversity`` the model produced (raw values in ``out.aux``).
-    Terms with weight 0 are skipped.
+    Terms with weight 0 are skipped. ``gather(embeddings, labels)``, when given, returns the
+    global batch (DDP): the triplet term is then computed over it, as the reference does.
     """
     terms: dict[str, Tensor] = {}
     if cfg.triplet_weight != 0:
-        terms["triplet"] = cfg.triplet_weight * triplet_loss(out.embeddings, labels, cfg.triplet_margin).loss
+        emb, lab = gather(out.embeddings, labels) if gather is not None else (out.embeddings, labels)
+        terms["triplet"] = cfg.triplet_weight * triplet_loss(emb, lab, cfg.triplet_margin).loss
     if cfg.ce_weight != 0:
         terms["ce"] = cfg.ce_weight * cross_entropy(out.logits, labels, cfg.ce_scale, cfg.label_smoothing)[0]
     for name, attr in _AUX.items():

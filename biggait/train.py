@@ -13,7 +13,6 @@ Run folder: ``config.yaml``, ``git_commit.txt``, ``versions.json``, ``train_log.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import logging
 import math
@@ -84,18 +83,8 @@ def _shard(batch: Any, rank: int, world: int) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _compose(out: Any, labels: Tensor, cfg: LossConfig, distributed: bool) -> dict[str, Tensor]:
-    """``losses.compose`` with the triplet term over the global batch when distributed."""
-    if not distributed:
-        return losses.compose(out, labels, cfg)
-    if "gather" in inspect.signature(losses.compose).parameters:
-        return losses.compose(out, labels, cfg, gather=ddp.gather_embeddings)
-    # compose() without a gather hook: recompute its triplet term over the gathered global batch
-    terms = losses.compose(out, labels, cfg)
-    if "triplet" in terms:
-        emb, lab = ddp.gather_embeddings(out.embeddings, labels)  # [N_global, D, parts], [N_global]
-        terms["triplet"] = cfg.triplet_weight * losses.triplet_loss(emb, lab, cfg.triplet_margin).loss
-        terms["total"] = sum(v for k, v in terms.items() if k != "total")
-    return terms
+    """``losses.compose``, with the triplet term over the global batch when distributed."""
+    return losses.compose(out, labels, cfg, gather=ddp.gather_embeddings if distributed else None)
 
 
 def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, frames: Tensor,

@@ -129,3 +129,21 @@ def test_pickled_object_is_refused(tmp_path):
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "absent.pt")
+
+
+def test_junk_or_truncated_checkpoint_is_one_clear_error(tmp_path):
+    from biggait.errors import CheckpointError
+    from biggait.models.checkpoints import read_weights
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="junk.pt: not a readable torch checkpoint"):
+        read_weights(junk)
+    import torch
+
+    good = tmp_path / "good.pt"
+    torch.save({"w": torch.ones(1000)}, good)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(CheckpointError, match="cut.pt: not a readable torch checkpoint"):
+        read_weights(cut)

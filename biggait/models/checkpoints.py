@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pickle
+import struct
 import re
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,9 @@ def read_weights(path: str | Path, what: str = "checkpoint") -> dict:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: refusing to load: the file holds pickled Python objects, not only "
                               f"tensors (torch.load weights_only=True: {first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({str(exc).splitlines()[0][:160]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, struct.error) as exc:
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({detail})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
     return obj
