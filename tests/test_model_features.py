@@ -194,3 +194,17 @@ def test_efficiency_counts_match_the_paper():
     assert round(res["total_params"] / 1e6, 1) == 30.8
     assert round(res["gmacs_per_frame"], 1) == 12.7
     assert res["gre_all_pixels"] > res["gre"] > 0
+
+
+def test_efficiency_throughput_and_cli_json(capsys):
+    import json
+
+    from biggait.cli import main
+    from biggait.models.efficiency import throughput
+
+    cfg = load_experiment(scale="demo").model
+    res = throughput(cfg, 10, frames=4, repeats=1, device="cpu")
+    assert res["frames_per_s"] > 0 and res["device"] == "cpu"
+    assert main(["efficiency", "--scale", "demo", "--json", "--throughput", "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["frames_per_s"] > 0 and out["total_params"] > out["trainable_params"] > 0

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -88,6 +89,40 @@ def count(model_cfg: ModelConfig, num_classes: int = 100,
     return res
 
 
+def throughput(model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 16, repeats: int = 3,
+               device: str = "auto") -> dict[str, float]:
+    """Inference speed of the test path: one sequence of ``frames`` frames, eval mode, no autograd.
+
+    The model is built with random weights (speed does not depend on them) on ``device`` (``auto``
+    = CUDA when available); the median of ``repeats`` timed calls after one warm-up is returned
+    as ``frames_per_s`` with ``device`` and ``threads``.
+    """
+    from biggait.models.biggait import build_model
+
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    cfg = dataclasses.replace(model_cfg, lvm_checkpoint="", mask_pretrained="")
+    model = build_model(cfg, model_cfg.num_classes or num_classes, load_lvm=False).eval().to(dev)
+    if cfg.arch == "gaitbase":
+        x = torch.rand(1, frames, 1, 2 * cfg.sils_size, cfg.sils_size, device=dev)
+    else:
+        x = torch.randn(1, frames, 3, 2 * cfg.image_size, cfg.image_size, device=dev)
+    ratios = torch.full((1, frames), 0.5, device=dev)
+    times = []
+    with torch.inference_mode():
+        for i in range(repeats + 1):
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            t0 = time.perf_counter()
+            model(x, ratios)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            if i:  # the first call is a warm-up
+                times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"frames_per_s": frames / times[len(times) // 2], "device": str(dev), "threads": torch.get_num_threads()}
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--experiment", default=None, help="experiment YAML (default: the released configuration)")
     p.add_argument("--scale", default=None, choices=["demo", "paper"], help="scale overlay (default: paper)")
@@ -97,6 +132,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--foreground", type=float, default=DEFAULT_FOREGROUND,
                    help="share of map pixels selected as foreground (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--throughput", action="store_true",
+                   help="also time inference (frames/s of one 16-frame sequence on --device)")
+    p.add_argument("--device", default="auto", help="device for --throughput (default: cuda if available, else cpu)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.foreground <= 1.0:
         raise ConfigError(f"--foreground: expected a share in [0, 1], got {args.foreground}")
     res = count(exp.model, args.num_classes, args.foreground)
+    if args.throughput:
+        res.update(throughput(exp.model, args.num_classes, device=args.device))
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -119,4 +159,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"    LVM                 {res['lvm']:8.2f}  (+{res['lvm_attention']:.2f} in attention matmuls, not counted)")
     print(f"    GRE                 {res['gre']:8.2f}  ({res['gre_all_pixels']:.2f} with every pixel foreground)")
     print(f"    GaitBase            {res['gaitbase']:8.2f}")
+    if "frames_per_s" in res:
+        print(f"  inference             {res['frames_per_s']:8.1f} frames/s ({res['device']}, {res['threads']} threads)")
     return 0

@@ -26,7 +26,7 @@ rule evaluate:
 
 
 rule efficiency:
-    """Parameters and GFLOPs per frame of an experiment's model (`biggait efficiency`); the
+    """Parameters, GFLOPs per frame and inference frames/s of an experiment's model (`biggait efficiency`); the
     LVM is built without its checkpoint (counts do not depend on the weights)."""
     input:
         experiment=str(EXP_DIR / "{exp}.yaml"),
@@ -39,4 +39,4 @@ rule efficiency:
         gpu=gpus_per_job(),
     shell:
         "OMP_NUM_THREADS={threads} {GPU_RUN} --gpus {resources.gpu} -- {BIGGAIT} efficiency --experiment {input.experiment} "
-        "--scale {SCALE} --set model.lvm_checkpoint= --json > {output} 2> {log}"
+        "--scale {SCALE} --set model.lvm_checkpoint= --json --throughput > {output} 2> {log}"
