@@ -87,6 +87,7 @@ def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, 
     assert matrix[0] == "probe_view\\gallery_view,01,02" and len(matrix) == 3
     doc = json.loads((out / "metrics.json").read_text())  # strict JSON: no NaN
     assert doc["train_dataset"] == "sustech1k" and doc["details"]["view_list"] == ["01", "02"]
+    assert doc["provenance"]["git_commit"] and doc["provenance"]["versions"]["torch"].startswith("2.")
 
     def boom(*a, **k):
         raise AssertionError("features were recomputed")

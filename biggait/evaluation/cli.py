@@ -27,7 +27,7 @@ from biggait.errors import EvaluationError
 from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_device
 from biggait.evaluation.mask_quality import mask_iou_rows
 from biggait.evaluation.protocols import PROTOCOLS, EvalResult, MetricRow, evaluate, get_protocol
-from biggait.runinfo import atomic_path, write_json_atomic, write_text_atomic
+from biggait.runinfo import atomic_path, git_commit, package_versions, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,9 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
             for v, row in zip(m.views, m.values):
                 w.writerow([v, *(_num(x) for x in row)])
             (tmp / f"{m.protocol}_{m.condition}_{m.metric}.csv").write_text(buf.getvalue())
-    payload = {**info, "unit": "percent", "rows": [r.__dict__ for r in rows], "details": result.details}
+    provenance = {"git_commit": git_commit(), "versions": package_versions()}
+    payload = {**info, "unit": "percent", "provenance": provenance, "rows": [r.__dict__ for r in rows],
+               "details": result.details}
     write_json_atomic(out / "metrics.json", _json_safe(payload))
     write_text_atomic(out / "metrics.csv", metrics_csv_text(rows, train, test))
 
