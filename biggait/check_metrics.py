@@ -129,6 +129,20 @@ def _filter(rows: list[MetricRow], seeds: list[int] | None, experiments: list[st
     return [r for r in rows if (not seeds or r.seed in seeds) and (not experiments or r.experiment in experiments)]
 
 
+def _evaluation(r: MetricRow) -> tuple:
+    return (r.experiment, r.seed, r.train_dataset, r.test_dataset)
+
+
+def evaluated_subset(baseline: list[MetricRow], results: list[MetricRow]) -> list[MetricRow]:
+    """The baseline rows of the evaluations (experiment, seed, train -> test) that ``results`` holds.
+
+    A reduced DAG (CI) runs some of the baseline's evaluations; a metric missing *within* one of
+    them still counts as a deviation.
+    """
+    present = {_evaluation(r) for r in results}
+    return [b for b in baseline if _evaluation(b) in present]
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait check-metrics``."""
     p.add_argument("results", type=Path,
@@ -140,6 +154,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
     p.add_argument("--experiments", nargs="+", metavar="NAME",
                    help="only these experiments (e.g. the reduced CI DAG's); the baseline is filtered too")
+    p.add_argument("--subset", action="store_true",
+                   help="RESULTS is a reduced run: compare only the evaluations (experiment, seed, "
+                        "train->test) it holds; a missing metric within them still fails")
     p.add_argument("--save", type=Path, help="also write the gathered metrics CSV here (e.g. a new baseline)")
 
 
@@ -156,8 +173,11 @@ def run(args: argparse.Namespace) -> int:
     failed = False
     if args.baseline is not None:
         baseline = _filter(read_collected(args.baseline), args.seeds, args.experiments)
+        if args.subset:
+            baseline = evaluated_subset(baseline, results)
         if not baseline:
-            raise ConfigError(f"{args.baseline}: no baseline metrics for the selected experiments / seeds")
+            raise ConfigError(f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
+                              f"{' / evaluations' if args.subset else ''}")
         devs = compare_baseline(results, baseline, tol)
         for d in devs:
             print(d.line())

@@ -96,3 +96,15 @@ def test_write_collected_is_atomic_and_keeps_nan(tmp_path: Path) -> None:
     back = read_collected(tmp_path / "x.csv")
     assert back[0].key() == rows[0].key() and back[0].value != back[0].value
     assert [p.name for p in tmp_path.iterdir()] == ["x.csv"]
+
+
+def test_subset_compares_only_the_evaluations_present() -> None:
+    from biggait.check_metrics import evaluated_subset
+
+    base = [MetricRow("e", 0, "ccpg", test, "gait", "CL", "rank1", 50.0) for test in ("ccpg", "casiab")]
+    base.append(MetricRow("e", 0, "ccpg", "ccpg", "gait", "UP", "rank1", 40.0))
+    res = [MetricRow("e", 0, "ccpg", "ccpg", "gait", "CL", "rank1", 50.0)]
+    sub = evaluated_subset(base, res)
+    assert {(r.test_dataset, r.condition) for r in sub} == {("ccpg", "CL"), ("ccpg", "UP")}
+    devs = compare_baseline(res, sub, parse_tolerances(["1.0"]))
+    assert len(devs) == 1 and "MISSING" in devs[0].line() and "UP" in devs[0].line()  # still caught

@@ -32,5 +32,5 @@ def test_ci_dag_and_check_metrics(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert "Nothing to be done" in again.stdout
     capsys.readouterr()
     rc = main(["check-metrics", str(res), "--baseline", str(REPO / "results" / "baseline" / "demo_metrics.csv"),
-               "--experiments", "biggait_ccpg", "gaitbase_ccpg", "--tolerance", "2"])
+               "--experiments", "biggait_ccpg", "gaitbase_ccpg", "--subset", "--tolerance", "2"])
     assert rc == 0, capsys.readouterr().out
