@@ -152,7 +152,10 @@ def _extract(args: argparse.Namespace, protocol: str, fingerprint: dict, meta: d
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``biggait evaluate``."""
+    from biggait.cpu_memory import keep_freed_memory
+
     protocol, _ = get_protocol(args.dataset)
+    keep_freed_memory()  # no page faults for the big activations of feature extraction on CPU
     out: Path = args.out
     exp: Experiment | None = None
     if args.checkpoint is not None:

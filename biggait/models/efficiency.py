@@ -97,8 +97,10 @@ def throughput(model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 
     = CUDA when available); the median of ``repeats`` timed calls after one warm-up is returned
     as ``frames_per_s`` with ``device`` and ``threads``.
     """
+    from biggait.cpu_memory import keep_freed_memory
     from biggait.models.biggait import build_model
 
+    keep_freed_memory()  # as biggait evaluate does
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
     cfg = dataclasses.replace(model_cfg, lvm_checkpoint="", mask_pretrained="")
