@@ -73,15 +73,6 @@ def _check_experiment(exp: Experiment, world: int) -> None:
                           "(each rank takes batch_p/world identities)")
 
 
-def _shard(batch: Any, rank: int, world: int) -> tuple[Tensor, Tensor, Tensor]:
-    """This rank's identity-major share of the P x K batch: ``frames [n/W, s, C, H, W]``, ratios, labels."""
-    if world == 1:
-        return batch.frames, batch.ratios, batch.labels
-    n = batch.frames.shape[0]
-    lo, hi = rank * n // world, (rank + 1) * n // world
-    return batch.frames[lo:hi], batch.ratios[lo:hi], batch.labels[lo:hi]
-
-
 def _compose(out: Any, labels: Tensor, cfg: LossConfig, distributed: bool) -> dict[str, Tensor]:
     """``losses.compose``, with the triplet term over the global batch when distributed."""
     return losses.compose(out, labels, cfg, gather=ddp.gather_embeddings if distributed else None)
@@ -201,7 +192,7 @@ def train_model(exp: Experiment, out_dir: str | Path, *, resume: bool = True,
 
     # ---- model, optimiser, schedule (seeded: identical initial weights on every rank) ----
     ts.seed_all(exp.train.seed)
-    loader = make_train_loader(exp, start_iter=data_iter)
+    loader = make_train_loader(exp, start_iter=data_iter, rank=info.rank, world_size=info.world_size)
     num_classes = _num_classes(exp, loader)
     model = build_model(exp.model, num_classes, exp.loss).to(info.device)
     if info.distributed and exp.train.sync_bn:
@@ -247,7 +238,7 @@ def train_model(exp: Experiment, out_dir: str | Path, *, resume: bool = True,
             data_iter, batch = pending if pending is not None else next(batches)
             pending = None
             data_iter += 1  # next batch to draw
-            frames, ratios, labels = (t.to(info.device, non_blocking=True) for t in _shard(batch, info.rank, info.world_size))
+            frames, ratios, labels = (t.to(info.device, non_blocking=True) for t in (batch.frames, batch.ratios, batch.labels))
             model.set_iteration(step)
             lr = optimizer.param_groups[0]["lr"]
             terms, skipped = train_step(net, optimizer, scaler, frames, ratios, labels, exp.loss,

@@ -140,6 +140,19 @@ def test_resume_and_workers_give_identical_batches(tree):
     assert not torch.equal(other_seed[0][1].frames, full[0][1].frames)
 
 
+def test_rank_shares_reassemble_the_single_process_batch(tree):
+    root, part, _ = tree
+    exp = experiment(root, part)
+    (_, whole), = take(make_train_loader(exp, start_iter=1), 1)
+    shares = [take(make_train_loader(exp, start_iter=1, rank=r, world_size=2), 1)[0][1] for r in (0, 1)]
+    assert [len(b.ids) for b in shares] == [len(whole.ids) // 2] * 2
+    assert torch.equal(torch.cat([b.frames for b in shares]), whole.frames)
+    assert torch.equal(torch.cat([b.labels for b in shares]), whole.labels)
+    assert shares[0].ids + shares[1].ids == whole.ids
+    with pytest.raises(DataError, match="rank 2 outside world size 2"):
+        make_train_loader(exp, rank=2, world_size=2)
+
+
 def test_silhouette_modality_and_sils(tree):
     root, part, ref = tree
     exp = experiment(root, part, modality="silhouette", flip_prob=1.0)

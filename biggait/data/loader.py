@@ -97,26 +97,33 @@ def _stack(parts: list[np.ndarray], what: str, where: Path) -> Tensor:
 class _TrainIterations(Dataset):
     """Map-style view of the training stream: item ``i`` is ``(i, batch of iteration i)``."""
 
-    def __init__(self, dataset: GaitDataset, data: DataConfig, seed: int, with_sils: bool) -> None:
+    def __init__(self, dataset: GaitDataset, data: DataConfig, seed: int, with_sils: bool,
+                 rank: int = 0, world_size: int = 1) -> None:
         self.dataset, self.data, self.seed, self.with_sils = dataset, data, seed, with_sils
+        self.rank, self.world_size = rank, world_size
         self.by_label = dataset.indices_by_label()
 
     def __getitem__(self, it: int) -> tuple[int, Batch]:
         d = self.data
         plan = plan_iteration(self.seed, it, self.by_label, d.batch_p, d.batch_k, d.flip_prob)
+        # Under DDP each rank loads only its identity-major share of the P x K slots; the slot
+        # number (not the rank) seeds the frame choice, so the union equals the 1-process batch.
+        n = len(plan.seq_indices)
+        lo, hi = self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size
+        seq_indices = plan.seq_indices[lo:hi]
         frames, ratios, sils = [], [], []
-        for slot, (idx, flip) in enumerate(zip(plan.seq_indices.tolist(), plan.flips.tolist())):
+        for slot, idx, flip in zip(range(lo, hi), seq_indices.tolist(), plan.flips[lo:hi].tolist()):
             data = self.dataset.load(idx)
             fidx = sample_frames(frame_rng(self.seed, it, slot), len(data["ratios"]), d.frames_per_seq)
             f, r, s = _frames_of(data, d.modality, fidx, flip)
             frames.append(f)
             ratios.append(r)
             sils.append(s)
-        recs = [self.dataset.sequences[i] for i in plan.seq_indices]
+        recs = [self.dataset.sequences[i] for i in seq_indices]
         batch = Batch(
-            frames=_stack(frames, "frame", self.dataset.root),  # [P*K, s, C, H, W]
-            ratios=torch.from_numpy(np.stack(ratios)),  # [P*K, s]
-            labels=torch.from_numpy(self.dataset.labels[plan.seq_indices]),
+            frames=_stack(frames, "frame", self.dataset.root),  # [P*K/world, s, C, H, W]
+            ratios=torch.from_numpy(np.stack(ratios)),  # [P*K/world, s]
+            labels=torch.from_numpy(self.dataset.labels[seq_indices]),
             seq_lengths=None,
             ids=[r.id for r in recs], types=[r.type for r in recs], views=[r.view for r in recs],
             sils=_stack(sils, "silhouette", self.dataset.root) if self.with_sils else None,
@@ -138,11 +145,11 @@ class TrainLoader:
     """
 
     def __init__(self, dataset: GaitDataset, data: DataConfig, seed: int, start_iter: int = 0,
-                 with_sils: bool = False) -> None:
+                 with_sils: bool = False, rank: int = 0, world_size: int = 1) -> None:
         self.dataset = dataset
         self.num_classes = len(dataset.ids)
         self.start_iter = start_iter
-        self._items = _TrainIterations(dataset, data, seed, with_sils)
+        self._items = _TrainIterations(dataset, data, seed, with_sils, rank, world_size)
         self._workers = data.num_workers
         # Fail here, with a clear message, rather than inside a worker.
         plan_iteration(seed, start_iter, self._items.by_label, data.batch_p, data.batch_k, data.flip_prob)
@@ -160,16 +167,23 @@ def _require(value: str | Path | None, key: str) -> Path:
     return Path(value)
 
 
-def make_train_loader(exp: Experiment, start_iter: int = 0, *, with_sils: bool = False) -> TrainLoader:
-    """The training stream of ``exp`` (``exp.data``, seeded by ``exp.train.seed``) from ``start_iter``."""
+def make_train_loader(exp: Experiment, start_iter: int = 0, *, with_sils: bool = False,
+                      rank: int = 0, world_size: int = 1) -> TrainLoader:
+    """The training stream of ``exp`` (``exp.data``, seeded by ``exp.train.seed``) from ``start_iter``.
+
+    With ``world_size > 1`` each batch holds this rank's contiguous share of the P x K sequences
+    (the batch of a 1-process run, split identity-major).
+    """
     d = exp.data
+    if not 0 <= rank < world_size:
+        raise DataError(f"rank {rank} outside world size {world_size}")
     if d.num_workers < 0 or d.frames_per_seq < 1:
         raise DataError(f"data.num_workers={d.num_workers}, data.frames_per_seq={d.frames_per_seq}: "
                         "expected num_workers >= 0 and frames_per_seq >= 1")
     dataset = GaitDataset(_require(d.root, "data.root"), d.dataset, _require(d.partition, "data.partition"),
                           split="train", modality=d.modality, with_sils=with_sils)
     logger.info("training on %s", dataset)
-    return TrainLoader(dataset, d, exp.train.seed, start_iter, with_sils)
+    return TrainLoader(dataset, d, exp.train.seed, start_iter, with_sils, rank, world_size)
 
 
 def test_frame_cap(data: DataConfig, dataset: GaitDataset) -> int:
