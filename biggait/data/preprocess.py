@@ -39,6 +39,27 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
+def pad_and_resize_crop(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The released offline Pad-and-Resize of a crop ``[h, w(, C)]`` to ``[height, width(, C)]``.
+
+    Resize to ``height`` keeping the aspect (width ``int(w*height/h)``, OpenCV INTER_LINEAR), then
+    centre it on a black canvas (left pad ``(width - rw)//2``) or keep the centre ``width`` columns
+    starting at ``ceil(excess/2)`` (the reference's ``|(width - rw)//2|``).
+    """
+    h, w = img.shape[:2]
+    rw = int(w * height / h)  # resized width, truncated like the reference
+    if rw < 1:
+        raise DataError(f"pad-and-resize: a {h}x{w} crop is too thin to resize to height {height}")
+    resized = cv2.resize(img, (rw, height), interpolation=cv2.INTER_LINEAR)  # [height, rw(, C)]
+    if rw < width:
+        canvas = np.zeros((height, width) + img.shape[2:], dtype=img.dtype)
+        left = (width - rw) // 2
+        canvas[:, left:left + rw] = resized
+        return canvas
+    start = (rw - width + 1) // 2
+    return np.ascontiguousarray(resized[:, start:start + width])
+
+
 def align_crop(img_bgr: np.ndarray, height: int = 256, width: int = 128) -> tuple[np.ndarray, float]:
     """Pad-and-resize one BGR crop ``[h, w, 3]`` uint8 to RGB ``[3, height, width]`` uint8.
 
@@ -47,20 +68,9 @@ def align_crop(img_bgr: np.ndarray, height: int = 256, width: int = 128) -> tupl
     if img_bgr.dtype != np.uint8 or img_bgr.ndim != 3 or img_bgr.shape[2] != 3 or min(img_bgr.shape[:2]) < 1:
         raise DataError(f"align_crop: expected a uint8 [h, w, 3] BGR image, got {img_bgr.dtype} {list(img_bgr.shape)}")
     h, w = img_bgr.shape[:2]
-    ratio = w / h
-    rw = int(w * height / h)  # resized width, truncated like the reference
-    if rw < 1:
-        raise DataError(f"align_crop: a {h}x{w} crop is too thin to resize to height {height}")
-    resized = cv2.resize(img_bgr, (rw, height), interpolation=cv2.INTER_LINEAR)  # [height, rw, 3]
-    if rw < width:
-        canvas = np.zeros((height, width, 3), dtype=np.uint8)
-        left = (width - rw) // 2
-        canvas[:, left:left + rw] = resized
-    else:
-        start = (rw - width + 1) // 2  # ceil(excess / 2), the reference's |(W - rw) // 2|
-        canvas = resized[:, start:start + width]
+    canvas = pad_and_resize_crop(img_bgr, height, width)  # [height, width, 3] BGR
     rgb = canvas[:, :, ::-1].transpose(2, 0, 1)  # BGR [H, W, 3] -> RGB [3, H, W]
-    return np.ascontiguousarray(rgb), ratio
+    return np.ascontiguousarray(rgb), w / h
 
 
 def frame_files(folder: Path) -> list[Path]:

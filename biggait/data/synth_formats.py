@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from biggait.data.preprocess import pad_and_resize_crop
+
 __all__ = ["file_names", "pad_and_resize", "squash", "tight_box", "format_sequence", "write_pickles"]
 
 logger = logging.getLogger(__name__)
@@ -47,17 +49,7 @@ def tight_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def pad_and_resize(img: np.ndarray, height: int) -> np.ndarray:
     """The CCPG offline pad-and-resize of an [h, w(, C)] crop to [height, height/2(, C)]."""
-    h, w = img.shape[:2]
-    width = height // 2
-    rw = int(w * height / h)
-    resized = cv2.resize(img, (rw, height))  # INTER_LINEAR, as the released preprocessing
-    if rw < width:
-        out = np.zeros((height, width) + img.shape[2:], img.dtype)
-        x0 = (width - rw) // 2
-        out[:, x0:x0 + rw] = resized
-        return out
-    x0 = -((width - rw) // 2)  # ceil(excess / 2): the released code's floor of a negative slack
-    return np.ascontiguousarray(resized[:, x0:x0 + width])
+    return pad_and_resize_crop(img, height, height // 2)
 
 
 def squash(img: np.ndarray, size: int) -> np.ndarray:
