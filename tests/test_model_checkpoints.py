@@ -147,3 +147,17 @@ def test_junk_or_truncated_checkpoint_is_one_clear_error(tmp_path):
     cut.write_bytes(good.read_bytes()[:300])
     with pytest.raises(CheckpointError, match="cut.pt: not a readable torch checkpoint"):
         read_weights(cut)
+
+
+@pytest.mark.slow
+def test_load_model_accepts_a_bare_opengait_state_dict(golden_dir, golden_weights):
+    """The golden file is OpenGait's ``model`` state dict alone: load_model builds the released
+    configuration from it and reproduces the golden embeddings."""
+    import numpy as np
+
+    model, exp = load_model(golden_weights)
+    assert exp.model.lvm == "vits14" and not model.training
+    case = np.load(golden_dir / "fwd_ccpg_prepadded_n2s6.npz")
+    with torch.no_grad():
+        out = model(torch.from_numpy(case["input_norm"]), torch.from_numpy(case["ratios"]))
+    assert torch.allclose(out.embeddings, torch.from_numpy(case["embed_1"]), atol=2e-6)

@@ -235,13 +235,17 @@ def _validate(ckpt: dict, path: str | Path) -> dict:
     return ckpt
 
 
+def _is_opengait(sd: object) -> bool:
+    return isinstance(sd, dict) and any(isinstance(k, str) and k.startswith("gait_net.") for k in sd)
+
+
 def load_model(path: str | Path, map_location: str | torch.device = "cpu",
                exp: Experiment | None = None) -> tuple[nn.Module, Experiment]:
     """Rebuild a model from a checkpoint -> ``(model in eval mode, experiment)``.
 
     Our checkpoints carry their experiment. An OpenGait BigGait checkpoint (``{"model": ...}``
-    with OpenGait key names) is built with ``exp`` (default: the released paper configuration)
-    and the class count of its classifier.
+    with OpenGait key names, or that state dict alone) is built with ``exp`` (default: the
+    released paper configuration) and the class count of its classifier.
     """
     from biggait.config import Experiment as _Exp
     from biggait.models.biggait import build_model
@@ -257,8 +261,8 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu",
         if gre is not None and gre.mask is not None and ckpt["iteration"] >= exp.model.mask_train_iters:
             model.freeze_mask()
         model.iteration = int(ckpt["iteration"])
-    elif isinstance(raw.get("model"), dict) and any(k.startswith("gait_net.") for k in raw["model"]):
-        sd = raw["model"]
+    elif _is_opengait(raw.get("model")) or _is_opengait(raw):
+        sd = raw["model"] if _is_opengait(raw.get("model")) else raw  # a checkpoint, or its bare state dict
         exp = exp or _Exp()
         classes = int(sd["gait_net.BNNecks.fc_bin"].shape[-1]) if "gait_net.BNNecks.fc_bin" in sd else 0
         mcfg = dataclasses.replace(exp.model, lvm_checkpoint="", mask_pretrained="", num_classes=classes)
