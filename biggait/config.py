@@ -121,6 +121,7 @@ class EvalConfig:
 
     metric: Literal["euc", "cos"] = "euc"
     autocast: bool = True  # fp16 autocast on GPU, as the released features; ignored on CPU
+    pack_frames: int = 256  # test sequences run together (packed, per-sequence pooling) up to this many frames
     bootstrap: int = 1000  # bootstrap resamples of probe identities for rank-1 CIs (0 = off)
     seed: int = 0
 

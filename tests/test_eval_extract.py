@@ -91,3 +91,30 @@ def test_empty_loader_and_bad_device():
         extract_embeddings(_Recorder(), [])
     with pytest.raises(EvaluationError, match="--device"):
         resolve_device("tpu:0")
+
+
+def _real_batches(k: int) -> list[Batch]:
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for i in range(k):
+        s = 3 + i % 3  # unequal lengths: pooling must stay per sequence
+        sils = (torch.rand(1, s, 64, 32, generator=g) > 0.5).to(torch.uint8) * 255
+        out.append(Batch(frames=torch.randn(1, s, 3, 64, 32, generator=g), ratios=torch.full((1, s), 0.45),
+                         labels=torch.tensor([i]), seq_lengths=None, ids=[f"{i:03d}"], types=["U0_D0"],
+                         views=["01_1"], sils=sils))
+    return out
+
+
+def test_packed_extraction_equals_one_sequence_at_a_time():
+    from biggait.config import load_experiment
+    from biggait.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(load_experiment(scale="demo").model, 5).eval()
+    batches = _real_batches(5)
+    single = extract_embeddings(model, batches, measure_masks=True, pack_frames=0)
+    packed = extract_embeddings(model, batches, measure_masks=True, pack_frames=9)  # packs of 2-3 sequences
+    assert np.allclose(single.features, packed.features, atol=1e-5)
+    assert list(single.labels) == list(packed.labels) == [f"{i:03d}" for i in range(5)]
+    assert np.array_equal(single.mask_intersection, packed.mask_intersection)
+    assert np.array_equal(single.mask_union, packed.mask_union)

@@ -48,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=None, help="identity resamples for rank-1 CIs (0 = off)")
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: the experiment's eval.seed)")
     p.add_argument("--test-max-frames", type=int, default=None, help="frames per test sequence (0 = preset's cap)")
+    p.add_argument("--pack-frames", type=int, default=None,
+                   help="run test sequences together up to this many frames per forward "
+                        "(default: the experiment's eval.pack_frames; 0 = one sequence at a time)")
     p.add_argument("--no-mask-iou", action="store_true", help="skip the foreground-mask IoU against silhouettes")
 
 
@@ -147,7 +150,8 @@ def _extract(args: argparse.Namespace, protocol: str, fingerprint: dict, meta: d
     return extract_embeddings(model, loader, device=device, autocast=exp.eval.autocast,
                               measure_masks=measure_masks, pad_and_resize=exp.model.pad_and_resize,
                               meta={**meta, "fingerprint": fingerprint},
-                              partial_path=args.out / ".embeddings.partial.npz")
+                              partial_path=args.out / ".embeddings.partial.npz",
+                              pack_frames=exp.eval.pack_frames if args.pack_frames is None else args.pack_frames)
 
 
 def run(args: argparse.Namespace) -> int:

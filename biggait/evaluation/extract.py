@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -124,11 +124,35 @@ def _rows_to_embeddings(rows: dict[str, list], meta: dict, feature_shape: tuple[
                       np.array(rows["mask_union"], dtype=np.int64), meta)
 
 
+def _packs(loader: Iterable, pack_frames: int, skip: int) -> Iterator[tuple[int, list]]:
+    """Group the loader's one-sequence batches into packs of at most ``pack_frames`` frames.
+
+    Yields ``(index of the first sequence, [Batch, ...])``; the first ``skip`` sequences (already
+    extracted by an interrupted run) come alone so that they can be checked and skipped.
+    """
+    pack: list = []
+    first, frames = 0, 0
+    for i, batch in enumerate(loader):
+        s = batch.frames.shape[1]
+        if pack and frames + s > pack_frames:
+            yield first, pack
+            pack, frames = [], 0
+        if not pack:
+            first = i
+        pack.append(batch)
+        frames += s
+        if i < skip or frames >= pack_frames:  # full (or a done sequence): run it now
+            yield first, pack
+            pack, frames = [], 0
+    if pack:
+        yield first, pack
+
+
 @torch.no_grad()
 def extract_embeddings(model: torch.nn.Module, loader: Iterable, *, device: torch.device | str = "cpu",
                        autocast: bool = False, measure_masks: bool = False, pad_and_resize: bool = True,
                        meta: dict | None = None, partial_path: str | Path | None = None,
-                       save_every: int = 200) -> Embeddings:
+                       save_every: int = 200, pack_frames: int = 0) -> Embeddings:
     """Embeddings ``[N, C, P]`` of every sequence of ``loader`` (batches of ``biggait.data.loader.Batch``).
 
     Args:
@@ -137,6 +161,9 @@ def extract_embeddings(model: torch.nn.Module, loader: Iterable, *, device: torc
         measure_masks: also count foreground/silhouette overlaps (needs batches with ``sils``).
         meta: stored with the embeddings; its ``fingerprint`` entry keys resumption.
         partial_path: where interrupted progress is kept (deleted when the extraction completes).
+        pack_frames: run consecutive sequences together, packed as ``[1, sum(lengths), ...]`` with
+            ``seq_lengths`` (temporal pooling stays per sequence), up to this many frames per
+            forward; 0 or a value below a sequence's length = one sequence per forward.
     """
     device = torch.device(device)
     meta = dict(meta or {})
@@ -147,34 +174,47 @@ def extract_embeddings(model: torch.nn.Module, loader: Iterable, *, device: torc
     model.eval().to(device)
     use_amp = autocast and device.type == "cuda"
     total = len(loader) if hasattr(loader, "__len__") else None
-    bar = tqdm(loader, total=total, desc="extract", unit="seq", leave=False)
-    for i, batch in enumerate(bar):
-        key = (batch.ids[0], batch.types[0], batch.views[0])
-        if i < done:  # resumed: this sequence is already in the partial file
-            if key != (rows["labels"][i], rows["types"][i], rows["views"][i]):
-                raise EvaluationError(f"{partial}: sequence {i} was {key} now but "
-                                      f"{(rows['labels'][i], rows['types'][i], rows['views'][i])} before; "
-                                      "delete the partial file to start over")
+    bar = tqdm(total=total, desc="extract", unit="seq", leave=False)
+    saved_at = done
+    for first, pack in _packs(loader, pack_frames, done):
+        bar.update(len(pack))
+        if first < done:  # resumed: this sequence is already in the partial file
+            batch = pack[0]
+            key = (batch.ids[0], batch.types[0], batch.views[0])
+            if key != (rows["labels"][first], rows["types"][first], rows["views"][first]):
+                raise EvaluationError(f"{partial}: sequence {first} was {key} now but "
+                                      f"{(rows['labels'][first], rows['types'][first], rows['views'][first])} "
+                                      "before; delete the partial file to start over")
             continue
-        frames = batch.frames.to(device, non_blocking=True)  # [1, s, C, H, W]
-        ratios = batch.ratios.to(device, non_blocking=True)  # [1, s]
+        if len(pack) == 1:
+            frames, ratios, lengths = pack[0].frames, pack[0].ratios, pack[0].seq_lengths  # [1, s, C, H, W]
+        else:
+            frames = torch.cat([b.frames for b in pack], dim=1)  # [1, sum(s), C, H, W]
+            ratios = torch.cat([b.ratios for b in pack], dim=1)  # [1, sum(s)]
+            lengths = torch.tensor([b.frames.shape[1] for b in pack])  # [n_seq]
         amp = torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext()
-        want_maps = measure_masks and batch.sils is not None
+        want_maps = measure_masks and all(b.sils is not None for b in pack)
         with amp:
-            out = model(frames, ratios, batch.seq_lengths, return_maps=want_maps)
-        emb = out.embeddings.float().cpu().numpy()  # [1, C, P]
-        inter, union = -1, -1
-        if want_maps and "foreground" in out.maps:
-            inter, union = sequence_overlap(out.maps["foreground"], batch.sils[0], batch.ratios[0], pad_and_resize)
-        for j in range(emb.shape[0]):
+            out = model(frames.to(device, non_blocking=True), ratios.to(device, non_blocking=True),
+                        None if lengths is None else lengths.to(device), return_maps=want_maps)
+        emb = out.embeddings.float().cpu().numpy()  # [n_seq, C, P]
+        fg = out.maps["foreground"] if want_maps and "foreground" in out.maps else None  # [sum(s), h, w]
+        start = 0
+        for j, batch in enumerate(pack):
+            s = batch.frames.shape[1]
+            inter, union = -1, -1
+            if fg is not None:
+                inter, union = sequence_overlap(fg[start:start + s], batch.sils[0], batch.ratios[0], pad_and_resize)
+            start += s
             rows["features"].append(emb[j])
-            rows["labels"].append(batch.ids[j])
-            rows["types"].append(batch.types[j])
-            rows["views"].append(batch.views[j])
+            rows["labels"].append(batch.ids[0])
+            rows["types"].append(batch.types[0])
+            rows["views"].append(batch.views[0])
             rows["mask_intersection"].append(inter)
             rows["mask_union"].append(union)
-        if partial and (i + 1) % save_every == 0:
+        if partial and len(rows["labels"]) - saved_at >= save_every:
             _rows_to_embeddings(rows, {"fingerprint": fingerprint}).save(partial)
+            saved_at = len(rows["labels"])
     bar.close()
     if not rows["labels"]:
         raise EvaluationError("the test loader yielded no sequence (empty test split?)")
