@@ -206,7 +206,7 @@ def train_model(exp: Experiment, out_dir: str | Path, *, resume: bool = True,
         torch.backends.cudnn.benchmark = True  # training shapes are fixed (P x K x frames)
     scaler = torch.amp.GradScaler(info.device.type, enabled=amp_dtype == torch.float16)
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
+        checkpoints.load_model_state(model, ckpt, str(ckpt_path))
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         if "scaler" in ckpt and scaler.is_enabled():

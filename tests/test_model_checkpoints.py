@@ -161,3 +161,22 @@ def test_load_model_accepts_a_bare_opengait_state_dict(golden_dir, golden_weight
     with torch.no_grad():
         out = model(torch.from_numpy(case["input_norm"]), torch.from_numpy(case["ratios"]))
     assert torch.allclose(out.embeddings, torch.from_numpy(case["embed_1"]), atol=2e-6)
+
+
+def test_lvm_from_a_file_is_not_stored_but_rebuilt(tmp_path):
+    meta = tmp_path / "dinov2_vits14_pretrain.pth"
+    torch.save(_meta_dict("vits14", seed=3), meta)
+    exp = replace(EXP, model={"lvm_checkpoint": str(meta)})
+    torch.manual_seed(0)
+    model = build_model(exp.model, 4)
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model, exp, 4, 120)
+    raw = load_checkpoint(path)
+    assert raw["lvm_from_file"] == str(meta) and not any(k.startswith("lvm.") for k in raw["model"])
+    again, _ = load_model(path)
+    x, r = torch.randn(1, 2, 3, 112, 56), torch.full((1, 2), 0.5)
+    model.eval()
+    assert torch.equal(model(x, r).embeddings, again(x, r).embeddings)
+    meta.unlink()  # the LVM file is needed to rebuild the model: a clear error names it
+    with pytest.raises(CheckpointError, match="dinov2_vits14_pretrain.pth"):
+        load_model(path)
