@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from biggait.device import resolve_device
 from biggait.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -40,24 +41,6 @@ class DistInfo:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; explicit specs are checked."""
-    if spec == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        dev = torch.device(spec)
-    except RuntimeError:
-        raise ConfigError(f"train.device: expected auto, cpu, cuda or cuda:N, got {spec!r}") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"train.device: {spec!r} asked for but CUDA is not available")
-        if dev.index is None:
-            dev = torch.device(f"cuda:{local_rank}")
-    elif dev.type != "cpu":
-        raise ConfigError(f"train.device: expected auto, cpu, cuda or cuda:N, got {spec!r}")
-    return dev
 
 
 def init_from_env(device_spec: str = "auto") -> DistInfo:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from biggait.device import resolve_device as _resolve_device
 from biggait.errors import EvaluationError
 from biggait.evaluation.mask_quality import sequence_overlap
 from biggait.runinfo import atomic_path
@@ -85,16 +86,8 @@ class Embeddings:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else as given (validated)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise EvaluationError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EvaluationError(f"--device {name}: CUDA is not available on this machine")
-    return dev
+    """``--device``: ``auto`` -> CUDA when available, else CPU (EvaluationError when unusable)."""
+    return _resolve_device(name, what="--device", error=EvaluationError)
 
 
 def _load_partial(path: Path, fingerprint: dict) -> dict[str, list]:

@@ -24,6 +24,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from biggait.config import ModelConfig, load_experiment
+from biggait.device import resolve_device
 from biggait.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -101,8 +102,7 @@ def throughput(model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 
     from biggait.models.biggait import build_model
 
     keep_freed_memory()  # as biggait evaluate does
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = resolve_device(device, what="--device")
     cfg = dataclasses.replace(model_cfg, lvm_checkpoint="", mask_pretrained="")
     model = build_model(cfg, model_cfg.num_classes or num_classes, load_lvm=False).eval().to(dev)
     if cfg.arch == "gaitbase":
