@@ -51,7 +51,7 @@ def init_from_env(device_spec: str = "auto") -> DistInfo:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_spec, local_rank)
+    device = resolve_device(device_spec, local_rank=local_rank)
     if world <= 1:
         return DistInfo(0, 1, 0, device)
     if device.type == "cuda":
