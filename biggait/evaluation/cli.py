@@ -26,12 +26,12 @@ from biggait.config import EvalConfig, Experiment, experiment_from_dict
 from biggait.errors import EvaluationError
 from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_device
 from biggait.evaluation.mask_quality import mask_iou_rows
-from biggait.evaluation.protocols import PROTOCOLS, EvalResult, MetricRow, evaluate, get_protocol
+from biggait.evaluation.protocols import METRICS_CSV_COLUMNS, PROTOCOLS, EvalResult, MetricRow, evaluate, get_protocol
 from biggait.runinfo import atomic_path, git_commit, package_versions, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
-CSV_COLUMNS = ("train_dataset", "test_dataset", "protocol", "condition", "metric", "value", "ci_low", "ci_high")
+CSV_COLUMNS = METRICS_CSV_COLUMNS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

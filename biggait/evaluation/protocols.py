@@ -101,6 +101,11 @@ class MetricRow:
     ci_high: float = float("nan")
 
 
+# Columns of metrics.csv, the long format `biggait evaluate` writes and the reporting reads.
+METRICS_CSV_COLUMNS = ("train_dataset", "test_dataset", "protocol", "condition", "metric", "value",
+                       "ci_low", "ci_high")
+
+
 @dataclass(frozen=True)
 class ViewMatrix:
     """Rank-k accuracy per (probe view, gallery view), percent, rounded as the reference."""

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Iterable
 
 from biggait.errors import DataError
+from biggait.evaluation.protocols import METRICS_CSV_COLUMNS
 from biggait.runinfo import write_text_atomic
 
 log = logging.getLogger(__name__)
 
-METRICS_COLUMNS = ("train_dataset", "test_dataset", "protocol", "condition", "metric", "value",
-                   "ci_low", "ci_high")
 _SEED_DIR = re.compile(r"^seed(\d+)$")
 
 
@@ -76,7 +75,7 @@ def read_metrics_csv(path: str | Path, experiment: str, seed: int) -> list[Metri
     """Read one evaluate ``metrics.csv`` and tag its rows with the experiment and seed."""
     path = Path(path)
     rows = []
-    for i, r in enumerate(_read_csv(path, METRICS_COLUMNS), start=2):
+    for i, r in enumerate(_read_csv(path, METRICS_CSV_COLUMNS), start=2):
         where = f"{path}:{i}"
         rows.append(MetricRow(experiment, seed, r["train_dataset"], r["test_dataset"], r["protocol"],
                               r["condition"], r["metric"], _float(r["value"], where),

@@ -156,7 +156,7 @@ def build_accuracy_table(spec: TableSpec, metrics: list[MetricRow], paper: dict,
 
 
 def read_efficiency(path: str | Path) -> dict[str, float]:
-    """One ``biggait efficiency --out FILE.json`` result (a flat JSON object of numbers)."""
+    """One ``biggait efficiency --json [--throughput]`` result (a flat JSON object of numbers)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: efficiency file not found")
