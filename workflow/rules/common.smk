@@ -75,7 +75,7 @@ def gpus_per_job() -> int:
 
 
 # Command prefix of GPU jobs; rules append `--gpus {resources.gpu} --` and the command.
-GPU_RUN = f"{PYTHON} -m biggait.reporting.gpu --lock-dir {shlex.quote(config['gpu_lock_dir'])}"
+GPU_RUN = f"{PYTHON} -m biggait.gpu_claim --lock-dir {shlex.quote(config['gpu_lock_dir'])}"
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from biggait.reporting.gpu import GpuInfo, child_env, claim_gpu, parse_nvidia_smi
+from biggait.gpu_claim import GpuInfo, child_env, claim_gpu, parse_nvidia_smi
 
 SMI = "0, 30000, 81559, 95\n1, 500, 81559, 0\n2, 1200, 81559, 3\n3, [N/A], 81559, 0\n"
 
@@ -49,7 +49,7 @@ def test_no_gpu_means_cpu(tmp_path: Path) -> None:
 
 
 def test_wrapper_execs_command_on_cpu(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "biggait.reporting.gpu", "--gpus", "0", "--lock-dir", str(tmp_path), "--",
+    cmd = [sys.executable, "-m", "biggait.gpu_claim", "--gpus", "0", "--lock-dir", str(tmp_path), "--",
            sys.executable, "-c", "import os; print(repr(os.environ['CUDA_VISIBLE_DEVICES'])); raise SystemExit(7)"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert out.returncode == 7 and out.stdout.strip() == "''"  # exit status of the command itself

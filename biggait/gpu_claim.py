@@ -8,7 +8,7 @@ process and is released by the kernel when it exits (also when it is killed), so
 
 Used as a command prefix by the workflow (the wrapped command is then ``exec``-ed, keeping the lock):
 
-    python -m biggait.reporting.gpu --gpus 1 --lock-dir /tmp/biggait-gpu-locks -- biggait train ...
+    python -m biggait.gpu_claim --gpus 1 --lock-dir /tmp/biggait-gpu-locks -- biggait train ...
 
 With ``--gpus 0``, or on a machine without GPUs, the command runs on the CPU
 (``CUDA_VISIBLE_DEVICES`` set empty).
@@ -125,8 +125,8 @@ def child_env(gpu_index: int | None, base: dict[str, str] | None = None) -> dict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m biggait.reporting.gpu [options] -- COMMAND ...``: claim a GPU, exec COMMAND."""
-    p = argparse.ArgumentParser(prog="python -m biggait.reporting.gpu", description=__doc__.splitlines()[0])
+    """``python -m biggait.gpu_claim [options] -- COMMAND ...``: claim a GPU, exec COMMAND."""
+    p = argparse.ArgumentParser(prog="python -m biggait.gpu_claim", description=__doc__.splitlines()[0])
     p.add_argument("--gpus", type=int, default=1, help="GPUs the job asked for (0 = run on CPU)")
     p.add_argument("--lock-dir", type=Path, required=True, help="shared folder of per-GPU lock files")
     p.add_argument("--max-used-fraction", type=float, default=0.5,
