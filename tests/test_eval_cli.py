@@ -88,6 +88,7 @@ def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, 
     doc = json.loads((out / "metrics.json").read_text())  # strict JSON: no NaN
     assert doc["train_dataset"] == "sustech1k" and doc["details"]["view_list"] == ["01", "02"]
     assert doc["provenance"]["git_commit"] and doc["provenance"]["versions"]["torch"].startswith("2.")
+    assert doc["resolved_experiment"]["data"]["dataset"] == "sustech1k"  # the checkpoint's resolved config
 
     def boom(*a, **k):
         raise AssertionError("features were recomputed")

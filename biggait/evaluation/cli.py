@@ -22,7 +22,7 @@ import logging
 import math
 from pathlib import Path
 
-from biggait.config import EvalConfig, Experiment, experiment_from_dict
+from biggait.config import EvalConfig, Experiment, experiment_from_dict, to_dict
 from biggait.errors import EvaluationError
 from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_device
 from biggait.evaluation.mask_quality import mask_iou_rows
@@ -214,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
     info = {"train_dataset": train_dataset, "test_dataset": protocol,
             "experiment": emb.meta.get("experiment", exp.name if exp else ""),
             "checkpoint": emb.meta.get("checkpoint", str(args.checkpoint or "")),
-            "metric": metric, "bootstrap": bootstrap, "seed": seed, "num_sequences": int(len(emb.labels))}
+            "metric": metric, "bootstrap": bootstrap, "seed": seed, "num_sequences": int(len(emb.labels)),
+            "resolved_experiment": to_dict(exp) if exp is not None else None}  # the checkpoint's config
     write_metrics(out, result, rows, info)
     for r in rows:  # a short summary; the tables are the files
         if r.metric in ("rank1_exclude_identical_view", "rank1"):
