@@ -16,7 +16,7 @@ from biggait.errors import BigGaitError
 
 # name -> (module, one-line help). The dict literal is the only registry.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("biggait.data.synth_cli", "generate the SynthGait demo datasets (and a preview sheet)"),
+    "synth": ("biggait.synthgait.cli", "generate the SynthGait demo datasets (and a preview sheet)"),
     "data": ("biggait.data.cli", "check or preprocess a dataset tree"),
     "train": ("biggait.train_cli", "train an experiment into a run folder (resumable)"),
     "evaluate": ("biggait.evaluation.cli", "extract test embeddings and score them by a protocol"),

@@ -15,12 +15,12 @@ import pytest
 from biggait.cli import main
 from biggait.data.pickles import load_array
 from biggait.data.presets import get_preset
-from biggait.data.synth_body import sample_identity, walk
-from biggait.data.synth_domains import DOMAINS, DomainPlan, scale_plans
-from biggait.data.synth_formats import pad_and_resize
-from biggait.data.synth_preview import sequence_frames
-from biggait.data.synth_proxy import ProxyRecord, features, rank1_table
-from biggait.data.synthetic import SeqJob, SynthSpec, generate, plan_jobs, render_sequence, rng_for
+from biggait.synthgait.body import sample_identity, walk
+from biggait.synthgait.domains import DOMAINS, DomainPlan, scale_plans
+from biggait.synthgait.formats import pad_and_resize
+from biggait.synthgait.preview import sequence_frames
+from biggait.synthgait.proxy import ProxyRecord, features, rank1_table
+from biggait.synthgait.generator import SeqJob, SynthSpec, generate, plan_jobs, render_sequence, rng_for
 from biggait.errors import DataError
 
 TINY = scale_plans("tiny")

@@ -1,1 +1,1 @@
-"""Datasets: presets, safe pickles, readers, samplers, loaders and the SynthGait generator."""
+"""Datasets: safe pickles, readers, samplers, loaders, preprocessing, tree checks and `biggait data`."""

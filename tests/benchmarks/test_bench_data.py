@@ -14,8 +14,8 @@ import pytest
 
 from biggait.config import load_experiment
 from biggait.data.loader import make_train_loader
-from biggait.data.synth_domains import DomainPlan
-from biggait.data.synthetic import SynthSpec, generate
+from biggait.synthgait.domains import DomainPlan
+from biggait.synthgait.generator import SynthSpec, generate
 
 
 @pytest.fixture(scope="module")

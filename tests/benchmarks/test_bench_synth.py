@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from biggait.data.synth_domains import DomainPlan, scale_plans
-from biggait.data.synthetic import SynthSpec, generate, plan_jobs, render_sequence
+from biggait.synthgait.domains import DomainPlan, scale_plans
+from biggait.synthgait.generator import SynthSpec, generate, plan_jobs, render_sequence
 
 DEMO = scale_plans("demo")
 

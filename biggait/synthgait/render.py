@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from biggait.data.synth_body import Capsules
+from biggait.synthgait.body import Capsules
 
 __all__ = ["Camera", "Looks", "Light", "RenderBuffers", "project", "rasterise", "shade", "make_background", "random_colour"]
 

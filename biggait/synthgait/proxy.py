@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 
 from biggait.data.pickles import load_array
-from biggait.data.synth_domains import get_domain
-from biggait.data.synth_formats import file_names
+from biggait.synthgait.domains import get_domain
+from biggait.synthgait.formats import file_names
 from biggait.errors import DataError
 
 __all__ = ["PROTOCOLS", "ProxyRecord", "features", "rank1_table", "proxy_rank1"]

@@ -19,11 +19,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from biggait.data.synth_domains import DOMAINS, SCALES, scale_plans
+from biggait.synthgait.domains import DOMAINS, SCALES, scale_plans
 from biggait.errors import ConfigError
 
 if TYPE_CHECKING:
-    from biggait.data.synthetic import SynthSpec
+    from biggait.synthgait.generator import SynthSpec
 
 __all__ = ["add_arguments", "run", "spec_from_args"]
 
@@ -60,7 +60,7 @@ def _positive(value: str, what: str) -> int:
 
 def spec_from_args(args: argparse.Namespace) -> SynthSpec:
     """Resolve the scale, domain subset and overrides into a :class:`SynthSpec`."""
-    from biggait.data.synthetic import SynthSpec
+    from biggait.synthgait.generator import SynthSpec
 
     plans = scale_plans(args.scale)
     domains = [d.strip() for d in args.domains.split(",") if d.strip()]
@@ -95,8 +95,8 @@ def spec_from_args(args: argparse.Namespace) -> SynthSpec:
 
 def run(args: argparse.Namespace) -> int:
     """Generate (resumably), then optionally preview and score proxies."""
-    from biggait.data.synth_preview import write_preview
-    from biggait.data.synthetic import generate
+    from biggait.synthgait.preview import write_preview
+    from biggait.synthgait.generator import generate
 
     spec = spec_from_args(args)
     out: Path = args.out.resolve()
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         for path in write_preview(out, spec.seed, spec.plans):
             print(f"preview: {path}")
     if args.proxy and not args.preview_only:
-        from biggait.data.synth_proxy import proxy_rank1
+        from biggait.synthgait.proxy import proxy_rank1
         from biggait.runinfo import write_json_atomic
 
         for dom in spec.plans:

@@ -1,8 +1,8 @@
 """SynthGait: procedurally generated RGB walking sequences in the real datasets' layouts.
 
-Identity lives only in body shape and gait dynamics (:mod:`~biggait.data.synth_body`); clothing,
+Identity lives only in body shape and gait dynamics (:mod:`~biggait.synthgait.body`); clothing,
 bags, carried objects, view, background and light are drawn independently of it
-(:mod:`~biggait.data.synth_scene`). Each sequence is a pure function of
+(:mod:`~biggait.synthgait.scene`). Each sequence is a pure function of
 ``(seed, domain, id, type, view)``: its random streams come from :class:`numpy.random.SeedSequence`
 over those keys, so the files are byte-identical whatever the number of workers, and a sequence
 folder is written atomically (temporary folder, then rename), so generation resumes by skipping
@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from biggait.data.synth_body import COAT, FOREARM, LOWER, SHIN, UPPER, Identity, sample_identity, vary_identity, walk
-from biggait.data.synth_domains import DOMAINS, Condition, DomainPlan, DomainStyle, get_domain
-from biggait.data.synth_formats import format_sequence, tight_box, write_pickles
-from biggait.data.synth_render import Camera, Light, make_background, project, rasterise, shade
-from biggait.data.synth_scene import add_props, build_looks, sample_garment
+from biggait.synthgait.body import COAT, FOREARM, LOWER, SHIN, UPPER, Identity, sample_identity, vary_identity, walk
+from biggait.synthgait.domains import DOMAINS, Condition, DomainPlan, DomainStyle, get_domain
+from biggait.synthgait.formats import format_sequence, tight_box, write_pickles
+from biggait.synthgait.render import Camera, Light, make_background, project, rasterise, shade
+from biggait.synthgait.scene import add_props, build_looks, sample_garment
 from biggait.errors import DataError
 from biggait.runinfo import atomic_path, write_json_atomic
 

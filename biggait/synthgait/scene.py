@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from biggait.data.synth_body import (BAG, COAT, FOREARM, HEAD, LOWER, PROP, SHIN, SHOES, SKIN, UPPER, Capsules,
+from biggait.synthgait.body import (BAG, COAT, FOREARM, HEAD, LOWER, PROP, SHIN, SHOES, SKIN, UPPER, Capsules,
                                      Identity)
-from biggait.data.synth_domains import DomainStyle
-from biggait.data.synth_render import Camera, Looks, random_colour
+from biggait.synthgait.domains import DomainStyle
+from biggait.synthgait.render import Camera, Looks, random_colour
 
 __all__ = ["Garment", "sample_garment", "add_props", "build_looks"]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from biggait.data.synth_domains import DomainPlan, get_domain
-from biggait.data.synth_formats import file_names
-from biggait.data.synthetic import SynthSequence, SynthSpec, plan_jobs, render_sequence
+from biggait.synthgait.domains import DomainPlan, get_domain
+from biggait.synthgait.formats import file_names
+from biggait.synthgait.generator import SynthSequence, SynthSpec, plan_jobs, render_sequence
 from biggait.runinfo import atomic_path
 
 __all__ = ["sequence_frames", "contact_sheet", "write_preview"]
