@@ -18,7 +18,7 @@ from biggait.errors import BigGaitError
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("biggait.synthgait.cli", "generate the SynthGait demo datasets (and a preview sheet)"),
     "data": ("biggait.data.cli", "check or preprocess a dataset tree"),
-    "train": ("biggait.train_cli", "train an experiment into a run folder (resumable)"),
+    "train": ("biggait.train.cli", "train an experiment into a run folder (resumable)"),
     "evaluate": ("biggait.evaluation.cli", "extract test embeddings and score them by a protocol"),
     "selfcheck": ("biggait.selfcheck", "reproduce the golden vectors of the released implementation"),
     "efficiency": ("biggait.models.efficiency", "parameters and GFLOPs per frame of a model"),

@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from biggait import losses
-from biggait import train as train_mod
+from biggait.train import loop as train_mod
 from biggait.cli import main as cli_main
 from biggait.config import replace
 from biggait.errors import BigGaitError, CheckpointError, ConfigError
 from biggait.models.biggait import build_model
 from biggait.models.checkpoints import load_model
-from biggait.train import resolve_amp, train, train_model
-from biggait.train_state import list_checkpoints, read_checkpoint
+from biggait.train.loop import resolve_amp, train, train_model
+from biggait.train.state import list_checkpoints, read_checkpoint
 from test_train_helpers import assert_same_state, state_of, tiny_experiment, tiny_overrides, write_tiny_tree
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from biggait import distributed as ddp
+from biggait.train import distributed as ddp
 from test_train_distributed import free_port
 from test_train_helpers import assert_same_state, state_of, tiny_experiment, write_tiny_tree
 
@@ -19,7 +19,7 @@ WORLD = 2
 def _worker(rank: int, port: int, tmp: str) -> None:
     from pathlib import Path
 
-    from biggait.train import train_model
+    from biggait.train.loop import train_model
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))

@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from biggait import distributed as ddp
+from biggait.train import distributed as ddp
 from biggait.errors import ConfigError
 
 WORLD = 2

@@ -1,7 +1,7 @@
 """Training-step benchmarks (``pytest tests/benchmarks --benchmark-enable`` to time them).
 
 By default (``--benchmark-disable``) each runs once as a smoke test. This times the trainer's own
-step (:func:`biggait.train.train_step`: autocast switch, composed losses, non-finite check, scaler,
+step (:func:`biggait.train.loop.train_step`: autocast switch, composed losses, non-finite check, scaler,
 SGD) on the demo configuration's full P x K batch. The paper-size BigGait-S step of
 ``performance.md`` (n=4, s=8, 448x224) is timed in ``test_bench_model.py``.
 """
@@ -14,7 +14,7 @@ import torch
 
 from biggait.config import load_experiment
 from biggait.models.biggait import build_model
-from biggait.train import train_step
+from biggait.train.loop import train_step
 
 
 def _step_fn(exp, frames: torch.Tensor, ratios: torch.Tensor, labels: torch.Tensor, num_classes: int,

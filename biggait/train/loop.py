@@ -26,9 +26,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from biggait import distributed as ddp
+from biggait.train import distributed as ddp
 from biggait import losses
-from biggait import train_state as ts
+from biggait.train import state as ts
 from biggait.config import Experiment, LossConfig, dump_yaml
 from biggait.data.loader import make_train_loader
 from biggait.errors import BigGaitError, ConfigError

@@ -32,9 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the experiment, train it, print where ``model.pt`` is."""
-    from biggait import distributed
+    from biggait.train import distributed
     from biggait.cpu_memory import keep_freed_memory
-    from biggait.train import train_model
+    from biggait.train.loop import train_model
 
     exp = load_experiment(args.experiment, scale=args.scale, overrides=args.overrides)
     keep_freed_memory()  # no page faults for the big per-step activations on CPU
