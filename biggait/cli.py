@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("biggait.data.cli", "check or preprocess a dataset tree"),
     "train": ("biggait.train.cli", "train an experiment into a run folder (resumable)"),
     "evaluate": ("biggait.evaluation.cli", "extract test embeddings and score them by a protocol"),
-    "selfcheck": ("biggait.selfcheck", "reproduce the golden vectors of the released implementation"),
+    "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),
     "efficiency": ("biggait.models.efficiency", "parameters and GFLOPs per frame of a model"),
     "check-metrics": ("biggait.check_metrics", "compare metrics with a baseline or the paper"),
     "tables": ("biggait.reporting.tables", "build the result tables from collected metrics"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from biggait.golden import WEIGHTS_NAME, default_golden_dir
+from biggait.parity.golden import WEIGHTS_NAME, default_golden_dir
 
 torch.set_num_threads(2)  # the goldens were made with 2 threads; results are exact at that count
 

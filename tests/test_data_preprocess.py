@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from biggait.cli import main
-from biggait.data.golden_checks import CHECKS, check_pretreatment_rgb
+from biggait.parity.data_checks import CHECKS, check_pretreatment_rgb
 from biggait.data.pickles import load_array
 from biggait.data.preprocess import align_crop, preprocess_tree
 from biggait.errors import DataError
-from biggait.selfcheck import collect_checks
+from biggait.parity.selfcheck import CHECKS as ALL_CHECKS
 
 
 def write_raw(src: Path, sid: str, typ: str, view: str, sizes: list[tuple[int, int]], seed: int = 0) -> None:
@@ -42,7 +42,7 @@ def test_golden_check_through_files_is_exact(golden_dir):
     results = check_pretreatment_rgb(golden_dir)
     assert {r.name for r in results} >= {"aligned_rgbs", "ratios"}
     assert all(r.passed and r.max_abs_diff == 0 for r in results), results
-    assert collect_checks()["preproc_pretreatment_rgb.npz"] is CHECKS["preproc_pretreatment_rgb.npz"]
+    assert ALL_CHECKS["preproc_pretreatment_rgb.npz"] is CHECKS["preproc_pretreatment_rgb.npz"]
 
 
 def test_align_crop_geometry():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from biggait.errors import EvaluationError
-from biggait.evaluation.golden_checks import CHECKS
+from biggait.parity.eval_checks import CHECKS
 from biggait.evaluation.protocols import PROTOCOLS, evaluate, get_protocol
 
 

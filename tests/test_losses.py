@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from biggait.config import LossConfig
-from biggait.losses import compose, connect_loss, cross_entropy, diversity_loss, triplet_loss
+from biggait.models.losses import compose, connect_loss, cross_entropy, diversity_loss, triplet_loss
 from biggait.models.biggait import ModelOutput
-from biggait.models.golden_checks import check_ce, check_connect, check_diversity, check_triplet
+from biggait.parity.model_checks import check_ce, check_connect, check_diversity, check_triplet
 
 
 @pytest.mark.parametrize("check", [check_triplet, check_ce, check_connect, check_diversity])

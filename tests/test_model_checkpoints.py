@@ -12,7 +12,7 @@ from biggait.config import ModelConfig, load_experiment, replace
 from biggait.errors import CheckpointError
 from biggait.models import build_model, load_checkpoint, load_model, save_checkpoint
 from biggait.models.backbone import FrozenLVM, interpolate_pos_embed
-from biggait.models.checkpoints import load_meta_checkpoint, load_opengait_state_dict, map_opengait_key, read_weights
+from biggait.models.weights import load_meta_checkpoint, load_opengait_state_dict, map_opengait_key, read_weights
 
 EXP = load_experiment(None, scale="demo")
 
@@ -133,7 +133,7 @@ def test_pickled_object_is_refused(tmp_path):
 
 def test_junk_or_truncated_checkpoint_is_one_clear_error(tmp_path):
     from biggait.errors import CheckpointError
-    from biggait.models.checkpoints import read_weights
+    from biggait.models.weights import read_weights
 
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"junk")

@@ -9,7 +9,7 @@ import torch
 
 from biggait.config import LossConfig, ModelConfig, load_experiment
 from biggait.errors import ConfigError, DataError
-from biggait.losses import compose
+from biggait.models.losses import compose
 from biggait.models import build_model
 from biggait.models.backbone import VARIANTS, FrozenLVM, mid4_indices
 from biggait.models.extractor import clean_foreground, resolve_polarity

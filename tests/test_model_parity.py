@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from biggait.models.golden_checks import CHECKS, check_padding, run_forward_case
+from biggait.parity.model_checks import CHECKS, check_padding, run_forward_case
 
 FWD_CASES = ["fwd_ccpg_prepadded_n2s6.npz", "fwd_padding_resize_128_n2s6.npz", "fwd_ccpg_packed_seqL_3_5.npz"]
 

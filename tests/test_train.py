@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from biggait import losses
+from biggait.models import losses
 from biggait.train import loop as train_mod
 from biggait.cli import main as cli_main
 from biggait.config import replace

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from biggait.errors import DataError
-from biggait.runinfo import atomic_path
+from biggait.io import atomic_path
 
 __all__ = ["ArrayUnpickler", "RefusedGlobal", "load_pickle", "load_array", "save_array"]
 

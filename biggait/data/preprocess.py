@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from biggait.errors import BigGaitError, DataError
-from biggait.runinfo import atomic_path
+from biggait.io import atomic_path
 
 __all__ = ["align_crop", "frame_files", "preprocess_sequence", "list_raw_sequences", "preprocess_tree",
            "PreprocessSummary", "IMAGE_EXTENSIONS"]

@@ -27,7 +27,7 @@ from biggait.errors import EvaluationError
 from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_device
 from biggait.evaluation.mask_quality import mask_iou_rows
 from biggait.evaluation.protocols import METRICS_CSV_COLUMNS, PROTOCOLS, EvalResult, MetricRow, evaluate, get_protocol
-from biggait.runinfo import atomic_path, git_commit, package_versions, write_json_atomic, write_text_atomic
+from biggait.io import atomic_path, git_commit, package_versions, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
 
 def checkpoint_experiment(path: Path) -> Experiment | None:
     """The experiment stored in one of our checkpoints (None for an OpenGait checkpoint)."""
-    from biggait.models.checkpoints import read_weights
+    from biggait.models.weights import read_weights
 
     raw = read_weights(path)
     return experiment_from_dict(raw["experiment"], str(path)) if "experiment" in raw else None

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from biggait.device import resolve_device as _resolve_device
 from biggait.errors import EvaluationError
 from biggait.evaluation.mask_quality import sequence_overlap
-from biggait.runinfo import atomic_path
+from biggait.io import atomic_path
 
 logger = logging.getLogger(__name__)
 

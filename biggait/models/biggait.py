@@ -17,11 +17,12 @@ from torch import Tensor, nn
 
 from biggait.config import LossConfig, ModelConfig
 from biggait.errors import ConfigError, DataError
-from biggait.losses import connect_loss, diversity_loss
+from biggait.models.losses import connect_loss, diversity_loss
 from biggait.models.backbone import FrozenLVM, get_variant
 from biggait.models.extractor import GRE
 from biggait.models.gaitbase import GaitBase
 from biggait.models.padding import to_canvas, validity_mask
+from biggait.models.weights import load_mask_branch, load_meta_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,6 @@ class BigGait(nn.Module):
         if self.gre.mask is None or self.gre.mask_frozen or it < self.cfg.mask_train_iters:
             return
         if self.cfg.mask_pretrained:
-            from biggait.models.checkpoints import load_mask_branch
             load_mask_branch(self.gre.mask, Path(self.cfg.mask_pretrained))
         self.freeze_mask()
 
@@ -265,7 +265,6 @@ def build_model(model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig |
     if not load_lvm:
         return model
     if model_cfg.lvm_checkpoint:
-        from biggait.models.checkpoints import load_meta_checkpoint
         load_meta_checkpoint(model.lvm, Path(model_cfg.lvm_checkpoint))
     elif not model_cfg.lvm_tiny:
         logger.warning("model.lvm_checkpoint is empty: %s starts from random weights", model_cfg.lvm)

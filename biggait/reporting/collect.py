@@ -19,7 +19,7 @@ from typing import Iterable
 
 from biggait.errors import DataError
 from biggait.evaluation.protocols import METRICS_CSV_COLUMNS
-from biggait.runinfo import write_text_atomic
+from biggait.io import write_text_atomic
 
 log = logging.getLogger(__name__)
 

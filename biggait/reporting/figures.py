@@ -16,7 +16,7 @@ from pathlib import Path
 
 from biggait.errors import DataError
 from biggait.reporting import fig_maps, fig_results
-from biggait.runinfo import atomic_path
+from biggait.io import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from biggait.reporting.collect import MetricRow, load_results, metrics_path
 from biggait.reporting.specs import (DATASET_LABELS, EFFICIENCY_COLUMNS, SCORES, Column, TableSpec,
                                      get_table, TABLES)
 from biggait.reporting import render
-from biggait.runinfo import write_text_atomic
+from biggait.io import write_text_atomic
 
 log = logging.getLogger(__name__)
 

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"preview: {path}")
     if args.proxy and not args.preview_only:
         from biggait.synthgait.proxy import proxy_rank1
-        from biggait.runinfo import write_json_atomic
+        from biggait.io import write_json_atomic
 
         for dom in spec.plans:
             table = proxy_rank1(out / dom, out / f"{dom}.json", dom)

@@ -32,7 +32,7 @@ from biggait.synthgait.formats import format_sequence, tight_box, write_pickles
 from biggait.synthgait.render import Camera, Light, make_background, project, rasterise, shade
 from biggait.synthgait.scene import add_props, build_looks, sample_garment
 from biggait.errors import DataError
-from biggait.runinfo import atomic_path, write_json_atomic
+from biggait.io import atomic_path, write_json_atomic
 
 __all__ = ["GENERATOR", "SynthSpec", "SeqJob", "SynthSequence", "rng_for", "split_ids", "plan_jobs",
            "render_sequence", "generate"]

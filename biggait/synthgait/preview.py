@@ -11,7 +11,7 @@ import numpy as np
 from biggait.synthgait.domains import DomainPlan, get_domain
 from biggait.synthgait.formats import file_names
 from biggait.synthgait.generator import SynthSequence, SynthSpec, plan_jobs, render_sequence
-from biggait.runinfo import atomic_path
+from biggait.io import atomic_path
 
 __all__ = ["sequence_frames", "contact_sheet", "write_preview"]
 

@@ -27,14 +27,14 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from biggait.train import distributed as ddp
-from biggait import losses
+from biggait.models import losses
 from biggait.train import state as ts
 from biggait.config import Experiment, LossConfig, dump_yaml
 from biggait.data.loader import make_train_loader
 from biggait.errors import BigGaitError, ConfigError
 from biggait.models import checkpoints
 from biggait.models.biggait import build_model
-from biggait.runinfo import write_run_info
+from biggait.io import write_run_info
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from biggait.config import LossConfig, ModelConfig, load_experiment
-from biggait.losses import compose
+from biggait.models.losses import compose
 from biggait.models import build_model
 
 

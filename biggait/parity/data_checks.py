@@ -17,7 +17,7 @@ import numpy as np
 from biggait.data.pickles import load_array
 from biggait.data.preprocess import output_files, preprocess_tree
 from biggait.errors import DataError
-from biggait.golden import CheckResult, compare_exact
+from biggait.parity.golden import CheckResult, compare_exact
 
 __all__ = ["CHECKS", "check_pretreatment_rgb"]
 

@@ -10,7 +10,6 @@ in its print format, line by line against ``eval_*_stdout.txt``.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Callable
 
@@ -18,9 +17,7 @@ import numpy as np
 
 from biggait.evaluation.distance import pairwise_distance
 from biggait.evaluation.protocols import EvalResult, evaluate
-from biggait.golden import CheckResult, compare, compare_exact
-
-logger = logging.getLogger(__name__)
+from biggait.parity.golden import CheckResult, compare, compare_exact
 
 REFERENCE_NAMES = {"Umbrella": "Umberalla"}  # our condition name -> the reference's spelling
 CCPG_ORDER = ("CL", "UP", "DN", "BG")

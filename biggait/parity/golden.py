@@ -1,11 +1,10 @@
 """Golden vectors of the released implementation: where they are and how a check reports.
 
 The golden folder is ``$BIGGAIT_GOLDEN_DIR`` when set, else ``../shared/golden/opengait`` beside
-the repository. Each part of the package registers its own checks in a ``golden_checks`` module
-(``biggait.models.golden_checks``, ``biggait.data.golden_checks``,
-``biggait.evaluation.golden_checks``) as ``CHECKS: dict[str, Callable[[Path, Path|None], list[CheckResult]]]``
-mapping a golden file name (e.g. ``fwd_ccpg_prepadded_n2s6.npz``) to a function of
-``(golden_dir, weights_file)``.
+the repository. The checks (:mod:`biggait.parity.model_checks`, :mod:`~biggait.parity.data_checks`,
+:mod:`~biggait.parity.eval_checks`) each map a golden file name (e.g. ``fwd_ccpg_prepadded_n2s6.npz``)
+to a function of ``(golden_dir, weights_file)`` returning :class:`CheckResult` s;
+:data:`biggait.parity.selfcheck.CHECKS` gathers them.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ def default_golden_dir() -> Path:
     env = os.environ.get("BIGGAIT_GOLDEN_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "golden" / "opengait"
+    return Path(__file__).resolve().parents[3] / "shared" / "golden" / "opengait"  # beside the repository
 
 
 @dataclass(frozen=True)

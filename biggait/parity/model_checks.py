@@ -9,17 +9,19 @@ things (selection, polarity, validity) exact.
 from __future__ import annotations
 
 import functools
-import logging
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from biggait.config import LossConfig, ModelConfig
 from biggait.errors import BigGaitError
-from biggait.golden import CheckResult, compare, compare_exact
-
-logger = logging.getLogger(__name__)
+from biggait.models.biggait import build_model
+from biggait.models.losses import connect_loss, cross_entropy, diversity_loss, triplet_loss
+from biggait.models.padding import needed_widths, pad_and_resize, validity_mask
+from biggait.models.weights import load_opengait_state_dict, read_weights
+from biggait.parity.golden import CheckResult, compare, compare_exact
 
 TAP_TOL, MAP_TOL, POOL_TOL, EMB_TOL, LOSS_RTOL = 1e-4, 2e-5, 2e-5, 2e-6, 1e-5
 
@@ -27,9 +29,6 @@ TAP_TOL, MAP_TOL, POOL_TOL, EMB_TOL, LOSS_RTOL = 1e-4, 2e-5, 2e-5, 2e-6, 1e-5
 @functools.lru_cache(maxsize=1)
 def golden_model(weights: str) -> torch.nn.Module:
     """The released CCPG configuration with the golden OpenGait weights (fp16 -> fp32), eval mode."""
-    from biggait.config import ModelConfig
-    from biggait.models.biggait import build_model
-    from biggait.models.checkpoints import load_opengait_state_dict, read_weights
 
     model = build_model(ModelConfig(), 100, load_lvm=False)
     load_opengait_state_dict(model, read_weights(weights, "golden weights"), weights)
@@ -78,8 +77,6 @@ def check_forward(golden_dir: Path, weights: Path | None, case: str) -> list[Che
 
 
 def check_triplet(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
-    from biggait.losses import triplet_loss
-
     case = "loss_triplet.npz"
     d = np.load(golden_dir / case)
     r = triplet_loss(torch.from_numpy(d["embeddings"]), torch.from_numpy(d["labels"]), float(d["margin"]))
@@ -95,8 +92,6 @@ def check_triplet(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
 
 
 def check_ce(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
-    from biggait.losses import cross_entropy
-
     case = "loss_ce.npz"
     d = np.load(golden_dir / case)
     loss, acc = cross_entropy(torch.from_numpy(d["logits"]), torch.from_numpy(d["labels"]), float(d["scale"]),
@@ -106,8 +101,6 @@ def check_ce(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
 
 
 def check_connect(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
-    from biggait.losses import connect_loss
-
     case = "loss_connect.npz"
     d = np.load(golden_dir / case)
     mask = torch.from_numpy(d["mask_map"])  # [ns, 64, 32, 2] channels-last
@@ -116,27 +109,24 @@ def check_connect(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
     shape = connect_loss(mask.reshape(ns * h * w, 2), ns, 2, h, w, "channel_sum")
     part = connect_loss(den[..., :15].permute(0, 3, 1, 2), ns, 15, h, w, "channel_sum")
     first = connect_loss(mask.permute(0, 3, 1, 2), ns, 2, h, w, "channel_sum")
+    w = LossConfig()  # the released weights are the config's defaults
     return [compare(case, k, v.numpy(), d[k], atol=1e-7, rtol=LOSS_RTOL) for k, v in (
-        ("loss_shape_connect_raw", shape), ("loss_shape_connect_weighted", 0.02 * shape),
-        ("loss_part_connect_raw", part), ("loss_part_connect_weighted", 0.01 * part),
+        ("loss_shape_connect_raw", shape), ("loss_shape_connect_weighted", w.mask_smoothness_weight * shape),
+        ("loss_part_connect_raw", part), ("loss_part_connect_weighted", w.denoising_smoothness_weight * part),
         ("loss_shape_connect_if_channel_first", first))]
 
 
 def check_diversity(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
-    from biggait.losses import diversity_loss
-
     case = "loss_diversity.npz"
     d = np.load(golden_dir / case)
     den = torch.from_numpy(d["denoising_map"])
     v = diversity_loss(den.reshape(den.shape[0], -1, den.shape[-1]))
     return [compare(case, "loss_part_diversity_raw", v.numpy(), d["loss_part_diversity_raw"], atol=1e-7, rtol=LOSS_RTOL),
-            compare(case, "loss_part_diversity_weighted", (5 * v).numpy(), d["loss_part_diversity_weighted"],
+            compare(case, "loss_part_diversity_weighted", (LossConfig().diversity_weight * v).numpy(), d["loss_part_diversity_weighted"],
                     atol=1e-7, rtol=LOSS_RTOL)]
 
 
 def check_padding(golden_dir: Path, weights: Path | None) -> list[CheckResult]:
-    from biggait.models.padding import needed_widths, pad_and_resize, validity_mask
-
     case = "preproc_padding_resize.npz"
     d = np.load(golden_dir / case)
     x, r = torch.from_numpy(d["x"]), torch.from_numpy(d["ratios"])

@@ -1,0 +1,27 @@
+"""``biggait selfcheck [--golden-dir DIR] [--weights FILE]``: reproduce every golden case and report per array."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from biggait.parity.golden import WEIGHTS_NAME, default_golden_dir
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait selfcheck``."""
+    p.add_argument("--golden-dir", type=Path, default=None,
+                   help="folder of golden vectors (default: $BIGGAIT_GOLDEN_DIR or ../shared/golden/opengait)")
+    p.add_argument("--weights", type=Path, default=None, help=f"golden weights file (default: <golden-dir>/{WEIGHTS_NAME})")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one line per compared array; exit 1 when any fails."""
+    from biggait.parity.selfcheck import run_checks, report_lines
+
+    results = run_checks(args.golden_dir or default_golden_dir(), args.weights)
+    for line in report_lines(results):
+        print(line)
+    return 0 if all(r.passed for r in results) else 1
