@@ -40,7 +40,7 @@ from biggait.errors import ConfigError
 class DataConfig:
     """Which dataset to read and how to sample it."""
 
-    dataset: str = "ccpg"  # preset name: ccpg | casiab | sustech1k | ccgr_mini (biggait.data.presets)
+    dataset: str = "ccpg"  # preset name: ccpg | casiab | sustech1k | ccgr_mini (biggait.datasets)
     root: str = ""  # dataset root, layout <root>/<id>/<type>/<view>/*.pkl
     partition: str = ""  # partition JSON {"TRAIN_SET": [...], "TEST_SET": [...]}
     modality: Literal["rgb", "silhouette"] = "rgb"  # silhouette = the GaitBase baseline's input

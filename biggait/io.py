@@ -1,10 +1,12 @@
-"""Atomic writes and the provenance every run folder receives."""
+"""Files: atomic writes, the provenance every output records (git commit, package versions) and the
+one convention for numbers in CSV files (6 decimals at most, NaN as an empty cell)."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import shutil
@@ -12,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from biggait.errors import DataError
 
 _PACKAGES = ("torch", "torchvision", "timm", "numpy", "scipy", "opencv-python-headless", "snakemake")
 
@@ -77,3 +81,22 @@ def write_run_info(run_dir: str | Path, config_yaml: str) -> None:
     write_text_atomic(run_dir / "config.yaml", config_yaml)
     write_text_atomic(run_dir / "git_commit.txt", git_commit() + "\n")
     write_json_atomic(run_dir / "versions.json", package_versions())
+
+
+def csv_value(v: object) -> str:
+    """A CSV field: floats with at most 6 decimals (trailing zeros dropped), NaN / None as empty."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.6f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def parse_number(text: str | None, where: str) -> float:
+    """Read a CSV number written by :func:`csv_value` (empty -> NaN); DataError naming ``where``."""
+    if text is None or str(text).strip() == "":
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"{where}: expected a number, got {text!r}") from None

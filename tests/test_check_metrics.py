@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from biggait.check_metrics import compare_baseline, parse_tolerances
+from biggait.reporting.check_metrics import compare_baseline, parse_tolerances
 from biggait.cli import main
 from biggait.errors import ConfigError
-from biggait.reporting.collect import MetricRow, load_results, read_collected, write_collected
+from biggait.evaluation.metrics_files import MetricRow, load_results, read_collected, write_collected
 
 HEADER = ["train_dataset", "test_dataset", "protocol", "condition", "metric", "value", "ci_low", "ci_high"]
 
@@ -39,9 +39,10 @@ def test_tolerances() -> None:
 
 
 def test_compare_baseline_finds_moves_and_missing() -> None:
-    base = [MetricRow("e", 0, "a", "b", "gait", c, "rank1", v) for c, v in (("CL", 50.0), ("UP", 60.0), ("DN", 70.0))]
-    res = [MetricRow("e", 0, "a", "b", "gait", "CL", "rank1", 50.9),
-           MetricRow("e", 0, "a", "b", "gait", "UP", "rank1", 61.5)]
+    base = [MetricRow("gait", c, "rank1", v, experiment="e", seed=0, train_dataset="a", test_dataset="b")
+            for c, v in (("CL", 50.0), ("UP", 60.0), ("DN", 70.0))]
+    res = [MetricRow("gait", "CL", "rank1", 50.9, experiment="e", seed=0, train_dataset="a", test_dataset="b"),
+           MetricRow("gait", "UP", "rank1", 61.5, experiment="e", seed=0, train_dataset="a", test_dataset="b")]
     devs = compare_baseline(res, base, parse_tolerances(["1.0"]))
     assert [d.what.split()[-2] for d in devs] == ["UP", "DN"]
     assert "DEVIATES" in devs[0].line() and "+1.5" in devs[0].line()
@@ -91,7 +92,7 @@ def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_write_collected_is_atomic_and_keeps_nan(tmp_path: Path) -> None:
-    rows = [MetricRow("e", 1, "a", "b", "gait", "CL", "rank1", float("nan"))]
+    rows = [MetricRow("gait", "CL", "rank1", float("nan"), experiment="e", seed=1, train_dataset="a", test_dataset="b")]
     write_collected(rows, tmp_path / "x.csv")
     back = read_collected(tmp_path / "x.csv")
     assert back[0].key() == rows[0].key() and back[0].value != back[0].value
@@ -99,11 +100,12 @@ def test_write_collected_is_atomic_and_keeps_nan(tmp_path: Path) -> None:
 
 
 def test_subset_compares_only_the_evaluations_present() -> None:
-    from biggait.check_metrics import evaluated_subset
+    from biggait.reporting.check_metrics import evaluated_subset
 
-    base = [MetricRow("e", 0, "ccpg", test, "gait", "CL", "rank1", 50.0) for test in ("ccpg", "casiab")]
-    base.append(MetricRow("e", 0, "ccpg", "ccpg", "gait", "UP", "rank1", 40.0))
-    res = [MetricRow("e", 0, "ccpg", "ccpg", "gait", "CL", "rank1", 50.0)]
+    base = [MetricRow("gait", "CL", "rank1", 50.0, experiment="e", seed=0, train_dataset="ccpg", test_dataset=test)
+            for test in ("ccpg", "casiab")]
+    base.append(MetricRow("gait", "UP", "rank1", 40.0, experiment="e", seed=0, train_dataset="ccpg", test_dataset="ccpg"))
+    res = [MetricRow("gait", "CL", "rank1", 50.0, experiment="e", seed=0, train_dataset="ccpg", test_dataset="ccpg")]
     sub = evaluated_subset(base, res)
     assert {(r.test_dataset, r.condition) for r in sub} == {("ccpg", "CL"), ("ccpg", "UP")}
     devs = compare_baseline(res, sub, parse_tolerances(["1.0"]))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from biggait.data.dataset import GaitDataset, load_partition
-from biggait.data.presets import PRESETS, get_preset, known_presets
+from biggait.datasets import PRESETS, get_preset, known_presets
 from biggait.errors import DataError
 
 

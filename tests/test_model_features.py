@@ -186,7 +186,7 @@ def test_hpp_released_and_small_maps():
 
 
 def test_efficiency_counts_match_the_paper():
-    from biggait.models.efficiency import count
+    from biggait.evaluation.efficiency import count
 
     res = count(ModelConfig(), 100)
     assert res["gre_params"] == 1_219_234 and res["gaitbase_params"] == 7_505_056
@@ -200,7 +200,7 @@ def test_efficiency_throughput_and_cli_json(capsys):
     import json
 
     from biggait.cli import main
-    from biggait.models.efficiency import throughput
+    from biggait.evaluation.efficiency import throughput
 
     cfg = load_experiment(scale="demo").model
     res = throughput(cfg, 10, frames=4, repeats=1, device="cpu")

@@ -11,8 +11,10 @@ import pytest
 
 from biggait.cli import main
 from biggait.errors import DataError
-from biggait.reporting.specs import SCORES, TABLES, WITHIN_COLUMNS
-from biggait.reporting.tables import DEMO_NOTE, build_tables, read_paper_csv
+from biggait.datasets import SCORES, WITHIN_COLUMNS
+from biggait.reporting.cells import read_paper_csv
+from biggait.reporting.specs import TABLES
+from biggait.reporting.tables import DEMO_NOTE, TableInputs, build_tables
 
 HEADER = ["train_dataset", "test_dataset", "protocol", "condition", "metric", "value", "ci_low", "ci_high"]
 PAPER = """table,role,train,test,method,condition,metric,value,confidence,provenance
@@ -53,7 +55,7 @@ def long_rows(path: Path) -> list[dict]:
 
 def test_ccpg_table_mean_std_paper_diff_and_cited(results: Path) -> None:
     out = results / "tables"
-    paths = build_tables(["ccpg"], results, results / "paper.csv", out, scale="demo")
+    paths = build_tables(["ccpg"], TableInputs(results), results / "paper.csv", out, scale="demo")
     assert sorted(p.name for p in paths) == ["ccpg.csv", "ccpg.md", "ccpg.tex", "ccpg_wide.csv"]
     rows = long_rows(out / "ccpg.csv")
     cl = next(r for r in rows if r["method"] == "BigGait" and r["condition"] == "CL")
@@ -81,7 +83,7 @@ def test_ccpg_table_mean_std_paper_diff_and_cited(results: Path) -> None:
 
 
 def test_only_selected_seeds(results: Path) -> None:
-    build_tables(["ccpg"], results, results / "paper.csv", results / "t", seeds=[1])
+    build_tables(["ccpg"], TableInputs(results), results / "paper.csv", results / "t", seeds=[1])
     cl = next(r for r in long_rows(results / "t" / "ccpg.csv") if r["method"] == "BigGait" and r["condition"] == "CL")
     assert float(cl["ours"]) == 82.0 and cl["ours_std"] == "" and float(cl["ci_low"]) == 81.0
     assert DEMO_NOTE not in (results / "t" / "ccpg.md").read_text()  # paper scale: no demo note
@@ -89,9 +91,9 @@ def test_only_selected_seeds(results: Path) -> None:
 
 def test_missing_evaluation_is_an_error_naming_the_file(results: Path) -> None:
     with pytest.raises(DataError, match=r"casiab.*metrics\.csv"):
-        build_tables(["casiab"], results, results / "paper.csv", results / "t")
+        build_tables(["casiab"], TableInputs(results), results / "paper.csv", results / "t")
     assert not (results / "t" / "casiab.md").exists()
-    build_tables(["casiab"], results, results / "paper.csv", results / "t", allow_missing=True)
+    build_tables(["casiab"], TableInputs(results), results / "paper.csv", results / "t", allow_missing=True)
     assert "missing" in (results / "t" / "casiab.md").read_text()
 
 
@@ -99,7 +101,7 @@ def test_malformed_metrics_csv(results: Path) -> None:
     bad = results / "eval" / "biggait_ccpg" / "seed0" / "ccpg" / "metrics.csv"
     bad.write_text("train_dataset,value\nx,1\n")
     with pytest.raises(DataError, match="missing column"):
-        build_tables(["ccpg"], results, results / "paper.csv", results / "t")
+        build_tables(["ccpg"], TableInputs(results), results / "paper.csv", results / "t")
 
 
 def test_efficiency_table(tmp_path: Path) -> None:
@@ -110,7 +112,7 @@ def test_efficiency_table(tmp_path: Path) -> None:
         (eff / f"{row.experiment}.json").write_text(json.dumps(
             {"total_params": 30_800_000 if row.experiment == "biggait_ccpg" else 1_000_000,
              "trainable_params": 8_720_000, "gmacs_per_frame": 12.7, "input_hw": [448, 224]}))
-    build_tables(["efficiency"], tmp_path / "nothing", tmp_path / "paper.csv", tmp_path / "t", efficiency_dir=eff)
+    build_tables(["efficiency"], TableInputs(efficiency_dir=eff), tmp_path / "paper.csv", tmp_path / "t")
     rows = long_rows(tmp_path / "t" / "efficiency.csv")
     p = next(r for r in rows if r["method"] == "BigGait" and r["metric"] == "params_M")
     assert float(p["ours"]) == pytest.approx(30.8) and float(p["diff"]) == pytest.approx(0.0)
@@ -139,3 +141,33 @@ def test_every_table_spec_is_consistent() -> None:
         for row in spec.rows:
             if spec.kind == "accuracy":
                 assert spec.columns(row.test), (spec.name, row)
+
+
+def test_stale_metrics_in_the_eval_folder_never_fill_a_cell(results: Path, capsys: pytest.CaptureFixture) -> None:
+    """The workflow passes exactly its declared inputs: a metrics file left by an earlier run (here
+    GaitBase's, in the same eval folder) must read 'missing', not fill the GaitBase row."""
+    declared = [results / "eval" / "biggait_ccpg" / f"seed{s}" / "ccpg" / "metrics.csv" for s in (0, 1)]
+    out = results / "declared"
+    rc = main(["tables", "ccpg", "--metrics", *map(str, declared), "--paper", str(results / "paper.csv"),
+               "--out", str(out), "--allow-missing"])
+    assert rc == 0, capsys.readouterr().err
+    rows = long_rows(out / "ccpg.csv")
+    gaitbase = [r for r in rows if r["method"] == "GaitBase" and r["source"] == "ours"]
+    assert gaitbase and all(r["status"] == "missing" and r["ours"] == "" for r in gaitbase)
+    assert all(r["status"] == "compared" or r["status"] == "not recovered"
+               for r in rows if r["method"] == "BigGait" and r["source"] == "ours")
+    # Without --allow-missing the undeclared evaluation is an error naming it, not a silent fill.
+    rc = main(["tables", "ccpg", "--metrics", *map(str, declared), "--paper", str(results / "paper.csv"),
+               "--out", str(out)])
+    assert rc == 2 and "gaitbase_ccpg seed0 on ccpg (not among the 2 metrics files given)" in capsys.readouterr().err
+    # The search over the results folder (for a person) still finds both.
+    assert main(["tables", "ccpg", "--results", str(results), "--paper", str(results / "paper.csv"),
+                 "--out", str(results / "searched")]) == 0
+    assert all(r["status"] != "missing" for r in long_rows(results / "searched" / "ccpg.csv") if r["source"] == "ours")
+
+
+def test_metrics_files_must_follow_the_layout(results: Path, tmp_path: Path) -> None:
+    stray = tmp_path / "metrics.csv"
+    stray.write_text(",".join(HEADER) + "\n")
+    with pytest.raises(DataError, match="seed<k>"):
+        build_tables(["ccpg"], TableInputs(metrics_files=(stray,)), results / "paper.csv", tmp_path / "t")

@@ -14,7 +14,7 @@ import pytest
 
 from biggait.cli import main
 from biggait.data.pickles import load_array
-from biggait.data.presets import get_preset
+from biggait.datasets import get_preset
 from biggait.synthgait.body import sample_identity, walk
 from biggait.synthgait.domains import DOMAINS, DomainPlan, scale_plans
 from biggait.synthgait.formats import pad_and_resize

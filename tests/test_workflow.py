@@ -95,3 +95,13 @@ def test_paper_scale_stops_with_missing_inputs_or_runs_only_available(tmp_path: 
     assert "--gpus 0 --" in text and "--set model.lvm_checkpoint=" in text  # gpu=0 forces the CPU
     out = smk("reproduce_all", "-n", "--configfile", str(tmp_path / "cfg.yaml"))
     assert "--gpus 1 --" in out.stdout
+
+
+def test_table_rule_passes_exactly_its_declared_metrics(tmp_path: Path) -> None:
+    """The tables command gets the rule's metrics inputs as arguments, never the whole eval folder."""
+    out = smk("table_ccpg", "-n", "-p", "--config", f"results={tmp_path}", "tables=[ccpg]")
+    assert out.returncode == 0, out.stdout
+    cmd = next(line for line in out.stdout.splitlines() if " tables ccpg " in line)
+    declared = [f"{tmp_path}/eval/{e}/seed0/ccpg/metrics.csv" for e in ("gaitbase_ccpg", "biggait_ccpg")]
+    assert "--results" not in cmd and "--metrics" in cmd
+    assert sorted(a for a in cmd.split() if a.endswith("metrics.csv")) == sorted(declared)

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from biggait.data.dataset import convert_arrays, load_partition, scan_tree
 from biggait.data.pickles import load_array
-from biggait.data.presets import DatasetPreset, get_preset
+from biggait.datasets import DatasetPreset, get_preset
 from biggait.errors import DataError
 
 __all__ = ["CheckReport", "check_tree", "format_report"]

@@ -10,9 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from biggait.data.presets import known_presets
+from biggait.datasets import known_presets
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["COMMANDS", "add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,3 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return 1 if summary.failures else 0
     args._data_parser.print_help()
     return 2
+
+
+# command name -> (add_arguments, run); biggait.cli maps the name to this module.
+COMMANDS = {"data": (add_arguments, run)}

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from biggait.data.pickles import load_array
-from biggait.data.presets import DatasetPreset, get_preset
+from biggait.datasets import DatasetPreset, get_preset
 from biggait.errors import DataError
 
 __all__ = ["SequenceRecord", "GaitDataset", "load_partition", "scan_tree", "convert_arrays", "needed_modalities"]
@@ -191,7 +191,7 @@ class GaitDataset:
 
     Args:
         root: dataset root, ``<root>/<id>/<type>/<view>/*.pkl``.
-        preset: preset name or object (:mod:`biggait.data.presets`).
+        preset: preset name or object (:mod:`biggait.datasets`).
         partition: partition JSON; required for ``split`` ``train`` / ``test``.
         split: ``train``, ``test`` or ``all`` (every id on disk, or both partition lists).
         modality: ``rgb`` or ``silhouette`` (which frames :meth:`load` returns).

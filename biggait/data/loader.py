@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from biggait.config import DataConfig, Experiment
 from biggait.data.dataset import GaitDataset
-from biggait.data.presets import get_preset
+from biggait.datasets import get_preset
 from biggait.data.sampler import first_frames, frame_rng, plan_iteration, sample_frames
 from biggait.errors import DataError
 

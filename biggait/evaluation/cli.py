@@ -1,4 +1,5 @@
-"""``biggait evaluate``: test embeddings of a checkpoint, scored by the test dataset's protocol.
+"""``biggait evaluate`` (test embeddings of a checkpoint, scored by the test dataset's protocol) and
+``biggait efficiency`` (parameters, GFLOPs per frame and inference speed of a configured model).
 
     biggait evaluate --checkpoint RUN/model.pt --dataset ccpg --root DATA/ccpg \\
         [--partition DATA/ccpg.json] --out RESULTS/eval/EXP/seed0/ccpg [--device auto]
@@ -9,32 +10,35 @@ ci_high; percent) and ``view_matrices/<protocol>_<condition>_rank1.csv``. The pr
 ``--dataset``; the train dataset comes from the checkpoint's experiment (cross-domain
 evaluation is just another ``--dataset``). Features are never recomputed when ``--out`` already
 holds embeddings of the same checkpoint and test set, or with ``--from-embeddings FILE``.
+
+    biggait efficiency [--experiment FILE] [--scale demo|paper] [--json] [--throughput]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import dataclasses
 import hashlib
-import io
 import json
 import logging
-import math
 from pathlib import Path
 
-from biggait.config import EvalConfig, Experiment, experiment_from_dict, to_dict
-from biggait.errors import EvaluationError
+from biggait.config import EvalConfig, Experiment, experiment_from_dict, load_experiment, to_dict
+from biggait.errors import ConfigError, EvaluationError
 from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_device
 from biggait.evaluation.mask_quality import mask_iou_rows
-from biggait.evaluation.protocols import METRICS_CSV_COLUMNS, PROTOCOLS, EvalResult, MetricRow, evaluate, get_protocol
-from biggait.io import atomic_path, git_commit, package_versions, write_json_atomic, write_text_atomic
+from biggait.evaluation.metrics_files import METRICS_CSV_COLUMNS as CSV_COLUMNS
+from biggait.evaluation.metrics_files import MetricRow, metrics_csv_text, write_metrics
+from biggait.evaluation.protocols import PROTOCOLS, evaluate, get_protocol
+
+__all__ = ["COMMANDS", "CSV_COLUMNS", "MetricRow", "metrics_csv_text"]
 
 logger = logging.getLogger(__name__)
 
-CSV_COLUMNS = METRICS_CSV_COLUMNS
 
+# ---- biggait evaluate ---------------------------------------------------------------------------------
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait evaluate``."""
     p.add_argument("--checkpoint", type=Path, help="model.pt of a run (or an OpenGait BigGait checkpoint)")
     p.add_argument("--dataset", required=True, help="test dataset preset = protocol: ccpg | casiab | sustech1k | ccgr_mini")
@@ -87,55 +91,9 @@ def read_gallery_keys(partition: Path | None, protocol: str) -> set[str] | None:
     return {str(k) for k in keys}
 
 
-def _num(x: float) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else repr(float(x))
-
-
-def metrics_csv_text(rows: list[MetricRow], train_dataset: str, test_dataset: str) -> str:
-    """The long-format table (NaN written as an empty cell)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for r in rows:
-        w.writerow([train_dataset, test_dataset, r.protocol, r.condition, r.metric,
-                    _num(r.value), _num(r.ci_low), _num(r.ci_high)])
-    return buf.getvalue()
-
-
-def _json_safe(obj: object) -> object:
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: dict) -> None:
-    """Write metrics.json, metrics.csv and view_matrices/ (each atomically) into ``out``."""
-    train, test = info["train_dataset"], info["test_dataset"]
-    with atomic_path(out / "view_matrices") as tmp:
-        tmp.mkdir()
-        for m in result.matrices:
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerow(["probe_view\\gallery_view", *m.views])
-            for v, row in zip(m.views, m.values):
-                w.writerow([v, *(_num(x) for x in row)])
-            (tmp / f"{m.protocol}_{m.condition}_{m.metric}.csv").write_text(buf.getvalue())
-    provenance = {"git_commit": git_commit(), "versions": package_versions()}
-    payload = {**info, "unit": "percent", "provenance": provenance, "rows": [r.__dict__ for r in rows],
-               "details": result.details}
-    write_json_atomic(out / "metrics.json", _json_safe(payload))
-    write_text_atomic(out / "metrics.csv", metrics_csv_text(rows, train, test))
-
-
 def _extract(args: argparse.Namespace, protocol: str, fingerprint: dict, meta: dict,
              measure_masks: bool) -> Embeddings:
     """Run the model over the test split (resumable) and return the embeddings."""
-    import dataclasses
-
     from biggait.data.loader import make_test_loader
     from biggait.models.checkpoints import load_model
 
@@ -154,13 +112,51 @@ def _extract(args: argparse.Namespace, protocol: str, fingerprint: dict, meta: d
                               pack_frames=exp.eval.pack_frames if args.pack_frames is None else args.pack_frames)
 
 
-def run(args: argparse.Namespace) -> int:
+
+def _settings(args: argparse.Namespace, exp: Experiment | None) -> tuple[str, int, int]:
+    """Distance metric, bootstrap resamples and seed: the flags, else the experiment's eval config."""
+    ev = exp.eval if exp is not None else EvalConfig()
+    bootstrap = ev.bootstrap if args.bootstrap is None else args.bootstrap
+    if bootstrap < 0:
+        raise EvaluationError(f"--bootstrap {bootstrap}: expected >= 0")
+    return args.metric or ev.metric, bootstrap, ev.seed if args.seed is None else args.seed
+
+
+def _embeddings(args: argparse.Namespace, protocol: str, exp: Experiment | None) -> Embeddings:
+    """The saved ``--from-embeddings``, the matching ``OUT/embeddings.npz``, or a fresh extraction."""
+    if args.from_embeddings is not None:
+        logger.info("scoring saved embeddings %s (no feature extraction)", args.from_embeddings)
+        return Embeddings.load(args.from_embeddings)
+    if args.root is None:
+        raise EvaluationError("--root is required to extract embeddings")
+    fingerprint = {"checkpoint": str(args.checkpoint.resolve()), "checkpoint_sha256": file_sha256(args.checkpoint),
+                   "test_dataset": protocol, "root": str(args.root.resolve()),
+                   "partition": str(args.partition.resolve()) if args.partition else "",
+                   "test_max_frames": args.test_max_frames}
+    meta = {"checkpoint": str(args.checkpoint), "experiment": exp.name if exp is not None else "opengait_checkpoint",
+            "train_dataset": args.train_dataset or (exp.data.dataset if exp else "unknown"), "test_dataset": protocol}
+    saved = args.out / "embeddings.npz"
+    if saved.is_file():
+        try:
+            old = Embeddings.load(saved)
+        except EvaluationError as exc:
+            logger.warning("re-extracting: %s", exc)
+        else:
+            if old.meta.get("fingerprint") == fingerprint:
+                logger.info("%s matches the checkpoint and test set: not recomputing features", saved)
+                return old
+    measure = not args.no_mask_iou and (exp is None or exp.model.arch == "biggait")
+    emb = _extract(args, protocol, fingerprint, meta, measure)
+    emb.save(saved)
+    return emb
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
     """Entry point of ``biggait evaluate``."""
     from biggait.cpu_memory import keep_freed_memory
 
     protocol, _ = get_protocol(args.dataset)
     keep_freed_memory()  # no page faults for the big activations of feature extraction on CPU
-    out: Path = args.out
     exp: Experiment | None = None
     if args.checkpoint is not None:
         if not args.checkpoint.is_file():
@@ -168,43 +164,9 @@ def run(args: argparse.Namespace) -> int:
         exp = checkpoint_experiment(args.checkpoint)
     elif args.from_embeddings is None:
         raise EvaluationError("give --checkpoint (to extract embeddings) or --from-embeddings FILE")
-    ev = exp.eval if exp is not None else EvalConfig()
-    metric = args.metric or ev.metric
-    bootstrap = ev.bootstrap if args.bootstrap is None else args.bootstrap
-    seed = ev.seed if args.seed is None else args.seed
-    if bootstrap < 0:
-        raise EvaluationError(f"--bootstrap {bootstrap}: expected >= 0")
+    metric, bootstrap, seed = _settings(args, exp)
     gallery_keys = read_gallery_keys(args.partition, protocol)
-
-    if args.from_embeddings is not None:
-        emb = Embeddings.load(args.from_embeddings)
-        logger.info("scoring saved embeddings %s (no feature extraction)", args.from_embeddings)
-    else:
-        if args.root is None:
-            raise EvaluationError("--root is required to extract embeddings")
-        exp_name = exp.name if exp is not None else "opengait_checkpoint"
-        fingerprint = {"checkpoint": str(args.checkpoint.resolve()), "checkpoint_sha256": file_sha256(args.checkpoint),
-                       "test_dataset": protocol, "root": str(args.root.resolve()),
-                       "partition": str(args.partition.resolve()) if args.partition else "",
-                       "test_max_frames": args.test_max_frames}
-        meta = {"checkpoint": str(args.checkpoint), "experiment": exp_name,
-                "train_dataset": args.train_dataset or (exp.data.dataset if exp else "unknown"),
-                "test_dataset": protocol}
-        saved = out / "embeddings.npz"
-        emb = None
-        if saved.is_file():
-            try:
-                old = Embeddings.load(saved)
-            except EvaluationError as exc:
-                logger.warning("re-extracting: %s", exc)
-            else:
-                if old.meta.get("fingerprint") == fingerprint:
-                    emb = old
-                    logger.info("%s matches the checkpoint and test set: not recomputing features", saved)
-        if emb is None:
-            measure = not args.no_mask_iou and (exp is None or exp.model.arch == "biggait")
-            emb = _extract(args, protocol, fingerprint, meta, measure)
-            emb.save(saved)
+    emb = _embeddings(args, protocol, exp)
     train_dataset = args.train_dataset or emb.meta.get("train_dataset") or (exp.data.dataset if exp else "unknown")
     result = evaluate(protocol, emb.features, emb.labels, emb.types, emb.views, metric=metric,
                       gallery_keys=gallery_keys, bootstrap=bootstrap, seed=seed)
@@ -216,9 +178,49 @@ def run(args: argparse.Namespace) -> int:
             "checkpoint": emb.meta.get("checkpoint", str(args.checkpoint or "")),
             "metric": metric, "bootstrap": bootstrap, "seed": seed, "num_sequences": int(len(emb.labels)),
             "resolved_experiment": to_dict(exp) if exp is not None else None}  # the checkpoint's config
-    write_metrics(out, result, rows, info)
+    write_metrics(args.out, result, rows, info)
     for r in rows:  # a short summary; the tables are the files
         if r.metric in ("rank1_exclude_identical_view", "rank1"):
             print(f"{protocol} {r.protocol:<4} {r.condition:<9} {r.metric:<28} {r.value:6.2f}")
-    print(f"wrote {out / 'metrics.csv'}")
+    print(f"wrote {args.out / 'metrics.csv'}")
     return 0
+
+
+# ---- biggait efficiency -------------------------------------------------------------------------------
+
+def add_efficiency_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait efficiency``."""
+    from biggait.evaluation.efficiency import DEFAULT_FOREGROUND
+
+    p.add_argument("--experiment", default=None, help="experiment YAML (default: the released configuration)")
+    p.add_argument("--scale", default=None, choices=["demo", "paper"], help="scale overlay (default: paper)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. model.lvm=vitb14 (repeatable)")
+    p.add_argument("--num-classes", type=int, default=100, help="classifier size when model.num_classes is 0")
+    p.add_argument("--foreground", type=float, default=DEFAULT_FOREGROUND,
+                   help="share of map pixels selected as foreground (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--throughput", action="store_true",
+                   help="also time inference (frames/s of one 16-frame sequence on --device)")
+    p.add_argument("--device", default="auto", help="device for --throughput (default: cuda if available, else cpu)")
+
+
+def run_efficiency(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait efficiency``."""
+    from biggait.evaluation.efficiency import count, report_lines, throughput
+
+    exp = load_experiment(args.experiment, scale=args.scale, overrides=args.overrides)
+    if not 0.0 <= args.foreground <= 1.0:
+        raise ConfigError(f"--foreground: expected a share in [0, 1], got {args.foreground}")
+    res = count(exp.model, args.num_classes, args.foreground)
+    if args.throughput:
+        res.update(throughput(exp.model, args.num_classes, device=args.device))
+    print(json.dumps(res, indent=2) if args.json else "\n".join(report_lines(exp.model, res)))
+    return 0
+
+
+# command name -> (add_arguments, run); biggait.cli maps the names to this module.
+COMMANDS = {
+    "evaluate": (add_evaluate_arguments, run_evaluate),
+    "efficiency": (add_efficiency_arguments, run_efficiency),
+}

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from biggait.evaluation.protocols import MetricRow, ProtocolSpec, type_mask
+from biggait.evaluation.metrics_files import MetricRow
+from biggait.evaluation.protocols import ProtocolSpec, type_mask
 from biggait.models.padding import to_canvas
 
 logger = logging.getLogger(__name__)

@@ -12,99 +12,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
+from biggait.datasets import PROTOCOLS, ProtocolSpec, Types, get_protocol
 from biggait.errors import EvaluationError
 from biggait.evaluation.bootstrap import bootstrap_ci, id_sums, ratio_statistic
 from biggait.evaluation.distance import METRICS, check_features, pairwise_distance, prepare
+from biggait.evaluation.metrics_files import MetricRow
 from biggait.evaluation.metrics import (de_diag, encode_labels, first_match_ranks, retrieval_metrics,
                                         view_pair_accuracy)
 
 logger = logging.getLogger(__name__)
-
-Types = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ProtocolSpec:
-    """One dataset's protocol. ``conditions``: name -> (probe types, gallery types)."""
-
-    kind: Literal["ccpg", "cross_view", "listed_gallery"]
-    conditions: dict[str, tuple[Types, Types]]
-    match: Literal["exact", "substring"] = "exact"
-    view_sep: str | None = None  # keep the view name up to the first separator (CCPG: "_")
-    num_rank: int = 1  # per view-pair ranks reported (gait protocols)
-    ranks: tuple[int, ...] = (1,)  # CMC ranks reported by the ReID protocols
-    max_rank: int = 50
-
-
-_CASIAB_GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
-_SUSTECH_GALLERY = ("00-nm",)
-
-PROTOCOLS: dict[str, ProtocolSpec] = {
-    "ccpg": ProtocolSpec(
-        kind="ccpg", view_sep="_", num_rank=5, ranks=(1, 5),
-        conditions={
-            "CL": (("U0_D0_BG", "U0_D0"), ("U1_D1", "U2_D2", "U3_D3")),
-            "UP": (("U3_D3",), ("U0_D3",)),
-            "DN": (("U1_D0",), ("U1_D1",)),
-            "BG": (("U0_D0_BG",), ("U0_D0",)),
-        }),
-    "casiab": ProtocolSpec(  # CASIA-B and the re-segmented RGB CASIA-B* share it
-        kind="cross_view", num_rank=1,
-        conditions={
-            "NM": (("nm-05", "nm-06"), _CASIAB_GALLERY),
-            "BG": (("bg-01", "bg-02"), _CASIAB_GALLERY),
-            "CL": (("cl-01", "cl-02"), _CASIAB_GALLERY),
-        }),
-    "sustech1k": ProtocolSpec(
-        kind="cross_view", match="substring", num_rank=5,
-        conditions={
-            "Normal": (("01-nm",), _SUSTECH_GALLERY),
-            "Bag": (("bg",), _SUSTECH_GALLERY),
-            "Clothing": (("cl",), _SUSTECH_GALLERY),
-            "Carrying": (("cr",), _SUSTECH_GALLERY),
-            "Umbrella": (("ub",), _SUSTECH_GALLERY),  # printed "Umberalla" by the reference
-            "Uniform": (("uf",), _SUSTECH_GALLERY),
-            "Occlusion": (("oc",), _SUSTECH_GALLERY),
-            "Night": (("nt",), _SUSTECH_GALLERY),
-            "Overall": (("01", "02", "03", "04"), _SUSTECH_GALLERY),
-        }),
-    # Gallery = the partition's GALLERY_SET of "id-type-view" keys; every other sequence probes.
-    "ccgr_mini": ProtocolSpec(kind="listed_gallery", ranks=(1, 5, 10), conditions={"all": ((), ())}),
-}
-
-ALIASES: dict[str, str] = {"casia-b": "casiab", "casia_b": "casiab", "casiab_star": "casiab",
-                           "casia-b*": "casiab", "ccgr-mini": "ccgr_mini", "ccgrmini": "ccgr_mini"}
-
-
-def get_protocol(name: str) -> tuple[str, ProtocolSpec]:
-    """Resolve a protocol (dataset) name, case-insensitively; EvaluationError if unknown."""
-    key = ALIASES.get(name.lower(), name.lower())
-    if key not in PROTOCOLS:
-        raise EvaluationError(f"protocol {name!r}: unknown (expected one of {sorted(PROTOCOLS)})")
-    return key, PROTOCOLS[key]
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """One number of the long-format table (percent), with its bootstrap interval if any."""
-
-    protocol: str  # gait | reid | mask_iou
-    condition: str
-    metric: str  # gait: rank{k}_exclude_identical_view, rank1_include_identical_view;
-    #              reid: rank{k}, mAP, mINP; mask_iou: iou
-    value: float
-    ci_low: float = float("nan")
-    ci_high: float = float("nan")
-
-
-# Columns of metrics.csv, the long format `biggait evaluate` writes and the reporting reads.
-METRICS_CSV_COLUMNS = ("train_dataset", "test_dataset", "protocol", "condition", "metric", "value",
-                       "ci_low", "ci_high")
-
 
 @dataclass(frozen=True)
 class ViewMatrix:

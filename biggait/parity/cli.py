@@ -7,7 +7,7 @@ from pathlib import Path
 
 from biggait.parity.golden import WEIGHTS_NAME, default_golden_dir
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["COMMANDS", "add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,3 +25,7 @@ def run(args: argparse.Namespace) -> int:
     for line in report_lines(results):
         print(line)
     return 0 if all(r.passed for r in results) else 1
+
+
+# command name -> (add_arguments, run); biggait.cli maps the name to this module.
+COMMANDS = {"selfcheck": (add_arguments, run)}

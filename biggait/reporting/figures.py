@@ -1,4 +1,4 @@
-"""``biggait figures KIND ...``: the result figures, each written as ``OUT.png`` and ``OUT.pdf``.
+"""The result figures (``biggait figures KIND ...``), each written as ``OUT.png`` and ``OUT.pdf``.
 
 Kinds:
   pad-resize  a stored crop, squashed vs Pad-and-Resize (``--root --dataset [--partition]``)
@@ -10,15 +10,12 @@ Kinds:
 
 from __future__ import annotations
 
-import argparse
-import logging
 from pathlib import Path
 
+from biggait import paths
 from biggait.errors import DataError
 from biggait.reporting import fig_maps, fig_results
 from biggait.io import atomic_path
-
-log = logging.getLogger(__name__)
 
 
 def save_figure(fig, out: str | Path, dpi: int = 150) -> list[Path]:
@@ -85,44 +82,49 @@ def _curves(a: argparse.Namespace) -> list[Path]:
     return save_figure(fig_results.curves_figure(logs, title=a.title), a.out)
 
 
-_KINDS = {"pad-resize": _pad_resize, "maps": _maps, "bars": _bars, "heatmap": _heatmap, "curves": _curves}
+def pad_resize(root: Path, dataset: str, partition: Path | None, sequence: int, out: Path) -> list[Path]:
+    """A stored crop of a test sequence, squashed vs Pad-and-Resize."""
+    seq, name = fig_maps.load_test_sequence(root, dataset, partition, sequence)
+    frame = int(fig_maps.pick_frames(len(seq["ratios"]), 3)[1 if len(seq["ratios"]) > 1 else 0])
+    return save_figure(fig_maps.pad_resize_figure(seq["rgb"], seq["ratios"], frame,
+                                                  title=f"{dataset}: {name}, frame {frame}"), out)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``biggait figures`` (one sub-command per figure kind)."""
-    sub = p.add_subparsers(dest="kind", metavar="KIND", required=True)
-
-    def data_args(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--root", required=True, type=Path, help="dataset root")
-        q.add_argument("--dataset", required=True, help="dataset preset (ccpg, casiab, sustech1k, ...)")
-        q.add_argument("--partition", type=Path, help="partition JSON (the test split is used)")
-        q.add_argument("--sequence", type=int, default=0, help="index of the test sequence shown")
-
-    q = sub.add_parser("pad-resize", help="Pad-and-Resize illustration")
-    data_args(q)
-    q.add_argument("--out", required=True, type=Path, help="output path without extension")
-    q = sub.add_parser("maps", help="masks and PCA maps of a trained BigGait")
-    data_args(q)
-    q.add_argument("--checkpoint", required=True, type=Path, help="run folder's model.pt")
-    q.add_argument("--frames", type=int, default=8, help="frames shown")
-    q.add_argument("--out-masks", required=True, type=Path)
-    q.add_argument("--out-pca", required=True, type=Path)
-    q = sub.add_parser("bars", help="ours vs paper bars of a table")
-    q.add_argument("--table", required=True, type=Path, help="long CSV written by `biggait tables`")
-    q.add_argument("--title", default="")
-    q.add_argument("--out", required=True, type=Path)
-    q = sub.add_parser("heatmap", help="per-view rank-1 heatmaps")
-    q.add_argument("--matrices", required=True, type=Path, nargs="+", help="per-view matrix CSVs")
-    q.add_argument("--title", default="")
-    q.add_argument("--out", required=True, type=Path)
-    q = sub.add_parser("curves", help="training curves")
-    q.add_argument("--runs", required=True, type=Path, nargs="+", help="run folders (or train_log.jsonl files)")
-    q.add_argument("--title", default="Training curves")
-    q.add_argument("--out", required=True, type=Path)
+def maps(checkpoint: Path, root: Path, dataset: str, partition: Path | None, sequence: int, frames: int,
+         out_masks: Path, out_pca: Path) -> list[Path]:
+    """Unsupervised masks and the PCA of the GRE maps of a trained model on one test sequence."""
+    seq, name = fig_maps.load_test_sequence(root, dataset, partition, sequence)
+    picked = fig_maps.pick_frames(len(seq["ratios"]), frames)
+    found = fig_maps.model_maps(checkpoint, seq["rgb"], seq["ratios"], picked)
+    label = f"{Path(checkpoint).parent.parent.name}, {dataset} {name}"
+    written = save_figure(fig_maps.masks_figure(seq["rgb"], picked, found["foreground"],
+                                                title=f"Unsupervised masks: {label}"), out_masks)
+    written += save_figure(fig_maps.pca_figure(seq["rgb"], picked, found, title=f"PCA of GRE maps: {label}"),
+                           out_pca)
+    return written
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``biggait figures``."""
-    for p in _KINDS[args.kind](args):
-        print(p)
-    return 0
+def bars(table: Path, title: str, out: Path) -> list[Path]:
+    """Ours vs paper per condition, from a ``biggait tables`` long CSV."""
+    cells = fig_results.read_table_cells(table)
+    return save_figure(fig_results.bars_figure(cells, title=title or Path(table).stem), out)
+
+
+def heatmap(matrices: list[Path], title: str, out: Path) -> list[Path]:
+    """Per-view rank-1 heatmaps from evaluate's ``view_matrices/<protocol>_<condition>_<metric>.csv``."""
+    mats = []
+    for p in matrices:
+        probe, gallery, vals = fig_results.read_view_matrix(p)
+        mats.append((Path(p).stem.removeprefix("gait_").removesuffix("_rank1"), probe, gallery, vals))
+    return save_figure(fig_results.heatmap_figure(mats, title=title), out)
+
+
+def curves(runs: list[Path], title: str, out: Path) -> list[Path]:
+    """Training curves from the ``train_log.jsonl`` of run folders (or the files themselves)."""
+    logs = {}
+    for run in map(Path, runs):
+        path = run / paths.TRAIN_LOG if run.is_dir() else run
+        logs[f"{path.parent.parent.name}/{path.parent.name}"] = fig_results.read_train_log(path)
+    if not logs:
+        raise DataError("curves: no run folders given")
+    return save_figure(fig_results.curves_figure(logs, title=title), out)

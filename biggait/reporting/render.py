@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from biggait.reporting.tables import Cell
+from biggait.io import csv_value
+from biggait.reporting.cells import Cell
 
 NOT_RECOVERED = "not recovered"
-
-
-def csv_value(v: Any) -> str:
-    """A CSV field: floats rounded to 6 decimals, NaN as empty."""
-    if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.6f}".rstrip("0").rstrip(".")
-    return str(v)
 
 
 def _num(v: float, digits: int, signed: bool = False) -> str:
@@ -24,7 +16,7 @@ def _num(v: float, digits: int, signed: bool = False) -> str:
     return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
-def _ours(c: "Cell", digits: int) -> str:
+def _ours(c: Cell, digits: int) -> str:
     if c.status == "missing":
         return "missing"
     text = _num(c.ours, digits)
@@ -33,7 +25,7 @@ def _ours(c: "Cell", digits: int) -> str:
     return text
 
 
-def wide_rows(cells: list["Cell"], digits: int = 1) -> tuple[list[str], list[list[str]]]:
+def wide_rows(cells: list[Cell], digits: int = 1) -> tuple[list[str], list[list[str]]]:
     """Header and rows: one row per (train, test, method, source), one column per condition.
 
     A re-run method gets an ``ours`` row, a ``paper`` row (``not recovered`` where the paper's value
@@ -41,7 +33,7 @@ def wide_rows(cells: list["Cell"], digits: int = 1) -> tuple[list[str], list[lis
     are not re-run get one ``paper (cited)`` row (``later work (cited)`` for anchors).
     """
     conds: list[str] = []
-    groups: dict[tuple[str, str, str, str], dict[str, "Cell"]] = {}
+    groups: dict[tuple[str, str, str, str], dict[str, Cell]] = {}
     for c in cells:
         if c.condition not in conds:
             conds.append(c.condition)

@@ -1,4 +1,4 @@
-"""What each result table holds: rows (experiments or cited methods), columns (conditions), metric.
+"""What each result table holds: rows (experiments or cited methods) and the layout of their numbers.
 
 The dict literal :data:`TABLES` is the only registry. The workflow (``workflow/rules/common.smk``)
 reads it to know which trainings and evaluations a table needs, and ``biggait tables`` /
@@ -10,57 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Preset name -> the name papers (and paper_reported.csv) use.
-DATASET_LABELS: dict[str, str] = {
-    "ccpg": "CCPG",
-    "casiab": "CASIA-B*",
-    "sustech1k": "SUSTech1K",
-    "ccgr_mini": "CCGR-Mini",
-}
-
-
-@dataclass(frozen=True)
-class Column:
-    """One condition column: ``label`` as printed (and as in the paper CSV), ``condition`` as
-    written by ``biggait evaluate`` in metrics.csv."""
-
-    label: str
-    condition: str
-
-
-@dataclass(frozen=True)
-class Score:
-    """Which metrics.csv entries a test dataset is scored by (``protocol``, ``metric``)."""
-
-    protocol: str
-    metric: str
-
-
-# The headline score of each test dataset (evaluate's metrics.csv names; values in percent).
-SCORES: dict[str, Score] = {
-    # gait protocol, identical views excluded: the number papers quote
-    "ccpg": Score("gait", "rank1_exclude_identical_view"),
-    "casiab": Score("gait", "rank1_exclude_identical_view"),
-    "sustech1k": Score("gait", "rank1_exclude_identical_view"),
-    "ccgr_mini": Score("reid", "rank1"),
-}
-
-_SUSTECH_ALL = tuple(Column(c, c) for c in ("Normal", "Bag", "Clothing", "Carrying", "Umbrella",
-                                            "Uniform", "Occlusion", "Night", "Overall"))
-
-# Condition columns per test dataset, within-domain tables.
-WITHIN_COLUMNS: dict[str, tuple[Column, ...]] = {
-    "ccpg": tuple(Column(c, c) for c in ("CL", "UP", "DN", "BG")),
-    "casiab": tuple(Column(c, c) for c in ("NM", "BG", "CL")),
-    "sustech1k": _SUSTECH_ALL,
-}
-# The cross-domain table shows fewer SUSTech1K columns, under the paper's short names.
-CROSS_COLUMNS: dict[str, tuple[Column, ...]] = {
-    "ccpg": WITHIN_COLUMNS["ccpg"],
-    "casiab": WITHIN_COLUMNS["casiab"],
-    "sustech1k": (Column("CL", "Clothing"), Column("NT", "Night"), Column("Overall", "Overall")),
-}
-
+from biggait.datasets import CROSS_COLUMNS, WITHIN_COLUMNS, Column
+from biggait.errors import ConfigError
 
 @dataclass(frozen=True)
 class Row:
@@ -170,8 +121,6 @@ EFFICIENCY_COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 def get_table(name: str) -> TableSpec:
     """The spec of a table by name (``ccpg``, ``cross_domain``, ...); ConfigError if unknown."""
-    from biggait.errors import ConfigError
-
     if name not in TABLES:
         raise ConfigError(f"table {name!r}: unknown (expected one of: {', '.join(TABLES)})")
     return TABLES[name]

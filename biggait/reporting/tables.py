@@ -1,4 +1,4 @@
-"""``biggait tables``: build the paper's tables from collected metrics, next to the paper's values.
+"""The paper's tables (``biggait tables``): our metrics next to the paper's values.
 
 For each table of :data:`biggait.reporting.specs.TABLES` this writes, under ``--out``:
 ``<name>.csv`` (long: one number per line, ours and the paper's side by side), ``<name>_wide.csv``
@@ -10,88 +10,30 @@ For each table of :data:`biggait.reporting.specs.TABLES` this writes, under ``--
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from biggait import paths
+from biggait.datasets import DATASET_LABELS, SCORES, Column, dataset_name
 from biggait.errors import DataError
-from biggait.reporting.collect import MetricRow, load_results, metrics_path
-from biggait.reporting.specs import (DATASET_LABELS, EFFICIENCY_COLUMNS, SCORES, Column, TableSpec,
-                                     get_table, TABLES)
+from biggait.evaluation.metrics_files import MetricRow, load_results, read_metrics_files
+from biggait.io import csv_value, write_text_atomic
 from biggait.reporting import render
-from biggait.io import write_text_atomic
+from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
+from biggait.reporting.specs import EFFICIENCY_COLUMNS, TableSpec, get_table
 
 log = logging.getLogger(__name__)
 
 DEMO_NOTE = ("SynthGait demo: these numbers come from synthetic data and a tiny random-weight ViT; "
              "they check that the pipeline runs and are NOT comparable to the paper's.")
-PAPER_COLUMNS = ("table", "role", "train", "test", "method", "condition", "metric", "value",
-                 "confidence", "provenance")
-
-
-@dataclass(frozen=True)
-class PaperValue:
-    value: float
-    role: str  # paper | anchor
-    confidence: str
-    provenance: str
-
-
-def read_paper_csv(path: str | Path) -> dict[tuple[str, str, str, str, str, str], PaperValue]:
-    """``paper_reported.csv`` keyed by (table, train, test, method, condition, metric)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: paper values file not found")
-    out = {}
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in PAPER_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-        for i, r in enumerate(reader, start=2):
-            try:
-                value = float(r["value"])
-            except ValueError:
-                raise DataError(f"{path}:{i}: value: expected a number, got {r['value']!r}") from None
-            key = (r["table"], r["train"], r["test"], r["method"], r["condition"], r["metric"])
-            out[key] = PaperValue(value, r["role"], r["confidence"], r["provenance"])
-    return out
-
-
-@dataclass
-class Cell:
-    """One number of a table: ours (over seeds) and the paper's, and how they relate."""
-
-    table: str
-    method: str
-    experiment: str  # "" for cited rows
-    train: str  # display names (CCPG, CASIA-B*, ...)
-    test: str
-    condition: str
-    metric: str
-    source: str  # ours | cited | anchor
-    ours: float = math.nan  # mean over seeds
-    ours_std: float = math.nan  # std over seeds (n > 1)
-    n_seeds: int = 0
-    ci_low: float = math.nan  # bootstrap CI of a single seed
-    ci_high: float = math.nan
-    paper: float = math.nan
-    diff: float = math.nan  # ours - paper
-    status: str = ""  # compared | not recovered | cited | missing
-    confidence: str = ""
-    provenance: str = ""
-    note: str = ""
-
-
-CELL_COLUMNS = tuple(f.name for f in fields(Cell))
 
 
 def _label(ds: str) -> str:
@@ -177,10 +119,14 @@ def read_efficiency(path: str | Path) -> dict[str, float]:
     return out
 
 
-def build_efficiency_table(spec: TableSpec, eff_dir: str | Path, paper: dict, note: str = "") -> list[Cell]:
-    """Cells of the efficiency table from ``<eff_dir>/<experiment>.json``."""
+def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict, note: str = "") -> list[Cell]:
+    """Cells of the efficiency table from ``files``: experiment -> its ``biggait efficiency --json`` file.
+
+    A row whose experiment has no file reads ``missing``.
+    """
     cells = []
-    effs = {row.experiment: read_efficiency(Path(eff_dir) / f"{row.experiment}.json") for row in spec.rows}
+    effs = {row.experiment: read_efficiency(files[row.experiment]) if row.experiment in files else {}
+            for row in spec.rows}
     # Columns no result file provides (e.g. frames/s from an older `biggait efficiency`) are left out.
     columns = [c for c in EFFICIENCY_COLUMNS if any(c[1] in e for e in effs.values())]
     for row in spec.rows:
@@ -197,84 +143,81 @@ def build_efficiency_table(spec: TableSpec, eff_dir: str | Path, paper: dict, no
     return cells
 
 
+def _csv_text(header: list[str], rows: Iterable[Iterable[object]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows([csv_value(v) for v in r] for r in rows)
+    return buf.getvalue()
+
+
 def write_table(cells: list[Cell], spec: TableSpec, out_dir: str | Path, note: str = "") -> list[Path]:
     """Write the long CSV, the wide CSV, Markdown and LaTeX of one table; returns the paths."""
     out_dir = Path(out_dir)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CELL_COLUMNS)
-    for c in cells:
-        w.writerow([render.csv_value(v) for v in asdict(c).values()])
-    digits = 2 if spec.kind == "efficiency" else 1
-    header, rows = render.wide_rows(cells, digits)
-    wide = io.StringIO()
-    ww = csv.writer(wide, lineterminator="\n")
-    ww.writerow(header)
-    ww.writerows(rows)
-    paths = {f"{spec.name}.csv": buf.getvalue(), f"{spec.name}_wide.csv": wide.getvalue(),
+    header, rows = render.wide_rows(cells, 2 if spec.kind == "efficiency" else 1)
+    texts = {f"{spec.name}.csv": _csv_text(list(CELL_COLUMNS), (asdict(c).values() for c in cells)),
+             f"{spec.name}_wide.csv": _csv_text(header, rows),
              f"{spec.name}.md": render.markdown(spec.title, note, header, rows),
              f"{spec.name}.tex": render.latex(spec.title, note, header, rows)}
-    for name, text in paths.items():
+    for name, text in texts.items():
         write_text_atomic(out_dir / name, text)
-    return [out_dir / n for n in paths]
+    return [out_dir / n for n in texts]
 
 
-def build_tables(names: list[str], results: str | Path, paper_csv: str | Path, out_dir: str | Path, *,
-                 efficiency_dir: str | Path | None = None, seeds: list[int] | None = None,
-                 scale: str = "paper", allow_missing: bool = False) -> list[Path]:
+@dataclass(frozen=True)
+class TableInputs:
+    """Where ``biggait tables`` reads its numbers: explicit files (the workflow passes exactly the
+    rule's declared inputs) or, for a person, a results / eval folder or gathered CSV."""
+
+    results: str | Path | None = None  # searched: every metrics.csv below it
+    metrics_files: tuple[str | Path, ...] | None = None  # exactly these <exp>/seed<k>/<test>/metrics.csv
+    efficiency_dir: str | Path | None = None  # <dir>/<experiment>.json
+    efficiency_files: tuple[str | Path, ...] | None = None  # exactly these <experiment>.json
+
+    def metrics(self) -> list[MetricRow]:
+        if self.metrics_files is not None:
+            return read_metrics_files(self.metrics_files)
+        if self.results is None:
+            raise DataError("tables: give the metrics files (--metrics) or a results folder (--results)")
+        return load_results(self.results)
+
+    def efficiency(self, spec: TableSpec) -> dict[str, Path]:
+        if self.efficiency_files is not None:
+            return {Path(f).stem: Path(f) for f in self.efficiency_files}
+        if self.efficiency_dir is None:
+            raise DataError(f"table {spec.name}: needs the efficiency files (--efficiency or --efficiency-dir)")
+        return {row.experiment: Path(self.efficiency_dir) / f"{row.experiment}.json" for row in spec.rows}
+
+    def missing_hint(self, experiment: str, test: str, seed: int) -> str:
+        """Where the metrics of a missing evaluation were expected."""
+        if self.metrics_files is not None:
+            return f"{experiment} seed{seed} on {test} (not among the {len(self.metrics_files)} metrics files given)"
+        res = Path(self.results or ".")
+        if Path(paths.eval_root(str(res))).is_dir():
+            return paths.metrics_file(str(res), experiment, seed, test)
+        return f"{res}/{experiment}/seed{seed}/{test}/{paths.METRICS_CSV}"
+
+
+def build_tables(names: list[str], inputs: TableInputs, paper_csv: str | Path, out_dir: str | Path, *,
+                 seeds: list[int] | None = None, scale: str = "paper", allow_missing: bool = False) -> list[Path]:
     """Build and write the named tables; raises DataError when an expected evaluation is missing."""
     paper = read_paper_csv(paper_csv)
     note = DEMO_NOTE if scale == "demo" else ""
     specs = [get_table(n) for n in names]
-    metrics: list[MetricRow] = []
-    if any(s.kind == "accuracy" for s in specs):
-        metrics = load_results(results)
+    metrics = inputs.metrics() if any(s.kind == "accuracy" for s in specs) else []
     written = []
     for spec in specs:
         if spec.kind == "efficiency":
-            if efficiency_dir is None:
-                raise DataError(f"table {spec.name}: needs --efficiency-dir")
-            cells = build_efficiency_table(spec, efficiency_dir, paper, note)
+            cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note)
         else:
             cells = build_accuracy_table(spec, metrics, paper, seeds, note)
             missing = sorted({(c.experiment, c.test) for c in cells if c.status == "missing"})
             if missing and not allow_missing:
-                where = Path(results) / "eval" if (Path(results) / "eval").is_dir() else Path(results)
-                first = missing[0]
+                exp, test = missing[0]
                 raise DataError(
                     f"table {spec.name}: no metrics for {len(missing)} evaluation(s), e.g. "
-                    f"{metrics_path(where, first[0], (seeds or [0])[0], _preset(first[1]))} "
+                    f"{inputs.missing_hint(exp, dataset_name(test), (seeds or [0])[0])} "
                     f"(use --allow-missing to build it anyway)")
         written += write_table(cells, spec, out_dir, note)
         log.info("table %s: %d cells -> %s", spec.name, len(cells), out_dir)
     return written
-
-
-def _preset(label: str) -> str:
-    return {v: k for k, v in DATASET_LABELS.items()}.get(label, label)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``biggait tables``."""
-    p.add_argument("tables", nargs="*", metavar="TABLE",
-                   help=f"tables to build (default: all): {', '.join(TABLES)}")
-    p.add_argument("--results", required=True, type=Path,
-                   help="results folder holding eval/<exp>/seed<k>/<test>/metrics.csv, an eval folder, "
-                        "or a gathered metrics CSV")
-    p.add_argument("--efficiency-dir", type=Path, help="folder of <experiment>.json efficiency results")
-    p.add_argument("--paper", required=True, type=Path, help="paper_reported.csv")
-    p.add_argument("--out", required=True, type=Path, help="output folder (results/tables)")
-    p.add_argument("--seeds", type=int, nargs="+", help="seeds to average (default: all found)")
-    p.add_argument("--scale", choices=("demo", "paper"), default="paper",
-                   help="demo adds a note that the numbers are synthetic")
-    p.add_argument("--allow-missing", action="store_true", help="build tables with missing evaluations")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``biggait tables``."""
-    names = args.tables or list(TABLES)
-    written = build_tables(names, args.results, args.paper, args.out, efficiency_dir=args.efficiency_dir,
-                           seeds=args.seeds, scale=args.scale, allow_missing=args.allow_missing)
-    for p in written:
-        print(p)
-    return 0

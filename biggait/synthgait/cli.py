@@ -25,7 +25,7 @@ from biggait.errors import ConfigError
 if TYPE_CHECKING:
     from biggait.synthgait.generator import SynthSpec
 
-__all__ = ["add_arguments", "run", "spec_from_args"]
+__all__ = ["COMMANDS", "add_arguments", "run", "spec_from_args"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +115,7 @@ def run(args: argparse.Namespace) -> int:
             write_json_atomic(out / f"proxy_{dom}.json", table)
             print(f"proxy {dom}: " + json.dumps(table))
     return 0
+
+
+# command name -> (add_arguments, run); biggait.cli maps the name to this module.
+COMMANDS = {"synth": (add_arguments, run)}

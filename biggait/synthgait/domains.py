@@ -9,15 +9,13 @@ transfer. A scale fixes the sizes: identities per split, frames per sequence and
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
+from biggait.datasets import DatasetPreset, get_preset
 from biggait.errors import ConfigError
 
 __all__ = ["Condition", "DomainStyle", "DOMAINS", "DomainPlan", "SCALES", "get_domain", "scale_plans"]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,6 @@ class DomainStyle:
     name: str
     types: dict[str, Condition]
     views: dict[str, float]  # view name (camera number for CCPG) -> azimuth in degrees
-    crop: Literal["pad", "square", "square_hwc"]
     size: int  # output height H (pad: H x H/2) or side S (square)
     id_digits: int
     id_start: int
@@ -58,6 +55,17 @@ class DomainStyle:
     noise: float  # pixel noise sigma (0..255 scale)
     coat_prob: float  # chance an ordinary upper outfit is a coat
     shorts_prob: float
+
+    @property
+    def preset(self) -> DatasetPreset:
+        """The real dataset's file preset (the registry): file names, array layouts, view folders."""
+        return get_preset(self.name)
+
+    @property
+    def crop(self) -> Literal["pad", "square", "square_hwc"]:
+        """How crops are stored: pre-padded H x H/2 (CCPG), squashed squares, or squares in HWC."""
+        pre = self.preset
+        return "pad" if pre.frame_aspect == 0.5 else ("square_hwc" if pre.rgb_layout == "hwc" else "square")
 
 
 _CCPG_TYPES = {
@@ -78,26 +86,38 @@ _CCPG_VIEWS = {f"{i:02d}": a for i, a in enumerate((0, 30, 60, 90, 120, 150, 180
 # The dict literal is the only registry.
 DOMAINS: dict[str, DomainStyle] = {
     "ccpg": DomainStyle(
-        name="ccpg", types=_CCPG_TYPES, views=_CCPG_VIEWS, crop="pad", size=64, id_digits=3, id_start=0,
+        name="ccpg", types=_CCPG_TYPES, views=_CCPG_VIEWS, size=64, id_digits=3, id_start=0,
         background="facade", render_px=80.0, elevation=(8.0, 18.0), distance=(7.0, 10.0), horizon=(0.3, 0.7),
         fps=15.0, ambient=(0.35, 0.55), diffuse=(0.45, 0.7), brightness=(0.85, 1.15), noise=2.5,
         coat_prob=0.3, shorts_prob=0.25,
     ),
     "casiab": DomainStyle(
         name="casiab", types=_CASIAB_TYPES, views={f"{a:03d}": float(a) for a in range(0, 181, 18)},
-        crop="square", size=64, id_digits=3, id_start=1, background="indoor", render_px=72.0,
+        size=64, id_digits=3, id_start=1, background="indoor", render_px=72.0,
         elevation=(0.0, 6.0), distance=(4.0, 6.0), horizon=(0.02, 0.12), fps=14.0,
         ambient=(0.5, 0.65), diffuse=(0.3, 0.45), brightness=(0.9, 1.05), noise=1.5,
         coat_prob=0.0, shorts_prob=0.1,
     ),
     "sustech1k": DomainStyle(
         name="sustech1k", types=_SUSTECH_TYPES, views={f"{a:03d}": float(a) for a in (0, 45, 90, 135, 180, 225, 270, 315)},
-        crop="square_hwc", size=64, id_digits=4, id_start=0, background="street", render_px=46.0,
+        size=64, id_digits=4, id_start=0, background="street", render_px=46.0,
         elevation=(18.0, 30.0), distance=(9.0, 14.0), horizon=(0.5, 1.0), fps=16.0,
         ambient=(0.25, 0.45), diffuse=(0.55, 0.85), brightness=(0.8, 1.25), noise=4.0,
         coat_prob=0.15, shorts_prob=0.35,
     ),
 }
+
+
+def _check_registry() -> None:
+    """A domain writes the real dataset's files: its name is a dataset and its types the dataset's types."""
+    for name, style in DOMAINS.items():
+        known = style.preset.types
+        if known and set(style.types) != set(known):
+            raise ConfigError(f"SynthGait domain {name}: types {sorted(style.types)} differ from the dataset "
+                              f"registry's {sorted(known)}")
+
+
+_check_registry()
 
 
 def get_domain(name: str) -> DomainStyle:

@@ -21,22 +21,17 @@ import cv2
 import numpy as np
 
 from biggait.data.preprocess import pad_and_resize_crop
+from biggait.datasets import get_preset
 
 __all__ = ["file_names", "pad_and_resize", "squash", "tight_box", "format_sequence", "write_pickles"]
 
 logger = logging.getLogger(__name__)
 
 
-def file_names(crop: str, view: str) -> dict[str, str]:
-    """File name per modality (``rgb``, ``ratios``, ``sils``) for a view folder."""
-    if crop == "pad":
-        return {"rgb": f"{view}-aligned-rgbs.pkl", "ratios": f"{view}-ratios.pkl", "sils": f"{view}-aligned-sils.pkl"}
-    if crop == "square":
-        return {"rgb": f"{view}-rgbs.pkl", "ratios": f"{view}-ratios.pkl", "sils": f"{view}-sils.pkl"}
-    if crop == "square_hwc":
-        return {"rgb": f"05-{view}-Camera-RGB_raw.pkl", "ratios": f"04-{view}-Camera-Ratios-HW.pkl",
-                "sils": f"03-{view}-Camera-Sils_aligned.pkl"}
-    raise ValueError(f"unknown crop format {crop!r}")
+def file_names(dataset: str, view: str) -> dict[str, str]:
+    """File name per modality (``rgb``, ``ratios``, ``sils``) of a view folder, from the dataset's preset."""
+    pre = get_preset(dataset)
+    return {m: pre.glob(m).replace("*", view, 1) for m in ("rgb", "ratios", "sils")}
 
 
 def tight_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -57,13 +52,13 @@ def squash(img: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def format_sequence(crop: str, size: int, view: str, rgb_crops: list[np.ndarray],
+def format_sequence(dataset: str, crop: str, size: int, view: str, rgb_crops: list[np.ndarray],
                     sil_crops: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Turn per-frame person crops (uint8 [h, w, 3] RGB and [h, w] 0/255) into the pickled arrays.
 
     Returns file name -> array, ready for :func:`write_pickles`.
     """
-    names = file_names(crop, view)
+    names = file_names(dataset, view)
     fit = (lambda im: pad_and_resize(im, size)) if crop == "pad" else (lambda im: squash(im, size))
     rgbs, sils, ratios = [], [], []
     for rgb, sil in zip(rgb_crops, sil_crops):

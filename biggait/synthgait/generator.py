@@ -87,8 +87,9 @@ def plan_jobs(spec: SynthSpec) -> list[SeqJob]:
             for typ in types:
                 for v in plan.views:
                     folder = v
-                    if style.crop == "pad":  # CCPG camera folders carry a recording suffix
-                        folder = f"{v}_{int(rng_for(spec.seed, dom, sid, typ, v, 'folder').integers(1, 3))}"
+                    sep = style.preset.camera_sep
+                    if sep:  # CCPG camera folders carry a recording suffix
+                        folder = f"{v}{sep}{int(rng_for(spec.seed, dom, sid, typ, v, 'folder').integers(1, 3))}"
                     jobs.append(SeqJob(dom, sid, typ, v, folder, plan.frames))
     return jobs
 
@@ -161,7 +162,7 @@ def render_sequence(seed: int, job: SeqJob, *, background_salt: int = 0) -> Synt
         y1, x1 = min(y1 + j[2], img.shape[1]), min(x1 + j[3], img.shape[2])
         rgb_crops.append(img[f, y0:y1, x0:x1])
         sil_crops.append(np.where(visible[f, y0:y1, x0:x1], 255, 0).astype(np.uint8))
-    arrays = format_sequence(style.crop, style.size, job.folder, rgb_crops, sil_crops)
+    arrays = format_sequence(style.name, style.crop, style.size, job.folder, rgb_crops, sil_crops)
     info.update(height=ident.height, cadence=ident.cadence)
     return SynthSequence(job, arrays, cond, info)
 

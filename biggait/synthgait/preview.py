@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 def sequence_frames(seq: SynthSequence) -> tuple[np.ndarray, np.ndarray]:
     """RGB [T, H, W, 3] and silhouettes [T, H, W] of a rendered sequence, whatever its format."""
     style = get_domain(seq.job.domain)
-    names = file_names(style.crop, seq.job.folder)
+    names = file_names(style.name, seq.job.folder)
     rgb, sils = seq.arrays[names["rgb"]], seq.arrays[names["sils"]]
     if style.crop != "square_hwc":
         rgb = rgb.transpose(0, 2, 3, 1)

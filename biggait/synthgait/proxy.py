@@ -24,24 +24,12 @@ import numpy as np
 from biggait.data.pickles import load_array
 from biggait.synthgait.domains import get_domain
 from biggait.synthgait.formats import file_names
+from biggait.datasets import PROTOCOLS
 from biggait.errors import DataError
 
-__all__ = ["PROTOCOLS", "ProxyRecord", "features", "rank1_table", "proxy_rank1"]
+__all__ = ["ProxyRecord", "features", "rank1_table", "proxy_rank1"]
 
 logger = logging.getLogger(__name__)
-
-# condition -> (probe types, gallery types), as in the real evaluation protocols.
-PROTOCOLS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    "ccpg": {"CL": (("U0_D0_BG", "U0_D0"), ("U1_D1", "U2_D2", "U3_D3")), "UP": (("U3_D3",), ("U0_D3",)),
-             "DN": (("U1_D0",), ("U1_D1",)), "BG": (("U0_D0_BG",), ("U0_D0",))},
-    "casiab": {"NM": (("nm-05", "nm-06"), ("nm-01", "nm-02", "nm-03", "nm-04")),
-               "BG": (("bg-01", "bg-02"), ("nm-01", "nm-02", "nm-03", "nm-04")),
-               "CL": (("cl-01", "cl-02"), ("nm-01", "nm-02", "nm-03", "nm-04"))},
-    "sustech1k": {name: ((typ,), ("00-nm",)) for name, typ in (
-        ("NM", "01-nm"), ("BG", "02-bg"), ("CL", "03-cl"), ("CR", "04-cr"), ("UB", "05-ub"),
-        ("UF", "06-uf"), ("OC", "07-oc"), ("NT", "08-nt"))},
-}
-
 
 @dataclass(frozen=True)
 class ProxyRecord:
@@ -79,14 +67,15 @@ def rank1_table(records: list[ProxyRecord], domain: str) -> dict[str, dict[str, 
     the gallery of the other views only.
     """
     table: dict[str, dict[str, float]] = {"colour_hist": {}, "gei": {}, "gei_cross_view": {}}
-    for cond, (probe_types, gallery_types) in PROTOCOLS[domain].items():
+    spec = PROTOCOLS[domain]  # the real dataset's protocol conditions
+    for cond, (probe_types, gallery_types) in spec.conditions.items():
         for feat, key, cross in (("colour_hist", "colour", False), ("gei", "gei", False),
                                  ("gei_cross_view", "gei", True)):
             hits = []
             for view in sorted({r.view for r in records}):
-                probes = [r for r in records if r.view == view and r.type in probe_types]
+                probes = [r for r in records if r.view == view and spec.has_type(r.type, probe_types)]
                 gallery = [r for r in records if (r.view != view if cross else r.view == view)
-                           and r.type in gallery_types]
+                           and spec.has_type(r.type, gallery_types)]
                 if not probes or not gallery:
                     continue
                 P = np.stack([getattr(r, key) for r in probes])
@@ -112,12 +101,12 @@ def proxy_rank1(root: str | Path, partition: str | Path, domain: str) -> dict[st
     records = []
     for sid in test_ids:
         for seq_dir in sorted(p for p in (root / sid).glob("*/*") if p.is_dir() and not p.name.startswith(".")):
-            names = file_names(style.crop, seq_dir.name)
+            names = file_names(style.name, seq_dir.name)
             rgb, sils = load_array(seq_dir / names["rgb"]), load_array(seq_dir / names["sils"])
             if style.crop != "square_hwc":
                 rgb = rgb.transpose(0, 2, 3, 1)
             colour, gei = features(rgb, sils)
-            records.append(ProxyRecord(sid, seq_dir.parent.name, seq_dir.name.split("_")[0], colour, gei))
+            records.append(ProxyRecord(sid, seq_dir.parent.name, style.preset.camera(seq_dir.name), colour, gei))
     if not records:
         raise DataError(f"{root}: no test sequences found for the proxies")
     table = rank1_table(records, domain)

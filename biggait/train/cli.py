@@ -52,3 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"stopped at iteration {result.iteration} of {exp.train.total_iters}; resume with the same command "
               f"(newest checkpoint: {result.path})")
     return 0
+
+
+# command name -> (add_arguments, run); biggait.cli maps the name to this module.
+COMMANDS = {"train": (add_arguments, run)}

@@ -1,14 +1,18 @@
-"""Data: the demo generates SynthGait; at paper scale the dataset roots are inputs (checked in common.smk)."""
+"""Data: the demo generates SynthGait; at paper scale the dataset roots are inputs (checked by the preflight)."""
+
+from biggait.synthgait.domains import DOMAINS
+
+SYNTHGAIT_DOMAINS = list(DOMAINS)
 
 
 rule synthgait:
     """Generate the three SynthGait domains (ccpg, casiab, sustech1k) and their partitions."""
     output:
-        partitions=[f"{R}/data/synthgait/{ds}.json" for ds in ("ccpg", "casiab", "sustech1k")],
-        roots=[directory(f"{R}/data/synthgait/{ds}") for ds in ("ccpg", "casiab", "sustech1k")],
+        partitions=[f"{paths.synthgait_dir(R)}/{ds}.json" for ds in SYNTHGAIT_DOMAINS],
+        roots=[directory(f"{paths.synthgait_dir(R)}/{ds}") for ds in SYNTHGAIT_DOMAINS],
     params:
-        out=f"{R}/data/synthgait",
+        out=paths.synthgait_dir(R),
     log:
-        f"{R}/logs/synthgait.log",
+        paths.log_file(R, "synthgait"),
     shell:
         "{BIGGAIT} synth --out {params.out} --scale {SCALE} 2>&1 | tee {log} >&2"

@@ -3,15 +3,15 @@
 
 rule evaluate:
     input:
-        model=f"{R}/runs/{{exp}}/seed{{seed}}/model.pt",
+        model=paths.model_file(R, "{exp}", "{seed}"),
         partition=lambda wc: dataset_partition(wc.test),
     output:
-        metrics=f"{R}/eval/{{exp}}/seed{{seed}}/{{test}}/metrics.csv",
+        metrics=paths.metrics_file(R, "{exp}", "{seed}", "{test}"),
     params:
-        out=lambda wc: f"{R}/eval/{wc.exp}/seed{wc.seed}/{wc.test}",
+        out=lambda wc: paths.eval_dir(R, wc.exp, wc.seed, wc.test),
         root=lambda wc: dataset_root(wc.test),
     log:
-        f"{R}/logs/evaluate/{{exp}}_seed{{seed}}_{{test}}.log",
+        paths.log_file(R, "evaluate/{exp}_seed{seed}_{test}"),
     threads: config["threads"]["evaluate"]
     resources:
         gpu=gpus_per_job(),
@@ -29,11 +29,11 @@ rule efficiency:
     """Parameters, GFLOPs per frame and inference frames/s of an experiment's model (`biggait efficiency`); the
     LVM is built without its checkpoint (counts do not depend on the weights)."""
     input:
-        experiment=str(EXP_DIR / "{exp}.yaml"),
+        experiment=str(PLAN.experiment_file("{exp}")),
     output:
-        f"{R}/efficiency/{{exp}}.json",
+        paths.efficiency_file(R, "{exp}"),
     log:
-        f"{R}/logs/efficiency/{{exp}}.log",
+        paths.log_file(R, "efficiency/{exp}"),
     threads: config["threads"]["evaluate"]
     resources:
         gpu=gpus_per_job(),

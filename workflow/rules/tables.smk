@@ -1,4 +1,9 @@
-"""Tables: one job per table; a target rule table_<name> for each (snakemake --list-target-rules)."""
+"""Tables: one job per table; a target rule table_<name> for each (snakemake --list-target-rules).
+
+The command reads exactly the rule's declared inputs (`--metrics FILE...`, or `--efficiency FILE...`
+for the efficiency table): metrics left in the eval folder by an earlier run never fill a cell."""
+
+TABLES_DIR = paths.tables_dir(R)
 
 
 rule table:
@@ -6,21 +11,22 @@ rule table:
         metrics=lambda wc: table_metric_inputs(wc.table),
         paper=PAPER_CSV,
     output:
-        report(f"{R}/tables/{{table}}.md", caption="../report/table.rst", category="Tables",
+        report(f"{TABLES_DIR}/{{table}}.md", caption="../report/table.rst", category="Tables",
                labels=lambda wc: {"table": wc.table}),
-        f"{R}/tables/{{table}}.csv",
-        f"{R}/tables/{{table}}_wide.csv",
-        f"{R}/tables/{{table}}.tex",
+        f"{TABLES_DIR}/{{table}}.csv",
+        f"{TABLES_DIR}/{{table}}_wide.csv",
+        f"{TABLES_DIR}/{{table}}.tex",
     params:
+        inputs_flag=lambda wc: "--efficiency" if TABLES[wc.table].kind == "efficiency" else "--metrics",
         seeds=" ".join(str(s) for s in SEEDS),
         allow=lambda wc: "--allow-missing" if config["experiments"] else "",
     log:
-        f"{R}/logs/tables/{{table}}.log",
+        paths.log_file(R, "tables/{table}"),
     wildcard_constraints:
         table="|".join(TABLES),
     shell:
-        "{BIGGAIT} tables {wildcards.table} --results {R} --efficiency-dir {R}/efficiency "
-        "--paper {input.paper} --out {R}/tables --seeds {params.seeds} --scale {SCALE} {params.allow} "
+        "{BIGGAIT} tables {wildcards.table} {params.inputs_flag} {input.metrics} "
+        "--paper {input.paper} --out {TABLES_DIR} --seeds {params.seeds} --scale {SCALE} {params.allow} "
         "2>&1 | tee {log} >&2"
 
 
@@ -31,5 +37,5 @@ for _t in TABLES:
             f"table_{_t}"
         input:
             table_outputs(_t),
-            (f"{R}/figures/bars_{_t}.png" if TABLES[_t].kind == "accuracy" else []),
+            (f"{paths.figure(R, 'bars_' + _t)}.png" if TABLES[_t].kind == "accuracy" else []),
         localrule: True

@@ -7,12 +7,12 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        model=f"{R}/runs/{{exp}}/seed{{seed}}/model.pt",
+        model=paths.model_file(R, "{exp}", "{seed}"),
     params:
         run=lambda wc: run_dir(wc.exp, wc.seed),
         sets=train_sets,
     log:
-        f"{R}/logs/train/{{exp}}_seed{{seed}}.log",
+        paths.log_file(R, "train/{exp}_seed{seed}"),
     threads: config["threads"]["train"]
     resources:
         gpu=gpus_per_job(),

@@ -1,4 +1,4 @@
-"""``biggait efficiency``: parameters and compute per frame of a configured model.
+"""Parameters and compute per frame of a configured model (``biggait efficiency``).
 
 GFLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` on one frame at the
 configured input size (448x224 at paper scale) in eval mode and reported as multiply-adds
@@ -14,20 +14,16 @@ The frozen LVM's parameters are counted the way the pretrained DINOv2 file holds
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import logging
 import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from biggait.config import ModelConfig, load_experiment
+from biggait.config import ModelConfig
+from biggait.cpu_memory import keep_freed_memory
 from biggait.device import resolve_device
-from biggait.errors import ConfigError
-
-logger = logging.getLogger(__name__)
+from biggait.models.biggait import build_model
 
 # Share of map pixels the mask selects in typical frames (the golden CCPG-like frames select
 # 31-40%, a walking person typically fills a quarter of the 64x32 map); the paper does not say
@@ -57,8 +53,6 @@ def count(model_cfg: ModelConfig, num_classes: int = 100,
     them), ``gre_all_pixels`` (upper bound), ``gaitbase``; ``gmacs_per_frame`` = lvm + gre +
     gaitbase; ``input_hw``.
     """
-    from biggait.models.biggait import build_model
-
     cfg = dataclasses.replace(model_cfg, lvm_checkpoint="", mask_pretrained="")
     model = build_model(cfg, model_cfg.num_classes or num_classes, load_lvm=False).eval()
     h, w = 2 * cfg.sils_size, cfg.sils_size
@@ -99,8 +93,6 @@ def throughput(model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 
     as ``frames_per_s`` with ``device`` and ``threads``.
     """
     from biggait.cpu_memory import keep_freed_memory
-    from biggait.models.biggait import build_model
-
     keep_freed_memory()  # as biggait evaluate does
     dev = resolve_device(device, what="--device")
     cfg = dataclasses.replace(model_cfg, lvm_checkpoint="", mask_pretrained="")
@@ -125,42 +117,20 @@ def throughput(model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 
     return {"frames_per_s": frames / times[len(times) // 2], "device": str(dev), "threads": torch.get_num_threads()}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--experiment", default=None, help="experiment YAML (default: the released configuration)")
-    p.add_argument("--scale", default=None, choices=["demo", "paper"], help="scale overlay (default: paper)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. model.lvm=vitb14 (repeatable)")
-    p.add_argument("--num-classes", type=int, default=100, help="classifier size when model.num_classes is 0")
-    p.add_argument("--foreground", type=float, default=DEFAULT_FOREGROUND,
-                   help="share of map pixels selected as foreground (default %(default)s)")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--throughput", action="store_true",
-                   help="also time inference (frames/s of one 16-frame sequence on --device)")
-    p.add_argument("--device", default="auto", help="device for --throughput (default: cuda if available, else cpu)")
-
-
-def run(args: argparse.Namespace) -> int:
-    exp = load_experiment(args.experiment, scale=args.scale, overrides=args.overrides)
-    if not 0.0 <= args.foreground <= 1.0:
-        raise ConfigError(f"--foreground: expected a share in [0, 1], got {args.foreground}")
-    res = count(exp.model, args.num_classes, args.foreground)
-    if args.throughput:
-        res.update(throughput(exp.model, args.num_classes, device=args.device))
-    if args.json:
-        print(json.dumps(res, indent=2))
-        return 0
-    m = exp.model
+def report_lines(model_cfg: ModelConfig, res: dict) -> list[str]:
+    """The human-readable report of :func:`count` (and :func:`throughput`) results."""
+    m = model_cfg
     name = "GaitBase (silhouettes)" if m.arch == "gaitbase" else f"BigGait-{m.lvm}{' (tiny)' if m.lvm_tiny else ''}"
-    print(f"{name} at {res['input_hw'][0]}x{res['input_hw'][1]}")
-    print(f"  total parameters      {res['total_params'] / 1e6:8.2f} M  ({int(res['total_params']):,})")
-    print(f"  trainable parameters  {res['trainable_params'] / 1e6:8.2f} M  ({int(res['trainable_params']):,})")
-    print(f"    GRE                 {int(res['gre_params']):,}")
-    print(f"    GaitBase            {int(res['gaitbase_params']):,}")
-    print(f"  frozen LVM            {int(res['lvm_params']):,}")
-    print(f"  compute per frame     {res['gmacs_per_frame']:8.2f} GMACs (multiply-adds; {res['foreground_fraction']:.0%} foreground)")
-    print(f"    LVM                 {res['lvm']:8.2f}  (+{res['lvm_attention']:.2f} in attention matmuls, not counted)")
-    print(f"    GRE                 {res['gre']:8.2f}  ({res['gre_all_pixels']:.2f} with every pixel foreground)")
-    print(f"    GaitBase            {res['gaitbase']:8.2f}")
+    lines = [f"{name} at {res['input_hw'][0]}x{res['input_hw'][1]}"]
+    lines.append(f"  total parameters      {res['total_params'] / 1e6:8.2f} M  ({int(res['total_params']):,})")
+    lines.append(f"  trainable parameters  {res['trainable_params'] / 1e6:8.2f} M  ({int(res['trainable_params']):,})")
+    lines.append(f"    GRE                 {int(res['gre_params']):,}")
+    lines.append(f"    GaitBase            {int(res['gaitbase_params']):,}")
+    lines.append(f"  frozen LVM            {int(res['lvm_params']):,}")
+    lines.append(f"  compute per frame     {res['gmacs_per_frame']:8.2f} GMACs (multiply-adds; {res['foreground_fraction']:.0%} foreground)")
+    lines.append(f"    LVM                 {res['lvm']:8.2f}  (+{res['lvm_attention']:.2f} in attention matmuls, not counted)")
+    lines.append(f"    GRE                 {res['gre']:8.2f}  ({res['gre_all_pixels']:.2f} with every pixel foreground)")
+    lines.append(f"    GaitBase            {res['gaitbase']:8.2f}")
     if "frames_per_s" in res:
-        print(f"  inference             {res['frames_per_s']:8.1f} frames/s ({res['device']}, {res['threads']} threads)")
-    return 0
+        lines.append(f"  inference             {res['frames_per_s']:8.1f} frames/s ({res['device']}, {res['threads']} threads)")
+    return lines

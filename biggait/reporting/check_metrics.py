@@ -1,4 +1,4 @@
-"""``biggait check-metrics``: fail when metrics move beyond their tolerance.
+"""The metric check behind ``biggait check-metrics``: fail when metrics move beyond their tolerance.
 
 Two comparisons, either or both:
 
@@ -17,20 +17,16 @@ tolerance, 1 some deviation (each printed), 2 bad input.
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
-import logging
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from biggait.errors import ConfigError
-from biggait.reporting.collect import MetricRow, load_results, read_collected, write_collected
+from biggait.evaluation.metrics_files import MetricRow
 from biggait.reporting.specs import TABLES
-from biggait.reporting.tables import build_accuracy_table, read_paper_csv
-
-log = logging.getLogger(__name__)
+from biggait.reporting.cells import read_paper_csv
+from biggait.reporting.tables import build_accuracy_table
 
 
 @dataclass(frozen=True)
@@ -125,7 +121,8 @@ def compare_paper(results: list[MetricRow], paper_csv: str | Path, tol: Toleranc
     return deviations, list(dict.fromkeys(not_run)), compared
 
 
-def _filter(rows: list[MetricRow], seeds: list[int] | None, experiments: list[str] | None) -> list[MetricRow]:
+def select(rows: list[MetricRow], seeds: list[int] | None, experiments: list[str] | None) -> list[MetricRow]:
+    """The rows of these seeds and experiments (None or empty: all)."""
     return [r for r in rows if (not seeds or r.seed in seeds) and (not experiments or r.experiment in experiments)]
 
 
@@ -141,56 +138,3 @@ def evaluated_subset(baseline: list[MetricRow], results: list[MetricRow]) -> lis
     """
     present = {_evaluation(r) for r in results}
     return [b for b in baseline if _evaluation(b) in present]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``biggait check-metrics``."""
-    p.add_argument("results", type=Path,
-                   help="results folder (with eval/), an eval folder, or a gathered metrics CSV")
-    p.add_argument("--baseline", type=Path, help="gathered metrics CSV to compare with (CI regression)")
-    p.add_argument("--paper", type=Path, help="paper_reported.csv to compare with")
-    p.add_argument("--tolerance", action="append", metavar="[METRIC_GLOB=]NUMBER",
-                   help="absolute tolerance (default 1.0), repeatable: 2.0, 'mAP=3', 'rank1*=0.5'")
-    p.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
-    p.add_argument("--experiments", nargs="+", metavar="NAME",
-                   help="only these experiments (e.g. the reduced CI DAG's); the baseline is filtered too")
-    p.add_argument("--subset", action="store_true",
-                   help="RESULTS is a reduced run: compare only the evaluations (experiment, seed, "
-                        "train->test) it holds; a missing metric within them still fails")
-    p.add_argument("--save", type=Path, help="also write the gathered metrics CSV here (e.g. a new baseline)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``biggait check-metrics``."""
-    if args.baseline is None and args.paper is None and args.save is None:
-        raise ConfigError("check-metrics: give --baseline FILE and/or --paper FILE (or --save FILE)")
-    tol = parse_tolerances(args.tolerance)
-    results = load_results(args.results)
-    results = _filter(results, args.seeds, args.experiments)
-    if args.save is not None:
-        write_collected(results, args.save)
-        print(f"wrote {len(results)} metrics to {args.save}")
-    failed = False
-    if args.baseline is not None:
-        baseline = _filter(read_collected(args.baseline), args.seeds, args.experiments)
-        if args.subset:
-            baseline = evaluated_subset(baseline, results)
-        if not baseline:
-            raise ConfigError(f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
-                              f"{' / evaluations' if args.subset else ''}")
-        devs = compare_baseline(results, baseline, tol)
-        for d in devs:
-            print(d.line())
-        print(f"baseline {args.baseline}: {len(baseline) - len(devs)}/{len(baseline)} metrics within tolerance")
-        failed |= bool(devs)
-    if args.paper is not None:
-        devs, not_run, compared = compare_paper(results, args.paper, tol, args.seeds)
-        for d in devs:
-            print(d.line())
-        for line in not_run:
-            print(line)
-        print(f"paper {args.paper}: {compared - len(devs)}/{compared} compared values within tolerance, "
-              f"{len(not_run)} not run")
-        failed |= bool(devs)
-    sys.stdout.flush()
-    return 1 if failed else 0

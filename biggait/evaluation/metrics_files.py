@@ -1,0 +1,178 @@
+"""The metrics files: :class:`MetricRow`, what ``biggait evaluate`` writes and how the reporting reads it.
+
+Per evaluation (``biggait.paths.eval_dir``): ``metrics.csv`` in the long format of
+docs/interfaces.md (:data:`METRICS_CSV_COLUMNS`), ``metrics.json`` (the same rows, run details and
+provenance) and ``view_matrices/<protocol>_<condition>_<metric>.csv``. The gathered form
+(:data:`COLLECTED_COLUMNS`: the rows of many evaluations tagged with ``experiment`` and ``seed``)
+is what ``results/baseline/demo_metrics.csv`` stores and ``biggait check-metrics`` compares.
+Numbers follow :func:`biggait.io.csv_value`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from biggait import paths
+from biggait.errors import DataError
+from biggait.io import (atomic_path, csv_value, git_commit, package_versions, parse_number, write_json_atomic,
+                        write_text_atomic)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from biggait.evaluation.protocols import EvalResult
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One number (percent for accuracies), with its bootstrap interval if any.
+
+    The protocols fill ``protocol`` .. ``ci_high``; rows read back from metrics files also carry
+    the evaluation they belong to (``experiment``, ``seed``, ``train_dataset``, ``test_dataset``).
+    """
+
+    protocol: str  # gait | reid | mask_iou
+    condition: str
+    metric: str  # gait: rank{k}_exclude_identical_view, rank1_include_identical_view;
+    #              reid: rank{k}, mAP, mINP; mask_iou: iou
+    value: float
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    experiment: str = ""
+    seed: int = 0
+    train_dataset: str = ""
+    test_dataset: str = ""
+
+    def key(self) -> tuple[str, int, str, str, str, str, str]:
+        """Identity of the number (everything but the values)."""
+        return (self.experiment, self.seed, self.train_dataset, self.test_dataset, self.protocol,
+                self.condition, self.metric)
+
+
+# metrics.csv, one evaluation; the gathered CSV adds the evaluation's experiment and seed in front.
+METRICS_CSV_COLUMNS = ("train_dataset", "test_dataset", "protocol", "condition", "metric", "value",
+                       "ci_low", "ci_high")
+COLLECTED_COLUMNS = ("experiment", "seed", *METRICS_CSV_COLUMNS)
+
+
+# ---- writing (biggait evaluate) ---------------------------------------------------------------------
+
+def _csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows([csv_value(v) for v in r] for r in rows)
+    return buf.getvalue()
+
+
+def metrics_csv_text(rows: list[MetricRow], train_dataset: str, test_dataset: str) -> str:
+    """The long-format metrics.csv of one evaluation (NaN written as an empty cell)."""
+    return _csv_text(METRICS_CSV_COLUMNS, ([train_dataset, test_dataset, r.protocol, r.condition, r.metric,
+                                            r.value, r.ci_low, r.ci_high] for r in rows))
+
+
+def _json_safe(obj: object) -> object:
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: dict) -> None:
+    """Write metrics.json, metrics.csv and view_matrices/ (each atomically) into ``out``."""
+    with atomic_path(out / "view_matrices") as tmp:
+        tmp.mkdir()
+        for m in result.matrices:
+            text = _csv_text(["probe_view\\gallery_view", *m.views], ([v, *row] for v, row in zip(m.views, m.values)))
+            (tmp / f"{m.protocol}_{m.condition}_{m.metric}.csv").write_text(text)
+    provenance = {"git_commit": git_commit(), "versions": package_versions()}
+    payload = {**info, "unit": "percent", "provenance": provenance,
+               "rows": [{k: getattr(r, k) for k in ("protocol", "condition", "metric", "value", "ci_low", "ci_high")}
+                        for r in rows],
+               "details": result.details}
+    write_json_atomic(out / "metrics.json", _json_safe(payload))
+    write_text_atomic(out / paths.METRICS_CSV, metrics_csv_text(rows, info["train_dataset"], info["test_dataset"]))
+
+
+# ---- reading (biggait tables, check-metrics) ----------------------------------------------------------
+
+def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise DataError(f"{path}: metrics file not found")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(required)})")
+        return list(reader)
+
+
+def _row(r: dict[str, str], where: str, experiment: str, seed: int) -> MetricRow:
+    return MetricRow(r["protocol"], r["condition"], r["metric"], parse_number(r["value"], where),
+                     parse_number(r.get("ci_low"), where), parse_number(r.get("ci_high"), where),
+                     experiment=experiment, seed=seed, train_dataset=r["train_dataset"],
+                     test_dataset=r["test_dataset"])
+
+
+def read_metrics_csv(path: str | Path, experiment: str, seed: int) -> list[MetricRow]:
+    """Read one evaluate ``metrics.csv`` and tag its rows with the experiment and seed."""
+    path = Path(path)
+    return [_row(r, f"{path}:{i}", experiment, seed)
+            for i, r in enumerate(_read_csv(path, METRICS_CSV_COLUMNS), start=2)]
+
+
+def read_metrics_files(files: Iterable[str | Path]) -> list[MetricRow]:
+    """Exactly these ``<experiment>/seed<k>/<test>/metrics.csv`` files (experiment and seed from the path)."""
+    rows: list[MetricRow] = []
+    for f in files:
+        where = paths.parse_metrics_file(f)
+        if where is None:
+            raise DataError(f"{f}: expected a path .../<experiment>/seed<k>/<test>/{paths.METRICS_CSV}")
+        rows.extend(read_metrics_csv(f, where[0], where[1]))
+    return rows
+
+
+def collect_eval_dir(eval_dir: str | Path) -> list[MetricRow]:
+    """Gather every ``<experiment>/seed<k>/<test>/metrics.csv`` under ``eval_dir``, sorted by path."""
+    eval_dir = Path(eval_dir)
+    if not eval_dir.is_dir():
+        raise DataError(f"{eval_dir}: evaluation folder not found")
+    found = [p for p in sorted(eval_dir.glob(paths.metrics_glob())) if paths.parse_metrics_file(p) is not None]
+    return read_metrics_files(found)
+
+
+def write_collected(rows: Iterable[MetricRow], dest: str | Path) -> None:
+    """Write gathered rows as CSV (atomically), one number per line."""
+    write_text_atomic(dest, _csv_text(COLLECTED_COLUMNS, ([getattr(r, c) for c in COLLECTED_COLUMNS] for r in rows)))
+
+
+def read_collected(path: str | Path) -> list[MetricRow]:
+    """Read a gathered CSV (as written by :func:`write_collected`)."""
+    path = Path(path)
+    rows = []
+    for i, r in enumerate(_read_csv(path, COLLECTED_COLUMNS[:8]), start=2):
+        where = f"{path}:{i}"
+        try:
+            seed = int(r["seed"])
+        except ValueError:
+            raise DataError(f"{where}: seed: expected an integer, got {r['seed']!r}") from None
+        rows.append(_row(r, where, r["experiment"], seed))
+    return rows
+
+
+def load_results(path: str | Path) -> list[MetricRow]:
+    """Metrics from a gathered CSV, an evaluation folder, or a results folder holding ``eval/``."""
+    path = Path(path)
+    if path.is_file():
+        return read_collected(path)
+    if Path(paths.eval_root(str(path))).is_dir():
+        return collect_eval_dir(paths.eval_root(str(path)))
+    if path.is_dir():
+        return collect_eval_dir(path)
+    raise DataError(f"{path}: not found (expected a metrics CSV, a results folder or an eval folder)")

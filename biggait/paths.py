@@ -1,0 +1,90 @@
+"""The results layout: where every stage's files live under a results folder (the only place it is spelled).
+
+The package and the Snakemake rules (``workflow/rules/*.smk``) build paths with these functions;
+given Snakemake wildcards (``"{exp}"``) they return the rules' output patterns. All return strings
+joined with ``/`` so patterns and relative paths stay as given.
+
+    <results>/data/synthgait/<domain>/ and <domain>.json     SynthGait (the demo's datasets)
+    <results>/runs/<experiment>/seed<k>/                     a training run folder
+        config.yaml, git_commit.txt, versions.json, train_log.jsonl, checkpoints/iter_XXXXXX.pt, model.pt
+    <results>/eval/<experiment>/seed<k>/<test>/              one evaluation
+        embeddings.npz, metrics.json, metrics.csv, view_matrices/<protocol>_<condition>_<metric>.csv
+    <results>/efficiency/<experiment>.json                   `biggait efficiency --json`
+    <results>/tables/<table>{.csv,_wide.csv,.md,.tex}        `biggait tables`
+    <results>/figures/<name>{.png,.pdf}                      `biggait figures`
+    <results>/logs/...                                       job logs
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MODEL_NAME = "model.pt"  # written last by the trainer: its presence means the run finished
+TRAIN_LOG = "train_log.jsonl"
+CHECKPOINT_DIR = "checkpoints"
+METRICS_CSV = "metrics.csv"
+VIEW_MATRIX_GLOB = "view_matrices/gait_*_rank1.csv"  # the per-view rank-1 matrices of the figures
+TABLE_SUFFIXES = (".csv", "_wide.csv", ".md", ".tex")
+# <experiment>/seed<k>/<test>/metrics.csv below an eval folder
+_METRICS_REL = re.compile(r"(?:^|/)([^/]+)/seed(\d+)/([^/]+)/" + re.escape(METRICS_CSV) + "$")
+
+
+def synthgait_dir(results: str) -> str:
+    return f"{results}/data/synthgait"
+
+
+def run_dir(results: str, exp: str, seed: object) -> str:
+    return f"{results}/runs/{exp}/seed{seed}"
+
+
+def model_file(results: str, exp: str, seed: object) -> str:
+    return f"{run_dir(results, exp, seed)}/{MODEL_NAME}"
+
+
+def eval_root(results: str) -> str:
+    return f"{results}/eval"
+
+
+def eval_dir(results: str, exp: str, seed: object, test: str) -> str:
+    return f"{eval_root(results)}/{exp}/seed{seed}/{test}"
+
+
+def metrics_file(results: str, exp: str, seed: object, test: str) -> str:
+    return f"{eval_dir(results, exp, seed, test)}/{METRICS_CSV}"
+
+
+def metrics_glob() -> str:
+    """Every evaluation's metrics.csv below an eval folder."""
+    return f"*/seed*/*/{METRICS_CSV}"
+
+
+def parse_metrics_file(path: str | Path) -> tuple[str, int, str] | None:
+    """``(experiment, seed, test)`` of a ``.../<experiment>/seed<k>/<test>/metrics.csv`` path, else None."""
+    m = _METRICS_REL.search(Path(path).as_posix())
+    return (m.group(1), int(m.group(2)), m.group(3)) if m else None
+
+
+def efficiency_file(results: str, exp: str) -> str:
+    return f"{results}/efficiency/{exp}.json"
+
+
+def tables_dir(results: str) -> str:
+    return f"{results}/tables"
+
+
+def table_files(results: str, table: str) -> list[str]:
+    return [f"{tables_dir(results)}/{table}{s}" for s in TABLE_SUFFIXES]
+
+
+def figures_dir(results: str) -> str:
+    return f"{results}/figures"
+
+
+def figure(results: str, name: str) -> str:
+    """A figure's path without extension (``biggait figures`` writes ``.png`` and ``.pdf``)."""
+    return f"{figures_dir(results)}/{name}"
+
+
+def log_file(results: str, name: str) -> str:
+    return f"{results}/logs/{name}.log"

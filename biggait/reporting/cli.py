@@ -1,0 +1,174 @@
+"""The reporting commands: ``biggait tables``, ``biggait figures`` and ``biggait check-metrics``.
+
+    biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out DIR
+    biggait figures KIND ...          (pad-resize, maps, bars, heatmap, curves)
+    biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from biggait.errors import ConfigError
+from biggait.reporting.specs import TABLES
+
+__all__ = ["COMMANDS"]
+
+
+# ---- biggait tables ------------------------------------------------------------------------------------
+
+def add_tables_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait tables``."""
+    p.add_argument("tables", nargs="*", metavar="TABLE",
+                   help=f"tables to build (default: all): {', '.join(TABLES)}")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--metrics", type=Path, nargs="*", metavar="FILE",
+                     help="exactly these <experiment>/seed<k>/<test>/metrics.csv files (the workflow's inputs)")
+    src.add_argument("--results", type=Path,
+                     help="results folder holding eval/<exp>/seed<k>/<test>/metrics.csv, an eval folder, "
+                          "or a gathered metrics CSV (every metrics file found is used)")
+    eff = p.add_mutually_exclusive_group()
+    eff.add_argument("--efficiency", type=Path, nargs="*", metavar="FILE",
+                     help="exactly these <experiment>.json efficiency results")
+    eff.add_argument("--efficiency-dir", type=Path, help="folder of <experiment>.json efficiency results")
+    p.add_argument("--paper", required=True, type=Path, help="paper_reported.csv")
+    p.add_argument("--out", required=True, type=Path, help="output folder (results/tables)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds to average (default: all found)")
+    p.add_argument("--scale", choices=("demo", "paper"), default="paper",
+                   help="demo adds a note that the numbers are synthetic")
+    p.add_argument("--allow-missing", action="store_true", help="build tables with missing evaluations")
+
+
+def run_tables(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait tables``."""
+    from biggait.reporting.tables import TableInputs, build_tables
+
+    inputs = TableInputs(results=args.results, efficiency_dir=args.efficiency_dir,
+                         metrics_files=None if args.metrics is None else tuple(args.metrics),
+                         efficiency_files=None if args.efficiency is None else tuple(args.efficiency))
+    written = build_tables(args.tables or list(TABLES), inputs, args.paper, args.out, seeds=args.seeds,
+                           scale=args.scale, allow_missing=args.allow_missing)
+    for p in written:
+        print(p)
+    return 0
+
+
+# ---- biggait figures -----------------------------------------------------------------------------------
+
+def _data_args(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--root", required=True, type=Path, help="dataset root")
+    q.add_argument("--dataset", required=True, help="dataset preset (ccpg, casiab, sustech1k, ...)")
+    q.add_argument("--partition", type=Path, help="partition JSON (the test split is used)")
+    q.add_argument("--sequence", type=int, default=0, help="index of the test sequence shown")
+
+
+def add_figures_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait figures`` (one sub-command per figure kind)."""
+    sub = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    q = sub.add_parser("pad-resize", help="Pad-and-Resize illustration")
+    _data_args(q)
+    q.add_argument("--out", required=True, type=Path, help="output path without extension")
+    q = sub.add_parser("maps", help="masks and PCA maps of a trained BigGait")
+    _data_args(q)
+    q.add_argument("--checkpoint", required=True, type=Path, help="run folder's model.pt")
+    q.add_argument("--frames", type=int, default=8, help="frames shown")
+    q.add_argument("--out-masks", required=True, type=Path)
+    q.add_argument("--out-pca", required=True, type=Path)
+    q = sub.add_parser("bars", help="ours vs paper bars of a table")
+    q.add_argument("--table", required=True, type=Path, help="long CSV written by `biggait tables`")
+    q.add_argument("--title", default="")
+    q.add_argument("--out", required=True, type=Path)
+    q = sub.add_parser("heatmap", help="per-view rank-1 heatmaps")
+    q.add_argument("--matrices", required=True, type=Path, nargs="+", help="per-view matrix CSVs")
+    q.add_argument("--title", default="")
+    q.add_argument("--out", required=True, type=Path)
+    q = sub.add_parser("curves", help="training curves")
+    q.add_argument("--runs", required=True, type=Path, nargs="+", help="run folders (or train_log.jsonl files)")
+    q.add_argument("--title", default="Training curves")
+    q.add_argument("--out", required=True, type=Path)
+
+
+def run_figures(a: argparse.Namespace) -> int:
+    """Entry point of ``biggait figures``: draw one kind, print the files written."""
+    from biggait.reporting import figures
+
+    kinds = {
+        "pad-resize": lambda: figures.pad_resize(a.root, a.dataset, a.partition, a.sequence, a.out),
+        "maps": lambda: figures.maps(a.checkpoint, a.root, a.dataset, a.partition, a.sequence, a.frames,
+                                     a.out_masks, a.out_pca),
+        "bars": lambda: figures.bars(a.table, a.title, a.out),
+        "heatmap": lambda: figures.heatmap(a.matrices, a.title, a.out),
+        "curves": lambda: figures.curves(a.runs, a.title, a.out),
+    }
+    for p in kinds[a.kind]():
+        print(p)
+    return 0
+
+
+# ---- biggait check-metrics -----------------------------------------------------------------------------
+
+def add_check_metrics_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait check-metrics``."""
+    p.add_argument("results", type=Path,
+                   help="results folder (with eval/), an eval folder, or a gathered metrics CSV")
+    p.add_argument("--baseline", type=Path, help="gathered metrics CSV to compare with (CI regression)")
+    p.add_argument("--paper", type=Path, help="paper_reported.csv to compare with")
+    p.add_argument("--tolerance", action="append", metavar="[METRIC_GLOB=]NUMBER",
+                   help="absolute tolerance (default 1.0), repeatable: 2.0, 'mAP=3', 'rank1*=0.5'")
+    p.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
+    p.add_argument("--experiments", nargs="+", metavar="NAME",
+                   help="only these experiments (e.g. the reduced CI DAG's); the baseline is filtered too")
+    p.add_argument("--subset", action="store_true",
+                   help="RESULTS is a reduced run: compare only the evaluations (experiment, seed, "
+                        "train->test) it holds; a missing metric within them still fails")
+    p.add_argument("--save", type=Path, help="also write the gathered metrics CSV here (e.g. a new baseline)")
+
+
+def run_check_metrics(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait check-metrics``."""
+    from biggait.evaluation.metrics_files import load_results, read_collected, write_collected
+    from biggait.reporting.check_metrics import (compare_baseline, compare_paper, evaluated_subset, parse_tolerances,
+                                                 select)
+
+    if args.baseline is None and args.paper is None and args.save is None:
+        raise ConfigError("check-metrics: give --baseline FILE and/or --paper FILE (or --save FILE)")
+    tol = parse_tolerances(args.tolerance)
+    results = load_results(args.results)
+    results = select(results, args.seeds, args.experiments)
+    if args.save is not None:
+        write_collected(results, args.save)
+        print(f"wrote {len(results)} metrics to {args.save}")
+    failed = False
+    if args.baseline is not None:
+        baseline = select(read_collected(args.baseline), args.seeds, args.experiments)
+        if args.subset:
+            baseline = evaluated_subset(baseline, results)
+        if not baseline:
+            raise ConfigError(f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
+                              f"{' / evaluations' if args.subset else ''}")
+        devs = compare_baseline(results, baseline, tol)
+        for d in devs:
+            print(d.line())
+        print(f"baseline {args.baseline}: {len(baseline) - len(devs)}/{len(baseline)} metrics within tolerance")
+        failed |= bool(devs)
+    if args.paper is not None:
+        devs, not_run, compared = compare_paper(results, args.paper, tol, args.seeds)
+        for d in devs:
+            print(d.line())
+        for line in not_run:
+            print(line)
+        print(f"paper {args.paper}: {compared - len(devs)}/{compared} compared values within tolerance, "
+              f"{len(not_run)} not run")
+        failed |= bool(devs)
+    sys.stdout.flush()
+    return 1 if failed else 0
+
+
+# command name -> (add_arguments, run); biggait.cli maps the names to this module.
+COMMANDS = {
+    "tables": (add_tables_arguments, run_tables),
+    "figures": (add_figures_arguments, run_figures),
+    "check-metrics": (add_check_metrics_arguments, run_check_metrics),
+}

@@ -1,0 +1,186 @@
+"""The DAG's plan and preflight: the workflow config read against the tables, experiments and disk.
+
+``workflow/rules/common.smk`` builds one :class:`WorkflowPlan` at parse time and takes from it the
+tables that run (:meth:`WorkflowPlan.run_tables`: with inputs missing at paper scale the DAG stops
+before any work and lists what is missing and how to prepare it, unless ``only_available``), the
+data location of each dataset, the DINOv2 checkpoint of each experiment and the inputs of each
+table. Paths below the results folder come from :mod:`biggait.paths`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+from biggait import paths
+from biggait.config import Experiment, load_experiment
+from biggait.datasets import DATASET_LABELS
+from biggait.errors import BigGaitError, ConfigError
+from biggait.reporting.specs import TABLES
+
+_HOWTO = {
+    "root": ("{label} dataset root {path} is missing: obtain {label} from its authors, convert it to "
+             "<root>/<id>/<type>/<view>/*.pkl (see docs/workflow.md, 'Paper scale'), then set "
+             "roots: {{{ds}: PATH}} in config/paper.yaml"),
+    "partition": ("{label} partition {path} is missing: write the JSON {{\"TRAIN_SET\": [...], "
+                  "\"TEST_SET\": [...]}} (OpenGait ships one per dataset) and set partitions: {{{ds}: PATH}}"),
+    "checkpoint": ("DINOv2 checkpoint {path} ({lvm}) is missing: download {name} from the official DINOv2 "
+                   "release and set lvm_checkpoints: {{{lvm}: PATH}}"),
+}
+
+
+def coerce_cli_values(cfg: dict) -> None:
+    """`--config only_available=true seeds=[0,1]` arrives as strings; make them booleans / ints (in place)."""
+    for key in ("only_available", "synthgait"):
+        if isinstance(cfg.get(key), str) and cfg[key].lower() in ("true", "false", "1", "0", "yes", "no"):
+            cfg[key] = cfg[key].lower() in ("true", "1", "yes")
+    if isinstance(cfg.get("gpus_per_job"), str) and cfg["gpus_per_job"].isdigit():
+        cfg["gpus_per_job"] = int(cfg["gpus_per_job"])
+    if isinstance(cfg.get("seeds"), list):
+        cfg["seeds"] = [int(x) if isinstance(x, str) and x.isdigit() else x for x in cfg["seeds"]]
+    for key in ("tables", "experiments", "seeds"):  # a single value given on the command line
+        if isinstance(cfg.get(key), (str, int)) and not isinstance(cfg.get(key), bool):
+            cfg[key] = [cfg[key]]
+
+
+class WorkflowPlan:
+    """The validated workflow config of one Snakemake run, resolved against the repository."""
+
+    def __init__(self, config: dict, repo: Path) -> None:
+        self.config = config
+        self.repo = Path(repo)
+        self.scale = config["scale"]
+        self.seeds = list(config["seeds"])
+        self.results = self._as_output(self.repo_path(config["results"]))
+
+    def repo_path(self, p: str | Path) -> Path:
+        """A config path: absolute as given, relative ones against the repository root."""
+        p = Path(os.path.expanduser(str(p)))
+        return p if p.is_absolute() else self.repo / p
+
+    @staticmethod
+    def _as_output(p: Path) -> str:
+        """Output paths relative to the working directory when below it (nicer targets and logs)."""
+        try:
+            return str(p.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(p.resolve())
+
+    def experiment_file(self, name: str) -> Path:
+        return self.repo / "config" / "experiments" / f"{name}.yaml"
+
+    @functools.cache
+    def experiment(self, name: str) -> Experiment:
+        """The resolved experiment of config/experiments/<name>.yaml at the configured scale."""
+        try:
+            return load_experiment(self.experiment_file(name), scale=self.scale)
+        except BigGaitError as exc:
+            raise ConfigError(f"experiment {name}: {exc}") from None
+
+    # ---- what the tables need ----------------------------------------------------------------------------
+
+    def table_evaluations(self, table: str) -> list[tuple[str, str]]:
+        """(experiment, test dataset) pairs a table needs (test '-' for the efficiency table)."""
+        chosen = self.config["experiments"]
+        return [(e, t) for e, t in TABLES[table].evaluations() if not chosen or e in chosen]
+
+    def table_experiments(self, table: str) -> list[str]:
+        return list(dict.fromkeys(e for e, _ in self.table_evaluations(table)))
+
+    def table_inputs(self, table: str) -> list[str]:
+        """The metrics files (efficiency JSONs for the efficiency table) a table is built from."""
+        r = self.results
+        if TABLES[table].kind == "efficiency":
+            return [paths.efficiency_file(r, e) for e in self.table_experiments(table)]
+        return [paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.seeds]
+
+    # ---- data and checkpoints --------------------------------------------------------------------------
+
+    def dataset_root(self, ds: str) -> str:
+        if self.config["synthgait"]:
+            return f"{paths.synthgait_dir(self.results)}/{ds}"
+        if ds not in self.config["roots"]:
+            raise ConfigError(f"config roots: no root for dataset {ds!r} (add roots: {{{ds}: PATH}})")
+        return str(self.repo_path(self.config["roots"][ds]))
+
+    def dataset_partition(self, ds: str) -> str:
+        if self.config["synthgait"]:
+            return f"{paths.synthgait_dir(self.results)}/{ds}.json"
+        if ds not in self.config["partitions"]:
+            raise ConfigError(f"config partitions: no partition for dataset {ds!r}")
+        return str(self.repo_path(self.config["partitions"][ds]))
+
+    def lvm_checkpoint(self, exp_name: str) -> str:
+        """The DINOv2 checkpoint an experiment needs ('' for the tiny random ViT or the GaitBase baseline)."""
+        exp = self.experiment(exp_name)
+        if exp.model.arch != "biggait" or exp.model.lvm_tiny:
+            return ""
+        if exp.model.lvm in self.config["lvm_checkpoints"]:
+            return str(self.repo_path(self.config["lvm_checkpoints"][exp.model.lvm]))
+        return exp.model.lvm_checkpoint
+
+    def train_sets(self, exp: str, seed: object) -> list[str]:
+        """The --set overrides of one training: seed, data location, checkpoint, config `set`."""
+        ds = self.experiment(exp).data.dataset
+        sets = [f"train.seed={seed}", f"data.root={self.dataset_root(ds)}",
+                f"data.partition={self.dataset_partition(ds)}"]
+        ckpt = self.lvm_checkpoint(exp)
+        if ckpt:
+            sets.append(f"model.lvm_checkpoint={ckpt}")
+        return sets + list(self.config["set"])
+
+    # ---- preflight ---------------------------------------------------------------------------------------
+
+    def missing_inputs(self, table: str) -> list[str]:
+        """Human-readable lines for every dataset root, partition or checkpoint a table lacks."""
+        if self.config["synthgait"]:
+            return []
+        lines: list[str] = []
+        datasets: set[str] = set()
+        needs_data = TABLES[table].kind != "efficiency"  # efficiency builds the model only
+        for exp, test in self.table_evaluations(table) if needs_data else []:
+            datasets.add(self.experiment(exp).data.dataset)
+            if test != "-":
+                datasets.add(test)
+            ckpt = self.lvm_checkpoint(exp)
+            if ckpt and not Path(ckpt).is_file():
+                lvm = self.experiment(exp).model.lvm
+                lines.append(_HOWTO["checkpoint"].format(path=ckpt, lvm=lvm, name=Path(ckpt).name))
+        for ds in sorted(datasets):
+            lines += self._missing_data(ds)
+        return lines
+
+    def _missing_data(self, ds: str) -> list[str]:
+        label = DATASET_LABELS.get(ds, ds)
+        try:
+            root, part = self.dataset_root(ds), self.dataset_partition(ds)
+        except ConfigError as exc:
+            return [str(exc)]
+        lines = []
+        if not Path(root).is_dir():
+            lines.append(_HOWTO["root"].format(label=label, path=root, ds=ds))
+        if not Path(part).is_file():
+            lines.append(_HOWTO["partition"].format(label=label, path=part, ds=ds))
+        return lines
+
+    def run_tables(self) -> list[str]:
+        """The tables reproduce_all builds; ConfigError when inputs are missing (unless only_available)."""
+        wanted = list(self.config["tables"])
+        missing = {t: self.missing_inputs(t) for t in wanted}
+        if not any(missing.values()):
+            return wanted
+        if self.config["only_available"]:
+            for t, lines in missing.items():
+                if lines:
+                    print(f"only_available: skipping table {t} ({len(lines)} input(s) missing, e.g. {lines[0]})",
+                          file=sys.stderr)
+            kept = [t for t in wanted if not missing[t]]
+            if not kept:
+                print("only_available: no table has all its inputs; nothing to run", file=sys.stderr)
+            return kept
+        lines = sorted({line for ls in missing.values() for line in ls})
+        raise ConfigError(
+            "missing inputs, nothing was run:\n  - " + "\n  - ".join(lines)
+            + "\nPrepare them, or run only the tables whose inputs exist: --config only_available=true")
