@@ -100,14 +100,6 @@ class Score:
 
 
 @dataclass(frozen=True)
-class Score:
-    """Which metrics.csv entries a test dataset is scored by (``protocol``, ``metric``)."""
-
-    protocol: str
-    metric: str
-
-
-@dataclass(frozen=True)
 class Dataset:
     """Everything the suite knows about one dataset.
 

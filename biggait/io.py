@@ -4,6 +4,8 @@ one convention for numbers in CSV files (6 decimals at most, NaN as an empty cel
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import importlib.metadata
 import json
 import math
@@ -13,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from biggait.errors import DataError
 
@@ -100,3 +102,12 @@ def parse_number(text: str | None, where: str) -> float:
         return float(text)
     except ValueError:
         raise DataError(f"{where}: expected a number, got {text!r}") from None
+
+
+def csv_text(header: Iterable[object], rows: Iterable[Iterable[object]]) -> str:
+    """A whole CSV file as text: the header, then one line per row, every field through :func:`csv_value`."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows([csv_value(v) for v in r] for r in rows)
+    return buf.getvalue()

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from biggait.evaluation.mask_quality import mask_iou_rows, sequence_iou, sequence_overlap, silhouettes_on_map
-from biggait.evaluation.protocols import PROTOCOLS
+from biggait.datasets import PROTOCOLS
 
 
 def test_prepadded_silhouettes_are_resized_directly():

@@ -11,7 +11,8 @@ import pytest
 
 from biggait.errors import EvaluationError
 from biggait.parity.eval_checks import CHECKS
-from biggait.evaluation.protocols import PROTOCOLS, evaluate, get_protocol
+from biggait.datasets import PROTOCOLS, get_protocol
+from biggait.evaluation.protocols import evaluate
 
 
 def _golden(golden_dir, stem):

@@ -8,7 +8,6 @@ gaps in the (type, camera) coverage of an id are reported as warnings, since rea
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,6 @@ from biggait.errors import DataError
 
 __all__ = ["CheckReport", "check_tree", "format_report"]
 
-logger = logging.getLogger(__name__)
 
 _MAX_LISTED = 20  # warnings of one kind listed individually before summarising
 

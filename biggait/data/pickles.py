@@ -9,7 +9,6 @@ of its code can run.
 from __future__ import annotations
 
 import io
-import logging
 import pickle
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,6 @@ from biggait.errors import DataError
 from biggait.io import atomic_path
 
 __all__ = ["ArrayUnpickler", "RefusedGlobal", "load_pickle", "load_array", "save_array"]
-
-logger = logging.getLogger(__name__)
 
 
 def _numpy_attr(module: str, name: str) -> Any:

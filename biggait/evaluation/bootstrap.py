@@ -10,13 +10,11 @@ product instead of a re-evaluation.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from typing import Callable
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
 
 Statistic = Callable[[np.ndarray], np.ndarray]  # weights [B, n_ids] -> values [B]
 CHUNK = 256  # resamples evaluated together (bounds memory to CHUNK x cells)

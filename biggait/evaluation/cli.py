@@ -29,7 +29,8 @@ from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_d
 from biggait.evaluation.mask_quality import mask_iou_rows
 from biggait.evaluation.metrics_files import METRICS_CSV_COLUMNS as CSV_COLUMNS
 from biggait.evaluation.metrics_files import MetricRow, metrics_csv_text, write_metrics
-from biggait.evaluation.protocols import PROTOCOLS, evaluate, get_protocol
+from biggait.datasets import PROTOCOLS, get_protocol
+from biggait.evaluation.protocols import evaluate
 
 __all__ = ["COMMANDS", "CSV_COLUMNS", "MetricRow", "metrics_csv_text"]
 

@@ -15,7 +15,6 @@ it (per view pair, per condition), never recomputing it.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,7 +24,6 @@ import torch.nn.functional as F
 
 from biggait.errors import EvaluationError
 
-logger = logging.getLogger(__name__)
 
 Metric = Literal["euc", "cos"]
 METRICS: tuple[str, ...] = ("euc", "cos")

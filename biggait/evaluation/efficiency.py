@@ -92,7 +92,6 @@ def throughput(model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 
     = CUDA when available); the median of ``repeats`` timed calls after one warm-up is returned
     as ``frames_per_s`` with ``device`` and ``threads``.
     """
-    from biggait.cpu_memory import keep_freed_memory
     keep_freed_memory()  # as biggait evaluate does
     dev = resolve_device(device, what="--device")
     cfg = dataclasses.replace(model_cfg, lvm_checkpoint="", mask_pretrained="")

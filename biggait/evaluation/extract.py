@@ -142,6 +142,42 @@ def _packs(loader: Iterable, pack_frames: int, skip: int) -> Iterator[tuple[int,
 
 
 @torch.no_grad()
+def _forward_pack(model: torch.nn.Module, pack: list, device: torch.device, use_amp: bool,
+                  measure_masks: bool) -> tuple[np.ndarray, torch.Tensor | None]:
+    """One forward over a pack of sequences -> embeddings ``[n_seq, C, P]`` and foregrounds ``[sum(s), h, w]``."""
+    if len(pack) == 1:
+        frames, ratios, lengths = pack[0].frames, pack[0].ratios, pack[0].seq_lengths  # [1, s, C, H, W]
+    else:
+        frames = torch.cat([b.frames for b in pack], dim=1)  # [1, sum(s), C, H, W]
+        ratios = torch.cat([b.ratios for b in pack], dim=1)  # [1, sum(s)]
+        lengths = torch.tensor([b.frames.shape[1] for b in pack])  # [n_seq]
+    amp = torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext()
+    want_maps = measure_masks and all(b.sils is not None for b in pack)
+    with amp:
+        out = model(frames.to(device, non_blocking=True), ratios.to(device, non_blocking=True),
+                    None if lengths is None else lengths.to(device), return_maps=want_maps)
+    fg = out.maps["foreground"] if want_maps and "foreground" in out.maps else None
+    return out.embeddings.float().cpu().numpy(), fg
+
+
+def _append_pack(rows: dict[str, list], pack: list, emb: np.ndarray, fg: torch.Tensor | None,
+                 pad_and_resize: bool) -> None:
+    """Add one row per sequence of the pack (features, metadata, mask overlaps or -1)."""
+    start = 0
+    for j, batch in enumerate(pack):
+        s = batch.frames.shape[1]
+        inter, union = -1, -1
+        if fg is not None:
+            inter, union = sequence_overlap(fg[start:start + s], batch.sils[0], batch.ratios[0], pad_and_resize)
+        start += s
+        rows["features"].append(emb[j])
+        rows["labels"].append(batch.ids[0])
+        rows["types"].append(batch.types[0])
+        rows["views"].append(batch.views[0])
+        rows["mask_intersection"].append(inter)
+        rows["mask_union"].append(union)
+
+
 def extract_embeddings(model: torch.nn.Module, loader: Iterable, *, device: torch.device | str = "cpu",
                        autocast: bool = False, measure_masks: bool = False, pad_and_resize: bool = True,
                        meta: dict | None = None, partial_path: str | Path | None = None,
@@ -179,32 +215,8 @@ def extract_embeddings(model: torch.nn.Module, loader: Iterable, *, device: torc
                                       f"{(rows['labels'][first], rows['types'][first], rows['views'][first])} "
                                       "before; delete the partial file to start over")
             continue
-        if len(pack) == 1:
-            frames, ratios, lengths = pack[0].frames, pack[0].ratios, pack[0].seq_lengths  # [1, s, C, H, W]
-        else:
-            frames = torch.cat([b.frames for b in pack], dim=1)  # [1, sum(s), C, H, W]
-            ratios = torch.cat([b.ratios for b in pack], dim=1)  # [1, sum(s)]
-            lengths = torch.tensor([b.frames.shape[1] for b in pack])  # [n_seq]
-        amp = torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext()
-        want_maps = measure_masks and all(b.sils is not None for b in pack)
-        with amp:
-            out = model(frames.to(device, non_blocking=True), ratios.to(device, non_blocking=True),
-                        None if lengths is None else lengths.to(device), return_maps=want_maps)
-        emb = out.embeddings.float().cpu().numpy()  # [n_seq, C, P]
-        fg = out.maps["foreground"] if want_maps and "foreground" in out.maps else None  # [sum(s), h, w]
-        start = 0
-        for j, batch in enumerate(pack):
-            s = batch.frames.shape[1]
-            inter, union = -1, -1
-            if fg is not None:
-                inter, union = sequence_overlap(fg[start:start + s], batch.sils[0], batch.ratios[0], pad_and_resize)
-            start += s
-            rows["features"].append(emb[j])
-            rows["labels"].append(batch.ids[0])
-            rows["types"].append(batch.types[0])
-            rows["views"].append(batch.views[0])
-            rows["mask_intersection"].append(inter)
-            rows["mask_union"].append(union)
+        emb, fg = _forward_pack(model, pack, device, use_amp, measure_masks)
+        _append_pack(rows, pack, emb, fg, pad_and_resize)
         if partial and len(rows["labels"]) - saved_at >= save_every:
             _rows_to_embeddings(rows, {"fingerprint": fingerprint}).save(partial)
             saved_at = len(rows["labels"])

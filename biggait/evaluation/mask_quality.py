@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from biggait.evaluation.metrics_files import MetricRow
-from biggait.evaluation.protocols import ProtocolSpec, type_mask
+from biggait.datasets import ProtocolSpec
+from biggait.evaluation.protocols import type_mask
 from biggait.models.padding import to_canvas
 
 logger = logging.getLogger(__name__)

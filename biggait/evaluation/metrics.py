@@ -16,13 +16,11 @@ match (the reference's unstable sort leaves ties unspecified; the golden sets ha
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
 
 ROW_CHUNK = 1024  # queries per sorted block in retrieval_metrics (bounds memory to ~ROW_CHUNK x G)
 

@@ -11,7 +11,6 @@ Numbers follow :func:`biggait.io.csv_value`.
 from __future__ import annotations
 
 import csv
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from biggait import paths
 from biggait.errors import DataError
-from biggait.io import (atomic_path, csv_value, git_commit, package_versions, parse_number, write_json_atomic,
+from biggait.io import (atomic_path, csv_text, git_commit, package_versions, parse_number, write_json_atomic,
                         write_text_atomic)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,17 +59,9 @@ COLLECTED_COLUMNS = ("experiment", "seed", *METRICS_CSV_COLUMNS)
 
 # ---- writing (biggait evaluate) ---------------------------------------------------------------------
 
-def _csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows([csv_value(v) for v in r] for r in rows)
-    return buf.getvalue()
-
-
 def metrics_csv_text(rows: list[MetricRow], train_dataset: str, test_dataset: str) -> str:
     """The long-format metrics.csv of one evaluation (NaN written as an empty cell)."""
-    return _csv_text(METRICS_CSV_COLUMNS, ([train_dataset, test_dataset, r.protocol, r.condition, r.metric,
+    return csv_text(METRICS_CSV_COLUMNS, ([train_dataset, test_dataset, r.protocol, r.condition, r.metric,
                                             r.value, r.ci_low, r.ci_high] for r in rows))
 
 
@@ -89,7 +80,7 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
     with atomic_path(out / "view_matrices") as tmp:
         tmp.mkdir()
         for m in result.matrices:
-            text = _csv_text(["probe_view\\gallery_view", *m.views], ([v, *row] for v, row in zip(m.views, m.values)))
+            text = csv_text(["probe_view\\gallery_view", *m.views], ([v, *row] for v, row in zip(m.views, m.values)))
             (tmp / f"{m.protocol}_{m.condition}_{m.metric}.csv").write_text(text)
     provenance = {"git_commit": git_commit(), "versions": package_versions()}
     payload = {**info, "unit": "percent", "provenance": provenance,
@@ -149,7 +140,7 @@ def collect_eval_dir(eval_dir: str | Path) -> list[MetricRow]:
 
 def write_collected(rows: Iterable[MetricRow], dest: str | Path) -> None:
     """Write gathered rows as CSV (atomically), one number per line."""
-    write_text_atomic(dest, _csv_text(COLLECTED_COLUMNS, ([getattr(r, c) for c in COLLECTED_COLUMNS] for r in rows)))
+    write_text_atomic(dest, csv_text(COLLECTED_COLUMNS, ([getattr(r, c) for c in COLLECTED_COLUMNS] for r in rows)))
 
 
 def read_collected(path: str | Path) -> list[MetricRow]:

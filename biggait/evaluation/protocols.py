@@ -1,8 +1,8 @@
-"""The evaluation protocols of CCPG, CASIA-B / CASIA-B*, SUSTech1K and CCGR-Mini, as data.
+"""Scoring by the evaluation protocols of CCPG, CASIA-B / CASIA-B*, SUSTech1K and CCGR-Mini.
 
-:data:`PROTOCOLS` holds, per protocol, its conditions (probe types -> gallery types), how types
-are matched (exactly, or by substring for SUSTech1K) and how views are read (CCPG: the folder
-name up to the first ``_``). :func:`evaluate` turns features plus metadata into an
+The protocols themselves are data in the dataset registry (:data:`biggait.datasets.PROTOCOLS`):
+per dataset its conditions (probe types -> gallery types), how types are matched (exactly, or by
+substring for SUSTech1K) and how views are read (CCPG: the folder name up to the first ``_``). :func:`evaluate` turns features plus metadata into an
 :class:`EvalResult`: long-format metric rows, per-view matrices and a JSON-ready detail dict —
 tables, not log lines. One distance matrix is computed per (probe set, gallery) and sliced per
 view pair; it is never recomputed per pair.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from biggait.datasets import PROTOCOLS, ProtocolSpec, Types, get_protocol
+from biggait.datasets import ProtocolSpec, Types, get_protocol
 from biggait.errors import EvaluationError
 from biggait.evaluation.bootstrap import bootstrap_ci, id_sums, ratio_statistic
 from biggait.evaluation.distance import METRICS, check_features, pairwise_distance, prepare
@@ -75,6 +75,31 @@ def _check_inputs(features: np.ndarray, labels, types, views) -> tuple[np.ndarra
 
 def _nan_rows(protocol: str, cond: str, metrics: list[str]) -> list[MetricRow]:
     return [MetricRow(protocol, cond, m, float("nan")) for m in metrics]
+
+
+def _empty_condition_rows(spec: ProtocolSpec, cond: str) -> list[MetricRow]:
+    """NaN rows for every metric of a condition whose probe or gallery set is empty."""
+    rows = []
+    if spec.kind in ("ccpg", "cross_view"):
+        gait_m = [f"rank{k}_exclude_identical_view" for k in range(1, spec.num_rank + 1)]
+        gait_m += ["rank1_include_identical_view"] if spec.kind == "ccpg" else []
+        rows += _nan_rows("gait", cond, gait_m)
+    if spec.kind in ("ccpg", "listed_gallery"):
+        rows += _nan_rows("reid", cond, [f"rank{r}" for r in spec.ranks] + ["mAP", "mINP"])
+    return rows
+
+
+def _condition_masks(name: str, spec: ProtocolSpec, labels: np.ndarray, types: np.ndarray, views: np.ndarray,
+                     gallery_keys: set[str] | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Probe and gallery masks per condition (a listed gallery: its keys vs every other sequence)."""
+    if spec.kind == "listed_gallery":
+        if gallery_keys is None:
+            raise EvaluationError(f"protocol {name}: needs the gallery list (GALLERY_SET of the partition)")
+        keys = np.array([f"{i}-{t}-{v}" for i, t, v in zip(labels, types, views)])
+        gallery = np.isin(keys, list(gallery_keys))
+        return {"all": ~gallery}, {"all": gallery}
+    return ({c: type_mask(types, pt, spec.match) for c, (pt, _) in spec.conditions.items()},
+            {c: type_mask(types, gt, spec.match) for c, (_, gt) in spec.conditions.items()})
 
 
 def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_lab: np.ndarray,
@@ -162,15 +187,7 @@ def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metri
     result = EvalResult(name, metric, details={"protocol": name, "metric": metric, "view_list": view_list,
                                                "unit": "percent (reid fractions in details)",
                                                "conditions": {}, "gait": {}, "reid": {}})
-    if spec.kind == "listed_gallery":
-        if gallery_keys is None:
-            raise EvaluationError(f"protocol {name}: needs the gallery list (GALLERY_SET of the partition)")
-        keys = np.array([f"{i}-{t}-{v}" for i, t, v in zip(labels, types, views)])
-        g_masks = {"all": np.isin(keys, list(gallery_keys))}
-        p_masks = {"all": ~g_masks["all"]}
-    else:
-        p_masks = {c: type_mask(types, pt, spec.match) for c, (pt, _) in spec.conditions.items()}
-        g_masks = {c: type_mask(types, gt, spec.match) for c, (_, gt) in spec.conditions.items()}
+    p_masks, g_masks = _condition_masks(name, spec, labels, types, views, gallery_keys)
     strips = prepare(features, metric)  # one layout conversion for every condition
     cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # gallery mask -> (probe rows, distances)
     for cond in p_masks:
@@ -182,12 +199,7 @@ def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metri
             side = "probe" if not pm.any() else "gallery"
             logger.warning("%s condition %s: the %s set is empty (types %s); its metrics are NaN",
                            name, cond, side, list(probe_types if side == "probe" else gallery_types))
-            if spec.kind in ("ccpg", "cross_view"):
-                gait_m = [f"rank{k}_exclude_identical_view" for k in range(1, spec.num_rank + 1)]
-                gait_m += ["rank1_include_identical_view"] if spec.kind == "ccpg" else []
-                result.rows += _nan_rows("gait", cond, gait_m)
-            if spec.kind in ("ccpg", "listed_gallery"):
-                result.rows += _nan_rows("reid", cond, [f"rank{r}" for r in spec.ranks] + ["mAP", "mINP"])
+            result.rows += _empty_condition_rows(spec, cond)
             continue
         # One distance matrix per gallery set, over the union of the probes that use it.
         key = gm.tobytes()

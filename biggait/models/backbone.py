@@ -17,7 +17,6 @@ Positional embeddings: the checkpoint's 37x37 grid is resampled once, the origin
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
@@ -28,7 +27,6 @@ from torch import Tensor, nn
 
 from biggait.errors import ConfigError
 
-logger = logging.getLogger(__name__)
 
 PATCH = 14
 PRETRAIN_GRID = 37  # DINOv2 checkpoints are trained at 518 px = 37 x 37 patches

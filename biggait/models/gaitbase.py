@@ -15,13 +15,10 @@ When ``h`` is a multiple of ``parts`` we do exactly that; otherwise (the demo: `
 
 from __future__ import annotations
 
-import logging
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-logger = logging.getLogger(__name__)
 
 
 def conv3x3(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:

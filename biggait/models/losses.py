@@ -7,7 +7,6 @@ same LossConfig).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,7 +16,6 @@ from torch import Tensor
 
 from biggait.config import LossConfig
 
-logger = logging.getLogger(__name__)
 
 _SOBEL_X = ((1.0, 0.0, -1.0), (2.0, 0.0, -2.0), (1.0, 0.0, -1.0))
 _SOBEL_Y = ((1.0, 2.0, 1.0), (0.0, 0.0, 0.0), (-1.0, -2.0, -1.0))

@@ -9,13 +9,10 @@ function applied to a map of ones gives the validity mask (0 on pad columns).
 
 from __future__ import annotations
 
-import logging
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-logger = logging.getLogger(__name__)
 
 
 def needed_widths(ratios: Tensor, height: int) -> Tensor:

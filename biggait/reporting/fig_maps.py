@@ -8,15 +8,12 @@ rendered as the paper does: the first three principal components of its foregrou
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from biggait.errors import DataError
-
-log = logging.getLogger(__name__)
 
 
 def _plt():

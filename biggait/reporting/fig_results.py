@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -12,8 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from biggait.errors import DataError
-
-log = logging.getLogger(__name__)
 
 
 def _plt():

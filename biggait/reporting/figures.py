@@ -37,51 +37,6 @@ def save_figure(fig, out: str | Path, dpi: int = 150) -> list[Path]:
     return paths
 
 
-def _pad_resize(a: argparse.Namespace) -> list[Path]:
-    seq, name = fig_maps.load_test_sequence(a.root, a.dataset, a.partition, a.sequence)
-    frame = int(fig_maps.pick_frames(len(seq["ratios"]), 3)[1 if len(seq["ratios"]) > 1 else 0])
-    fig = fig_maps.pad_resize_figure(seq["rgb"], seq["ratios"], frame, title=f"{a.dataset}: {name}, frame {frame}")
-    return save_figure(fig, a.out)
-
-
-def _maps(a: argparse.Namespace) -> list[Path]:
-    seq, name = fig_maps.load_test_sequence(a.root, a.dataset, a.partition, a.sequence)
-    frames = fig_maps.pick_frames(len(seq["ratios"]), a.frames)
-    maps = fig_maps.model_maps(a.checkpoint, seq["rgb"], seq["ratios"], frames)
-    label = f"{Path(a.checkpoint).parent.parent.name}, {a.dataset} {name}"
-    paths = save_figure(fig_maps.masks_figure(seq["rgb"], frames, maps["foreground"],
-                                              title=f"Unsupervised masks: {label}"), a.out_masks)
-    paths += save_figure(fig_maps.pca_figure(seq["rgb"], frames, maps, title=f"PCA of GRE maps: {label}"),
-                         a.out_pca)
-    return paths
-
-
-def _bars(a: argparse.Namespace) -> list[Path]:
-    cells = fig_results.read_table_cells(a.table)
-    return save_figure(fig_results.bars_figure(cells, title=a.title or Path(a.table).stem), a.out)
-
-
-def _heatmap(a: argparse.Namespace) -> list[Path]:
-    mats = []
-    for p in a.matrices:
-        probe, gallery, vals = fig_results.read_view_matrix(p)
-        name = Path(p).stem  # evaluate names them <protocol>_<condition>_<metric>.csv
-        mats.append((name.removeprefix("gait_").removesuffix("_rank1"), probe, gallery, vals))
-    return save_figure(fig_results.heatmap_figure(mats, title=a.title), a.out)
-
-
-def _curves(a: argparse.Namespace) -> list[Path]:
-    logs = {}
-    for run in a.runs:
-        run = Path(run)
-        path = run / "train_log.jsonl" if run.is_dir() else run
-        name = f"{path.parent.parent.name}/{path.parent.name}"
-        logs[name] = fig_results.read_train_log(path)
-    if not logs:
-        raise DataError("curves: no run folders given")
-    return save_figure(fig_results.curves_figure(logs, title=a.title), a.out)
-
-
 def pad_resize(root: Path, dataset: str, partition: Path | None, sequence: int, out: Path) -> list[Path]:
     """A stored crop of a test sequence, squashed vs Pad-and-Resize."""
     seq, name = fig_maps.load_test_sequence(root, dataset, partition, sequence)

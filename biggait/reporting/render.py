@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from biggait.io import csv_value
 from biggait.reporting.cells import Cell
 
 NOT_RECOVERED = "not recovered"

@@ -10,8 +10,6 @@ For each table of :data:`biggait.reporting.specs.TABLES` this writes, under ``--
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -25,7 +23,7 @@ from biggait import paths
 from biggait.datasets import DATASET_LABELS, SCORES, Column, dataset_name
 from biggait.errors import DataError
 from biggait.evaluation.metrics_files import MetricRow, load_results, read_metrics_files
-from biggait.io import csv_value, write_text_atomic
+from biggait.io import csv_text, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
 from biggait.reporting.specs import EFFICIENCY_COLUMNS, TableSpec, get_table
@@ -143,20 +141,12 @@ def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict,
     return cells
 
 
-def _csv_text(header: list[str], rows: Iterable[Iterable[object]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows([csv_value(v) for v in r] for r in rows)
-    return buf.getvalue()
-
-
 def write_table(cells: list[Cell], spec: TableSpec, out_dir: str | Path, note: str = "") -> list[Path]:
     """Write the long CSV, the wide CSV, Markdown and LaTeX of one table; returns the paths."""
     out_dir = Path(out_dir)
     header, rows = render.wide_rows(cells, 2 if spec.kind == "efficiency" else 1)
-    texts = {f"{spec.name}.csv": _csv_text(list(CELL_COLUMNS), (asdict(c).values() for c in cells)),
-             f"{spec.name}_wide.csv": _csv_text(header, rows),
+    texts = {f"{spec.name}.csv": csv_text(list(CELL_COLUMNS), (asdict(c).values() for c in cells)),
+             f"{spec.name}_wide.csv": csv_text(header, rows),
              f"{spec.name}.md": render.markdown(spec.title, note, header, rows),
              f"{spec.name}.tex": render.latex(spec.title, note, header, rows)}
     for name, text in texts.items():

@@ -10,14 +10,12 @@ the ground at z = 0. Nothing here knows about clothes, cameras or pixels.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = ["Identity", "Capsules", "sample_identity", "vary_identity", "walk", "MATERIALS"]
 
-logger = logging.getLogger(__name__)
 
 TAU = 2.0 * np.pi
 # Material slots; the renderer maps them to the sequence's colours and textures.

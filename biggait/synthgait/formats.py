@@ -13,7 +13,6 @@ with every RGB frame. Each pickle holds one numpy array, protocol 4, time first.
 
 from __future__ import annotations
 
-import logging
 import pickle
 from pathlib import Path
 
@@ -24,8 +23,6 @@ from biggait.data.preprocess import pad_and_resize_crop
 from biggait.datasets import get_preset
 
 __all__ = ["file_names", "pad_and_resize", "squash", "tight_box", "format_sequence", "write_pickles"]
-
-logger = logging.getLogger(__name__)
 
 
 def file_names(dataset: str, view: str) -> dict[str, str]:

@@ -14,7 +14,6 @@ feature much more than bags do.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from biggait.errors import DataError
 
 __all__ = ["ProxyRecord", "features", "rank1_table", "proxy_rank1"]
 
-logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ProxyRecord:

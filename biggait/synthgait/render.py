@@ -8,7 +8,6 @@ defined in scene coordinates and scrolls as the walker moves.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import cv2
@@ -17,8 +16,6 @@ import numpy as np
 from biggait.synthgait.body import Capsules
 
 __all__ = ["Camera", "Looks", "Light", "RenderBuffers", "project", "rasterise", "shade", "make_background", "random_colour"]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ their clothes is that the same outfit slot (U0, D3, ...) is the same garment in 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +18,6 @@ from biggait.synthgait.domains import DomainStyle
 from biggait.synthgait.render import Camera, Looks, random_colour
 
 __all__ = ["Garment", "sample_garment", "add_props", "build_looks"]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,9 @@ Several GPUs (or CPU processes with gloo): ``torchrun --nproc_per_node 4 -m bigg
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from biggait.config import load_experiment
-
-logger = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

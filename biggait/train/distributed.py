@@ -19,7 +19,6 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from biggait.device import resolve_device
-from biggait.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

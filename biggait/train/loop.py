@@ -1,10 +1,11 @@
 """Training: ``train(experiment, out_dir)`` runs one experiment into a resumable run folder.
 
-The loop reads top to bottom: build the model, SGD over ``model.trainable_parameters()`` with a
-multi-step schedule, then for every iteration take the P x K batch of that iteration, run the model
+:class:`_Trainer` reads top to bottom: build the model, SGD over ``model.trainable_parameters()``
+with a multi-step schedule (restored from the newest checkpoint when resuming), then for every iteration take the P x K batch of that iteration, run the model
 under autocast, compose the weighted losses, skip the step when the loss is not finite, else step
 the optimiser and the schedule. Checkpoints (``checkpoints/iter_XXXXXX.pt``, the newest two kept)
-carry everything needed for an exact resume; ``model.pt`` is written last, atomically.
+carry everything needed for an exact resume (:mod:`biggait.train.state`); ``model.pt`` is written
+last, atomically.
 
 Run folder: ``config.yaml``, ``git_commit.txt``, ``versions.json``, ``train_log.jsonl``,
 ``checkpoints/`` and finally ``model.pt``. Under ``torchrun`` only rank 0 writes.
@@ -16,7 +17,6 @@ import dataclasses
 import json
 import logging
 import math
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,21 +26,18 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from biggait.train import distributed as ddp
-from biggait.models import losses
-from biggait.train import state as ts
+from biggait import paths
 from biggait.config import Experiment, LossConfig, dump_yaml
 from biggait.data.loader import make_train_loader
 from biggait.errors import BigGaitError, ConfigError
-from biggait.models import checkpoints
-from biggait.models.biggait import build_model
 from biggait.io import write_run_info
+from biggait.models import losses
+from biggait.models.biggait import build_model
+from biggait.models.checkpoints import save_checkpoint
+from biggait.train import distributed as ddp
+from biggait.train import state as ts
 
 logger = logging.getLogger(__name__)
-
-LOG_NAME = "train_log.jsonl"
-MODEL_NAME = "model.pt"
-KEEP_CHECKPOINTS = 2
 
 
 @dataclasses.dataclass
@@ -111,15 +108,6 @@ def _num_classes(exp: Experiment, loader: Any) -> int:
     return int(loader.num_classes)  # the number of training identities
 
 
-def _prepare_out_dir(out_dir: Path, resume: bool) -> None:
-    """With ``resume=False`` forget a previous run in ``out_dir`` (model, checkpoints, log)."""
-    if resume:
-        return
-    (out_dir / MODEL_NAME).unlink(missing_ok=True)
-    (out_dir / LOG_NAME).unlink(missing_ok=True)
-    shutil.rmtree(out_dir / ts.CHECKPOINT_DIR, ignore_errors=True)
-
-
 def _trim_log(path: Path, data_iter: int) -> None:
     """Drop the log lines of batches after ``data_iter`` (an interrupted run's tail) before appending."""
     if not path.exists():
@@ -173,134 +161,142 @@ def train_model(exp: Experiment, out_dir: str | Path, *, resume: bool = True,
     out_dir = Path(out_dir).resolve()
     info = ddp.init_from_env(exp.train.device)
     _check_experiment(exp, info.world_size)
-    final = out_dir / MODEL_NAME
+    final = out_dir / paths.MODEL_NAME
     if resume and final.exists():
         logger.info("%s exists: the run is finished, nothing to do", final)
         return TrainResult(final, exp.train.total_iters, True, None)
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _prepare_out_dir(out_dir, resume)
+        ts.prepare_out_dir(out_dir, resume)
         write_run_info(out_dir, dump_yaml(exp))
     ddp.barrier()
-
-    # ---- state to resume from (every rank reads the same file) ----
-    ckpt_path, ckpt = ts.newest_readable(out_dir) if resume else (None, None)
+    ckpt_path, ckpt = ts.newest_readable(out_dir) if resume else (None, None)  # every rank reads the same file
     if ckpt is not None:
         ts.check_resumable(ckpt["experiment"], exp, ckpt_path)
-    step = int(ckpt["iteration"]) if ckpt else 0
-    data_iter = int(ckpt["data_iter"]) if ckpt else 0
-
-    # ---- model, optimiser, schedule (seeded: identical initial weights on every rank) ----
-    ts.seed_all(exp.train.seed)
-    loader = make_train_loader(exp, start_iter=data_iter, rank=info.rank, world_size=info.world_size)
-    num_classes = _num_classes(exp, loader)
-    model = build_model(exp.model, num_classes, exp.loss).to(info.device)
-    if info.distributed and exp.train.sync_bn:
-        model = ddp.convert_sync_batchnorm(model, info.device)
-    params = [p for p in model.trainable_parameters()]
-    optimizer = torch.optim.SGD(params, lr=exp.train.lr, momentum=exp.train.momentum,
-                                weight_decay=exp.train.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(exp.train.milestones), exp.train.gamma)
-    amp_dtype = resolve_amp(exp.train.amp, info.device)
-    if info.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # training shapes are fixed (P x K x frames)
-    scaler = torch.amp.GradScaler(info.device.type, enabled=amp_dtype == torch.float16)
-    if ckpt is not None:
-        checkpoints.load_model_state(model, ckpt, str(ckpt_path))
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if "scaler" in ckpt and scaler.is_enabled():
-            scaler.load_state_dict(ckpt["scaler"])
-        logger.info("resuming %s at iteration %d", ckpt_path, step)
-    net = ddp.wrap_ddp(model, info) if info.distributed else model
-
-    # The first batch is drawn before the generators are set: creating the DataLoader draws its
-    # base seed from torch's generator, which must not shift the stream of a resumed run.
-    batches = iter(loader)
-    pending: Optional[tuple[int, Any]] = next(batches)
-    if ckpt is not None:
-        ts.restore_rng(_rank_rng(ckpt["rng"], info, exp.train.seed))
-    else:
-        ts.seed_all(exp.train.seed + 1000003 * info.rank)  # dropout / Black DA differ per rank
-    log_path = out_dir / LOG_NAME
-    if info.is_main:
-        _trim_log(log_path, data_iter)
-
-    model.set_iteration(step)  # applies the mask-branch schedule before train() sets the modes
-    net.train()  # the model keeps its frozen LVM (and a frozen mask branch) in eval mode
-    total = exp.train.total_iters
-    stop = total if stop_after is None else min(total, stop_after)
-    bar = tqdm(total=total, initial=step, desc=exp.name, file=sys.stderr, dynamic_ncols=True,
-               disable=not (progress and info.is_main))
-    window, bad_run, finished = _Window(), 0, False
-    try:
-        while step < stop:
-            data_iter, batch = pending if pending is not None else next(batches)
-            pending = None
-            data_iter += 1  # next batch to draw
-            frames, ratios, labels = (t.to(info.device, non_blocking=True) for t in (batch.frames, batch.ratios, batch.labels))
-            model.set_iteration(step)
-            lr = optimizer.param_groups[0]["lr"]
-            terms, skipped = train_step(net, optimizer, scaler, frames, ratios, labels, exp.loss,
-                                        amp_dtype=amp_dtype, distributed=info.distributed)
-            n_frames = frames.shape[0] * frames.shape[1] * info.world_size
-            if skipped:
-                bad_run += 1
-                logger.warning("iteration %d: non-finite loss or gradients, step skipped (%d in a row)", step, bad_run)
-                if info.is_main:
-                    _append_log(log_path, {"iteration": step, "data_iter": data_iter, "lr": lr, "skipped": True,
-                                           **{k: float(v.detach()) for k, v in terms.items()}})
-                if bad_run >= exp.train.max_nonfinite_steps:
-                    last = ts.list_checkpoints(out_dir)
-                    where = f"the last good checkpoint is {last[-1][1]}" if last else "no checkpoint was written yet"
-                    raise BigGaitError(f"training stopped at iteration {step}: the loss was not finite for {bad_run} "
-                                       f"consecutive steps (train.max_nonfinite_steps); {where}")
-                continue
-            bad_run = 0
-            scheduler.step()
-            step += 1
-            window.add(terms, n_frames)
-            bar.update(1)
-            if step % exp.train.log_every == 0 or step == total:
-                row = {"iteration": step, "data_iter": data_iter, "lr": lr, "frames_per_s": round(window.fps(), 3),
-                       "skipped": False, **window.means()}
-                bar.set_postfix(loss=f"{row['total']:.4f}", lr=f"{lr:.3g}", fps=f"{row['frames_per_s']:.1f}")
-                if info.is_main:
-                    _append_log(log_path, row)
-            if step % exp.train.save_every == 0 or step == total:
-                rng_states = ddp.gather_objects(ts.capture_rng())  # one state per rank
-                if info.is_main:
-                    state = {"data_iter": data_iter, "optimizer": optimizer.state_dict(),
-                             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                             "rng": rng_states}
-                    checkpoints.save_checkpoint(out_dir / ts.CHECKPOINT_DIR / ts.checkpoint_name(step), model, exp,
-                                                num_classes, step, extra=state)
-                    ts.rotate_checkpoints(out_dir, KEEP_CHECKPOINTS)
-                ddp.barrier()
-            if step % exp.train.log_every == 0:
-                window = _Window()  # restarted after the checkpoint: frames/s counts training only
-        finished = step >= total
-        if finished and info.is_main:
-            checkpoints.save_checkpoint(final, model, exp, num_classes, step)  # atomic
-            logger.info("finished %d iterations: %s", step, final)
-        ddp.barrier()
-    finally:
-        bar.close()
-    if finished:
-        return TrainResult(final, step, True, model)
+    trainer = _Trainer(exp, out_dir, info, ckpt, ckpt_path)
+    stop = exp.train.total_iters if stop_after is None else min(exp.train.total_iters, stop_after)
+    if trainer.run(stop, progress):
+        return TrainResult(final, trainer.step, True, trainer.model)
     last = ts.list_checkpoints(out_dir)
-    return TrainResult(last[-1][1] if last else out_dir, step, False, model)
+    return TrainResult(last[-1][1] if last else out_dir, trainer.step, False, trainer.model)
 
 
-def _rank_rng(saved: Any, info: ddp.DistInfo, seed: int) -> dict[str, Any]:
-    """This rank's saved generator states (a list with one entry per rank)."""
-    states = saved if isinstance(saved, list) else [saved]
-    if len(states) != info.world_size:
-        logger.warning("checkpoint holds generator states of %d ranks, this run has %d: reseeding",
-                       len(states), info.world_size)
-        ts.seed_all(seed + 1000003 * info.rank + 7)
-        return ts.capture_rng()
-    return states[info.rank]
+class _Trainer:
+    """One run's model, optimiser, schedule and data stream, positioned at the checkpoint (or the start)."""
+
+    def __init__(self, exp: Experiment, out_dir: Path, info: ddp.DistInfo, ckpt: Optional[dict],
+                 ckpt_path: Optional[Path]) -> None:
+        self.exp, self.out_dir, self.info = exp, out_dir, info
+        self.step = int(ckpt["iteration"]) if ckpt else 0
+        self.data_iter = int(ckpt["data_iter"]) if ckpt else 0
+        ts.seed_all(exp.train.seed)  # identical initial weights on every rank
+        self.loader = make_train_loader(exp, start_iter=self.data_iter, rank=info.rank, world_size=info.world_size)
+        self.num_classes = _num_classes(exp, self.loader)
+        self.model = build_model(exp.model, self.num_classes, exp.loss).to(info.device)
+        if info.distributed and exp.train.sync_bn:
+            self.model = ddp.convert_sync_batchnorm(self.model, info.device)
+        t = exp.train
+        self.optimizer = torch.optim.SGD(list(self.model.trainable_parameters()), lr=t.lr, momentum=t.momentum,
+                                         weight_decay=t.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(t.milestones), t.gamma)
+        self.amp_dtype = resolve_amp(t.amp, info.device)
+        if info.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # training shapes are fixed (P x K x frames)
+        self.scaler = torch.amp.GradScaler(info.device.type, enabled=self.amp_dtype == torch.float16)
+        if ckpt is not None:
+            ts.restore_trainer_state(ckpt, str(ckpt_path), self.model, self.optimizer, self.scheduler, self.scaler)
+            logger.info("resuming %s at iteration %d", ckpt_path, self.step)
+        self.net = ddp.wrap_ddp(self.model, info) if info.distributed else self.model
+        # The first batch is drawn before the generators are set: creating the DataLoader draws its
+        # base seed from torch's generator, which must not shift the stream of a resumed run.
+        self.batches = iter(self.loader)
+        self.pending: Optional[tuple[int, Any]] = next(self.batches)
+        if ckpt is not None:
+            ts.restore_rng(ts.rank_rng(ckpt["rng"], info.rank, info.world_size, t.seed))
+        else:
+            ts.seed_all(t.seed + 1000003 * info.rank)  # dropout / Black DA differ per rank
+        self.log_path = out_dir / paths.TRAIN_LOG
+        if info.is_main:
+            _trim_log(self.log_path, self.data_iter)
+
+    def run(self, stop: int, progress: bool) -> bool:
+        """Train up to iteration ``stop``; True when the schedule is complete (``model.pt`` written)."""
+        exp, info, total = self.exp, self.info, self.exp.train.total_iters
+        self.model.set_iteration(self.step)  # applies the mask-branch schedule before train() sets the modes
+        self.net.train()  # the model keeps its frozen LVM (and a frozen mask branch) in eval mode
+        bar = tqdm(total=total, initial=self.step, desc=exp.name, file=sys.stderr, dynamic_ncols=True,
+                   disable=not (progress and info.is_main))
+        window, bad_run = _Window(), 0
+        try:
+            while self.step < stop:
+                terms, skipped, lr, n_frames = self._one_step()
+                if skipped:
+                    bad_run = self._skipped(terms, lr, bad_run + 1)
+                    continue
+                bad_run = 0
+                self.scheduler.step()
+                self.step += 1
+                window.add(terms, n_frames)
+                bar.update(1)
+                if self.step % exp.train.log_every == 0 or self.step == total:
+                    self._log(window, lr, bar)
+                if self.step % exp.train.save_every == 0 or self.step == total:
+                    self._save_checkpoint()
+                if self.step % exp.train.log_every == 0:
+                    window = _Window()  # restarted after the checkpoint: frames/s counts training only
+            return self._finish()
+        finally:
+            bar.close()
+
+    def _one_step(self) -> tuple[dict[str, Tensor], bool, float, int]:
+        """Draw this iteration's batch and take one optimiser step: (terms, skipped, lr, global frames)."""
+        data_iter, batch = self.pending if self.pending is not None else next(self.batches)
+        self.pending = None
+        self.data_iter = data_iter + 1  # next batch to draw
+        dev = self.info.device
+        frames, ratios, labels = (t.to(dev, non_blocking=True) for t in (batch.frames, batch.ratios, batch.labels))
+        self.model.set_iteration(self.step)
+        lr = self.optimizer.param_groups[0]["lr"]
+        terms, skipped = train_step(self.net, self.optimizer, self.scaler, frames, ratios, labels, self.exp.loss,
+                                    amp_dtype=self.amp_dtype, distributed=self.info.distributed)
+        return terms, skipped, lr, frames.shape[0] * frames.shape[1] * self.info.world_size
+
+    def _skipped(self, terms: dict[str, Tensor], lr: float, bad_run: int) -> int:
+        """Log a skipped step; stop the run after ``train.max_nonfinite_steps`` in a row."""
+        logger.warning("iteration %d: non-finite loss or gradients, step skipped (%d in a row)", self.step, bad_run)
+        if self.info.is_main:
+            _append_log(self.log_path, {"iteration": self.step, "data_iter": self.data_iter, "lr": lr, "skipped": True,
+                                        **{k: float(v.detach()) for k, v in terms.items()}})
+        if bad_run >= self.exp.train.max_nonfinite_steps:
+            last = ts.list_checkpoints(self.out_dir)
+            where = f"the last good checkpoint is {last[-1][1]}" if last else "no checkpoint was written yet"
+            raise BigGaitError(f"training stopped at iteration {self.step}: the loss was not finite for {bad_run} "
+                               f"consecutive steps (train.max_nonfinite_steps); {where}")
+        return bad_run
+
+    def _log(self, window: _Window, lr: float, bar: tqdm) -> None:
+        row = {"iteration": self.step, "data_iter": self.data_iter, "lr": lr, "frames_per_s": round(window.fps(), 3),
+               "skipped": False, **window.means()}
+        bar.set_postfix(loss=f"{row['total']:.4f}", lr=f"{lr:.3g}", fps=f"{row['frames_per_s']:.1f}")
+        if self.info.is_main:
+            _append_log(self.log_path, row)
+
+    def _save_checkpoint(self) -> None:
+        rng_states = ddp.gather_objects(ts.capture_rng())  # one state per rank
+        if self.info.is_main:
+            ts.save_trainer_checkpoint(self.out_dir, self.model, self.exp, self.num_classes, self.step,
+                                       self.data_iter, self.optimizer, self.scheduler, self.scaler, rng_states)
+        ddp.barrier()
+
+    def _finish(self) -> bool:
+        """Write ``model.pt`` (rank 0, atomically) when the schedule is complete."""
+        finished = self.step >= self.exp.train.total_iters
+        if finished and self.info.is_main:
+            final = self.out_dir / paths.MODEL_NAME
+            save_checkpoint(final, self.model, self.exp, self.num_classes, self.step)
+            logger.info("finished %d iterations: %s", self.step, final)
+        ddp.barrier()
+        return finished
 
 
 def _append_log(path: Path, row: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""What a training checkpoint holds beyond the weights, and how checkpoints are found and rotated.
+"""The trainer's checkpoints: what they hold beyond the weights, how they are written, found, rotated,
+read back and checked before a resume (the file format itself is :mod:`biggait.models.checkpoints`).
 
 Exact resume needs the model, optimiser, LR scheduler, grad scaler, the iteration counters and
 every random-number generator that training draws from (dropout and Black DA use torch's global
@@ -11,18 +12,22 @@ from __future__ import annotations
 import logging
 import random
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import torch
 
+from biggait import paths
 from biggait.config import Experiment, to_dict
 from biggait.errors import CheckpointError
+from biggait.models.checkpoints import load_checkpoint, load_model_state, save_checkpoint
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_DIR = paths.CHECKPOINT_DIR
+KEEP_CHECKPOINTS = 2  # the newest two are kept
 _CKPT_RE = re.compile(r"^iter_(\d{6,})\.pt$")
 
 # Keys that may change between a checkpoint and its resumption without changing the mathematics:
@@ -97,10 +102,48 @@ def rotate_checkpoints(out_dir: Path, keep: int = 2) -> None:
         path.unlink(missing_ok=True)
 
 
+def prepare_out_dir(out_dir: Path, resume: bool) -> None:
+    """With ``resume=False`` forget a previous run in ``out_dir`` (model, checkpoints, log)."""
+    if resume:
+        return
+    (out_dir / paths.MODEL_NAME).unlink(missing_ok=True)
+    (out_dir / paths.TRAIN_LOG).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
+
+
+def save_trainer_checkpoint(out_dir: Path, model: torch.nn.Module, exp: Experiment, num_classes: int, step: int,
+                            data_iter: int, optimizer: torch.optim.Optimizer, scheduler: Any,
+                            scaler: torch.amp.GradScaler, rng_states: list[dict[str, Any]]) -> None:
+    """Write ``checkpoints/iter_<step>.pt`` with everything an exact resume needs; keep the newest two."""
+    state = {"data_iter": data_iter, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "scaler": scaler.state_dict(), "rng": rng_states}
+    save_checkpoint(Path(out_dir) / CHECKPOINT_DIR / checkpoint_name(step), model, exp, num_classes, step, extra=state)
+    rotate_checkpoints(out_dir, KEEP_CHECKPOINTS)
+
+
+def restore_trainer_state(ckpt: dict[str, Any], source: str, model: torch.nn.Module,
+                          optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler) -> None:
+    """Load a trainer checkpoint's weights, optimiser, schedule and (when in use) grad-scaler state."""
+    load_model_state(model, ckpt, source)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    if "scaler" in ckpt and scaler.is_enabled():
+        scaler.load_state_dict(ckpt["scaler"])
+
+
+def rank_rng(saved: Any, rank: int, world_size: int, seed: int) -> dict[str, Any]:
+    """This rank's saved generator states (a list with one entry per rank); reseeded when the world changed."""
+    states = saved if isinstance(saved, list) else [saved]
+    if len(states) != world_size:
+        logger.warning("checkpoint holds generator states of %d ranks, this run has %d: reseeding",
+                       len(states), world_size)
+        seed_all(seed + 1000003 * rank + 7)
+        return capture_rng()
+    return states[rank]
+
+
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """Load a trainer checkpoint safely (``weights_only``), naming the file on any failure."""
-    from biggait.models.checkpoints import load_checkpoint
-
     try:
         ckpt = load_checkpoint(path)
     except CheckpointError:
