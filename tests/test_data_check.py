@@ -11,7 +11,7 @@ import pytest
 
 from biggait.cli import main
 from biggait.data.check import check_tree, format_report
-from test_data_dataset import dump, make_seq, write_partition
+from helpers import dump, make_seq, write_partition
 
 
 class Evil:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,45 +9,7 @@ import pytest
 from biggait.data.dataset import GaitDataset, load_partition
 from biggait.datasets import PRESETS, get_preset, known_presets
 from biggait.errors import DataError
-
-
-def dump(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        pickle.dump(obj, fh, protocol=4)
-
-
-def make_seq(root: Path, sid: str, typ: str, view: str, T: int, preset: str = "ccpg", H: int = 16,
-             sils: bool = True, seed: int = 0) -> dict:
-    """Write one sequence in ``preset``'s file conventions; returns the arrays in our convention."""
-    rng = np.random.default_rng(seed)
-    W = H // 2 if preset == "ccpg" else H
-    rgb = rng.integers(0, 256, (T, 3, H, W), dtype=np.uint8)  # [T,3,H,W]
-    ratio = rng.uniform(0.3, 0.7, T)  # w/h, float64
-    sil = (rng.random((T, H, W)) > 0.5).astype(np.uint8) * 255
-    folder = root / sid / typ / view
-    if preset == "sustech1k":
-        dump(folder / f"05-{view}-Camera-RGB_raw.pkl", rgb.transpose(0, 2, 3, 1).copy())  # HWC
-        hw = np.stack([np.full(T, 100.0), ratio * 100.0], 1)  # (H, W)
-        dump(folder / f"04-{view}-Camera-Ratios-HW.pkl", hw)
-        if sils:
-            dump(folder / f"03-{view}-Camera-Sils_aligned.pkl", sil)
-        dump(folder / f"00-{view}-LiDAR-PCDs.pkl", np.zeros(3))  # an unrelated modality
-    else:
-        rgb_name = "aligned-rgbs" if preset == "ccpg" else "rgbs"
-        sil_name = "aligned-sils" if preset == "ccpg" else "sils"
-        # Names that sort before the right one, so a sort-order reader would pick the wrong file.
-        dump(folder / f"{view}-aaa-extra.pkl", np.zeros((T, 3), np.uint8))
-        dump(folder / f"{view}-{rgb_name}.pkl", rgb)
-        dump(folder / f"{view}-ratios.pkl", ratio)
-        if sils:
-            dump(folder / f"{view}-{sil_name}.pkl", sil)
-    return {"rgb": rgb, "ratios": ratio.astype(np.float32), "sils": sil}
-
-
-def write_partition(path: Path, train: list[str], test: list[str]) -> Path:
-    path.write_text(json.dumps({"TRAIN_SET": train, "TEST_SET": test}))
-    return path
+from helpers import dump, make_seq, write_partition
 
 
 def test_presets_follow_the_interface_table():

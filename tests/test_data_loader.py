@@ -13,7 +13,7 @@ from biggait.config import DataConfig, Experiment, TrainConfig
 from biggait.data.loader import Batch, make_test_loader, make_train_loader, normalize_rgb
 from biggait.data.sampler import first_frames, plan_iteration, sample_frames
 from biggait.errors import DataError
-from test_data_dataset import make_seq, write_partition
+from helpers import make_seq, write_partition
 
 TRAIN = ["a1", "a2", "a3", "a4", "a5"]
 TEST = ["b1", "b2"]

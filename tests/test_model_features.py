@@ -94,18 +94,81 @@ def test_black_da_is_out_of_place_and_backward_works():
     dict(taps="last"), dict(taps="mid4"), dict(lvm="vitb14_reg4"),
 ])
 def test_ablation_switches_train(changes):
+    """Every switch still trains (finite loss, a backward); what each one changes is asserted below."""
     model = _model(**changes).train()
     frames, ratios, labels = _batch(h=64, w=64)  # square frames: the Pad-and-Resize path
-    out = model(frames, ratios, return_maps=True)
-    terms = compose(out, labels, LossConfig())
+    terms = compose(model(frames, ratios), labels, LossConfig())
     terms["total"].backward()
     assert torch.isfinite(terms["total"])
-    if changes.get("mask_branch") is False:
-        assert torch.equal(out.maps["foreground"], out.maps["valid"])
-    if "appearance_branch" in changes:
-        assert "appearance" not in out.maps and len(model.gaitbase.stems) == 1
-    if changes.get("pad_and_resize") is False:
-        assert bool((out.maps["valid"] == 1).all())
+
+
+def _maps(model, frames, ratios, train=False):
+    model.train(train)
+    trace: dict = {}
+    out = model(frames, ratios, return_maps=True, trace=trace)
+    return out, trace
+
+
+def test_mask_branch_off_makes_every_valid_pixel_foreground():
+    frames, ratios, labels = _batch(h=64, w=64)
+    model = _model(mask_branch=False)
+    assert model.gre.mask is None
+    out, _ = _maps(model, frames, ratios, train=True)
+    valid, fg = out.maps["valid"], out.maps["foreground"]
+    assert (valid == 0).any() and (valid != 0).any()  # ratio 0.45: pad columns exist
+    assert torch.equal(fg != 0, valid != 0)  # no mask: the foreground is exactly the valid area
+    assert "reconstruction" not in out.aux and "mask_smoothness" not in out.aux
+    on, _ = _maps(_model(), frames, ratios, train=True)
+    assert not torch.equal(on.maps["foreground"] != 0, valid != 0)  # with the mask branch it selects
+    assert "mask_smoothness" in on.aux
+
+
+@pytest.mark.parametrize("off, kept", [("appearance", "denoising"), ("denoising", "appearance")])
+def test_branch_off_leaves_gaitbase_one_source(off, kept):
+    model = _model(**{f"{off}_branch": False})
+    assert getattr(model.gre, off) is None and len(model.gaitbase.stems) == 1
+    assert model.gaitbase.stems[0].conv.in_channels == getattr(DEMO, f"{kept}_dim")
+    assert len(_model().gaitbase.stems) == 2  # both branches feed GaitBase by default
+    out, _ = _maps(model, *_batch()[:2], train=True)
+    assert off not in out.maps and kept in out.maps
+    if off == "denoising":
+        assert "denoising_smoothness" not in out.aux and "diversity" not in out.aux
+
+
+def test_black_da_zeroes_whole_maps_only_when_on():
+    frames, ratios, _ = _batch()
+    for on in (True, False):
+        out, _ = _maps(_model(black_da=on, black_da_ratio=1.0), frames, ratios, train=True)
+        zeroed = [(out.maps[m][i].abs().sum() == 0).item() for m in ("denoising", "appearance") for i in range(4)]
+        assert sum(zeroed) == (4 if on else 0)  # ratio 1: one map of every sequence, or none
+    out, _ = _maps(_model(black_da_ratio=1.0), frames, ratios, train=False)
+    assert all(out.maps[m][i].abs().sum() > 0 for m in ("denoising", "appearance") for i in range(4))  # eval: never
+
+
+def test_pad_and_resize_off_squashes_the_canvas():
+    frames, ratios, _ = _batch(h=64, w=64)  # square crops of ratio 0.45
+    model_on, model_off = _model(), _model(pad_and_resize=False)
+    _, on = _maps(model_on, frames, ratios)
+    out_off, off = _maps(model_off, frames, ratios)
+    squashed = torch.nn.functional.interpolate(frames.reshape(-1, 3, 64, 64), size=model_off.image_hw,
+                                               mode="bilinear", align_corners=False)
+    assert torch.allclose(off["dino_input"], squashed)  # off: the square crop is squashed
+    assert not torch.allclose(on["dino_input"], squashed)  # on: padded to the real aspect first
+    assert bool((out_off.maps["valid"] == 1).all())
+
+
+@pytest.mark.parametrize("taps, mask_dim_factor, feat_dim_factor", [("both", 1, 4), ("last", 1, 1), ("mid4", 4, 4)])
+def test_taps_choose_what_feeds_the_branches(taps, mask_dim_factor, feat_dim_factor):
+    model = _model(taps=taps)
+    c = model.lvm.embed_dim
+    assert model.gre.mask.proj.in_features == mask_dim_factor * c
+    assert model.gre.appearance.proj.in_features == feat_dim_factor * c
+
+
+def test_lvm_variant_switch_builds_that_upstream():
+    model = _model(lvm="vitb14_reg4")
+    assert model.lvm.variant == "vitb14_reg4" and model.lvm.vit.reg_token is not None
+    assert _model().lvm.vit.reg_token is None
 
 
 def test_smoothness_modes_give_different_values():

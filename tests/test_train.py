@@ -18,7 +18,7 @@ from biggait.models.biggait import build_model
 from biggait.models.checkpoints import load_model
 from biggait.train.loop import resolve_amp, train, train_model
 from biggait.train.state import list_checkpoints, read_checkpoint
-from test_train_helpers import assert_same_state, state_of, tiny_experiment, tiny_overrides, write_tiny_tree
+from helpers import IDS, assert_same_state, state_of, tiny_experiment, tiny_overrides, write_tiny_tree
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +226,15 @@ def test_fp16_grad_scaler_skips_overflowing_steps_without_advancing(tree, tmp_pa
     # a scaler skip (inf gradients at the initial scale 2^16) has a finite loss and no schedule step
     assert all(r["total"] is not None for r in rows)
     assert read_checkpoint(out / "checkpoints" / "iter_000002.pt")["scheduler"]["last_epoch"] == 2
+
+
+def test_tiny_tree_reads_as_a_training_stream(tmp_path):
+    from biggait.data.loader import make_train_loader
+
+    data, part = write_tiny_tree(tmp_path)
+    exp = tiny_experiment(data, part)
+    loader = make_train_loader(exp)
+    assert loader.num_classes == len(IDS)
+    it, batch = next(iter(loader))
+    assert it == 0
+    assert batch.frames.shape == (4, 3, 3, 32, 16) and batch.labels.tolist()[0] == batch.labels.tolist()[1]

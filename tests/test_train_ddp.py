@@ -10,8 +10,7 @@ import torch
 import torch.multiprocessing as mp
 
 from biggait.train import distributed as ddp
-from test_train_distributed import free_port
-from test_train_helpers import assert_same_state, state_of, tiny_experiment, write_tiny_tree
+from helpers import assert_same_state, free_port, state_of, tiny_experiment, write_tiny_tree
 
 WORLD = 2
 

@@ -4,7 +4,6 @@ give exactly what one process computes on the whole batch."""
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
@@ -13,15 +12,10 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from biggait.train import distributed as ddp
+from helpers import free_port
 from biggait.errors import ConfigError
 
 WORLD = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _init(rank: int, port: int) -> None:

@@ -8,7 +8,6 @@ as a smoke test. The frames/s figure is stored in ``extra_info``.
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import torch
