@@ -1,5 +1,6 @@
-"""Evaluation: per-strip distances, retrieval metrics, the datasets' protocols (as data), bootstrap
-intervals, mask quality, embedding extraction and the ``biggait evaluate`` command.
+"""Evaluation: per-strip distances, retrieval metrics, scoring by the datasets' protocols, bootstrap
+intervals, mask quality, embedding extraction, the metrics files, model efficiency, and the
+``biggait evaluate`` / ``biggait efficiency`` commands.
 
 The protocol core (:mod:`distance`, :mod:`metrics`, :mod:`protocols`, :mod:`bootstrap`) is pure
 numpy/torch and reproduces the released evaluator's numbers exactly (see :mod:`biggait.parity.eval_checks`).

@@ -1,5 +1,7 @@
-"""Result tables, figures, metric checks and GPU picking for the Snakemake workflow.
+"""Reporting: the result tables, figures, the metric check and the DAG's preflight.
 
-``specs`` says what each table holds, ``collect`` gathers evaluate's metrics, ``tables`` and
-``render`` write the tables, ``figures`` draws the figures, ``gpu`` picks a free GPU per job.
+``specs`` says what each table holds, ``cells`` / ``tables`` / ``render`` build and write the tables
+from the metrics files (:mod:`biggait.evaluation.metrics_files`), ``figures`` (with ``fig_maps``,
+``fig_results``) draws the figures, ``check_metrics`` compares metrics with a baseline or the paper,
+``preflight`` plans the Snakemake DAG, and ``cli`` holds ``biggait tables / figures / check-metrics``.
 """
