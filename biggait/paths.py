@@ -8,10 +8,12 @@ joined with ``/`` so patterns and relative paths stay as given.
     <results>/runs/<experiment>/seed<k>/                     a training run folder
         config.yaml, git_commit.txt, versions.json, train_log.jsonl, checkpoints/iter_XXXXXX.pt, model.pt
     <results>/eval/<experiment>/seed<k>/<test>/              one evaluation
-        embeddings.npz, metrics.json, metrics.csv, view_matrices/<protocol>_<condition>_<metric>.csv
+        embeddings.npz, metrics.json, metrics.csv, view_matrices/<protocol>_<condition>_<metric>.csv,
+        identity_hits.npz (per-identity rank-1 counts, for `biggait claims`)
     <results>/efficiency/<experiment>.json                   `biggait efficiency --json`
     <results>/tables/<table>{.csv,_wide.csv,.md,.tex}        `biggait tables`
     <results>/figures/<name>{.png,.pdf}                      `biggait figures`
+    <results>/claims{.csv,.md}                               `biggait claims` (the paper's claims tested)
     <results>/logs/...                                       job logs
 """
 
@@ -24,6 +26,8 @@ MODEL_NAME = "model.pt"  # written last by the trainer: its presence means the r
 TRAIN_LOG = "train_log.jsonl"
 CHECKPOINT_DIR = "checkpoints"
 METRICS_CSV = "metrics.csv"
+IDENTITY_HITS = "identity_hits.npz"  # next to metrics.csv: per-identity rank-1 counts (paired bootstrap)
+CLAIMS_SUFFIXES = (".csv", ".md")
 VIEW_MATRIX_GLOB = "view_matrices/gait_*_rank1.csv"  # the per-view rank-1 matrices of the figures
 TABLE_SUFFIXES = (".csv", "_wide.csv", ".md", ".tex")
 # <experiment>/seed<k>/<test>/metrics.csv below an eval folder
@@ -54,6 +58,10 @@ def metrics_file(results: str, exp: str, seed: object, test: str) -> str:
     return f"{eval_dir(results, exp, seed, test)}/{METRICS_CSV}"
 
 
+def identity_hits_file(results: str, exp: str, seed: object, test: str) -> str:
+    return f"{eval_dir(results, exp, seed, test)}/{IDENTITY_HITS}"
+
+
 def metrics_glob() -> str:
     """Every evaluation's metrics.csv below an eval folder."""
     return f"*/seed*/*/{METRICS_CSV}"
@@ -75,6 +83,11 @@ def tables_dir(results: str) -> str:
 
 def table_files(results: str, table: str) -> list[str]:
     return [f"{tables_dir(results)}/{table}{s}" for s in TABLE_SUFFIXES]
+
+
+def claims_files(results: str) -> list[str]:
+    """``claims.csv`` and ``claims.md`` of ``biggait claims``, at the top of the results folder."""
+    return [f"{results}/claims{s}" for s in CLAIMS_SUFFIXES]
 
 
 def figures_dir(results: str) -> str:

@@ -2,7 +2,8 @@
 
 Per evaluation (``biggait.paths.eval_dir``): ``metrics.csv`` in the long format of
 docs/interfaces.md (:data:`METRICS_CSV_COLUMNS`), ``metrics.json`` (the same rows, run details and
-provenance) and ``view_matrices/<protocol>_<condition>_<metric>.csv``. The gathered form
+provenance), ``view_matrices/<protocol>_<condition>_<metric>.csv`` and ``identity_hits.npz``
+(:mod:`biggait.evaluation.identity_hits`, what ``biggait claims`` resamples). The gathered form
 (:data:`COLLECTED_COLUMNS`: the rows of many evaluations tagged with ``experiment`` and ``seed``)
 is what ``results/baseline/demo_metrics.csv`` stores and ``biggait check-metrics`` compares.
 Numbers follow :func:`biggait.io.csv_value`.
@@ -76,7 +77,7 @@ def _json_safe(obj: object) -> object:
 
 
 def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: dict) -> None:
-    """Write metrics.json, metrics.csv and view_matrices/ (each atomically) into ``out``."""
+    """Write metrics.json, identity_hits.npz, metrics.csv and view_matrices/ (each atomically) into ``out``."""
     with atomic_path(out / "view_matrices") as tmp:
         tmp.mkdir()
         for m in result.matrices:
@@ -88,6 +89,8 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
                         for r in rows],
                "details": result.details}
     write_json_atomic(out / "metrics.json", _json_safe(payload))
+    if result.identity_hits is not None:  # before metrics.csv, the rule's output, written last
+        result.identity_hits.save(out / paths.IDENTITY_HITS)
     write_text_atomic(out / paths.METRICS_CSV, metrics_csv_text(rows, info["train_dataset"], info["test_dataset"]))
 
 

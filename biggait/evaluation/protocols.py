@@ -19,6 +19,7 @@ from biggait.datasets import ProtocolSpec, Types, get_protocol
 from biggait.errors import EvaluationError
 from biggait.evaluation.bootstrap import bootstrap_ci, id_sums, ratio_statistic
 from biggait.evaluation.distance import METRICS, check_features, pairwise_distance, prepare
+from biggait.evaluation.identity_hits import IdentityHits
 from biggait.evaluation.metrics_files import MetricRow
 from biggait.evaluation.metrics import (de_diag, encode_labels, first_match_ranks, retrieval_metrics,
                                         view_pair_accuracy)
@@ -45,6 +46,7 @@ class EvalResult:
     rows: list[MetricRow] = field(default_factory=list)
     matrices: list[ViewMatrix] = field(default_factory=list)
     details: dict = field(default_factory=dict)
+    identity_hits: IdentityHits | None = None  # per-identity rank-1 counts (identity_hits.npz)
 
     def value(self, protocol: str, condition: str, metric: str) -> float:
         """Look one number up (KeyError if absent)."""
@@ -105,8 +107,9 @@ def _condition_masks(name: str, spec: ProtocolSpec, labels: np.ndarray, types: n
 def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_lab: np.ndarray,
                  p_view: np.ndarray, g_view: np.ndarray, views: list[str], num_rank: int,
                  p_id: np.ndarray, n_ids: int, include_identical: bool, resamples: int,
-                 seed: int) -> tuple[list[MetricRow], ViewMatrix, dict]:
-    """Per view-pair rank-1..k on one condition: rows, the rank-1 matrix and JSON details."""
+                 seed: int) -> tuple[list[MetricRow], ViewMatrix, dict, tuple[np.ndarray, np.ndarray]]:
+    """Per view-pair rank-1..k on one condition: rows, the rank-1 matrix, JSON details and the
+    per-identity rank-1 (hits, probes) ``[n_ids, V, V]`` of the bootstrap."""
     n_views = len(views)
     ranks = first_match_ranks(dist, p_lab, g_lab, g_view, n_views)  # [P, V]
     acc, n_probe = view_pair_accuracy(ranks, p_view, n_views, num_rank)  # [V, V, K]
@@ -138,18 +141,20 @@ def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_la
         li, hi = bootstrap_ci(stat_i, n_ids, resamples, seed)
         rows.append(MetricRow("gait", cond, "rank1_include_identical_view", incl, li, hi))
         details["rank1_include_identical_view"] = incl
-    return rows, ViewMatrix("gait", cond, "rank1", views, acc[:, :, 0].copy()), details
+    return rows, ViewMatrix("gait", cond, "rank1", views, acc[:, :, 0].copy()), details, (hits, totals)
 
 
 def _reid_tables(cond: str, dist: np.ndarray, p_lab, g_lab, p_view, g_view, spec: ProtocolSpec,
-                 p_id: np.ndarray, n_ids: int, resamples: int, seed: int) -> tuple[list[MetricRow], dict]:
-    """ReID protocol on one condition: rank-k from the CMC, mAP, mINP (percent) and details."""
+                 p_id: np.ndarray, n_ids: int, resamples: int,
+                 seed: int) -> tuple[list[MetricRow], dict, tuple[np.ndarray, np.ndarray]]:
+    """ReID protocol on one condition: rank-k from the CMC, mAP, mINP (percent), details and the
+    per-identity rank-1 (hits, valid probes) ``[n_ids, 1, 1]``."""
     if dist.shape[1] < spec.max_rank:
         logger.info("reid %s: number of gallery samples is quite small, got %d", cond, dist.shape[1])
     res = retrieval_metrics(dist, p_lab, g_lab, p_view, g_view, spec.max_rank)
     valid = res.first_rank >= 0
-    stat = ratio_statistic(id_sums((res.first_rank == 0)[:, None], p_id, n_ids),
-                           id_sums(valid[:, None], p_id, n_ids), lambda pct: pct[:, 0])
+    id_hits, id_valid = id_sums((res.first_rank == 0)[:, None], p_id, n_ids), id_sums(valid[:, None], p_id, n_ids)
+    stat = ratio_statistic(id_hits, id_valid, lambda pct: pct[:, 0])
     low, high = bootstrap_ci(stat, n_ids, resamples, seed)
     rows = []
     for r in spec.ranks:  # percent from the counts in float64 (the float32 CMC stays in details)
@@ -159,7 +164,7 @@ def _reid_tables(cond: str, dist: np.ndarray, p_lab, g_lab, p_view, g_view, spec
     rows += [MetricRow("reid", cond, "mAP", res.mAP * 100), MetricRow("reid", cond, "mINP", res.mINP * 100)]
     details = {"rank1": res.rank1, "cmc": res.cmc.tolist(), "mAP": res.mAP, "mINP": res.mINP,
                "num_valid": res.num_valid}
-    return rows, details
+    return rows, details, (id_hits[:, :, None], id_valid[:, :, None])
 
 
 def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metric: str = "euc",
@@ -187,6 +192,7 @@ def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metri
     result = EvalResult(name, metric, details={"protocol": name, "metric": metric, "view_list": view_list,
                                                "unit": "percent (reid fractions in details)",
                                                "conditions": {}, "gait": {}, "reid": {}})
+    result.identity_hits = IdentityHits([str(i) for i in id_list], view_list)
     p_masks, g_masks = _condition_masks(name, spec, labels, types, views, gallery_keys)
     strips = prepare(features, metric)  # one layout conversion for every condition
     cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # gallery mask -> (probe rows, distances)
@@ -212,13 +218,15 @@ def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metri
         args = dict(p_id=id_idx[pm], n_ids=len(id_list), resamples=bootstrap, seed=seed)
         if spec.kind in ("ccpg", "listed_gallery"):
             pv, gv = (vw[pm], vw[gm]) if spec.kind == "ccpg" else (None, None)
-            rows, det = _reid_tables(cond, dist, lab[pm], lab[gm], pv, gv, spec, **args)
+            rows, det, counts = _reid_tables(cond, dist, lab[pm], lab[gm], pv, gv, spec, **args)
             result.rows += rows
             result.details["reid"][cond] = det
+            result.identity_hits.cells[("reid", cond)] = counts
         if spec.kind in ("ccpg", "cross_view"):
-            rows, mat, det = _gait_tables(name, cond, dist, lab[pm], lab[gm], view_idx[pm], view_idx[gm],
+            rows, mat, det, counts = _gait_tables(name, cond, dist, lab[pm], lab[gm], view_idx[pm], view_idx[gm],
                                           view_list, spec.num_rank, include_identical=spec.kind == "ccpg", **args)
             result.rows += rows
             result.matrices.append(mat)
             result.details["gait"][cond] = det
+            result.identity_hits.cells[("gait", cond)] = counts
     return result
