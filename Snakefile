@@ -4,7 +4,7 @@
     snakemake --configfile config/paper.yaml --resources gpu=4 --cores 32 reproduce_all
     snakemake --report results/report.html                               # HTML report afterwards
 
-Targets: reproduce_all, table_<name> for each table, figures (snakemake --list-target-rules).
+Targets: reproduce_all, table_<name> for each table, claims, figures (snakemake --list-target-rules).
 Rules by stage live in workflow/rules/*.smk; see docs/workflow.md.
 """
 
@@ -20,16 +20,19 @@ configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/figures.smk"
 
 
 rule reproduce_all:
-    """Every table of config `tables` (or the available ones), every figure; then run --report."""
+    """Every table of config `tables` (or the available ones), the claims, every figure; then run --report."""
     default_target: True
     input:
         [table_outputs(t) for t in RUN_TABLES],
+        paths.claims_files(R),
         figure_targets(),
     localrule: True

@@ -19,12 +19,14 @@ from biggait.errors import BigGaitError
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("biggait.synthgait.cli", "generate the SynthGait demo datasets (and a preview sheet)"),
     "data": ("biggait.data.cli", "check or preprocess a dataset tree"),
+    "pretrain-lvm": ("biggait.pretrain.cli", "self-supervised pretraining of a tiny upstream ViT (demo)"),
     "train": ("biggait.train.cli", "train an experiment into a run folder (resumable)"),
     "evaluate": ("biggait.evaluation.cli", "extract test embeddings and score them by a protocol"),
     "efficiency": ("biggait.evaluation.cli", "parameters and GFLOPs per frame of a model"),
     "tables": ("biggait.reporting.cli", "build the result tables from collected metrics"),
     "figures": ("biggait.reporting.cli", "build the result figures"),
     "check-metrics": ("biggait.reporting.cli", "compare metrics with a baseline or the paper"),
+    "claims": ("biggait.reporting.cli", "test the paper's claims (config/claims.yaml) with paired bootstraps"),
     "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),
 }
 

@@ -61,6 +61,7 @@ class ModelConfig:
     lvm_tiny: bool = False  # a tiny random-weight ViT of the variant's shape family (demo, tests)
     lvm_checkpoint: str = ""  # official Meta file dinov2_<variant>_pretrain.pth; "" = random init
     image_size: int = 224  # LVM input width; height is twice it (448x224)
+    lvm_patch: int = 14  # ViT patch size; other values only for the tiny stand-ins (demo: 4 -> 16x8 grid)
     sils_size: int = 32  # GRE map width; height is twice it (64x32)
     taps: Literal["both", "last", "mid4"] = "both"  # which LVM taps feed the GRE
     mask_branch: bool = True  # off: every valid pixel is foreground

@@ -5,6 +5,7 @@ given Snakemake wildcards (``"{exp}"``) they return the rules' output patterns. 
 joined with ``/`` so patterns and relative paths stay as given.
 
     <results>/data/synthgait/<domain>/ and <domain>.json     SynthGait (the demo's datasets)
+    <results>/pretrain/<variant>_tiny.pth (+ .json)        `biggait pretrain-lvm` (the demo's upstreams)
     <results>/runs/<experiment>/seed<k>/                     a training run folder
         config.yaml, git_commit.txt, versions.json, train_log.jsonl, checkpoints/iter_XXXXXX.pt, model.pt
     <results>/eval/<experiment>/seed<k>/<test>/              one evaluation
@@ -36,6 +37,11 @@ _METRICS_REL = re.compile(r"(?:^|/)([^/]+)/seed(\d+)/([^/]+)/" + re.escape(METRI
 
 def synthgait_dir(results: str) -> str:
     return f"{results}/data/synthgait"
+
+
+def pretrained_lvm(results: str, variant: str) -> str:
+    """The demo's self-supervised tiny upstream of ``variant`` (Meta DINOv2 layout)."""
+    return f"{results}/pretrain/{variant}_tiny.pth"
 
 
 def run_dir(results: str, exp: str, seed: object) -> str:

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from biggait.errors import ConfigError
 
 
-PATCH = 14
+PATCH = 14  # DINOv2's patch size; the demo's pretrained stand-ins use a smaller one (model.lvm_patch)
 PRETRAIN_GRID = 37  # DINOv2 checkpoints are trained at 518 px = 37 x 37 patches
 
 
@@ -102,21 +102,37 @@ def interpolate_pos_embed(patch_pos: Tensor, grid: tuple[int, int]) -> Tensor:
     return out.permute(0, 2, 3, 1).reshape(1, gh * gw, dim).to(patch_pos.dtype)
 
 
+def build_vit(variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = PATCH,
+              init_values: float | None = None) -> nn.Module:
+    """The timm DINOv2 ViT of ``variant`` (tiny: the demo's shrunken stand-in) for ``image_hw`` frames.
+
+    ``patch`` other than 14 is for the tiny stand-ins only (the demo's 16x8 token grid at 64x32);
+    ``init_values`` overrides timm's LayerScale init (1e-5) for a model that is going to be trained.
+    """
+    spec = get_variant(variant)
+    if image_hw[0] % patch or image_hw[1] % patch:
+        raise ConfigError(f"model.image_size: {image_hw} is not a multiple of the patch size {patch}")
+    if patch != PATCH and not tiny:
+        raise ConfigError(f"model.lvm_patch: {patch} needs model.lvm_tiny (the official {variant} has patch {PATCH})")
+    kwargs = dict(spec.tiny) if tiny else {}
+    if patch != PATCH:
+        kwargs["patch_size"] = patch
+    if init_values is not None:
+        kwargs["init_values"] = init_values
+    return timm.create_model(spec.timm_name, pretrained=False, img_size=image_hw, num_classes=0, **kwargs)
+
+
 class FrozenLVM(nn.Module):
     """A frozen timm DINOv2 ViT that returns the ``last`` and ``mid4`` taps.
 
     Always in eval mode (``train()`` is a no-op for it) and run without an autograd graph.
     """
 
-    def __init__(self, variant: str, tiny: bool, image_hw: tuple[int, int]) -> None:
+    def __init__(self, variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = PATCH) -> None:
         super().__init__()
-        spec = get_variant(variant)
-        self.variant, self.tiny = variant, tiny
-        if image_hw[0] % PATCH or image_hw[1] % PATCH:
-            raise ConfigError(f"model.image_size: {image_hw} is not a multiple of the patch size {PATCH}")
-        self.grid = (image_hw[0] // PATCH, image_hw[1] // PATCH)
-        kwargs = dict(spec.tiny) if tiny else {}
-        self.vit = timm.create_model(spec.timm_name, pretrained=False, img_size=image_hw, num_classes=0, **kwargs)
+        self.vit = build_vit(variant, tiny, image_hw, patch)
+        self.variant, self.tiny, self.patch = variant, tiny, patch
+        self.grid = (image_hw[0] // patch, image_hw[1] // patch)
         self.embed_dim = self.vit.embed_dim
         self.depth = len(self.vit.blocks)
         self.taps = mid4_indices(self.depth)

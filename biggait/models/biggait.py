@@ -66,7 +66,7 @@ class BigGait(nn.Module):
         self.loss_cfg = loss_cfg or LossConfig()
         self.image_hw = (2 * cfg.image_size, cfg.image_size)
         self.map_hw = (2 * cfg.sils_size, cfg.sils_size)
-        self.lvm = FrozenLVM(cfg.lvm, cfg.lvm_tiny, self.image_hw)
+        self.lvm = FrozenLVM(cfg.lvm, cfg.lvm_tiny, self.image_hw, cfg.lvm_patch)
         c = self.lvm.embed_dim
         # Taps ablation: "last" or "mid4" alone feeds all three branches.
         self.mask_src = "mid4" if cfg.taps == "mid4" else "last"

@@ -113,10 +113,13 @@ class WorkflowPlan:
         return str(self.repo_path(self.config["partitions"][ds]))
 
     def lvm_checkpoint(self, exp_name: str) -> str:
-        """The DINOv2 checkpoint an experiment needs ('' for the tiny random ViT or the GaitBase baseline)."""
+        """The upstream weights an experiment needs: the official DINOv2 file, the demo's pretrained
+        tiny stand-in (config ``pretrain_lvm``), or '' (the tiny random ViT, the GaitBase baseline)."""
         exp = self.experiment(exp_name)
-        if exp.model.arch != "biggait" or exp.model.lvm_tiny:
+        if exp.model.arch != "biggait":
             return ""
+        if exp.model.lvm_tiny:  # the demo: the self-supervised stand-in when the config pretrains one
+            return paths.pretrained_lvm(self.results, exp.model.lvm) if self.config.get("pretrain_lvm") else ""
         if exp.model.lvm in self.config["lvm_checkpoints"]:
             return str(self.repo_path(self.config["lvm_checkpoints"][exp.model.lvm]))
         return exp.model.lvm_checkpoint

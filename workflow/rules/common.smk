@@ -93,7 +93,11 @@ def metrics_file(exp: str, seed, test: str) -> str:
 
 def train_inputs(wc) -> dict:
     ds = experiment(wc.exp).data.dataset
-    return {"experiment": str(PLAN.experiment_file(wc.exp)), "partition": dataset_partition(ds)}
+    inputs = {"experiment": str(PLAN.experiment_file(wc.exp)), "partition": dataset_partition(ds)}
+    ckpt = _plan(PLAN.lvm_checkpoint, wc.exp)
+    if ckpt and config["pretrain_lvm"]:  # the demo's pretrained stand-in: made by rule pretrain_lvm
+        inputs["lvm"] = ckpt
+    return inputs
 
 
 def train_sets(wc) -> str:

@@ -1,0 +1,56 @@
+"""``biggait pretrain-lvm --variant vits14 --data ccpg=ROOT:PARTITION ... --out FILE``.
+
+Self-supervised pretraining of a tiny upstream ViT on the training frames of the given datasets
+(RGB only). The frame canvas and patch size come from the scale (``--scale demo``: 64x32,
+patch 4, a 16x8 token grid). Resumable: the same command continues an interrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait pretrain-lvm``."""
+    from biggait.pretrain.loop import PretrainConfig
+
+    d = PretrainConfig()
+    p.add_argument("--variant", default=d.variant, help="LVM variant whose tiny stand-in is trained (default vits14)")
+    p.add_argument("--data", action="append", required=True, metavar="DATASET=ROOT:PARTITION",
+                   help="a dataset's training split to learn from (repeatable)")
+    p.add_argument("--out", type=Path, required=True, help="weights file (Meta DINOv2 layout); provenance at OUT.json")
+    p.add_argument("--scale", choices=("demo", "paper"), default="demo", help="where image size and patch come from")
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--save-every", type=int, default=250, help="steps between resumable states")
+    p.add_argument("--stop-after", type=int, default=None, metavar="N", help="stop after N steps (resumable)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the frames, pretrain, print the weights file."""
+    from biggait.config import load_experiment
+    from biggait.errors import ConfigError
+    from biggait.pretrain.frames import Source, load_frames
+    from biggait.pretrain.loop import PretrainConfig, pretrain
+
+    model = load_experiment(None, scale=args.scale).model
+    if not model.lvm_tiny:
+        raise ConfigError(f"pretrain-lvm: scale {args.scale!r} does not use the tiny stand-in ViTs; "
+                          "the paper scale loads the official DINOv2 files instead")
+    cfg = PretrainConfig(variant=args.variant, image_hw=(2 * model.image_size, model.image_size),
+                         patch=model.lvm_patch, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
+    cfg.check()
+    sources = [Source.parse(t) for t in args.data]
+    frames = load_frames(sources, cfg.image_hw, progress=not args.no_progress)
+    done = pretrain(cfg, frames, sources, args.out, save_every=args.save_every, progress=not args.no_progress,
+                    stop_after=args.stop_after)
+    print(args.out if done else f"stopped early; resume with the same command ({args.out}.state.pt)")
+    return 0
+
+
+# command name -> (add_arguments, run); biggait.cli maps the name to this module.
+COMMANDS = {"pretrain-lvm": (add_arguments, run)}

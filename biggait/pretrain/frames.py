@@ -1,0 +1,76 @@
+"""The unlabelled training frames of the pretraining: every frame of the training sequences.
+
+Frames are brought to the LVM input canvas exactly like BigGait's input (:func:`to_canvas`:
+Pad-and-Resize, or a direct resize for pre-padded 2:1 frames) and kept as uint8 in memory
+(the demo's ~33k frames at 64x32 take ~200 MB). Only the RGB frames are read: silhouettes,
+labels and the test split never reach the pretraining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from biggait.data.dataset import GaitDataset
+from biggait.errors import DataError
+from biggait.models.padding import to_canvas
+
+
+@dataclass(frozen=True)
+class Source:
+    """One dataset's training split: preset name, root and partition file."""
+
+    dataset: str
+    root: Path
+    partition: Path
+
+    @classmethod
+    def parse(cls, text: str) -> "Source":
+        """``DATASET=ROOT:PARTITION`` (the ``--data`` argument)."""
+        name, sep, rest = text.partition("=")
+        root, sep2, part = rest.rpartition(":")
+        if not sep or not sep2 or not name or not root or not part:
+            raise DataError(f"--data {text!r}: expected DATASET=ROOT:PARTITION, e.g. ccpg=results/data/synthgait/ccpg:"
+                            f"results/data/synthgait/ccpg.json")
+        return cls(name, Path(root), Path(part))
+
+
+@dataclass
+class FrameSet:
+    """uint8 frames ``[N, 3, H, W]`` on the LVM canvas and the sequence index ``[N]`` of each."""
+
+    frames: Tensor
+    sequence: Tensor
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def load_frames(sources: list[Source], image_hw: tuple[int, int], progress: bool = True) -> FrameSet:
+    """Read every training frame of ``sources`` onto the ``image_hw`` canvas (uint8)."""
+    frames: list[Tensor] = []
+    seqs: list[Tensor] = []
+    datasets = [GaitDataset(s.root, s.dataset, s.partition, split="train") for s in sources]
+    total = sum(len(d) for d in datasets)
+    bar = tqdm(total=total, desc="pretrain frames", unit="seq", disable=not progress, leave=False)
+    n_seq = 0
+    for ds in datasets:
+        for i in range(len(ds)):
+            item = ds.load(i)
+            x = torch.from_numpy(np.ascontiguousarray(item["rgb"])).float()  # [s, 3, h, w] 0..255
+            r = torch.from_numpy(np.asarray(item["ratios"], dtype=np.float32))
+            canvas = to_canvas(x, r, *image_hw).round().clamp(0, 255).to(torch.uint8)
+            frames.append(canvas)
+            seqs.append(torch.full((len(canvas),), n_seq, dtype=torch.int64))
+            n_seq += 1
+            bar.update(1)
+    bar.close()
+    if not frames:
+        raise DataError("pretraining: the training splits of " + ", ".join(str(s.root) for s in sources)
+                        + " hold no sequences")
+    return FrameSet(torch.cat(frames), torch.cat(seqs))

@@ -1,0 +1,132 @@
+"""Masked-image modelling (MAE, He et al. 2022) for the tiny DINOv2-shaped ViTs.
+
+The encoder is the very timm model BigGait's upstream builds (:func:`build_vit`), so its weights
+export 1:1. Two differences from a plain timm ViT while training:
+
+- the positional embedding is a square ``M x M`` grid (``M = max(grid)``) resampled to the
+  token grid at every step with :func:`interpolate_pos_embed`, the function the checkpoint
+  loader uses; the exported square grid therefore loads back to exactly the trained embedding;
+- 75 % of the patches are dropped before the encoder; a 2-block decoder predicts the
+  per-patch-normalised pixels of the dropped patches from the kept ones.
+
+Augmentation: brightness / contrast / saturation jitter, 20 % greyscale and horizontal flips
+(:func:`augment`), on uint8-range frames before the ImageNet normalisation of BigGait's loader.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from timm.models.vision_transformer import Block
+from torch import Tensor, nn
+
+from biggait.data.loader import RGB_MEAN, RGB_STD
+from biggait.models.backbone import build_vit, interpolate_pos_embed
+
+_MEAN = torch.tensor(RGB_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
+_STD = torch.tensor(RGB_STD, dtype=torch.float32).view(1, 3, 1, 1)
+
+
+def normalize(x: Tensor) -> Tensor:
+    """uint8-range ``[B, 3, H, W]`` -> ImageNet-normalised float (BigGait's loader does the same)."""
+    return (x.float() - _MEAN) / _STD
+
+
+def augment(x: Tensor, gen: torch.Generator) -> Tensor:
+    """Photometric jitter and flips of float ``[B, 3, H, W]`` frames in 0..255 (no geometry change
+    besides the flip: the token grid of the frames is the one BigGait sees)."""
+    b = x.shape[0]
+
+    def u(lo: float, hi: float) -> Tensor:
+        return torch.empty(b, 1, 1, 1).uniform_(lo, hi, generator=gen)
+
+    x = x * u(0.6, 1.4)  # brightness
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * u(0.6, 1.4) + mean  # contrast
+    grey = x.mean(dim=1, keepdim=True)
+    x = grey + (x - grey) * u(0.5, 1.5)  # saturation
+    to_grey = (torch.rand(b, 1, 1, 1, generator=gen) < 0.2).float()
+    x = to_grey * grey + (1 - to_grey) * x
+    flip = torch.rand(b, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    return x.clamp(0, 255)
+
+
+class MAE(nn.Module):
+    """Encoder (the upstream ViT) + decoder; :meth:`loss` is the training objective."""
+
+    def __init__(self, variant: str, image_hw: tuple[int, int], patch: int, mask_ratio: float = 0.75,
+                 decoder_depth: int = 2, layerscale_init: float = 0.1) -> None:
+        super().__init__()
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        self.vit = build_vit(variant, True, image_hw, patch, init_values=layerscale_init)
+        self.vit.pos_embed.requires_grad_(False)  # replaced by the square grid below
+        self.grid = (image_hw[0] // patch, image_hw[1] // patch)
+        self.patch, self.mask_ratio = patch, mask_ratio
+        dim, heads = self.vit.embed_dim, self.vit.blocks[0].attn.num_heads
+        side = max(self.grid)
+        self.pos_square = nn.Parameter(torch.empty(1, side * side, dim))
+        nn.init.trunc_normal_(self.pos_square, std=0.02)
+        self.cls_pos = nn.Parameter(torch.zeros(1, 1, dim))
+        n_tok = self.grid[0] * self.grid[1]
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.decoder_pos = nn.Parameter(torch.empty(1, n_tok, dim))
+        nn.init.trunc_normal_(self.decoder_pos, std=0.02)
+        self.decoder = nn.Sequential(*[Block(dim, heads) for _ in range(decoder_depth)])
+        self.predict = nn.Linear(dim, patch * patch * 3)
+
+    def patch_pos(self) -> Tensor:
+        """The square grid resampled to the token grid ``[1, gh*gw, C]`` (differentiable)."""
+        return interpolate_pos_embed(self.pos_square, self.grid)
+
+    def encode(self, x: Tensor, keep: Tensor | None = None) -> Tensor:
+        """Normalised frames ``[B, 3, H, W]`` -> tokens ``[B, 1 + n, C]`` after the final norm.
+        ``keep`` ``[B, n]`` indexes the patches that enter the encoder (all when None)."""
+        t = self.vit.patch_embed(x) + self.patch_pos()  # [B, L, C]
+        if keep is not None:
+            t = torch.gather(t, 1, keep[..., None].expand(-1, -1, t.shape[-1]))
+        cls = (self.vit.cls_token + self.cls_pos).expand(t.shape[0], -1, -1)
+        t = self.vit.norm_pre(torch.cat([cls, t], dim=1))
+        for blk in self.vit.blocks:
+            t = blk(t)
+        return self.vit.norm(t)
+
+    def loss(self, x: Tensor, gen: torch.Generator) -> Tensor:
+        """MSE on the masked patches of normalised frames ``x`` (per-patch normalised targets)."""
+        b = x.shape[0]
+        n_tok = self.grid[0] * self.grid[1]
+        n_keep = max(1, int(round(n_tok * (1 - self.mask_ratio))))
+        order = torch.rand(b, n_tok, generator=gen).argsort(dim=1)
+        keep = order[:, :n_keep]
+        enc = self.encode(x, keep)[:, 1:]  # [B, n_keep, C]
+        full = self.mask_token.expand(b, n_tok, -1).scatter(1, keep[..., None].expand(-1, -1, enc.shape[-1]), enc)
+        pred = self.predict(self.decoder(full + self.decoder_pos))  # [B, L, p*p*3]
+        target = F.unfold(x, self.patch, stride=self.patch).transpose(1, 2)  # [B, L, 3*p*p]
+        target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
+        masked = torch.ones(b, n_tok, dtype=torch.bool).scatter(1, keep, False)
+        return ((pred - target) ** 2).mean(-1)[masked].mean()
+
+    def meta_state_dict(self) -> dict[str, Tensor]:
+        """The encoder in the official Meta DINOv2 key layout (what ``model.lvm_checkpoint`` reads)."""
+        out: dict[str, Tensor] = {}
+        for k, v in self.vit.state_dict().items():
+            if k == "pos_embed":
+                continue
+            k = k.replace(".mlp.fc1.", ".mlp.w12.").replace(".mlp.fc2.", ".mlp.w3.") if self._swiglu() else k
+            out[k] = v.detach().clone()
+        out["pos_embed"] = torch.cat([self.cls_pos, self.pos_square], dim=1).detach().clone()
+        out["mask_token"] = torch.zeros(1, self.vit.embed_dim)  # DINOv2 files carry one; unused for features
+        return out
+
+    def _swiglu(self) -> bool:
+        return type(self.vit.blocks[0].mlp).__name__.startswith("SwiGLU")
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
+    """Linear warm-up then cosine decay to 0."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
