@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ BIN = Path(sys.executable).parent
 @pytest.mark.slow
 def test_ci_dag_and_check_metrics(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     res = tmp_path / "ci"
-    cmd = [str(BIN / "snakemake"), "table_ccpg", "--configfile", "config/ci.yaml", "--cores", "2",
+    cmd = [str(BIN / "snakemake"), "table_ccpg", "claims", "--configfile", "config/ci.yaml", "--cores", "2",
            "--config", f"results={res}"]
     out = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1500)
     assert out.returncode == 0, out.stdout[-3000:]
@@ -26,6 +27,14 @@ def test_ci_dag_and_check_metrics(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert (res / "figures" / "bars_ccpg.png").is_file()
     md = (res / "tables" / "ccpg.md").read_text()
     assert "| BigGait | ours | missing" not in md and "| GaitBase | ours | missing" not in md
+    # The claims on the CCPG table get a verdict from the two evaluations; the others are not run.
+    with (res / "claims.csv").open(newline="") as fh:
+        verdicts = {r["claim"]: r for r in csv.DictReader(fh)}
+    cl = verdicts["ccpg_cl_biggait_beats_gaitbase"]
+    assert cl["verdict"] in ("holds", "refuted", "inconclusive") and cl["pairing"] == "paired"
+    assert float(cl["ci_low"]) <= float(cl["effect"]) <= float(cl["ci_high"])
+    assert verdicts["mask_branch_helps"]["verdict"] == "not run"
+    assert (res / "eval" / "biggait_ccpg" / "seed0" / "ccpg" / "identity_hits.npz").is_file()
     # Nothing left to do on a second run (finished trainings are not redone).
     again = subprocess.run(cmd + ["-n"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=300)

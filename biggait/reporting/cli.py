@@ -1,8 +1,9 @@
-"""The reporting commands: ``biggait tables``, ``biggait figures`` and ``biggait check-metrics``.
+"""The reporting commands: ``biggait tables``, ``biggait figures``, ``biggait check-metrics``, ``biggait claims``.
 
     biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out DIR
     biggait figures KIND ...          (pad-resize, maps, bars, heatmap, curves)
     biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
+    biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
 """
 
 from __future__ import annotations
@@ -166,9 +167,45 @@ def run_check_metrics(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# ---- biggait claims ------------------------------------------------------------------------------------
+
+DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "config" / "claims.yaml"  # the repository's file
+
+
+def add_claims_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait claims``."""
+    p.add_argument("results", type=Path, help="results folder holding eval/<exp>/seed<k>/<test>/")
+    p.add_argument("--claims", type=Path, default=DEFAULT_CLAIMS, help="claims YAML (default: config/claims.yaml)")
+    p.add_argument("--out", type=Path, default=None, help="folder of claims.csv / claims.md (default: RESULTS)")
+    p.add_argument("--metrics", type=Path, nargs="*", metavar="FILE",
+                   help="use exactly these <experiment>/seed<k>/<test>/metrics.csv files (identity_hits.npz "
+                        "beside each); default: every evaluation below RESULTS/eval")
+    p.add_argument("--seeds", type=int, nargs="+", help="only these seeds (default: all found)")
+    p.add_argument("--paper", type=Path, default=None, help="paper_reported.csv: show the paper's effect too")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    p.add_argument("--scale", choices=("demo", "paper"), default="paper",
+                   help="demo adds a note that the numbers are synthetic")
+
+
+def run_claims(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait claims``."""
+    from biggait.reporting.claims_report import write_claims
+
+    if args.resamples < 100:
+        raise ConfigError(f"--resamples {args.resamples}: expected >= 100 for a 95% interval")
+    written = write_claims(args.results, args.claims, args.out or args.results, metrics_files=args.metrics,
+                           seeds=args.seeds, paper_csv=args.paper, resamples=args.resamples, seed=args.seed,
+                           scale=args.scale)
+    for p in written:
+        print(p)
+    return 0
+
+
 # command name -> (add_arguments, run); biggait.cli maps the names to this module.
 COMMANDS = {
     "tables": (add_tables_arguments, run_tables),
     "figures": (add_figures_arguments, run_figures),
     "check-metrics": (add_check_metrics_arguments, run_check_metrics),
+    "claims": (add_claims_arguments, run_claims),
 }

@@ -7,6 +7,7 @@ rule evaluate:
         partition=lambda wc: dataset_partition(wc.test),
     output:
         metrics=paths.metrics_file(R, "{exp}", "{seed}", "{test}"),
+        hits=paths.identity_hits_file(R, "{exp}", "{seed}", "{test}"),
     params:
         out=lambda wc: paths.eval_dir(R, wc.exp, wc.seed, wc.test),
         root=lambda wc: dataset_root(wc.test),
