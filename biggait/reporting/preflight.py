@@ -38,8 +38,13 @@ def coerce_cli_values(cfg: dict) -> None:
             cfg[key] = cfg[key].lower() in ("true", "1", "yes")
     if isinstance(cfg.get("gpus_per_job"), str) and cfg["gpus_per_job"].isdigit():
         cfg["gpus_per_job"] = int(cfg["gpus_per_job"])
+    def ints(values: list) -> list:
+        return [int(x) if isinstance(x, str) and x.isdigit() else x for x in values]
+
     if isinstance(cfg.get("seeds"), list):
-        cfg["seeds"] = [int(x) if isinstance(x, str) and x.isdigit() else x for x in cfg["seeds"]]
+        cfg["seeds"] = ints(cfg["seeds"])
+    if isinstance(cfg.get("table_seeds"), dict):
+        cfg["table_seeds"] = {t: ints(v) if isinstance(v, list) else v for t, v in cfg["table_seeds"].items()}
     for key in ("tables", "experiments", "seeds"):  # a single value given on the command line
         if isinstance(cfg.get(key), (str, int)) and not isinstance(cfg.get(key), bool):
             cfg[key] = [cfg[key]]
@@ -94,7 +99,16 @@ class WorkflowPlan:
         r = self.results
         if TABLES[table].kind == "efficiency":
             return [paths.efficiency_file(r, e) for e in self.table_experiments(table)]
-        return [paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.seeds]
+        return [paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.table_seeds(table)]
+
+    def table_seeds(self, table: str) -> list[int]:
+        """Seeds of a table: config ``table_seeds[table]``, else ``seeds``."""
+        return list(self.config.get("table_seeds", {}).get(table, self.seeds))
+
+    def evaluation_seeds(self, exp: str, test: str, tables: list[str]) -> list[int]:
+        """Seeds an evaluation is run with: the union over the given tables that hold it."""
+        seeds = {s for t in tables if (exp, test) in self.table_evaluations(t) for s in self.table_seeds(t)}
+        return sorted(seeds)
 
     # ---- data and checkpoints --------------------------------------------------------------------------
 

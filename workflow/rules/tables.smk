@@ -18,7 +18,7 @@ rule table:
         f"{TABLES_DIR}/{{table}}.tex",
     params:
         inputs_flag=lambda wc: "--efficiency" if TABLES[wc.table].kind == "efficiency" else "--metrics",
-        seeds=" ".join(str(s) for s in SEEDS),
+        seeds=lambda wc: " ".join(str(s) for s in PLAN.table_seeds(wc.table)),
         allow=lambda wc: "--allow-missing" if config["experiments"] else "",
     log:
         paths.log_file(R, "tables/{table}"),
