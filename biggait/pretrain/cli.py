@@ -21,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a dataset's training split to learn from (repeatable)")
     p.add_argument("--out", type=Path, required=True, help="weights file (Meta DINOv2 layout); provenance at OUT.json")
     p.add_argument("--scale", choices=("demo", "paper"), default="demo", help="where image size and patch come from")
+    p.add_argument("--objective", default=d.objective, help="mae | tcl | mae+tcl (default mae)")
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"pretrain-lvm: scale {args.scale!r} does not use the tiny stand-in ViTs; "
                           "the paper scale loads the official DINOv2 files instead")
     cfg = PretrainConfig(variant=args.variant, image_hw=(2 * model.image_size, model.image_size),
-                         patch=model.lvm_patch, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
+                         patch=model.lvm_patch, objective=args.objective, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
     cfg.check()
     sources = [Source.parse(t) for t in args.data]
     frames = load_frames(sources, cfg.image_hw, progress=not args.no_progress)

@@ -28,6 +28,17 @@ from biggait.pretrain.mae import MAE, augment, cosine_lr, normalize
 logger = logging.getLogger(__name__)
 
 
+OBJECTIVES = ("mae", "tcl", "mae+tcl")  # masked images, time-contrastive, both (losses summed)
+
+
+def partner_frames(frames: FrameSet, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """For each frame index, a random frame of the same sequence (frames are stored by sequence)."""
+    seq = frames.sequence
+    lo = torch.searchsorted(seq, seq[idx])
+    hi = torch.searchsorted(seq, seq[idx], right=True)
+    return lo + (torch.rand(len(idx), generator=gen) * (hi - lo)).long()
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     """What is trained and how (everything that changes the weights; saved with the state)."""
@@ -45,9 +56,8 @@ class PretrainConfig:
     seed: int = 0
 
     def check(self) -> None:
-        if self.objective != "mae":
-            raise ConfigError(f"pretrain objective {self.objective!r}: only 'mae' is implemented "
-                              "(see docs/performance.md for the objectives measured)")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"pretrain objective {self.objective!r}: expected one of {', '.join(OBJECTIVES)}")
         for key in ("steps", "batch"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"pretrain {key}: expected a positive integer, got {getattr(self, key)}")
@@ -121,7 +131,15 @@ def pretrain(cfg: PretrainConfig, frames: FrameSet, sources: list[Source], out: 
             g["lr"] = lr
         idx = torch.randint(0, n, (cfg.batch,), generator=gen)
         x = normalize(augment(frames.frames[idx].float(), gen))
-        loss = model.loss(x, gen)
+        if cfg.objective == "mae":
+            loss = model.loss(x, gen)
+        else:
+            x2 = normalize(augment(frames.frames[partner_frames(frames, idx, gen)].float(), gen))
+            if cfg.objective == "tcl":
+                loss = model.contrastive_loss(x, x2)
+            else:  # mae+tcl: both frames masked; reconstruct each, contrast their cls tokens
+                (l1, c1), (l2, c2) = model.masked_step(x, gen), model.masked_step(x2, gen)
+                loss = (l1 + l2) / 2 + model.info_nce(c1, c2)
         if not torch.isfinite(loss):
             raise RuntimeError(f"pretraining loss is {loss.item()} at step {step}: lower --lr")
         opt.zero_grad(set_to_none=True)

@@ -77,6 +77,8 @@ class MAE(nn.Module):
         nn.init.trunc_normal_(self.decoder_pos, std=0.02)
         self.decoder = nn.Sequential(*[Block(dim, heads) for _ in range(decoder_depth)])
         self.predict = nn.Linear(dim, patch * patch * 3)
+        # time-contrastive head: the cls tokens of two frames of one sequence are the positive pair
+        self.contrast = nn.Sequential(nn.Linear(dim, 128), nn.GELU(), nn.Linear(128, 64))
 
     def patch_pos(self) -> Tensor:
         """The square grid resampled to the token grid ``[1, gh*gw, C]`` (differentiable)."""
@@ -96,18 +98,36 @@ class MAE(nn.Module):
 
     def loss(self, x: Tensor, gen: torch.Generator) -> Tensor:
         """MSE on the masked patches of normalised frames ``x`` (per-patch normalised targets)."""
+        return self.masked_step(x, gen)[0]
+
+    def masked_step(self, x: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(MAE loss, cls token ``[B, C]`` of the masked encoding) of normalised frames ``x``."""
         b = x.shape[0]
         n_tok = self.grid[0] * self.grid[1]
         n_keep = max(1, int(round(n_tok * (1 - self.mask_ratio))))
         order = torch.rand(b, n_tok, generator=gen).argsort(dim=1)
         keep = order[:, :n_keep]
-        enc = self.encode(x, keep)[:, 1:]  # [B, n_keep, C]
+        tokens = self.encode(x, keep)
+        enc = tokens[:, 1:]  # [B, n_keep, C]
         full = self.mask_token.expand(b, n_tok, -1).scatter(1, keep[..., None].expand(-1, -1, enc.shape[-1]), enc)
         pred = self.predict(self.decoder(full + self.decoder_pos))  # [B, L, p*p*3]
         target = F.unfold(x, self.patch, stride=self.patch).transpose(1, 2)  # [B, L, 3*p*p]
         target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
         masked = torch.ones(b, n_tok, dtype=torch.bool).scatter(1, keep, False)
-        return ((pred - target) ** 2).mean(-1)[masked].mean()
+        return ((pred - target) ** 2).mean(-1)[masked].mean(), tokens[:, 0]
+
+    def contrastive_loss(self, x1: Tensor, x2: Tensor, temperature: float = 0.1) -> Tensor:
+        """InfoNCE between two frames of each sequence (``x1[i]``, ``x2[i]``); the other pairs of
+        the batch are the negatives (time-contrastive learning, Sermanet et al. 2018)."""
+        return self.info_nce(self.encode(x1)[:, 0], self.encode(x2)[:, 0], temperature)
+
+    def info_nce(self, c1: Tensor, c2: Tensor, temperature: float = 0.1) -> Tensor:
+        """Symmetric InfoNCE between the projected cls tokens ``c1[i]`` and ``c2[i]``."""
+        z1 = F.normalize(self.contrast(c1), dim=-1)
+        z2 = F.normalize(self.contrast(c2), dim=-1)
+        logits = z1 @ z2.T / temperature
+        target = torch.arange(len(z1))
+        return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
     def meta_state_dict(self) -> dict[str, Tensor]:
         """The encoder in the official Meta DINOv2 key layout (what ``model.lvm_checkpoint`` reads)."""

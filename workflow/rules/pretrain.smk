@@ -10,7 +10,7 @@ def pretrain_data() -> str:
 
 def pretrain_flags() -> str:
     opts = config["pretrain_lvm"]
-    return " ".join(f"--{k} {opts[k]}" for k in ("steps", "batch", "lr", "seed") if k in opts)
+    return " ".join(f"--{k} {opts[k]}" for k in ("objective", "steps", "batch", "lr", "seed") if k in opts)
 
 
 if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv2 files
