@@ -17,7 +17,7 @@ rule table:
         f"{TABLES_DIR}/{{table}}_wide.csv",
         f"{TABLES_DIR}/{{table}}.tex",
     params:
-        inputs_flag=lambda wc: "--efficiency" if TABLES[wc.table].kind == "efficiency" else "--metrics",
+        inputs_flag=lambda wc: "--metrics --efficiency" if TABLES[wc.table].kind == "efficiency" else "--metrics",
         seeds=lambda wc: " ".join(str(s) for s in PLAN.table_seeds(wc.table)),
         allow=lambda wc: "--allow-missing" if config["experiments"] else "",
     log:
