@@ -58,7 +58,7 @@ class ModelConfig:
 
     arch: Literal["biggait", "gaitbase"] = "biggait"  # gaitbase = silhouette baseline
     lvm: str = "vits14"  # vits14 | vitb14 | vitl14 | vitg14 | *_reg4 (biggait.models.backbone)
-    lvm_tiny: bool = False  # a tiny random-weight ViT of the variant's shape family (demo, tests)
+    lvm_tiny: bool = False  # a tiny ViT of the variant's shape family (demo: pretrained by pretrain-lvm; tests: random)
     lvm_checkpoint: str = ""  # official Meta file dinov2_<variant>_pretrain.pth; "" = random init
     image_size: int = 224  # LVM input width; height is twice it (448x224)
     lvm_patch: int = 14  # ViT patch size; other values only for the tiny stand-ins (demo: 4 -> 16x8 grid)

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 CLAIMS_COLUMNS = ("claim", "verdict", "direction", "min_effect", "a", "b", "pairing", "seeds_a", "seeds_b",
                   "value_a", "value_b", "effect", "ci_low", "ci_high", "paper_a", "paper_b", "paper_effect",
                   "reason", "statement")
-DEMO_NOTE = ("SynthGait demo: these numbers come from synthetic data and tiny random-weight stand-in LVMs; "
+DEMO_NOTE = ("SynthGait demo: these numbers come from synthetic data and tiny stand-in LVMs pretrained on it (not DINOv2); "
              "a verdict here says nothing about the paper's real claims, only that the test runs.")
 
 

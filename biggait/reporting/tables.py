@@ -30,7 +30,7 @@ from biggait.reporting.specs import EFFICIENCY_COLUMNS, TableSpec, get_table
 
 log = logging.getLogger(__name__)
 
-DEMO_NOTE = ("SynthGait demo: these numbers come from synthetic data and a tiny random-weight ViT; "
+DEMO_NOTE = ("SynthGait demo: these numbers come from synthetic data and tiny stand-in ViTs pretrained on it (not DINOv2); "
              "they check that the pipeline runs and are NOT comparable to the paper's.")
 
 
