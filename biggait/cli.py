@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tables": ("biggait.reporting.cli", "build the result tables from collected metrics"),
     "figures": ("biggait.reporting.cli", "build the result figures"),
     "check-metrics": ("biggait.reporting.cli", "compare metrics with a baseline or the paper"),
+    "tolerances": ("biggait.reporting.cli", "per-number tolerances of check-metrics from seed-to-seed noise"),
     "claims": ("biggait.reporting.cli", "test the paper's claims (config/claims.yaml) with paired bootstraps"),
     "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),
 }

@@ -11,7 +11,9 @@ Two comparisons, either or both:
 
 Tolerances are absolute, in the unit of the metric (percentage points for accuracies):
 ``--tolerance 1.0`` sets the default, ``--tolerance 'rank1*=0.5'`` one for metrics matching a
-glob pattern (the most specific, i.e. longest, matching pattern wins). Exit status: 0 all within
+glob pattern (the most specific, i.e. longest, matching pattern wins); ``--tolerances FILE``
+gives per-number tolerances measured from seed noise (:mod:`biggait.reporting.tolerances`),
+which take precedence. Exit status: 0 all within
 tolerance, 1 some deviation (each printed), 2 bad input.
 """
 
@@ -83,12 +85,19 @@ def _describe(r: MetricRow) -> str:
             f"{r.condition} {r.metric}")
 
 
-def compare_baseline(results: list[MetricRow], baseline: list[MetricRow], tol: Tolerances) -> list[Deviation]:
-    """Deviations of ``results`` from ``baseline`` (missing numbers count as deviations)."""
+def compare_baseline(results: list[MetricRow], baseline: list[MetricRow], tol: Tolerances,
+                     per_number: dict | None = None) -> list[Deviation]:
+    """Deviations of ``results`` from ``baseline`` (missing numbers count as deviations).
+
+    ``per_number`` (:func:`biggait.reporting.tolerances.read`) gives measured tolerances by
+    number; the others use ``tol``.
+    """
+    from biggait.reporting.tolerances import noise_key
+
     ours = {r.key(): r for r in results}
     out = []
     for b in baseline:
-        t = tol.for_metric(b.metric)
+        t = (per_number or {}).get(noise_key(b), tol.for_metric(b.metric))
         r = ours.get(b.key())
         got = r.value if r is not None else math.nan
         both_nan = math.isnan(b.value) and r is not None and math.isnan(got)

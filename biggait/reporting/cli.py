@@ -118,6 +118,9 @@ def add_check_metrics_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paper", type=Path, help="paper_reported.csv to compare with")
     p.add_argument("--tolerance", action="append", metavar="[METRIC_GLOB=]NUMBER",
                    help="absolute tolerance (default 1.0), repeatable: 2.0, 'mAP=3', 'rank1*=0.5'")
+    p.add_argument("--tolerances", type=Path, metavar="FILE",
+                   help="per-number tolerances measured from seed noise (`biggait tolerances`), e.g. "
+                        "results/baseline/demo_tolerances.csv; numbers it lacks use --tolerance")
     p.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
     p.add_argument("--experiments", nargs="+", metavar="NAME",
                    help="only these experiments (e.g. the reduced CI DAG's); the baseline is filtered too")
@@ -149,7 +152,9 @@ def run_check_metrics(args: argparse.Namespace) -> int:
         if not baseline:
             raise ConfigError(f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
                               f"{' / evaluations' if args.subset else ''}")
-        devs = compare_baseline(results, baseline, tol)
+        from biggait.reporting import tolerances as noise_tol
+        per_number = noise_tol.read(args.tolerances) if args.tolerances is not None else None
+        devs = compare_baseline(results, baseline, tol, per_number)
         for d in devs:
             print(d.line())
         print(f"baseline {args.baseline}: {len(baseline) - len(devs)}/{len(baseline)} metrics within tolerance")
@@ -165,6 +170,30 @@ def run_check_metrics(args: argparse.Namespace) -> int:
         failed |= bool(devs)
     sys.stdout.flush()
     return 1 if failed else 0
+
+
+# ---- biggait tolerances ----------------------------------------------------------------------------
+
+def add_tolerances_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait tolerances``."""
+    p.add_argument("results", type=Path, help="results folder (or gathered CSV) with several seeds per experiment")
+    p.add_argument("--out", type=Path, required=True, help="tolerances CSV (e.g. results/baseline/demo_tolerances.csv)")
+    p.add_argument("--experiments", nargs="+", metavar="NAME", help="only these experiments")
+    p.add_argument("--factor", type=float, default=4.0, help="tolerance = max(floor, factor * seed std) (default 4)")
+    p.add_argument("--floor", type=float, default=1.0, help="smallest tolerance (default 1.0)")
+
+
+def run_tolerances(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait tolerances``."""
+    from biggait.evaluation.metrics_files import load_results
+    from biggait.reporting import tolerances as noise_tol
+    from biggait.reporting.check_metrics import select
+
+    rows = select(load_results(args.results), None, args.experiments)
+    noise = noise_tol.derive(rows, args.factor, args.floor)
+    noise_tol.write(noise, args.out)
+    print(f"wrote {len(noise)} tolerances to {args.out}")
+    return 0
 
 
 # ---- biggait claims ------------------------------------------------------------------------------------
@@ -207,5 +236,6 @@ COMMANDS = {
     "tables": (add_tables_arguments, run_tables),
     "figures": (add_figures_arguments, run_figures),
     "check-metrics": (add_check_metrics_arguments, run_check_metrics),
+    "tolerances": (add_tolerances_arguments, run_tolerances),
     "claims": (add_claims_arguments, run_claims),
 }

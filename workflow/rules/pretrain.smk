@@ -27,6 +27,7 @@ if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv
         log:
             paths.log_file(R, "pretrain/{variant}"),
         threads: 2
+        priority: 100  # every BigGait training of the variant waits for it
         wildcard_constraints:
             variant=r"vit[sblg]14(_reg4)?",
         shell:

@@ -1,0 +1,93 @@
+"""Tolerances of the CI metric check, measured from seed-to-seed noise.
+
+``biggait tolerances RESULTS --out FILE`` reads an evaluation of several seeds of the same
+experiments and writes, per number (experiment, train -> test, protocol, condition, metric), the
+seeds' mean, standard deviation and spread and the tolerance::
+
+    tolerance = max(floor, factor * std)
+
+With the defaults (factor 4, floor 1 point) a re-run that differs from the baseline run like a
+new seed would (difference ~ N(0, 2 std^2)) stays inside with probability ~0.995 per number.
+``biggait check-metrics --tolerances FILE`` uses these per-number tolerances; numbers the file
+does not list fall back to ``--tolerance``. The demo's file is results/baseline/demo_tolerances.csv,
+next to the baseline it qualifies.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from biggait.errors import DataError
+from biggait.evaluation.metrics_files import MetricRow
+from biggait.io import csv_text, parse_number, write_text_atomic
+
+KEY_COLUMNS = ("experiment", "train_dataset", "test_dataset", "protocol", "condition", "metric")
+COLUMNS = (*KEY_COLUMNS, "seeds", "mean", "std", "spread", "tolerance")
+
+Key = tuple[str, str, str, str, str, str]
+
+
+def noise_key(r: MetricRow) -> Key:
+    """A number's identity without its seed."""
+    return (r.experiment, r.train_dataset, r.test_dataset, r.protocol, r.condition, r.metric)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Seed-to-seed noise of one number and its tolerance."""
+
+    key: Key
+    seeds: int
+    mean: float
+    std: float
+    spread: float
+    tolerance: float
+
+
+def derive(rows: list[MetricRow], factor: float = 4.0, floor: float = 1.0) -> list[Noise]:
+    """Noise and tolerance of every number measured with at least two seeds."""
+    if factor <= 0 or floor < 0:
+        raise DataError(f"tolerances: expected factor > 0 and floor >= 0, got {factor} and {floor}")
+    values: dict[Key, dict[int, float]] = defaultdict(dict)
+    for r in rows:
+        if not math.isnan(r.value):
+            values[noise_key(r)][r.seed] = r.value
+    out = []
+    for key in sorted(values):
+        v = list(values[key].values())
+        if len(v) < 2:
+            continue
+        std = statistics.stdev(v)
+        out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), max(floor, factor * std)))
+    if not out:
+        raise DataError("tolerances: no number was measured with two or more seeds")
+    return out
+
+
+def write(noise: list[Noise], dest: str | Path) -> None:
+    write_text_atomic(dest, csv_text(COLUMNS, ([*n.key, n.seeds, n.mean, n.std, n.spread, n.tolerance]
+                                               for n in noise)))
+
+
+def read(path: str | Path) -> dict[Key, float]:
+    """``{key: tolerance}`` of a tolerances CSV; one-line DataErrors naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: tolerances file not found (make one with `biggait tolerances`)")
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: missing columns {', '.join(missing)} (expected {', '.join(COLUMNS)})")
+        out = {}
+        for i, row in enumerate(reader, start=2):
+            tol = parse_number(row["tolerance"], f"{path}:{i} tolerance")
+            if math.isnan(tol) or tol < 0:
+                raise DataError(f"{path}:{i}: tolerance: expected a non-negative number, got {row['tolerance']!r}")
+            out[tuple(row[c] for c in KEY_COLUMNS)] = tol
+    return out
