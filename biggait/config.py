@@ -60,6 +60,7 @@ class ModelConfig:
     lvm: str = "vits14"  # vits14 | vitb14 | vitl14 | vitg14 | *_reg4 (biggait.models.backbone)
     lvm_tiny: bool = False  # a tiny ViT of the variant's shape family (demo: pretrained by pretrain-lvm; tests: random)
     lvm_checkpoint: str = ""  # official Meta file dinov2_<variant>_pretrain.pth; "" = random init
+    lvm_random: bool = False  # ablation: keep the upstream's random initialisation; no checkpoint is loaded
     image_size: int = 224  # LVM input width; height is twice it (448x224)
     lvm_patch: int = 14  # ViT patch size; other values only for the tiny stand-ins (demo: 4 -> 16x8 grid)
     sils_size: int = 32  # GRE map width; height is twice it (64x32)

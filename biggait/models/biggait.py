@@ -253,7 +253,8 @@ def build_model(model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig |
         num_classes: training identities (``model_cfg.num_classes`` wins when non-zero).
         loss_cfg: optional; auxiliary terms whose weight is 0 are then not computed.
         load_lvm: load ``model_cfg.lvm_checkpoint`` (off when a checkpoint will overwrite the weights).
-    The LVM weights come from ``model_cfg.lvm_checkpoint`` (an official Meta file) when set.
+    The LVM weights come from ``model_cfg.lvm_checkpoint`` (an official Meta file) when set, unless
+    ``model_cfg.lvm_random`` (the random-upstream ablation) keeps the random initialisation.
     """
     num_classes = model_cfg.num_classes or num_classes
     if num_classes <= 0:
@@ -264,7 +265,11 @@ def build_model(model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig |
     model = BigGait(model_cfg, num_classes, loss_cfg)
     if not load_lvm:
         return model
-    if model_cfg.lvm_checkpoint:
+    if model_cfg.lvm_random:
+        if model_cfg.lvm_checkpoint:
+            logger.info("model.lvm_random: %s keeps its random weights (%s is not loaded)", model_cfg.lvm,
+                        model_cfg.lvm_checkpoint)
+    elif model_cfg.lvm_checkpoint:
         load_meta_checkpoint(model.lvm, Path(model_cfg.lvm_checkpoint))
     elif not model_cfg.lvm_tiny:
         logger.warning("model.lvm_checkpoint is empty: %s starts from random weights", model_cfg.lvm)

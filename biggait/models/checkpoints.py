@@ -30,12 +30,13 @@ def save_checkpoint(path: str | Path, model: nn.Module, exp: Experiment, num_cla
 
     The frozen LVM's weights are left out when they come from a file (``model.lvm_checkpoint``):
     ``lvm_from_file`` names it and loading rebuilds the LVM from it (88 MB saved per checkpoint at
-    ViT-S, 4.4 GB at ViT-g). Random-weight LVMs (demo, tests) are stored with the model.
+    ViT-S, 4.4 GB at ViT-g). Random-weight LVMs (demo, tests, ``model.lvm_random``) are stored
+    with the model, so ``load_model`` rebuilds exactly the random upstream that was trained with.
     ``extra`` (optimiser / scheduler / RNG state...) must hold only tensors and plain containers so
     the file loads with ``weights_only=True``.
     """
     state = model.state_dict()
-    lvm_file = exp.model.lvm_checkpoint if hasattr(model, "lvm") else ""
+    lvm_file = exp.model.lvm_checkpoint if hasattr(model, "lvm") and not exp.model.lvm_random else ""
     if lvm_file:
         state = {k: v for k, v in state.items() if not k.startswith(LVM_PREFIX)}
     payload = {"format": FORMAT, "experiment": to_dict(exp), "num_classes": int(num_classes),

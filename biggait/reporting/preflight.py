@@ -128,9 +128,10 @@ class WorkflowPlan:
 
     def lvm_checkpoint(self, exp_name: str) -> str:
         """The upstream weights an experiment needs: the official DINOv2 file, the demo's pretrained
-        tiny stand-in (config ``pretrain_lvm``), or '' (the tiny random ViT, the GaitBase baseline)."""
+        tiny stand-in (config ``pretrain_lvm``), or '' (the tiny random ViT, the random-upstream
+        ablation ``model.lvm_random``, the GaitBase baseline)."""
         exp = self.experiment(exp_name)
-        if exp.model.arch != "biggait":
+        if exp.model.arch != "biggait" or exp.model.lvm_random:
             return ""
         if exp.model.lvm_tiny:  # the demo: the self-supervised stand-in when the config pretrains one
             return paths.pretrained_lvm(self.results, exp.model.lvm) if self.config.get("pretrain_lvm") else ""

@@ -193,10 +193,12 @@ def _is_free(key: str) -> bool:
 def check_resumable(saved: dict, exp: Experiment, path: Path) -> None:
     """Raise CheckpointError if ``saved`` (a ``to_dict`` of an experiment) trains differently from ``exp``."""
     old, new = _flatten(saved), _flatten(to_dict(exp))
+    # A key added to the config after the checkpoint was written trains as its default did.
+    defaults = _flatten(to_dict(Experiment()))
     for key in sorted(set(old) | set(new)):
         if _is_free(key):
             continue
-        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        a, b = old.get(key, defaults.get(key, "<absent>")), new.get(key, "<absent>")
         if isinstance(a, tuple):
             a = list(a)
         if a != b:
