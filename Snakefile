@@ -24,15 +24,18 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/upstream.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/figures.smk"
 
 
 rule reproduce_all:
-    """Every table of config `tables` (or the available ones), the claims, every figure; then run --report."""
+    """Every table of config `tables` (or the available ones), the upstream table (when the config pretrains the
+    upstream), the claims, every figure; then run --report."""
     default_target: True
     input:
         [table_outputs(t) for t in RUN_TABLES],
+        upstream_outputs(),
         paths.claims_files(R),
         figure_targets(),
     localrule: True

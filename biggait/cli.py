@@ -23,11 +23,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("biggait.train.cli", "train an experiment into a run folder (resumable)"),
     "evaluate": ("biggait.evaluation.cli", "extract test embeddings and score them by a protocol"),
     "efficiency": ("biggait.evaluation.cli", "parameters and GFLOPs per frame of a model"),
+    "probe-upstream": ("biggait.evaluation.cli", "linear probe of an upstream's patch tokens for 'person' (IoU)"),
     "tables": ("biggait.reporting.cli", "build the result tables from collected metrics"),
     "figures": ("biggait.reporting.cli", "build the result figures"),
     "check-metrics": ("biggait.reporting.cli", "compare metrics with a baseline or the paper"),
     "tolerances": ("biggait.reporting.cli", "per-number tolerances of check-metrics from seed-to-seed noise"),
     "claims": ("biggait.reporting.cli", "test the paper's claims (config/claims.yaml) with paired bootstraps"),
+    "upstream-report": ("biggait.reporting.cli", "random vs pretrained upstream: mask IoU, rank-1, probes (tables/upstream)"),
     "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),
 }
 

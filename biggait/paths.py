@@ -15,6 +15,8 @@ joined with ``/`` so patterns and relative paths stay as given.
     <results>/tables/<table>{.csv,_wide.csv,.md,.tex}        `biggait tables`
     <results>/figures/<name>{.png,.pdf}                      `biggait figures`
     <results>/claims{.csv,.md}                               `biggait claims` (the paper's claims tested)
+    <results>/upstream/probe_<random|pretrained>.json        `biggait probe-upstream` (demo: the upstream's probes)
+    <results>/tables/upstream{.csv,.md}                      `biggait upstream-report` (random vs pretrained upstream)
     <results>/logs/...                                       job logs
 """
 
@@ -31,6 +33,9 @@ IDENTITY_HITS = "identity_hits.npz"  # next to metrics.csv: per-identity rank-1 
 CLAIMS_SUFFIXES = (".csv", ".md")
 VIEW_MATRIX_GLOB = "view_matrices/gait_*_rank1.csv"  # the per-view rank-1 matrices of the figures
 TABLE_SUFFIXES = (".csv", "_wide.csv", ".md", ".tex")
+UPSTREAM_TABLE = "upstream"  # results/tables/upstream{.csv,.md}
+UPSTREAM_SUFFIXES = (".csv", ".md")
+UPSTREAM_KINDS = ("random", "pretrained")  # the probed upstreams
 # <experiment>/seed<k>/<test>/metrics.csv below an eval folder
 _METRICS_REL = re.compile(r"(?:^|/)([^/]+)/seed(\d+)/([^/]+)/" + re.escape(METRICS_CSV) + "$")
 
@@ -94,6 +99,16 @@ def table_files(results: str, table: str) -> list[str]:
 def claims_files(results: str) -> list[str]:
     """``claims.csv`` and ``claims.md`` of ``biggait claims``, at the top of the results folder."""
     return [f"{results}/claims{s}" for s in CLAIMS_SUFFIXES]
+
+
+def upstream_probe(results: str, kind: str) -> str:
+    """``biggait probe-upstream`` result of the ``random`` or ``pretrained`` upstream."""
+    return f"{results}/upstream/probe_{kind}.json"
+
+
+def upstream_files(results: str) -> list[str]:
+    """``upstream.csv`` and ``upstream.md`` of ``biggait upstream-report``, beside the tables."""
+    return [f"{tables_dir(results)}/{UPSTREAM_TABLE}{s}" for s in UPSTREAM_SUFFIXES]
 
 
 def figures_dir(results: str) -> str:

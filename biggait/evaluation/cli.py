@@ -12,6 +12,12 @@ evaluation is just another ``--dataset``). Features are never recomputed when ``
 holds embeddings of the same checkpoint and test set, or with ``--from-embeddings FILE``.
 
     biggait efficiency [--experiment FILE] [--scale demo|paper] [--json] [--throughput]
+
+    biggait probe-upstream --dataset ccpg --root DATA/ccpg --partition DATA/ccpg.json \\
+        [--lvm-checkpoint FILE] [--scale demo] --out RESULTS/upstream/probe_pretrained.json
+
+``probe-upstream``: a linear probe of the upstream's patch tokens for "person" against the test
+split's silhouettes (:mod:`biggait.evaluation.probe`).
 """
 
 from __future__ import annotations
@@ -220,8 +226,55 @@ def run_efficiency(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- biggait probe-upstream ---------------------------------------------------------------------------
+
+def add_probe_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait probe-upstream``."""
+    from biggait.evaluation.probe import ProbeSettings
+
+    d = ProbeSettings()
+    p.add_argument("--lvm-checkpoint", type=Path, default=None,
+                   help="upstream weights, Meta DINOv2 layout (default: the random ViT of the model config, --seed)")
+    p.add_argument("--dataset", required=True, help="dataset preset with silhouettes: ccpg | casiab | sustech1k | ccgr_mini")
+    p.add_argument("--root", type=Path, required=True, help="dataset root <root>/<id>/<type>/<view>/*.pkl")
+    p.add_argument("--partition", type=Path, required=True, help="partition JSON (its TEST_SET is probed)")
+    p.add_argument("--scale", choices=("demo", "paper"), default="demo",
+                   help="model config (variant, tiny, image size, patch, map size) from this scale (default %(default)s)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. model.lvm=vitb14 (repeatable)")
+    p.add_argument("--every", type=int, default=d.every, help="every k-th frame of each test sequence (default %(default)s)")
+    p.add_argument("--max-frames", type=int, default=d.max_frames, help="at most this many frames (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="initialisation seed of the random upstream (default %(default)s)")
+    p.add_argument("--out", type=Path, required=True, help="result JSON")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait probe-upstream``: probe, then write the JSON (atomically)."""
+    from biggait.data.dataset import GaitDataset
+    from biggait.errors import CheckpointError
+    from biggait.evaluation.probe import ProbeSettings, probe_upstream
+    from biggait.io import write_json_atomic
+
+    protocol, _ = get_protocol(args.dataset)
+    exp = load_experiment(None, scale=args.scale, overrides=args.overrides)
+    if args.lvm_checkpoint is not None and not args.lvm_checkpoint.is_file():
+        raise CheckpointError(f"{args.lvm_checkpoint}: upstream checkpoint not found")
+    settings = ProbeSettings(every=args.every, max_frames=args.max_frames, seed=args.seed)
+    ds = GaitDataset(args.root, protocol, args.partition, split="test", with_sils=True)
+    res = probe_upstream(ds, exp.model, args.lvm_checkpoint, settings, progress=not args.no_progress)
+    res.update({"dataset": protocol, "root": str(args.root), "partition": str(args.partition), "scale": args.scale})
+    write_json_atomic(args.out, res)
+    iou = res["iou"]
+    print(f"{res['upstream']} upstream, {res['frames']['eval']} frames scored: "
+          + ", ".join(f"{k} IoU {v:.3f}" for k, v in iou.items()))
+    print(f"wrote {args.out}")
+    return 0
+
+
 # command name -> (add_arguments, run); biggait.cli maps the names to this module.
 COMMANDS = {
     "evaluate": (add_evaluate_arguments, run_evaluate),
     "efficiency": (add_efficiency_arguments, run_efficiency),
+    "probe-upstream": (add_probe_arguments, run_probe),
 }

@@ -4,6 +4,7 @@
     biggait figures KIND ...          (pad-resize, maps, bars, heatmap, curves)
     biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
     biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
+    biggait upstream-report --metrics FILE ... --random-probe JSON --pretrained-probe JSON --out DIR
 """
 
 from __future__ import annotations
@@ -231,6 +232,29 @@ def run_claims(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- biggait upstream-report ---------------------------------------------------------------------------
+
+def add_upstream_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``biggait upstream-report``."""
+    p.add_argument("--metrics", type=Path, nargs="+", required=True, metavar="FILE",
+                   help="<experiment>/seed<k>/ccpg/metrics.csv of ccpg_random_upstream, biggait_ccpg and "
+                        "gaitbase_ccpg (every seed to average)")
+    p.add_argument("--random-probe", type=Path, required=True, help="probe-upstream JSON of the random upstream")
+    p.add_argument("--pretrained-probe", type=Path, required=True, help="probe-upstream JSON of the pretrained upstream")
+    p.add_argument("--out", type=Path, required=True, help="output folder of upstream.csv / upstream.md (results/tables)")
+    p.add_argument("--scale", choices=("demo", "paper"), default="paper",
+                   help="demo adds a note that the numbers are synthetic")
+
+
+def run_upstream(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait upstream-report``."""
+    from biggait.reporting.upstream import write_upstream_report
+
+    for p in write_upstream_report(args.metrics, args.random_probe, args.pretrained_probe, args.out, args.scale):
+        print(p)
+    return 0
+
+
 # command name -> (add_arguments, run); biggait.cli maps the names to this module.
 COMMANDS = {
     "tables": (add_tables_arguments, run_tables),
@@ -238,4 +262,5 @@ COMMANDS = {
     "check-metrics": (add_check_metrics_arguments, run_check_metrics),
     "tolerances": (add_tolerances_arguments, run_tolerances),
     "claims": (add_claims_arguments, run_claims),
+    "upstream-report": (add_upstream_arguments, run_upstream),
 }

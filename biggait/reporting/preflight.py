@@ -20,6 +20,9 @@ from biggait.datasets import DATASET_LABELS
 from biggait.errors import BigGaitError, ConfigError
 from biggait.reporting.specs import TABLES
 
+# The upstream table's experiments: random upstream, pretrained upstream, the silhouette baseline.
+UPSTREAM_EXPERIMENTS = ("ccpg_random_upstream", "biggait_ccpg", "gaitbase_ccpg")
+
 _HOWTO = {
     "root": ("{label} dataset root {path} is missing: obtain {label} from its authors, convert it to "
              "<root>/<id>/<type>/<view>/*.pkl (see docs/workflow.md, 'Paper scale'), then set "
@@ -148,6 +151,22 @@ class WorkflowPlan:
         if ckpt:
             sets.append(f"model.lvm_checkpoint={ckpt}")
         return sets + list(self.config["set"])
+
+    # ---- the upstream table (demo) -----------------------------------------------------------------------
+
+    def upstream_report(self) -> bool:
+        """Whether the DAG builds ``tables/upstream.{csv,md}`` (random vs pretrained upstream): only when the
+        config pretrains the upstream (``pretrain_lvm``: demo, CI) and its experiments filter keeps all three
+        experiments the table compares."""
+        chosen = self.config["experiments"]
+        return bool(self.config.get("pretrain_lvm")) and (not chosen or set(UPSTREAM_EXPERIMENTS) <= set(chosen))
+
+    def upstream_evaluations(self) -> list[tuple[str, int]]:
+        """(experiment, seed) evaluated on CCPG for the upstream table: the random upstream with the first
+        seed of the CCPG table, BigGait and GaitBase with every seed of the CCPG table."""
+        seeds = self.table_seeds("ccpg")
+        random_exp, *others = UPSTREAM_EXPERIMENTS
+        return [(random_exp, seeds[0])] + [(e, s) for e in others for s in seeds]
 
     # ---- preflight ---------------------------------------------------------------------------------------
 

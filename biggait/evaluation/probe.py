@@ -1,0 +1,228 @@
+"""How much "person" an upstream's patch tokens hold: a linear probe against ground-truth silhouettes.
+
+``biggait probe-upstream`` measures the upstream alone, before any GRE training: the frozen LVM
+(a Meta-layout checkpoint, or the random tiny ViT with a fixed seed) runs on test frames brought
+onto the canvas exactly as BigGait does (:func:`biggait.models.padding.to_canvas`), its ``last``
+tap is upsampled (bilinear) to the GRE map and standardised, and per map pixel we ask whether the
+pixel belongs to the walker:
+
+- ``linear_probe``: a logistic regression (supervised by silhouettes) fitted on the frames of half
+  of the test identities and scored (threshold 0.5) on the other half;
+- ``pca1``: the first principal component of the features, thresholded at 0, with the sign that
+  makes the map border background (unsupervised: the silhouettes only score it);
+- ``prior``: the mean silhouette of the fitting half > 0.5, the same map for every frame (what a
+  mask can reach without looking at the frame);
+- ``all_person``: every pixel labelled "person".
+
+IoU is computed like the evaluation's ``mask_iou`` (:mod:`biggait.evaluation.mask_quality`): per
+sequence over the summed pixel counts of its probed frames, then the mean over sequences; values
+are fractions in [0, 1]. Silhouettes are used by this evaluation probe only, never by training.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm import tqdm
+
+from biggait.config import ModelConfig
+from biggait.data.dataset import GaitDataset
+from biggait.data.loader import normalize_rgb
+from biggait.errors import EvaluationError
+from biggait.evaluation.mask_quality import silhouettes_on_map
+from biggait.models.backbone import FrozenLVM
+from biggait.models.padding import to_canvas
+from biggait.models.weights import load_meta_checkpoint
+
+logger = logging.getLogger(__name__)
+
+MEASURES = ("linear_probe", "pca1", "prior", "all_person")
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """What is probed and how (written into the result JSON)."""
+
+    every: int = 4  # every k-th frame of each test sequence
+    max_frames: int = 1200  # cap on probed frames (evenly spaced over the sampled ones)
+    seed: int = 0  # initialisation seed of the random upstream
+    l2: float = 1e-3  # L2 penalty of the logistic regression (on standardised features)
+    iters: int = 200  # L-BFGS iterations of the logistic regression
+    batch: int = 256  # frames per LVM forward
+
+
+@dataclass
+class ProbeFrames:
+    """The probed test frames: LVM input, silhouettes on the GRE map, and whose they are."""
+
+    frames: Tensor  # [N, 3, H, W] normalised RGB on the LVM canvas
+    sils: Tensor  # [N, h, w] bool, ground truth on the GRE map
+    sequence: Tensor  # [N] int64, index of the frame's sequence
+    seq_ids: list[str]  # identity of each sequence
+
+
+def sample_frames(lengths: list[int], every: int, max_frames: int) -> list[tuple[int, int]]:
+    """``(sequence, frame)`` pairs: frames 0, k, 2k, ... of every sequence, then at most
+    ``max_frames`` of them, evenly spaced (deterministic, every sequence keeps its share)."""
+    if every < 1 or max_frames < 1:
+        raise EvaluationError(f"probe: --every {every} and --max-frames {max_frames} must be >= 1")
+    picks = [(s, f) for s, n in enumerate(lengths) for f in range(0, n, every)]
+    if len(picks) > max_frames:
+        keep = np.linspace(0, len(picks) - 1, max_frames).round().astype(int)
+        picks = [picks[i] for i in keep]
+    return picks
+
+
+def load_probe_frames(dataset: GaitDataset, cfg: ModelConfig, settings: ProbeSettings,
+                      progress: bool = True) -> ProbeFrames:
+    """Read the sampled test frames and silhouettes onto BigGait's LVM canvas and GRE map."""
+    image_hw, map_hw = (2 * cfg.image_size, cfg.image_size), (2 * cfg.sils_size, cfg.sils_size)
+    picks = sample_frames([dataset.length(i) for i in range(len(dataset))], settings.every, settings.max_frames)
+    by_seq: dict[int, list[int]] = {}
+    for s, f in picks:
+        by_seq.setdefault(s, []).append(f)
+    frames, sils, seqs = [], [], []
+    for s, idx in tqdm(by_seq.items(), desc="probe frames", unit="seq", disable=not progress, leave=False):
+        item = dataset.load(s)
+        idx_a = np.asarray(idx)
+        x = torch.from_numpy(normalize_rgb(np.ascontiguousarray(item["rgb"][idx_a])))  # [k, 3, H0, W0]
+        r = torch.from_numpy(np.asarray(item["ratios"][idx_a], dtype=np.float32))  # [k]
+        frames.append(to_canvas(x, r, *image_hw, pad=cfg.pad_and_resize))  # [k, 3, H, W]
+        sils.append(silhouettes_on_map(torch.from_numpy(item["sils"][idx_a]), r, map_hw, cfg.pad_and_resize))
+        seqs.append(torch.full((len(idx),), s, dtype=torch.int64))
+    return ProbeFrames(torch.cat(frames), torch.cat(sils), torch.cat(seqs),
+                       [rec.id for rec in dataset.sequences])
+
+
+def build_upstream(cfg: ModelConfig, checkpoint: str | Path | None, seed: int) -> FrozenLVM:
+    """The frozen LVM of ``cfg``: the Meta-layout ``checkpoint``, or (None) random weights from ``seed``."""
+    gen_state = torch.get_rng_state()
+    torch.manual_seed(seed)  # the random upstream is the same on every run
+    try:
+        lvm = FrozenLVM(cfg.lvm, cfg.lvm_tiny, (2 * cfg.image_size, cfg.image_size), cfg.lvm_patch)
+    finally:
+        torch.set_rng_state(gen_state)
+    if checkpoint:
+        load_meta_checkpoint(lvm, Path(checkpoint))
+    return lvm
+
+
+@torch.no_grad()
+def upstream_features(lvm: FrozenLVM, frames: Tensor, map_hw: tuple[int, int], batch: int,
+                      progress: bool = True) -> Tensor:
+    """The ``last`` tap of ``frames`` ``[N, 3, H, W]``, upsampled (bilinear) to ``[N, h, w, C]``."""
+    out = []
+    for i in tqdm(range(0, len(frames), batch), desc="upstream", unit="batch", disable=not progress, leave=False):
+        last, _ = lvm(frames[i:i + batch])  # [b, gh, gw, C]
+        up = F.interpolate(last.permute(0, 3, 1, 2), size=map_hw, mode="bilinear", align_corners=False)
+        out.append(up.permute(0, 2, 3, 1).contiguous())  # [b, h, w, C]
+    return torch.cat(out)
+
+
+def split_identities(ids: list[str]) -> tuple[list[str], list[str]]:
+    """Sorted identities -> (fit half: every other one from the first, eval half: the rest)."""
+    uniq = sorted(set(ids))
+    if len(uniq) < 2:
+        raise EvaluationError(f"probe: needs at least 2 test identities (one to fit, one to score), got {len(uniq)}")
+    return uniq[0::2], uniq[1::2]
+
+
+def fit_logistic(x: Tensor, y: Tensor, l2: float, iters: int) -> tuple[Tensor, Tensor]:
+    """Logistic regression ``p = sigmoid(x @ w + b)`` by full-batch L-BFGS. x ``[M, C]``, y ``[M]`` in {0, 1}."""
+    x64, y64 = x.double(), y.double()
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=iters, tolerance_grad=1e-9, tolerance_change=1e-12,
+                            history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(x64 @ w + b, y64) + l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return w.detach().float(), b.detach().float()
+
+
+def sequence_mean_iou(pred: Tensor, gt: Tensor, sequence: Tensor) -> float:
+    """Mean over sequences of (summed intersection / summed union) of their frames; pred, gt ``[N, h, w]`` bool."""
+    inter = (pred & gt).flatten(1).sum(1).double()  # [N]
+    union = (pred | gt).flatten(1).sum(1).double()
+    seqs, inv = torch.unique(sequence, return_inverse=True)
+    si = torch.zeros(len(seqs), dtype=torch.float64).index_add_(0, inv, inter)
+    su = torch.zeros(len(seqs), dtype=torch.float64).index_add_(0, inv, union)
+    ok = su > 0
+    return float((si[ok] / su[ok]).mean()) if bool(ok.any()) else float("nan")
+
+
+def border_mask(h: int, w: int) -> Tensor:
+    """``[h, w]`` bool: the outermost rows and columns of the map."""
+    m = torch.zeros(h, w, dtype=torch.bool)
+    m[0], m[-1], m[:, 0], m[:, -1] = True, True, True, True
+    return m
+
+
+def probe_scores(feats: Tensor, data: ProbeFrames, settings: ProbeSettings) -> dict:
+    """Fit on one half of the identities, score on the other. feats ``[N, h, w, C]`` -> result dict."""
+    n, h, w, c = feats.shape
+    fit_ids, eval_ids = split_identities([data.seq_ids[int(s)] for s in data.sequence])
+    frame_ids = np.asarray([data.seq_ids[int(s)] for s in data.sequence])
+    fit = torch.from_numpy(np.isin(frame_ids, fit_ids))  # [N] bool
+    ev = ~fit
+    x_fit = feats[fit].reshape(-1, c)  # [Mf, C]
+    mean, std = x_fit.mean(0), x_fit.std(0).clamp_min(1e-6)
+    z = ((feats - mean) / std)  # [N, h, w, C] standardised by the fitting half
+    y_fit = data.sils[fit].reshape(-1)  # [Mf]
+
+    w_lin, b_lin = fit_logistic(z[fit].reshape(-1, c), y_fit, settings.l2, settings.iters)
+    lin = (z @ w_lin + b_lin) > 0  # [N, h, w], probability > 0.5
+
+    # PCA-1 of the fitting half (no labels); the border of the map is background.
+    zf = z[fit].reshape(-1, c).double()
+    _, vecs = torch.linalg.eigh(zf.T @ zf / max(len(zf) - 1, 1))  # ascending eigenvalues
+    pc = vecs[:, -1].float()
+    proj = z @ pc  # [N, h, w]
+    if float(proj[fit][:, border_mask(h, w)].mean()) > 0:
+        proj = -proj
+    pca = proj > 0
+
+    prior_map = data.sils[fit].float().mean(0) > 0.5  # [h, w]
+    preds = {"linear_probe": lin, "pca1": pca, "prior": prior_map.expand(n, h, w),
+             "all_person": torch.ones(n, h, w, dtype=torch.bool)}
+    iou = {k: sequence_mean_iou(p[ev], data.sils[ev], data.sequence[ev]) for k, p in preds.items()}
+    fit_iou = {k: sequence_mean_iou(p[fit], data.sils[fit], data.sequence[fit]) for k, p in preds.items()}
+    return {"iou": iou, "fit_iou": fit_iou, "fit_identities": fit_ids, "eval_identities": eval_ids,
+            "frames": {"fit": int(fit.sum()), "eval": int(ev.sum())},
+            "person_share": float(data.sils[ev].float().mean())}
+
+
+def probe_upstream(dataset: GaitDataset, cfg: ModelConfig, checkpoint: str | Path | None,
+                   settings: ProbeSettings = ProbeSettings(), progress: bool = True) -> dict:
+    """Probe one upstream on a dataset split with silhouettes -> the result dict (see module doc)."""
+    if "sils" not in dataset.modalities:
+        raise EvaluationError("probe: the dataset must be opened with its silhouettes (with_sils=True)")
+    map_hw = (2 * cfg.sils_size, cfg.sils_size)
+    lvm = build_upstream(cfg, checkpoint, settings.seed)
+    data = load_probe_frames(dataset, cfg, settings, progress)
+    logger.info("probing %s (%s) on %d frames of %d sequences", cfg.lvm, checkpoint or "random", len(data.frames),
+                len(torch.unique(data.sequence)))
+    feats = upstream_features(lvm, data.frames, map_hw, settings.batch, progress)
+    res = probe_scores(feats, data, settings)
+    return {
+        "upstream": "file" if checkpoint else "random",
+        "lvm_checkpoint": str(checkpoint or ""),
+        "model": {"lvm": cfg.lvm, "lvm_tiny": cfg.lvm_tiny, "image_size": cfg.image_size, "lvm_patch": cfg.lvm_patch,
+                  "sils_size": cfg.sils_size, "pad_and_resize": cfg.pad_and_resize, "tap": "last",
+                  "token_grid": list(lvm.grid), "map_hw": list(map_hw), "feature_dim": int(feats.shape[-1])},
+        "settings": asdict(settings),
+        "sequences": int(len(torch.unique(data.sequence))),
+        **res,
+    }

@@ -1,0 +1,53 @@
+"""The upstream table (demo): what the upstream's self-supervised pretraining brings.
+
+Only when the config pretrains the upstream (`pretrain_lvm`: demo, CI; see WorkflowPlan.upstream_report).
+`biggait probe-upstream` probes the random and the pretrained upstream (linear probe for "person"
+on the CCPG test split); `biggait upstream-report` reads those probes and the CCPG evaluations of
+ccpg_random_upstream (random upstream), biggait_ccpg (pretrained) and gaitbase_ccpg, and writes
+tables/upstream.{csv,md}. The random-upstream training and evaluation enter the DAG through it."""
+
+UPSTREAM_ON = _plan(PLAN.upstream_report)
+
+
+def upstream_outputs() -> list[str]:
+    """The upstream table's files when this config builds it, else nothing (reproduce_all's input)."""
+    return paths.upstream_files(R) if UPSTREAM_ON else []
+
+
+if UPSTREAM_ON:
+    UPSTREAM_LVM = _plan(PLAN.lvm_checkpoint, "biggait_ccpg")  # the pretrained stand-in (rule pretrain_lvm)
+
+    rule probe_upstream:
+        input:
+            partition=dataset_partition("ccpg"),
+            lvm=lambda wc: [UPSTREAM_LVM] if wc.kind == "pretrained" else [],
+        output:
+            paths.upstream_probe(R, "{kind}"),
+        params:
+            root=dataset_root("ccpg"),
+            lvm=lambda wc, input: f"--lvm-checkpoint {input.lvm}" if wc.kind == "pretrained" else "",
+        log:
+            paths.log_file(R, "upstream/probe_{kind}"),
+        threads: config["threads"]["evaluate"]
+        wildcard_constraints:
+            kind="|".join(paths.UPSTREAM_KINDS),
+        shell:
+            "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
+            "{BIGGAIT} probe-upstream --dataset ccpg --root {params.root} --partition {input.partition} "
+            "--scale {SCALE} {params.lvm} --out {output} 2>&1 | tee {log} >&2"
+
+    rule upstream_report:
+        input:
+            metrics=[metrics_file(e, s, "ccpg") for e, s in PLAN.upstream_evaluations()],
+            random=paths.upstream_probe(R, "random"),
+            pretrained=paths.upstream_probe(R, "pretrained"),
+        output:
+            report(paths.upstream_files(R)[1], caption="../report/upstream.rst", category="Tables",
+                   labels={"table": "upstream"}),
+            paths.upstream_files(R)[0],
+        log:
+            paths.log_file(R, "tables/upstream"),
+        localrule: True
+        shell:
+            "{BIGGAIT} upstream-report --metrics {input.metrics} --random-probe {input.random} "
+            "--pretrained-probe {input.pretrained} --out {TABLES_DIR} --scale {SCALE} 2>&1 | tee {log} >&2"
