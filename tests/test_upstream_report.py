@@ -318,3 +318,19 @@ def test_dag_has_the_upstream_table_on_the_demo_only(tmp_path: Path) -> None:
     text = _dry_run("reproduce_all", "--configfile", str(tmp_path / "cfg.yaml"), "--replace-workflow-config",
                     "--resources", "gpu=0")
     assert "probe_upstream" not in text and "upstream_report" not in text and "ccpg_random_upstream" not in text
+
+
+def test_resume_treats_a_key_added_later_as_its_default(tmp_path: Path) -> None:
+    """A checkpoint written before model.lvm_random existed resumes; one trained with it on does not."""
+    from biggait.config import to_dict
+    from biggait.errors import CheckpointError
+    from biggait.train.state import check_resumable
+
+    exp = load_experiment(None, scale="demo")
+    old = to_dict(exp)
+    del old["model"]["lvm_random"]
+    check_resumable(old, exp, tmp_path / "iter.pt")
+    on = to_dict(exp)
+    on["model"]["lvm_random"] = True
+    with pytest.raises(CheckpointError, match="model.lvm_random"):
+        check_resumable(on, exp, tmp_path / "iter.pt")

@@ -178,7 +178,7 @@ def caption(seeds: dict[str, list[int]], probes: dict[str, dict], scale: str) ->
     """The honest caption of the Markdown table."""
     pre = probes["pretrained_upstream"]
     frames = pre.get("frames", {})
-    s = ", ".join(f"{EXPERIMENTS[c]}: seeds {' '.join(map(str, v))}" for c, v in seeds.items())
+    s = "; ".join(f"{EXPERIMENTS[c]}: seeds {' '.join(map(str, v))}" for c, v in seeds.items())
     text = (
         "What the upstream's self-supervised pretraining brings, measured by the run itself. The *pretrained* "
         "upstream learnt from the RGB training frames alone (`biggait pretrain-lvm`: no silhouettes, masks or "
