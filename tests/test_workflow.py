@@ -47,9 +47,13 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout
     counts = job_counts(out.stdout)
     n_exp = len(list((REPO / "config" / "experiments").glob("*.yaml")))
-    assert counts["train"] == n_exp == 20  # every experiment once, shared by all its tables
+    # every (experiment, seed) once, shared by all its tables: 21 experiments, and seeds 1 and 2 of
+    # the 6 within-domain and 3 branch-ablation experiments (config table_seeds)
+    assert n_exp == 21 and counts["train"] == n_exp + 2 * (6 + 3)
     assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 5
-    assert counts["evaluate"] == 32  # 14 within-domain + 6 models x 2 other test sets (+ 12 shared)
+    assert counts["pretrain_lvm"] == 4 and counts["probe_upstream"] == 2 and counts["upstream_report"] == 1
+    # one per (model, seed, test set): 39 on their own test set + 6 models x 2 other test sets (seed 0)
+    assert counts["evaluate"] == 39 + 12
     assert counts["fig_bars"] == 8 and counts["fig_maps"] == 2
 
 
@@ -101,6 +105,7 @@ def test_table_rule_passes_exactly_its_declared_metrics(tmp_path: Path) -> None:
     out = smk("table_ccpg", "-n", "-p", "--config", f"results={tmp_path}", "tables=[ccpg]")
     assert out.returncode == 0, out.stdout
     cmd = next(line for line in out.stdout.splitlines() if " tables ccpg " in line)
-    declared = [f"{tmp_path}/eval/{e}/seed0/ccpg/metrics.csv" for e in ("gaitbase_ccpg", "biggait_ccpg")]
+    declared = [f"{tmp_path}/eval/{e}/seed{k}/ccpg/metrics.csv" for e in ("gaitbase_ccpg", "biggait_ccpg")
+                for k in (0, 1, 2)]  # the demo's table_seeds: 3 seeds for ccpg
     assert "--results" not in cmd and "--metrics" in cmd
     assert sorted(a for a in cmd.split() if a.endswith("metrics.csv")) == sorted(declared)

@@ -106,7 +106,7 @@ class WorkflowPlan:
 
     def table_seeds(self, table: str) -> list[int]:
         """Seeds of a table: config ``table_seeds[table]``, else ``seeds``."""
-        return list(self.config.get("table_seeds", {}).get(table, self.seeds))
+        return list((self.config.get("table_seeds") or {}).get(table, self.seeds))
 
     def evaluation_seeds(self, exp: str, test: str, tables: list[str]) -> list[int]:
         """Seeds an evaluation is run with: the union over the given tables that hold it."""

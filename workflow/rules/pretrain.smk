@@ -9,7 +9,7 @@ def pretrain_data() -> str:
 
 
 def pretrain_flags() -> str:
-    opts = config["pretrain_lvm"]
+    opts = config["pretrain_lvm"] or {}
     return " ".join(f"--{k} {opts[k]}" for k in ("objective", "steps", "batch", "lr", "seed") if k in opts)
 
 
