@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a dataset's training split to learn from (repeatable)")
     p.add_argument("--out", type=Path, required=True, help="weights file (Meta DINOv2 layout); provenance at OUT.json")
     p.add_argument("--scale", choices=("demo", "paper"), default="demo", help="where image size and patch come from")
-    p.add_argument("--objective", default=d.objective, help="mae | tcl | mae+tcl (default mae)")
+    p.add_argument("--objective", default=d.objective, help="mae | tcl | mae+tcl (default mae+tcl, the demo's)")
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--lr", type=float, default=d.lr)
