@@ -51,7 +51,7 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     # the 6 within-domain and 3 branch-ablation experiments (config table_seeds)
     assert n_exp == 21 and counts["train"] == n_exp + 2 * (6 + 3)
     assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 5
-    assert counts["pretrain_lvm"] == 4 and counts["probe_upstream"] == 2 and counts["upstream_report"] == 1
+    assert counts["pretrain_lvm_main"] == 1 and counts["pretrain_lvm"] == 3 and counts["probe_upstream"] == 2 and counts["upstream_report"] == 1
     # one per (model, seed, test set): 39 on their own test set + 6 models x 2 other test sets (seed 0)
     assert counts["evaluate"] == 39 + 12
     assert counts["fig_bars"] == 8 and counts["fig_maps"] == 2

@@ -13,9 +13,12 @@ def pretrain_flags() -> str:
     return " ".join(f"--{k} {opts[k]}" for k in ("objective", "steps", "batch", "lr", "seed") if k in opts)
 
 
-if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv2 files
+def pretrain_variant_rule(variant_pattern: str, priority: int):
+    """One pretraining rule for the variants matching ``variant_pattern``."""
 
-    rule pretrain_lvm:
+    rule:
+        name:
+            f"pretrain_lvm{'_main' if priority else ''}"
         input:
             partitions=[dataset_partition(ds) for ds in SYNTHGAIT_DOMAINS],
         output:
@@ -27,10 +30,16 @@ if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv
         log:
             paths.log_file(R, "pretrain/{variant}"),
         threads: 2
-        priority: 100  # every BigGait training of the variant waits for it
+        priority: priority
         wildcard_constraints:
-            variant=r"vit[sblg]14(_reg4)?",
+            variant=variant_pattern,
         shell:
             "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
             "{BIGGAIT} pretrain-lvm --variant {wildcards.variant} --scale {SCALE} {params.data} {params.flags} "
             "--out {output.weights} 2>&1 | tee -a {log} >&2"
+
+
+if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv2 files
+    # The ViT-S stand-in first: every BigGait training but the LVM-size ones waits for it.
+    pretrain_variant_rule(r"vits14(_reg4)?", 100)
+    pretrain_variant_rule(r"vit[blg]14(_reg4)?", 0)
