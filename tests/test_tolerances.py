@@ -22,7 +22,7 @@ def test_derive_uses_seed_std_with_a_floor() -> None:
     noise = noise_tol.derive(rows({0: 40.0, 1: 44.0, 2: 42.0}) + rows({0: 10.0, 1: 10.1}, cond="UP")
                              + rows({0: 5.0}, cond="DN"), factor=4, floor=1)
     by_cond = {n.key[4]: n for n in noise}
-    assert set(by_cond) == {"CL", "UP"}  # one seed: no noise estimate, no row
+    assert set(by_cond) == {"CL", "UP", noise_tol.MEAN_CONDITION}  # DN has one seed: no noise estimate, no row
     assert by_cond["CL"].std == pytest.approx(2.0) and by_cond["CL"].tolerance == pytest.approx(8.0)
     assert by_cond["CL"].spread == pytest.approx(4.0) and by_cond["CL"].seeds == 3
     assert by_cond["UP"].tolerance == 1.0  # the floor
@@ -36,7 +36,8 @@ def test_check_metrics_with_measured_tolerances(tmp_path: Path, capsys: pytest.C
     tol = tmp_path / "tol.csv"
     assert main(["tolerances", str(seeds), "--out", str(tol)]) == 0
     table = list(csv.DictReader(tol.open()))
-    assert [r["condition"] for r in table] == ["CL", "UP"] and float(table[0]["tolerance"]) == pytest.approx(8.0)
+    assert [r["condition"] for r in table] == ["CL", "UP", noise_tol.MEAN_CONDITION]
+    assert float(table[0]["tolerance"]) == pytest.approx(8.0)
     baseline = tmp_path / "base.csv"
     write_collected(rows({0: 40.0}) + rows({0: 10.0}, cond="UP"), baseline)
 
@@ -65,3 +66,22 @@ def test_bad_tolerances_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
         noise_tol.read(bad)
     assert main(["tolerances", str(tmp_path / "none.csv"), "--out", str(tmp_path / "t.csv")]) == 2
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_condition_means_are_derived_and_checked(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Conditions that trade off from seed to seed give a quiet mean: it gets its own, tight tolerance."""
+    seeds = {0: (40.0, 20.0), 1: (30.0, 30.0), 2: (20.0, 40.2)}  # CL and UP trade off; their mean barely moves
+    base_rows = [r for s, (cl, up) in seeds.items() for r in rows({s: cl}) + rows({s: up}, cond="UP")]
+    means = [r for r in noise_tol.with_condition_means(base_rows) if r.condition == noise_tol.MEAN_CONDITION]
+    assert sorted(round(r.value, 2) for r in means) == [30.0, 30.0, 30.1]
+    tol_rows = {n.key[4]: n.tolerance for n in noise_tol.derive(base_rows)}
+    assert tol_rows["CL"] == pytest.approx(40.0) and tol_rows[noise_tol.MEAN_CONDITION] == 1.0
+    seeds_csv, tol, baseline = tmp_path / "s.csv", tmp_path / "t.csv", tmp_path / "b.csv"
+    write_collected(base_rows, seeds_csv)
+    assert main(["tolerances", str(seeds_csv), "--out", str(tol)]) == 0
+    write_collected([r for r in base_rows if r.seed == 0], baseline)
+    run = tmp_path / "run.csv"
+    write_collected(rows({0: 35.0}) + rows({0: 20.0}, cond="UP"), run)  # each condition within, the mean 2.5 lower
+    capsys.readouterr()
+    assert main(["check-metrics", str(run), "--baseline", str(baseline), "--tolerances", str(tol)]) == 1
+    assert "mean_of_conditions" in capsys.readouterr().out

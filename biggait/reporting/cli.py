@@ -154,7 +154,10 @@ def run_check_metrics(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
                               f"{' / evaluations' if args.subset else ''}")
         from biggait.reporting import tolerances as noise_tol
-        per_number = noise_tol.read(args.tolerances) if args.tolerances is not None else None
+        per_number = None
+        if args.tolerances is not None:  # measured noise: also check the less noisy condition means
+            per_number = noise_tol.read(args.tolerances)
+            results, baseline = noise_tol.with_condition_means(results), noise_tol.with_condition_means(baseline)
         devs = compare_baseline(results, baseline, tol, per_number)
         for d in devs:
             print(d.line())
