@@ -31,3 +31,15 @@ def golden_weights(golden_dir: Path) -> Path:
     if not w.exists():
         pytest.fail(f"{w} missing from the golden folder")
     return w
+
+
+@pytest.fixture(scope="session")
+def ci_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The results folder of the reduced CI DAG (config/ci.yaml), run once per session."""
+    from tests.ci_dag import run_ci_dag
+
+    res = tmp_path_factory.mktemp("ci") / "results"
+    out = run_ci_dag(res)
+    if out.returncode != 0:
+        pytest.fail("the CI DAG failed:\n" + out.stdout[-3000:])
+    return res

@@ -60,7 +60,7 @@ def test_bad_tolerances_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
         noise_tol.read(bad)
     with pytest.raises(DataError, match="not found"):
         noise_tol.read(tmp_path / "none.csv")
-    good = ",".join(noise_tol.COLUMNS) + "\n" + ",".join(["e", "a", "b", "gait", "CL", "rank1", "3", "1", "1", "1", "-2"])
+    good = ",".join(noise_tol.COLUMNS) + "\n" + ",".join(["e", "a", "b", "gait", "CL", "rank1", "3", "1", "1", "1", "1", "-2"])
     bad.write_text(good + "\n")
     with pytest.raises(DataError, match="non-negative"):
         noise_tol.read(bad)
@@ -85,3 +85,15 @@ def test_condition_means_are_derived_and_checked(tmp_path: Path, capsys: pytest.
     capsys.readouterr()
     assert main(["check-metrics", str(run), "--baseline", str(baseline), "--tolerances", str(tol)]) == 1
     assert "mean_of_conditions" in capsys.readouterr().out
+
+
+def test_noise_is_pooled_over_experiments() -> None:
+    """A number whose three seeds happen to agree still gets the noise its kind shows elsewhere."""
+    quiet = rows({0: 30.0, 1: 30.1, 2: 30.0})
+    noisy = [MetricRow("gait", "CL", "rank1_exclude_identical_view", v, experiment="ccpg_no_mask", seed=s,
+                       train_dataset="ccpg", test_dataset="ccpg") for s, v in {0: 20.0, 1: 26.0, 2: 23.0}.items()]
+    by_exp = {n.key[0]: n for n in noise_tol.derive(quiet + noisy, factor=4, floor=1) if n.key[4] == "CL"}
+    pooled = ((0.0033 + 9.0) / 2) ** 0.5
+    assert by_exp["biggait_ccpg"].pooled_std == pytest.approx(pooled, rel=1e-2)
+    assert by_exp["biggait_ccpg"].tolerance == pytest.approx(4 * pooled, rel=1e-2)
+    assert by_exp["ccpg_no_mask"].tolerance == pytest.approx(4 * 3.0)  # its own std is the larger

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import csv
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from biggait.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from tests.ci_dag import BASELINE, CI_EXPERIMENTS, REPO, TOLERANCES, dag_command
 
 
 @pytest.mark.slow
-def test_ci_dag_and_check_metrics(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    res = tmp_path / "ci"
-    cmd = [str(BIN / "snakemake"), "table_ccpg", "claims", "--configfile", "config/ci.yaml", "--cores", "2",
-           "--config", f"results={res}"]
-    out = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1500)
-    assert out.returncode == 0, out.stdout[-3000:]
+def test_ci_dag_and_check_metrics(ci_results: Path, capsys: pytest.CaptureFixture) -> None:
+    res = ci_results
     for name in ("ccpg.md", "ccpg.csv", "ccpg_wide.csv", "ccpg.tex"):
         assert (res / "tables" / name).is_file()
     assert (res / "figures" / "bars_ccpg.png").is_file()
@@ -36,10 +30,10 @@ def test_ci_dag_and_check_metrics(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert verdicts["mask_branch_helps"]["verdict"] == "not run"
     assert (res / "eval" / "biggait_ccpg" / "seed0" / "ccpg" / "identity_hits.npz").is_file()
     # Nothing left to do on a second run (finished trainings are not redone).
-    again = subprocess.run(cmd + ["-n"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    again = subprocess.run(dag_command(res, "-n"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=300)
     assert "Nothing to be done" in again.stdout
     capsys.readouterr()
-    rc = main(["check-metrics", str(res), "--baseline", str(REPO / "results" / "baseline" / "demo_metrics.csv"),
-               "--experiments", "biggait_ccpg", "gaitbase_ccpg", "--subset", "--tolerance", "2"])
+    rc = main(["check-metrics", str(res), "--baseline", str(BASELINE), "--tolerances", str(TOLERANCES),
+               "--experiments", *CI_EXPERIMENTS, "--subset", "--tolerance", "2"])
     assert rc == 0, capsys.readouterr().out

@@ -125,6 +125,9 @@ def add_check_metrics_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
     p.add_argument("--experiments", nargs="+", metavar="NAME",
                    help="only these experiments (e.g. the reduced CI DAG's); the baseline is filtered too")
+    p.add_argument("--metrics", nargs="+", metavar="GLOB",
+                   help="only metrics matching these patterns, e.g. 'rank1_exclude*' iou (fewer numbers, "
+                        "fewer false alarms from noise)")
     p.add_argument("--subset", action="store_true",
                    help="RESULTS is a reduced run: compare only the evaluations (experiment, seed, "
                         "train->test) it holds; a missing metric within them still fails")
@@ -148,6 +151,9 @@ def run_check_metrics(args: argparse.Namespace) -> int:
     failed = False
     if args.baseline is not None:
         baseline = select(read_collected(args.baseline), args.seeds, args.experiments)
+        if args.metrics:
+            import fnmatch
+            baseline = [b for b in baseline if any(fnmatch.fnmatchcase(b.metric, g) for g in args.metrics)]
         if args.subset:
             baseline = evaluated_subset(baseline, results)
         if not baseline:

@@ -5,10 +5,12 @@ experiments and writes, per number (experiment, train -> test, protocol, conditi
 the mean over each evaluation's conditions, :func:`with_condition_means`), the seeds' mean,
 standard deviation and spread and the tolerance::
 
-    tolerance = max(floor, factor * std)
+    tolerance = max(floor, factor * max(std, pooled std))
 
-With the defaults (factor 4, floor 1 point) a re-run that differs from the baseline run like a
-new seed would (difference ~ N(0, 2 std^2)) stays inside with probability ~0.995 per number.
+where the pooled std is over every experiment measured on the same test set, protocol, condition
+and metric (:func:`derive`). With the defaults (factor 4, floor 1 point) a re-run that differs
+from the baseline run like a new seed would (difference ~ N(0, 2 std^2)) stays inside with
+probability ~0.995 per number.
 ``biggait check-metrics --tolerances FILE`` uses these per-number tolerances; numbers the file
 does not list fall back to ``--tolerance``. The demo's file is results/baseline/demo_tolerances.csv,
 next to the baseline it qualifies.
@@ -28,7 +30,7 @@ from biggait.evaluation.metrics_files import MetricRow
 from biggait.io import csv_text, parse_number, write_text_atomic
 
 KEY_COLUMNS = ("experiment", "train_dataset", "test_dataset", "protocol", "condition", "metric")
-COLUMNS = (*KEY_COLUMNS, "seeds", "mean", "std", "spread", "tolerance")
+COLUMNS = (*KEY_COLUMNS, "seeds", "mean", "std", "spread", "pooled_std", "tolerance")
 
 Key = tuple[str, str, str, str, str, str]
 
@@ -70,31 +72,42 @@ class Noise:
     mean: float
     std: float
     spread: float
+    pooled_std: float
     tolerance: float
 
 
 def derive(rows: list[MetricRow], factor: float = 4.0, floor: float = 1.0) -> list[Noise]:
-    """Noise and tolerance of every number measured with at least two seeds."""
+    """Noise and tolerance of every number measured with at least two seeds.
+
+    Three seeds give a poor standard deviation (one experiment's CCPG mean rank-1 varied by 0.8
+    points over seeds 0-2, while a thread-count change of the same seed moved it by 5), so the
+    tolerance uses the larger of a number's own std and the std pooled over every experiment
+    measured on the same test set, protocol, condition and metric (root mean of their variances).
+    """
     if factor <= 0 or floor < 0:
         raise DataError(f"tolerances: expected factor > 0 and floor >= 0, got {factor} and {floor}")
     values: dict[Key, dict[int, float]] = defaultdict(dict)
     for r in with_condition_means(rows):
         if not math.isnan(r.value):
             values[noise_key(r)][r.seed] = r.value
-    out = []
-    for key in sorted(values):
-        v = list(values[key].values())
-        if len(v) < 2:
-            continue
-        std = statistics.stdev(v)
-        out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), max(floor, factor * std)))
-    if not out:
+    measured = {k: list(v.values()) for k, v in values.items() if len(v) >= 2}
+    if not measured:
         raise DataError("tolerances: no number was measured with two or more seeds")
+    variances: dict[tuple, list[float]] = defaultdict(list)
+    for key, v in measured.items():
+        variances[key[2:]].append(statistics.variance(v))  # (test, protocol, condition, metric)
+    out = []
+    for key in sorted(measured):
+        v = measured[key]
+        std = statistics.stdev(v)
+        pooled = math.sqrt(statistics.fmean(variances[key[2:]]))
+        out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), pooled,
+                         max(floor, factor * max(std, pooled))))
     return out
 
 
 def write(noise: list[Noise], dest: str | Path) -> None:
-    write_text_atomic(dest, csv_text(COLUMNS, ([*n.key, n.seeds, n.mean, n.std, n.spread, n.tolerance]
+    write_text_atomic(dest, csv_text(COLUMNS, ([*n.key, n.seeds, n.mean, n.std, n.spread, n.pooled_std, n.tolerance]
                                                for n in noise)))
 
 
