@@ -71,7 +71,7 @@ def test_resume_gives_the_same_weights(tree: tuple[Path, Path], tmp_path: Path) 
         assert torch.equal(a[k], b[k]), k
     assert not state_path(halves).exists()
     prov = json.loads(straight.with_name("a.pth.json").read_text())
-    assert prov["objective"] == "mae" and prov["config"]["steps"] == 6 and prov["frames"] == len(fs)
+    assert prov["objective"] == "mae+tcl" and prov["config"]["steps"] == 6 and prov["frames"] == len(fs)
     assert prov["data"][0]["split"] == "train" and "none" in prov["labels_used"]
     # The weights load as a Meta checkpoint of the configured tiny model.
     load_meta_checkpoint(FrozenLVM("vits14", True, (32, 16), 4), straight)
@@ -110,3 +110,17 @@ def test_cli_bad_inputs(tree: tuple[Path, Path], tmp_path: Path, capsys: pytest.
     assert not list(tmp_path.iterdir())
     with pytest.raises(ConfigError, match="lvm_patch"):
         FrozenLVM("vits14", False, (32, 16), 4)
+
+
+@pytest.mark.parametrize("objective", ["mae", "tcl", "mae+tcl"])
+def test_every_objective_trains(tree: tuple[Path, Path], tmp_path: Path, objective: str) -> None:
+    data, part = tree
+    src = [Source("ccpg", data, part)]
+    fs = load_frames(src, CFG.image_hw, progress=False)
+    cfg = PretrainConfig(**{**CFG.__dict__, "objective": objective, "steps": 3})
+    out = tmp_path / f"{objective}.pth"
+    assert pretrain(cfg, fs, src, out, progress=False)
+    curve = json.loads(out.with_name(out.name + ".json").read_text())["loss_curve"]
+    assert all(v == v and v > 0 for _, v in curve)  # finite, positive
+    with pytest.raises(ConfigError, match="objective"):
+        PretrainConfig(objective="dino").check()

@@ -97,6 +97,25 @@ def _load_state(path: Path, cfg: PretrainConfig) -> dict:
     return state
 
 
+def _write_outputs(out: Path, model: MAE, cfg: PretrainConfig, frames: FrameSet, sources: list[Source],
+                   curve: list, elapsed: float) -> None:
+    """The Meta-layout weights file and its provenance JSON (each written atomically)."""
+    with atomic_path(out) as tmp:
+        torch.save(model.meta_state_dict(), tmp)
+    write_json_atomic(provenance_path(out), {
+        "weights": out.name,
+        "what": f"tiny {cfg.variant}-shaped ViT pretrained on SynthGait frames; a stand-in, not DINOv2",
+        "objective": cfg.objective,
+        "labels_used": "none (RGB frames only: no silhouettes, masks or identities)",
+        "config": dataclasses.asdict(cfg),
+        "data": [{"dataset": s.dataset, "root": str(s.root), "partition": str(s.partition), "split": "train"}
+                 for s in sources],
+        "frames": len(frames), "sequences": int(frames.sequence.max()) + 1,
+        "train_seconds": round(elapsed, 1), "threads": torch.get_num_threads(),
+        "loss_curve": curve, "git_commit": git_commit(), "versions": package_versions(),
+    })
+
+
 def pretrain(cfg: PretrainConfig, frames: FrameSet, sources: list[Source], out: Path, *, save_every: int = 250,
              progress: bool = True, stop_after: int | None = None) -> bool:
     """Train, resuming from ``<out>.state.pt`` when present; write ``out`` and its provenance at the end.
@@ -159,19 +178,6 @@ def pretrain(cfg: PretrainConfig, frames: FrameSet, sources: list[Source], out: 
     if step < cfg.steps:
         _save_state(spath, model, opt, step, gen, cfg, curve, elapsed)
         return False
-    with atomic_path(out) as tmp:
-        torch.save(model.meta_state_dict(), tmp)
-    write_json_atomic(provenance_path(out), {
-        "weights": out.name,
-        "what": f"tiny {cfg.variant}-shaped ViT pretrained on SynthGait frames; a stand-in, not DINOv2",
-        "objective": cfg.objective,
-        "labels_used": "none (RGB frames only: no silhouettes, masks or identities)",
-        "config": dataclasses.asdict(cfg),
-        "data": [{"dataset": s.dataset, "root": str(s.root), "partition": str(s.partition), "split": "train"}
-                 for s in sources],
-        "frames": n, "sequences": int(frames.sequence.max()) + 1,
-        "train_seconds": round(elapsed, 1), "threads": torch.get_num_threads(),
-        "loss_curve": curve, "git_commit": git_commit(), "versions": package_versions(),
-    })
+    _write_outputs(out, model, cfg, frames, sources, curve, elapsed)
     spath.unlink(missing_ok=True)
     return True
