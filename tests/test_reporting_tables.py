@@ -171,3 +171,11 @@ def test_metrics_files_must_follow_the_layout(results: Path, tmp_path: Path) -> 
     stray.write_text(",".join(HEADER) + "\n")
     with pytest.raises(DataError, match="seed<k>"):
         build_tables(["ccpg"], TableInputs(metrics_files=(stray,)), results / "paper.csv", tmp_path / "t")
+
+
+def test_lvm_size_demo_note_says_what_the_rows_are() -> None:
+    from biggait.reporting.tables import demo_note
+
+    note = demo_note("lvm_size")
+    assert note.startswith(DEMO_NOTE) and "stand-ins of increasing capacity" in note and "S: width 48" in note
+    assert demo_note("ccpg") == DEMO_NOTE

@@ -30,8 +30,8 @@ from biggait.reporting.specs import EFFICIENCY_COLUMNS, TableSpec, get_table
 
 log = logging.getLogger(__name__)
 
-DEMO_NOTE = ("SynthGait demo: these numbers come from synthetic data and tiny stand-in ViTs pretrained on it (not DINOv2); "
-             "they check that the pipeline runs and are NOT comparable to the paper's.")
+DEMO_NOTE = ("SynthGait demo: synthetic data and tiny stand-in ViTs pretrained on it without labels (not DINOv2); "
+             "the numbers show the pipeline and BigGait learning on SynthGait, and are NOT comparable to the paper's.")
 
 
 def _label(ds: str) -> str:
@@ -188,15 +188,27 @@ class TableInputs:
         return f"{res}/{experiment}/seed{seed}/{test}/{paths.METRICS_CSV}"
 
 
+def demo_note(table: str) -> str:
+    """The demo's caveat; the LVM-size table also says what its rows really are."""
+    if table != "lvm_size":
+        return DEMO_NOTE
+    from biggait.models.backbone import VARIANTS
+
+    shapes = "; ".join(f"{name[3].upper()}: width {v.tiny['embed_dim']}, {v.tiny['depth']} blocks"
+                       for name, v in VARIANTS.items() if not name.endswith("_reg4"))
+    return (DEMO_NOTE + " The rows are tiny stand-ins of increasing capacity for DINOv2 S/B/L/G (" + shapes
+            + "), each pretrained on SynthGait frames with the same recipe; they are not DINOv2.")
+
+
 def build_tables(names: list[str], inputs: TableInputs, paper_csv: str | Path, out_dir: str | Path, *,
                  seeds: list[int] | None = None, scale: str = "paper", allow_missing: bool = False) -> list[Path]:
     """Build and write the named tables; raises DataError when an expected evaluation is missing."""
     paper = read_paper_csv(paper_csv)
-    note = DEMO_NOTE if scale == "demo" else ""
     specs = [get_table(n) for n in names]
     metrics = inputs.metrics() if any(s.kind == "accuracy" for s in specs) else []
     written = []
     for spec in specs:
+        note = demo_note(spec.name) if scale == "demo" else ""
         if spec.kind == "efficiency":
             cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note)
         else:
