@@ -30,6 +30,7 @@ from typing import Any, Literal
 import yaml
 
 from biggait.errors import ConfigError
+from biggait.io import read_yaml
 
 # --------------------------------------------------------------------------------------------
 # The dataclasses
@@ -230,12 +231,7 @@ def _deep_merge(base: dict, top: dict) -> dict:
 
 
 def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = read_yaml(path, "config", ConfigError)
     if data is None:
         return {}
     if not isinstance(data, dict):

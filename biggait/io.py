@@ -1,5 +1,6 @@
-"""Files: atomic writes, the provenance every output records (git commit, package versions) and the
-one convention for numbers in CSV files (6 decimals at most, NaN as an empty cell)."""
+"""Files: atomic writes, reading JSON / YAML / npz inputs with one-line errors, the provenance every
+output records (git commit, package versions) and the one convention for numbers in CSV files
+(6 decimals at most, NaN as an empty cell)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from biggait.errors import DataError
+import numpy as np
+import yaml
+
+from biggait.errors import BigGaitError, DataError
 
 _PACKAGES = ("torch", "torchvision", "timm", "numpy", "scipy", "opencv-python-headless", "snakemake")
 
@@ -41,6 +46,48 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
             os.replace(target, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _existing(path: str | Path, what: str, error: type[BigGaitError]) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: {what} file not found")
+    return path
+
+
+def read_json(path: str | Path, what: str, error: type[BigGaitError] = DataError) -> object:
+    """Parse a JSON input; ``error`` naming the file when it is missing or unreadable.
+
+    ``what`` names the file in messages: ``"{path}: partition file not found"``.
+    """
+    path = _existing(path, what, error)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path}: not a readable {what} file ({_one_line(exc)})") from None
+
+
+def read_yaml(path: str | Path, what: str, error: type[BigGaitError] = DataError) -> object:
+    """Parse a YAML input (safe loader); ``error`` naming the file when it is missing or unreadable."""
+    path = _existing(path, what, error)
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise error(f"{path}: not a readable {what} file ({_one_line(exc)})") from None
+
+
+def read_npz(path: str | Path, what: str, error: type[BigGaitError] = DataError) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (no pickles); ``error`` naming the file when missing or unreadable."""
+    path = _existing(path, what, error)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise error(f"{path}: not a readable {what} file ({_one_line(exc)})") from None
 
 
 def write_text_atomic(dest: str | Path, text: str) -> None:

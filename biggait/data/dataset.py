@@ -8,7 +8,6 @@ RGB uint8 ``[T,3,H,W]``, ratios float32 ``[T]`` (w/h) and silhouettes uint8 ``[T
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import numpy as np
 from biggait.data.pickles import load_array
 from biggait.datasets import DatasetPreset, get_preset
 from biggait.errors import DataError
+from biggait.io import read_json
 
 __all__ = ["SequenceRecord", "GaitDataset", "load_partition", "scan_tree", "convert_arrays", "needed_modalities"]
 
@@ -42,12 +42,7 @@ class SequenceRecord:
 def load_partition(path: str | Path) -> dict[str, list[str]]:
     """Read ``{"TRAIN_SET": [...], "TEST_SET": [...]}``; ids become strings."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: partition file not found")
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a readable partition JSON ({exc})") from None
+    raw = read_json(path, "partition")
     if not isinstance(raw, dict):
         raise DataError(f"{path}: expected an object with TRAIN_SET and TEST_SET lists")
     out = {}

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from biggait.config import EvalConfig, Experiment, experiment_from_dict, load_experiment, to_dict
 from biggait.errors import ConfigError, EvaluationError
+from biggait.io import read_json
 from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_device
 from biggait.evaluation.mask_quality import mask_iou_rows
 from biggait.evaluation.metrics_files import METRICS_CSV_COLUMNS as CSV_COLUMNS
@@ -88,10 +89,7 @@ def read_gallery_keys(partition: Path | None, protocol: str) -> set[str] | None:
         return None
     if partition is None:
         raise EvaluationError("--dataset ccgr_mini: --partition is required (its GALLERY_SET lists the gallery)")
-    try:
-        raw = json.loads(Path(partition).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EvaluationError(f"{partition}: not a readable partition JSON ({exc})") from None
+    raw = read_json(partition, "partition", EvaluationError)
     keys = raw.get("GALLERY_SET") if isinstance(raw, dict) else None
     if not isinstance(keys, list) or not keys:
         raise EvaluationError(f"{partition}: GALLERY_SET: expected a non-empty list of 'id-type-view' keys")

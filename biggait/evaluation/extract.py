@@ -23,7 +23,7 @@ from tqdm import tqdm
 from biggait.device import resolve_device as _resolve_device
 from biggait.errors import EvaluationError
 from biggait.evaluation.mask_quality import sequence_overlap
-from biggait.io import atomic_path
+from biggait.io import atomic_path, read_npz
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +64,7 @@ class Embeddings:
     def load(cls, path: str | Path) -> "Embeddings":
         """Read an ``embeddings.npz`` written by :meth:`save` (EvaluationError if malformed)."""
         path = Path(path)
-        if not path.is_file():
-            raise EvaluationError(f"{path}: embeddings file not found")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as exc:
-            raise EvaluationError(f"{path}: not a readable embeddings .npz ({exc})") from None
+        data = read_npz(path, "embeddings", EvaluationError)
         missing = [k for k in ("features", "labels", "types", "views") if k not in data]
         if missing:
             raise EvaluationError(f"{path}: missing arrays {missing} (expected features, labels, types, views)")

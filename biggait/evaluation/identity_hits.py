@@ -20,7 +20,6 @@ With every identity weighted once this is the value of metrics.csv. Arrays in th
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import numpy as np
 
 from biggait.errors import DataError
 from biggait.evaluation.metrics import de_diag
-from biggait.io import atomic_path
+from biggait.io import atomic_path, read_npz
 
 METRICS = {"gait": "rank1_exclude_identical_view", "reid": "rank1"}  # protocol -> the metric the hits give
 
@@ -76,13 +75,7 @@ class IdentityHits:
     def load(cls, path: str | Path) -> IdentityHits:
         """Read an ``identity_hits.npz``; DataError naming the file when it is missing or malformed."""
         path = Path(path)
-        if not path.is_file():
-            raise DataError(f"{path}: identity hits file not found")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DataError(f"{path}: not a readable identity hits file ({exc})") from None
+        data = read_npz(path, "identity hits")
         if "identities" not in data or "views" not in data:
             raise DataError(f"{path}: missing the 'identities' / 'views' arrays")
         out = cls([str(s) for s in data["identities"]], [str(s) for s in data["views"]])

@@ -35,7 +35,7 @@ from biggait.config import ModelConfig
 from biggait.data.dataset import GaitDataset
 from biggait.data.loader import normalize_rgb
 from biggait.errors import EvaluationError
-from biggait.evaluation.mask_quality import silhouettes_on_map
+from biggait.evaluation.mask_quality import sequence_iou, silhouettes_on_map
 from biggait.models.backbone import FrozenLVM
 from biggait.models.padding import to_canvas
 from biggait.models.weights import load_meta_checkpoint
@@ -159,8 +159,8 @@ def sequence_mean_iou(pred: Tensor, gt: Tensor, sequence: Tensor) -> float:
     seqs, inv = torch.unique(sequence, return_inverse=True)
     si = torch.zeros(len(seqs), dtype=torch.float64).index_add_(0, inv, inter)
     su = torch.zeros(len(seqs), dtype=torch.float64).index_add_(0, inv, union)
-    ok = su > 0
-    return float((si[ok] / su[ok]).mean()) if bool(ok.any()) else float("nan")
+    iou = sequence_iou(si.numpy(), su.numpy())  # NaN where a sequence has nothing to compare
+    return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
 
 
 def border_mask(h: int, w: int) -> Tensor:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                           "the paper scale loads the official DINOv2 files instead")
     cfg = PretrainConfig(variant=args.variant, image_hw=(2 * model.image_size, model.image_size),
                          patch=model.lvm_patch, objective=args.objective, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
-    cfg.check()
+    cfg.check()  # before the frames are read (pretrain() checks again for library callers)
     sources = [Source.parse(t) for t in args.data]
     frames = load_frames(sources, cfg.image_hw, progress=not args.no_progress)
     done = pretrain(cfg, frames, sources, args.out, save_every=args.save_every, progress=not args.no_progress,

@@ -24,10 +24,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from biggait.datasets import SCORES, Column
 from biggait.errors import ConfigError
+from biggait.io import read_yaml
 from biggait.reporting.specs import TABLES, Row
 
 MEAN = "Mean"
@@ -164,12 +164,7 @@ def parse_claim(raw: object, index: int, source: str) -> Claim:
 def load_claims(path: str | Path) -> list[Claim]:
     """Read and check ``claims.yaml``; ConfigError (one line) on the first problem."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: claims file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    raw = read_yaml(path, "claims", ConfigError)
     if not isinstance(raw, dict) or set(raw) != {"claims"} or not isinstance(raw["claims"], list):
         raise ConfigError(f"{path}: expected one top-level key 'claims' holding a list of claims")
     claims = [parse_claim(c, i, str(path)) for i, c in enumerate(raw["claims"])]

@@ -10,7 +10,6 @@ For each table of :data:`biggait.reporting.specs.TABLES` this writes, under ``--
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import asdict, dataclass
@@ -23,7 +22,7 @@ from biggait import paths
 from biggait.datasets import DATASET_LABELS, SCORES, Column, dataset_name
 from biggait.errors import DataError
 from biggait.evaluation.metrics_files import MetricRow, load_results, read_metrics_files
-from biggait.io import csv_text, write_text_atomic
+from biggait.io import csv_text, read_json, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
 from biggait.reporting.specs import EFFICIENCY_COLUMNS, TableSpec, get_table
@@ -98,12 +97,7 @@ def build_accuracy_table(spec: TableSpec, metrics: list[MetricRow], paper: dict,
 def read_efficiency(path: str | Path) -> dict[str, float]:
     """One ``biggait efficiency --json [--throughput]`` result (a flat JSON object of numbers)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: efficiency file not found")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    data = read_json(path, "efficiency")
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object")
     out = {k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -15,7 +15,6 @@ pretrained upstream's value with the row's target.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from biggait.datasets import PROTOCOLS
 from biggait.errors import DataError
 from biggait.evaluation.metrics_files import MetricRow, read_metrics_files
 from biggait.evaluation.probe import MEASURES
-from biggait.io import atomic_path, csv_text
+from biggait.io import atomic_path, csv_text, read_json
 
 # column -> the experiment whose evaluations on CCPG fill it
 EXPERIMENTS = {"random_upstream": "ccpg_random_upstream", "pretrained_upstream": "biggait_ccpg",
@@ -80,12 +79,7 @@ def _by_seed(rows: list[MetricRow], exp: str, protocol: str, metric: str, cond: 
 def read_probe(path: str | Path, upstream: str) -> dict:
     """A ``biggait probe-upstream`` JSON of the given kind (``random`` / ``file``); DataError naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: probe result not found (run biggait probe-upstream)")
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a readable probe JSON ({exc})") from None
+    raw = read_json(path, "probe-upstream result")
     iou = raw.get("iou") if isinstance(raw, dict) else None
     if not isinstance(iou, dict) or not all(isinstance(iou.get(k), (int, float)) for k in MEASURES):
         raise DataError(f"{path}: expected a probe-upstream result with iou.{{{', '.join(MEASURES)}}} numbers")
