@@ -49,6 +49,11 @@ def pretrained_lvm(results: str, variant: str) -> str:
     return f"{results}/pretrain/{variant}_tiny.pth"
 
 
+def pretrained_lvm_provenance(results: str, variant: str) -> str:
+    """Its provenance JSON (what ``biggait pretrain-lvm`` writes next to the weights)."""
+    return f"{pretrained_lvm(results, variant)}.json"
+
+
 def run_dir(results: str, exp: str, seed: object) -> str:
     return f"{results}/runs/{exp}/seed{seed}"
 

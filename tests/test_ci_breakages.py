@@ -30,7 +30,7 @@ from biggait import paths
 from biggait.cli import main
 from biggait.evaluation.metrics_files import load_results, read_collected
 from biggait.reporting import tolerances as noise_tol
-from tests.ci_dag import BASELINE, BIN, REPO, TOLERANCES
+from tests.ci_dag import BASELINE, BIN, REPO, TOLERANCES, ci_plan
 
 RANK1 = "rank1_exclude_identical_view"
 CONDITIONS = ("CL", "UP", "DN", "BG")
@@ -51,17 +51,17 @@ def _mean_rank1(rows, seed: int) -> float:
     return statistics.fmean(vals)
 
 
-def _command(ci: Path, out: Path, sets: list[str]) -> list[str]:
-    data = Path(paths.synthgait_dir(str(ci)))
+def _command(ci: Path, out: Path, sets: list[str]) -> tuple[list[str], list[str]]:
+    """The CI DAG's own train and evaluate commands of biggait_ccpg seed 0 (its rules' --set values),
+    with ``sets`` added and the outputs under ``out``."""
+    plan = ci_plan(ci)
     run = out / "run"
-    train = [str(BIN / "biggait"), "train", str(REPO / "config/experiments/biggait_ccpg.yaml"), "--scale", "demo",
-             "--out", str(run), "--no-progress", "--set", "train.seed=0", "--set", f"data.root={data}/ccpg",
-             "--set", f"data.partition={data}/ccpg.json",
-             "--set", f"model.lvm_checkpoint={paths.pretrained_lvm(str(ci), 'vits14')}"]
-    for s in sets:
+    train = [str(BIN / "biggait"), "train", str(plan.experiment_file("biggait_ccpg")), "--scale", plan.scale,
+             "--out", str(run), "--no-progress"]
+    for s in plan.train_sets("biggait_ccpg", 0) + sets:
         train += ["--set", s]
     evaluate = [str(BIN / "biggait"), "evaluate", "--checkpoint", str(run / "model.pt"), "--dataset", "ccpg",
-                "--root", f"{data}/ccpg", "--partition", f"{data}/ccpg.json",
+                "--root", plan.dataset_root("ccpg"), "--partition", plan.dataset_partition("ccpg"),
                 "--out", paths.eval_dir(str(out), "biggait_ccpg", 0, "ccpg")]
     return train, evaluate
 

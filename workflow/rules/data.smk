@@ -11,8 +11,10 @@ rule synthgait:
         partitions=[f"{paths.synthgait_dir(R)}/{ds}.json" for ds in SYNTHGAIT_DOMAINS],
         roots=[directory(f"{paths.synthgait_dir(R)}/{ds}") for ds in SYNTHGAIT_DOMAINS],
     params:
-        out=paths.synthgait_dir(R),
+        biggait=BIGGAIT,
+        scale=SCALE,
+        out=lambda wc, output: os.path.dirname(output.partitions[0]),
     log:
         paths.log_file(R, "synthgait"),
     shell:
-        "{BIGGAIT} synth --out {params.out} --scale {SCALE} 2>&1 | tee {log} >&2"
+        "{params.biggait} synth --out {params.out} --scale {params.scale} 2>&1 | tee {log} >&2"

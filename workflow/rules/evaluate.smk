@@ -9,6 +9,8 @@ rule evaluate:
         metrics=paths.metrics_file(R, "{exp}", "{seed}", "{test}"),
         hits=paths.identity_hits_file(R, "{exp}", "{seed}", "{test}"),
     params:
+        gpu_run=GPU_RUN,
+        biggait=BIGGAIT,
         out=lambda wc: paths.eval_dir(R, wc.exp, wc.seed, wc.test),
         root=lambda wc: dataset_root(wc.test),
     log:
@@ -22,7 +24,7 @@ rule evaluate:
         test=r"[a-z0-9_]+",
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-        "{GPU_RUN} --gpus {resources.gpu} -- {BIGGAIT} evaluate --checkpoint {input.model} --dataset {wildcards.test} "
+        "{params.gpu_run} --gpus {resources.gpu} -- {params.biggait} evaluate --checkpoint {input.model} --dataset {wildcards.test} "
         "--root {params.root} --partition {input.partition} --out {params.out} 2>&1 | tee -a {log} >&2"
 
 
@@ -33,11 +35,15 @@ rule efficiency:
         experiment=str(PLAN.experiment_file("{exp}")),
     output:
         paths.efficiency_file(R, "{exp}"),
+    params:
+        gpu_run=GPU_RUN,
+        biggait=BIGGAIT,
+        scale=SCALE,
     log:
         paths.log_file(R, "efficiency/{exp}"),
     threads: config["threads"]["evaluate"]
     resources:
         gpu=gpus_per_job(),
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpus {resources.gpu} -- {BIGGAIT} efficiency --experiment {input.experiment} "
-        "--scale {SCALE} --set model.lvm_checkpoint= --json --throughput > {output} 2> {log}"
+        "OMP_NUM_THREADS={threads} {params.gpu_run} --gpus {resources.gpu} -- {params.biggait} efficiency "
+        "--experiment {input.experiment} --scale {params.scale} --set model.lvm_checkpoint= --json --throughput > {output} 2> {log}"

@@ -1,31 +1,5 @@
 """Figures (PNG for the report, PDF for papers), each a report() item with a caption."""
 
-# Trained experiments of the tables that run (the efficiency table builds models, trains none).
-RUN_EXPERIMENTS = list(dict.fromkeys(e for t in RUN_TABLES if TABLES[t].kind == "accuracy"
-                                     for e in table_experiments(t)))
-RUN_EVALUATIONS = {(e, t) for tb in RUN_TABLES for e, t in table_evaluations(tb) if t != "-"}
-FIG_SEED = SEEDS[0]
-FIGS = paths.figures_dir(R)
-
-
-def figure_targets() -> list[str]:
-    """Every figure reproduce_all draws, given the tables that run."""
-    out = [f"{FIGS}/bars_{t}.png" for t in RUN_TABLES if TABLES[t].kind == "accuracy"]
-    if RUN_EXPERIMENTS:
-        out.append(f"{FIGS}/training_curves.png")
-    pad_ds = next((d for d in ("sustech1k", "casiab") if any(t == d for _, t in RUN_EVALUATIONS)), None)
-    if pad_ds:
-        out.append(f"{FIGS}/pad_and_resize_{pad_ds}.png")
-    for e in config["figures"]["maps_experiments"]:
-        if e in RUN_EXPERIMENTS and experiment(e).model.arch == "biggait":
-            out += [f"{FIGS}/masks_{e}.png", f"{FIGS}/pca_{e}.png"]
-    for item in config["figures"]["heatmap_evaluations"]:
-        e, t = item.split(":")
-        if (e, t) in RUN_EVALUATIONS:
-            out.append(f"{FIGS}/views_{e}_{t}.png")
-    return out
-
-
 rule fig_pad_resize:
     input:
         partition=lambda wc: dataset_partition(wc.ds),
@@ -34,12 +8,16 @@ rule fig_pad_resize:
                    category="Figures", subcategory="Inputs"),
         pdf=f"{FIGS}/pad_and_resize_{{ds}}.pdf",
     params:
+        biggait=BIGGAIT,
         root=lambda wc: dataset_root(wc.ds),
+        out=lambda wc, output: output.png[: -len(".png")],
     wildcard_constraints:
         ds=r"[a-z0-9_]+",
+    log:
+        paths.log_file(R, "figures/pad_and_resize_{ds}"),
     shell:
-        "{BIGGAIT} figures pad-resize --root {params.root} --dataset {wildcards.ds} "
-        "--partition {input.partition} --out {FIGS}/pad_and_resize_{wildcards.ds}"
+        "{params.biggait} figures pad-resize --root {params.root} --dataset {wildcards.ds} "
+        "--partition {input.partition} --out {params.out} 2>&1 | tee {log} >&2"
 
 
 rule fig_maps:
@@ -54,13 +32,18 @@ rule fig_maps:
                    category="Figures", subcategory="Maps"),
         pca_pdf=f"{FIGS}/pca_{{exp}}.pdf",
     params:
+        biggait=BIGGAIT,
         ds=lambda wc: experiment(wc.exp).data.dataset,
         root=lambda wc: dataset_root(experiment(wc.exp).data.dataset),
+        out_masks=lambda wc, output: output.masks[: -len(".png")],
+        out_pca=lambda wc, output: output.pca[: -len(".png")],
     threads: config["threads"]["evaluate"]
+    log:
+        paths.log_file(R, "figures/maps_{exp}"),
     shell:
-        "OMP_NUM_THREADS={threads} {BIGGAIT} figures maps --checkpoint {input.model} --root {params.root} "
+        "OMP_NUM_THREADS={threads} {params.biggait} figures maps --checkpoint {input.model} --root {params.root} "
         "--dataset {params.ds} --partition {input.partition} "
-        "--out-masks {FIGS}/masks_{wildcards.exp} --out-pca {FIGS}/pca_{wildcards.exp}"
+        "--out-masks {params.out_masks} --out-pca {params.out_pca} 2>&1 | tee {log} >&2"
 
 
 rule fig_bars:
@@ -71,11 +54,15 @@ rule fig_bars:
                    category="Figures", subcategory="Ours vs paper"),
         pdf=f"{FIGS}/bars_{{table}}.pdf",
     params:
+        biggait=BIGGAIT,
         title=lambda wc: TABLES[wc.table].title,
+        out=lambda wc, output: output.png[: -len(".png")],
     wildcard_constraints:
         table="|".join(TABLES),
+    log:
+        paths.log_file(R, "figures/bars_{table}"),
     shell:
-        "{BIGGAIT} figures bars --table {input} --title {params.title:q} --out {FIGS}/bars_{wildcards.table}"
+        "{params.biggait} figures bars --table {input} --title {params.title:q} --out {params.out} 2>&1 | tee {log} >&2"
 
 
 rule fig_views:
@@ -86,14 +73,19 @@ rule fig_views:
                    category="Figures", subcategory="Per-view rank-1"),
         pdf=f"{FIGS}/views_{{exp}}_{{test}}.pdf",
     params:
+        biggait=BIGGAIT,
+        seed=FIG_SEED,
         matrices=lambda wc: f"{paths.eval_dir(R, wc.exp, FIG_SEED, wc.test)}/{paths.VIEW_MATRIX_GLOB}",
+        out=lambda wc, output: output.png[: -len(".png")],
     wildcard_constraints:
         exp=r"[A-Za-z0-9_]+?",
         test="|".join(DATASET_LABELS),
+    log:
+        paths.log_file(R, "figures/views_{exp}_{test}"),
     shell:
-        "{BIGGAIT} figures heatmap --matrices {params.matrices} "
-        "--title 'Per-view rank-1: {wildcards.exp} on {wildcards.test} (seed {FIG_SEED})' "
-        "--out {FIGS}/views_{wildcards.exp}_{wildcards.test}"
+        "{params.biggait} figures heatmap --matrices {params.matrices} "
+        "--title 'Per-view rank-1: {wildcards.exp} on {wildcards.test} (seed {params.seed})' "
+        "--out {params.out} 2>&1 | tee {log} >&2"
 
 
 rule fig_curves:
@@ -104,9 +96,13 @@ rule fig_curves:
                    category="Figures", subcategory="Training"),
         pdf=f"{FIGS}/training_curves.pdf",
     params:
+        biggait=BIGGAIT,
         runs=" ".join(run_dir(e, s) for e in RUN_EXPERIMENTS for s in SEEDS),
+        out=lambda wc, output: output.png[: -len(".png")],
+    log:
+        paths.log_file(R, "figures/training_curves"),
     shell:
-        "{BIGGAIT} figures curves --runs {params.runs} --out {FIGS}/training_curves"
+        "{params.biggait} figures curves --runs {params.runs} --out {params.out} 2>&1 | tee {log} >&2"
 
 
 rule figures:

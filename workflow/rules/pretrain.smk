@@ -4,15 +4,6 @@ One job per LVM variant; every BigGait training of that variant takes its weight
 The job resumes from <weights>.state.pt when it runs again after an interruption."""
 
 
-def pretrain_data() -> str:
-    return " ".join(f"--data {ds}={dataset_root(ds)}:{dataset_partition(ds)}" for ds in SYNTHGAIT_DOMAINS)
-
-
-def pretrain_flags() -> str:
-    opts = config["pretrain_lvm"] or {}
-    return " ".join(f"--{k} {opts[k]}" for k in ("objective", "steps", "batch", "lr", "seed") if k in opts)
-
-
 def pretrain_variant_rule(variant_pattern: str, priority: int):
     """One pretraining rule for the variants matching ``variant_pattern``."""
 
@@ -23,8 +14,10 @@ def pretrain_variant_rule(variant_pattern: str, priority: int):
             partitions=[dataset_partition(ds) for ds in SYNTHGAIT_DOMAINS],
         output:
             weights=paths.pretrained_lvm(R, "{variant}"),
-            provenance=paths.pretrained_lvm(R, "{variant}") + ".json",
+            provenance=paths.pretrained_lvm_provenance(R, "{variant}"),
         params:
+            biggait=BIGGAIT,
+            scale=SCALE,
             data=pretrain_data(),
             flags=pretrain_flags(),
         log:
@@ -35,7 +28,7 @@ def pretrain_variant_rule(variant_pattern: str, priority: int):
             variant=variant_pattern,
         shell:
             "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-            "{BIGGAIT} pretrain-lvm --variant {wildcards.variant} --scale {SCALE} {params.data} {params.flags} "
+            "{params.biggait} pretrain-lvm --variant {wildcards.variant} --scale {params.scale} {params.data} {params.flags} "
             "--out {output.weights} 2>&1 | tee -a {log} >&2"
 
 

@@ -17,6 +17,9 @@ rule table:
         f"{TABLES_DIR}/{{table}}_wide.csv",
         f"{TABLES_DIR}/{{table}}.tex",
     params:
+        biggait=BIGGAIT,
+        scale=SCALE,
+        out=lambda wc, output: os.path.dirname(output[0]),
         inputs_flag=lambda wc: "--metrics --efficiency" if TABLES[wc.table].kind == "efficiency" else "--metrics",
         seeds=lambda wc: " ".join(str(s) for s in PLAN.table_seeds(wc.table)),
         allow=lambda wc: "--allow-missing" if config["experiments"] else "",
@@ -25,8 +28,8 @@ rule table:
     wildcard_constraints:
         table="|".join(TABLES),
     shell:
-        "{BIGGAIT} tables {wildcards.table} {params.inputs_flag} {input.metrics} "
-        "--paper {input.paper} --out {TABLES_DIR} --seeds {params.seeds} --scale {SCALE} {params.allow} "
+        "{params.biggait} tables {wildcards.table} {params.inputs_flag} {input.metrics} "
+        "--paper {input.paper} --out {params.out} --seeds {params.seeds} --scale {params.scale} {params.allow} "
         "2>&1 | tee {log} >&2"
 
 
@@ -37,5 +40,5 @@ for _t in TABLES:
             f"table_{_t}"
         input:
             table_outputs(_t),
-            (f"{paths.figure(R, 'bars_' + _t)}.png" if TABLES[_t].kind == "accuracy" else []),
+            (f"{paths.figure(R, f'bars_{_t}')}.png" if TABLES[_t].kind == "accuracy" else []),
         localrule: True

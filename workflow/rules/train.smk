@@ -9,6 +9,9 @@ rule train:
     output:
         model=paths.model_file(R, "{exp}", "{seed}"),
     params:
+        gpu_run=GPU_RUN,
+        biggait=BIGGAIT,
+        scale=SCALE,
         run=lambda wc: run_dir(wc.exp, wc.seed),
         sets=train_sets,
     log:
@@ -21,5 +24,6 @@ rule train:
         seed=r"\d+",
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-        "{GPU_RUN} --gpus {resources.gpu} -- {BIGGAIT} train {input.experiment} --scale {SCALE} --out {params.run} {params.sets} "
+        "{params.gpu_run} --gpus {resources.gpu} -- {params.biggait} train {input.experiment} --scale {params.scale} "
+        "--out {params.run} {params.sets} "
         "2>&1 | tee -a {log} >&2"

@@ -6,14 +6,6 @@ on the CCPG test split); `biggait upstream-report` reads those probes and the CC
 ccpg_random_upstream (random upstream), biggait_ccpg (pretrained) and gaitbase_ccpg, and writes
 tables/upstream.{csv,md}. The random-upstream training and evaluation enter the DAG through it."""
 
-UPSTREAM_ON = _plan(PLAN.upstream_report)
-
-
-def upstream_outputs() -> list[str]:
-    """The upstream table's files when this config builds it, else nothing (reproduce_all's input)."""
-    return paths.upstream_files(R) if UPSTREAM_ON else []
-
-
 if UPSTREAM_ON:
     UPSTREAM_LVM = _plan(PLAN.lvm_checkpoint, "biggait_ccpg")  # the pretrained stand-in (rule pretrain_lvm)
 
@@ -24,7 +16,9 @@ if UPSTREAM_ON:
         output:
             paths.upstream_probe(R, "{kind}"),
         params:
-            root=dataset_root("ccpg"),
+            biggait=BIGGAIT,
+            scale=SCALE,
+            root=lambda wc: dataset_root("ccpg"),
             lvm=lambda wc, input: f"--lvm-checkpoint {input.lvm}" if wc.kind == "pretrained" else "",
         log:
             paths.log_file(R, "upstream/probe_{kind}"),
@@ -33,8 +27,8 @@ if UPSTREAM_ON:
             kind="|".join(paths.UPSTREAM_KINDS),
         shell:
             "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-            "{BIGGAIT} probe-upstream --dataset ccpg --root {params.root} --partition {input.partition} "
-            "--scale {SCALE} {params.lvm} --out {output} 2>&1 | tee {log} >&2"
+            "{params.biggait} probe-upstream --dataset ccpg --root {params.root} --partition {input.partition} "
+            "--scale {params.scale} {params.lvm} --out {output} 2>&1 | tee {log} >&2"
 
     rule upstream_report:
         input:
@@ -45,9 +39,13 @@ if UPSTREAM_ON:
             report(paths.upstream_files(R)[1], caption="../report/upstream.rst", category="Tables",
                    labels={"table": "upstream"}),
             paths.upstream_files(R)[0],
+        params:
+            biggait=BIGGAIT,
+            scale=SCALE,
+            tables=lambda wc, output: os.path.dirname(output[0]),
         log:
             paths.log_file(R, "tables/upstream"),
         localrule: True
         shell:
-            "{BIGGAIT} upstream-report --metrics {input.metrics} --random-probe {input.random} "
-            "--pretrained-probe {input.pretrained} --out {TABLES_DIR} --scale {SCALE} 2>&1 | tee {log} >&2"
+            "{params.biggait} upstream-report --metrics {input.metrics} --random-probe {input.random} "
+            "--pretrained-probe {input.pretrained} --out {params.tables} --scale {params.scale} 2>&1 | tee {log} >&2"
