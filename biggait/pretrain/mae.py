@@ -1,4 +1,6 @@
-"""Masked-image modelling (MAE, He et al. 2022) for the tiny DINOv2-shaped ViTs.
+"""The pretraining objectives of the tiny DINOv2-shaped ViTs: masked-image modelling (MAE, He et
+al. 2022, :meth:`MAE.masked_step`) and a time-contrastive term (InfoNCE between the cls tokens of
+two frames of one sequence, :meth:`MAE.info_nce`); the demo uses both (loop.py, ``mae+tcl``).
 
 The encoder is the very timm model BigGait's upstream builds (:func:`build_vit`), so its weights
 export 1:1. Two differences from a plain timm ViT while training:

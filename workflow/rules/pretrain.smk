@@ -1,5 +1,5 @@
 """Pretraining (demo): the tiny upstream ViTs learn from the SynthGait training frames by
-themselves (`biggait pretrain-lvm`, masked-image modelling; no silhouettes, masks or labels).
+themselves (`biggait pretrain-lvm`, masked images + time-contrastive; no silhouettes, masks or labels).
 One job per LVM variant; every BigGait training of that variant takes its weights file as input.
 The job resumes from <weights>.state.pt when it runs again after an interruption."""
 
