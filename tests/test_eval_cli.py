@@ -93,7 +93,7 @@ def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, 
     def boom(*a, **k):
         raise AssertionError("features were recomputed")
 
-    monkeypatch.setattr(eval_cli, "extract_embeddings", boom)
+    monkeypatch.setattr("biggait.evaluation.extract.extract_shared", boom)
     before = (out / "metrics.csv").read_text()
     assert _evaluate(tiny, out) == 0  # same checkpoint and test set: embeddings reused
     assert (out / "metrics.csv").read_text() == before
@@ -151,3 +151,57 @@ def test_unknown_dataset_and_missing_inputs(tmp_path, capsys):
 def test_nan_cells_are_written_empty():
     text = eval_cli.metrics_csv_text([eval_cli.MetricRow("gait", "CL", "rank1", math.nan)], "a", "b")
     assert text.splitlines()[1] == "a,b,gait,CL,rank1,,,"
+
+
+def test_several_checkpoints_share_one_pass_and_one_upstream(tiny, monkeypatch):
+    """Three checkpoints in one command: A and B have the same frozen upstream (one LVM forward per
+    pack for both), C another; every model's embeddings equal those of its own evaluation."""
+    from biggait.models.backbone import FrozenLVM
+    from biggait.models.biggait import build_model
+    from biggait.models.checkpoints import save_checkpoint
+
+    exp = load_experiment(None, scale="demo", overrides=["name=tiny_b", "data.test_max_frames=4",
+                                                          "eval.bootstrap=0", "eval.pack_frames=0"])
+    ckpts = {}
+    torch.manual_seed(1)
+    a = build_model(exp.model, 3)
+    torch.manual_seed(2)
+    b = build_model(exp.model, 3)
+    b.lvm.load_state_dict(a.lvm.state_dict())  # same upstream, other GRE / GaitBase
+    torch.manual_seed(3)
+    c = build_model(exp.model, 3)  # another random upstream
+    for name, m in (("a", a), ("b", b), ("c", c)):
+        ckpts[name] = tiny["base"] / f"share_{name}.pt"
+        save_checkpoint(ckpts[name], m, exp, 3, iteration=100)
+    calls = {"n": 0}
+    real = FrozenLVM.forward
+
+    def counting(self, x):
+        calls["n"] += 1
+        return real(self, x)
+
+    monkeypatch.setattr(FrozenLVM, "forward", counting)
+    base = ["evaluate", "--dataset", "ccpg", "--root", str(tiny["root"]), "--partition", str(tiny["partition"]),
+            "--device", "cpu"]
+    alone = {}
+    for name in ckpts:
+        out = tiny["base"] / f"alone_{name}"
+        assert cli.main([*base, "--checkpoint", str(ckpts[name]), "--out", str(out)]) == 0
+        alone[name] = Embeddings.load(out / "embeddings.npz").features
+    per_model = calls["n"] // 3  # forwards of one model's pass (one per sequence)
+    calls["n"] = 0
+    pairs = [x for name in ckpts for x in ("--checkpoint", str(ckpts[name]), "--out", str(tiny["base"] / f"together_{name}"))]
+    assert cli.main([*base, *pairs]) == 0
+    assert calls["n"] == 2 * per_model  # one upstream pass for A and B, one for C
+    for name in ckpts:
+        together = Embeddings.load(tiny["base"] / f"together_{name}" / "embeddings.npz").features
+        np.testing.assert_allclose(together, alone[name], rtol=0, atol=1e-6)
+        assert (tiny["base"] / f"together_{name}" / "metrics.csv").is_file()
+    assert not np.allclose(alone["a"], alone["b"])  # the heads differ: a real test of who reads what
+
+
+def test_checkpoints_and_outs_must_pair(tiny, capsys):
+    code = cli.main(["evaluate", "--checkpoint", str(tiny["ckpt"]), "--checkpoint", str(tiny["ckpt"]),
+                     "--dataset", "ccpg", "--root", str(tiny["root"]), "--out", str(tiny["base"] / "x")])
+    assert code != 0
+    assert "expected one --out per --checkpoint, got 2 checkpoints and 1 --out" in capsys.readouterr().err

@@ -3,6 +3,11 @@
 
     biggait evaluate --checkpoint RUN/model.pt --dataset ccpg --root DATA/ccpg \\
         [--partition DATA/ccpg.json] --out RESULTS/eval/EXP/seed0/ccpg [--device auto]
+    biggait evaluate --checkpoint A/model.pt --out EVAL_A --checkpoint B/model.pt --out EVAL_B ...
+
+Several ``--checkpoint`` / ``--out`` pairs are evaluated in one pass over the test set; models whose
+frozen upstream is the same (same LVM weights and input geometry) share its forward, so each test
+frame goes through the LVM once (the workflow evaluates every experiment of an upstream this way).
 
 Writes into ``--out`` (each file atomically): ``embeddings.npz``, ``metrics.json``, the long
 ``metrics.csv`` (train_dataset, test_dataset, protocol, condition, metric, value, ci_low,
@@ -32,7 +37,7 @@ from pathlib import Path
 from biggait.config import EvalConfig, Experiment, experiment_from_dict, load_experiment, to_dict
 from biggait.errors import ConfigError, EvaluationError
 from biggait.io import read_json
-from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_device
+from biggait.evaluation.extract import Embeddings, resolve_device
 from biggait.evaluation.mask_quality import mask_iou_rows
 from biggait.evaluation.metrics_files import METRICS_CSV_COLUMNS as CSV_COLUMNS
 from biggait.evaluation.metrics_files import MetricRow, metrics_csv_text, write_metrics
@@ -48,11 +53,15 @@ logger = logging.getLogger(__name__)
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait evaluate``."""
-    p.add_argument("--checkpoint", type=Path, help="model.pt of a run (or an OpenGait BigGait checkpoint)")
+    p.add_argument("--checkpoint", type=Path, action="append", default=None,
+                   help="model.pt of a run (or an OpenGait BigGait checkpoint); repeat it, each with its own "
+                        "--out, to evaluate several models in one pass over the test set (models with the "
+                        "same frozen upstream then share its forward)")
     p.add_argument("--dataset", required=True, help="test dataset preset = protocol: ccpg | casiab | sustech1k | ccgr_mini")
     p.add_argument("--root", type=Path, help="test dataset root <root>/<id>/<type>/<view>/*.pkl")
     p.add_argument("--partition", type=Path, default=None, help="partition JSON (TEST_SET; GALLERY_SET for CCGR-Mini)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=Path, action="append", required=True,
+                   help="output folder (one per --checkpoint, in the same order)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: %(default)s)")
     p.add_argument("--from-embeddings", type=Path, default=None, help="score saved embeddings.npz, no model run")
     p.add_argument("--train-dataset", default=None, help="label of the training set (default: the checkpoint's)")
@@ -96,26 +105,106 @@ def read_gallery_keys(partition: Path | None, protocol: str) -> set[str] | None:
     return {str(k) for k in keys}
 
 
-def _extract(args: argparse.Namespace, protocol: str, fingerprint: dict, meta: dict,
-             measure_masks: bool) -> Embeddings:
-    """Run the model over the test split (resumable) and return the embeddings."""
+@dataclasses.dataclass
+class _Job:
+    """One model to evaluate: its checkpoint, output folder and experiment (None: OpenGait's)."""
+
+    checkpoint: Path | None
+    out: Path
+    exp: Experiment | None
+    embeddings: Embeddings | None = None
+
+
+def _jobs(args: argparse.Namespace) -> list[_Job]:
+    """Pair every --checkpoint with its --out (one clear error when they do not pair up)."""
+    ckpts, outs = args.checkpoint or [], args.out
+    if not ckpts:
+        if args.from_embeddings is None:
+            raise EvaluationError("give --checkpoint (to extract embeddings) or --from-embeddings FILE")
+        if len(outs) != 1:
+            raise EvaluationError(f"--from-embeddings: expected one --out, got {len(outs)}")
+        return [_Job(None, outs[0], None)]
+    if len(ckpts) != len(outs):
+        raise EvaluationError(f"--checkpoint / --out: expected one --out per --checkpoint, got {len(ckpts)} "
+                              f"checkpoints and {len(outs)} --out")
+    if len(ckpts) > 1 and args.from_embeddings is not None:
+        raise EvaluationError("--from-embeddings scores one model: give a single --checkpoint")
+    if len(set(outs)) != len(outs):
+        raise EvaluationError("--out: two checkpoints write into the same folder")
+    for c in ckpts:
+        if not c.is_file():
+            raise EvaluationError(f"{c}: checkpoint not found")
+    return [_Job(c, o, checkpoint_experiment(c)) for c, o in zip(ckpts, outs)]
+
+
+def _fingerprint(args: argparse.Namespace, protocol: str, job: _Job) -> dict:
+    return {"checkpoint": str(job.checkpoint.resolve()), "checkpoint_sha256": file_sha256(job.checkpoint),
+            "test_dataset": protocol, "root": str(args.root.resolve()),
+            "partition": str(args.partition.resolve()) if args.partition else "",
+            "test_max_frames": args.test_max_frames}
+
+
+def _meta(args: argparse.Namespace, protocol: str, job: _Job, fingerprint: dict) -> dict:
+    exp = job.exp
+    return {"checkpoint": str(job.checkpoint), "experiment": exp.name if exp is not None else "opengait_checkpoint",
+            "train_dataset": args.train_dataset or (exp.data.dataset if exp else "unknown"), "test_dataset": protocol,
+            "fingerprint": fingerprint}
+
+
+def _saved(job: _Job, fingerprint: dict) -> Embeddings | None:
+    """``OUT/embeddings.npz`` when it holds this checkpoint's features of this test set."""
+    saved = job.out / "embeddings.npz"
+    if not saved.is_file():
+        return None
+    try:
+        old = Embeddings.load(saved)
+    except EvaluationError as exc:
+        logger.warning("re-extracting: %s", exc)
+        return None
+    if old.meta.get("fingerprint") != fingerprint:
+        return None
+    logger.info("%s matches the checkpoint and test set: not recomputing features", saved)
+    return old
+
+
+def _extract(args: argparse.Namespace, protocol: str, jobs: list[_Job]) -> None:
+    """Fill ``job.embeddings`` of every job: saved ones are reused; the others are extracted, one
+    pass over the test set per group of models that read it alike (frames cap, modality, packing),
+    sharing the upstream's forward within a group where the models allow it."""
     from biggait.data.loader import make_test_loader
+    from biggait.evaluation.extract import extract_shared
     from biggait.models.checkpoints import load_model
 
     device = resolve_device(args.device)
-    model, exp = load_model(args.checkpoint, map_location=device)
-    data = exp.data  # frames cap, modality and workers of the trained model; dataset from --dataset
-    if args.test_max_frames is not None:
-        data = dataclasses.replace(data, test_max_frames=args.test_max_frames)
-    loader = make_test_loader(data, dataset=protocol, root=args.root, partition=args.partition,
-                              with_sils=measure_masks)
-    logger.info("extracting %d test sequences of %s on %s", len(loader), protocol, device)
-    return extract_embeddings(model, loader, device=device, autocast=exp.eval.autocast,
-                              measure_masks=measure_masks, pad_and_resize=exp.model.pad_and_resize,
-                              meta={**meta, "fingerprint": fingerprint},
-                              partial_path=args.out / ".embeddings.partial.npz",
-                              pack_frames=exp.eval.pack_frames if args.pack_frames is None else args.pack_frames)
-
+    groups: dict[tuple, list[tuple]] = {}
+    for job in jobs:
+        fingerprint = _fingerprint(args, protocol, job)
+        job.embeddings = _saved(job, fingerprint)
+        if job.embeddings is not None:
+            continue
+        model, exp = load_model(job.checkpoint, map_location=device)
+        data = exp.data  # frames cap, modality and workers of the trained model; dataset from --dataset
+        if args.test_max_frames is not None:
+            data = dataclasses.replace(data, test_max_frames=args.test_max_frames)
+        measure = not args.no_mask_iou and exp.model.arch == "biggait"
+        pack = exp.eval.pack_frames if args.pack_frames is None else args.pack_frames
+        key = (data.modality, data.test_max_frames, data.num_workers, measure, pack, exp.eval.autocast)
+        groups.setdefault(key, []).append((job, _meta(args, protocol, job, fingerprint), model, exp))
+    for (_, _, _, measure, pack, autocast), members in groups.items():
+        data = dataclasses.replace(members[0][3].data, test_max_frames=members[0][3].data.test_max_frames
+                                   if args.test_max_frames is None else args.test_max_frames)
+        loader = make_test_loader(data, dataset=protocol, root=args.root, partition=args.partition,
+                                  with_sils=measure)
+        logger.info("extracting %d test sequences of %s on %s for %d model(s)", len(loader), protocol, device,
+                    len(members))
+        embs = extract_shared([m for _, _, m, _ in members], loader, device=device, autocast=autocast,
+                              measure_masks=measure, pad_and_resize=[e.model.pad_and_resize for *_, e in members],
+                              metas=[meta for _, meta, _, _ in members],
+                              partial_paths=[j.out / ".embeddings.partial.npz" for j, *_ in members],
+                              pack_frames=pack)
+        for (job, *_), emb in zip(members, embs):
+            emb.save(job.out / "embeddings.npz")
+            job.embeddings = emb
 
 
 def _settings(args: argparse.Namespace, exp: Experiment | None) -> tuple[str, int, int]:
@@ -127,51 +216,10 @@ def _settings(args: argparse.Namespace, exp: Experiment | None) -> tuple[str, in
     return args.metric or ev.metric, bootstrap, ev.seed if args.seed is None else args.seed
 
 
-def _embeddings(args: argparse.Namespace, protocol: str, exp: Experiment | None) -> Embeddings:
-    """The saved ``--from-embeddings``, the matching ``OUT/embeddings.npz``, or a fresh extraction."""
-    if args.from_embeddings is not None:
-        logger.info("scoring saved embeddings %s (no feature extraction)", args.from_embeddings)
-        return Embeddings.load(args.from_embeddings)
-    if args.root is None:
-        raise EvaluationError("--root is required to extract embeddings")
-    fingerprint = {"checkpoint": str(args.checkpoint.resolve()), "checkpoint_sha256": file_sha256(args.checkpoint),
-                   "test_dataset": protocol, "root": str(args.root.resolve()),
-                   "partition": str(args.partition.resolve()) if args.partition else "",
-                   "test_max_frames": args.test_max_frames}
-    meta = {"checkpoint": str(args.checkpoint), "experiment": exp.name if exp is not None else "opengait_checkpoint",
-            "train_dataset": args.train_dataset or (exp.data.dataset if exp else "unknown"), "test_dataset": protocol}
-    saved = args.out / "embeddings.npz"
-    if saved.is_file():
-        try:
-            old = Embeddings.load(saved)
-        except EvaluationError as exc:
-            logger.warning("re-extracting: %s", exc)
-        else:
-            if old.meta.get("fingerprint") == fingerprint:
-                logger.info("%s matches the checkpoint and test set: not recomputing features", saved)
-                return old
-    measure = not args.no_mask_iou and (exp is None or exp.model.arch == "biggait")
-    emb = _extract(args, protocol, fingerprint, meta, measure)
-    emb.save(saved)
-    return emb
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    """Entry point of ``biggait evaluate``."""
-    from biggait.cpu_memory import keep_freed_memory
-
-    protocol, _ = get_protocol(args.dataset)
-    keep_freed_memory()  # no page faults for the big activations of feature extraction on CPU
-    exp: Experiment | None = None
-    if args.checkpoint is not None:
-        if not args.checkpoint.is_file():
-            raise EvaluationError(f"{args.checkpoint}: checkpoint not found")
-        exp = checkpoint_experiment(args.checkpoint)
-    elif args.from_embeddings is None:
-        raise EvaluationError("give --checkpoint (to extract embeddings) or --from-embeddings FILE")
+def _score(args: argparse.Namespace, protocol: str, job: _Job, gallery_keys: set[str] | None) -> None:
+    """Score one model's embeddings by the protocol and write its metrics files."""
+    exp, emb = job.exp, job.embeddings
     metric, bootstrap, seed = _settings(args, exp)
-    gallery_keys = read_gallery_keys(args.partition, protocol)
-    emb = _embeddings(args, protocol, exp)
     train_dataset = args.train_dataset or emb.meta.get("train_dataset") or (exp.data.dataset if exp else "unknown")
     result = evaluate(protocol, emb.features, emb.labels, emb.types, emb.views, metric=metric,
                       gallery_keys=gallery_keys, bootstrap=bootstrap, seed=seed)
@@ -180,14 +228,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
         rows += mask_iou_rows(emb.mask_intersection, emb.mask_union, emb.types, PROTOCOLS[protocol])
     info = {"train_dataset": train_dataset, "test_dataset": protocol,
             "experiment": emb.meta.get("experiment", exp.name if exp else ""),
-            "checkpoint": emb.meta.get("checkpoint", str(args.checkpoint or "")),
+            "checkpoint": emb.meta.get("checkpoint", str(job.checkpoint or "")),
             "metric": metric, "bootstrap": bootstrap, "seed": seed, "num_sequences": int(len(emb.labels)),
             "resolved_experiment": to_dict(exp) if exp is not None else None}  # the checkpoint's config
-    write_metrics(args.out, result, rows, info)
+    write_metrics(job.out, result, rows, info)
     for r in rows:  # a short summary; the tables are the files
         if r.metric in ("rank1_exclude_identical_view", "rank1"):
             print(f"{protocol} {r.protocol:<4} {r.condition:<9} {r.metric:<28} {r.value:6.2f}")
-    print(f"wrote {args.out / 'metrics.csv'}")
+    print(f"wrote {job.out / 'metrics.csv'}")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait evaluate``."""
+    from biggait.cpu_memory import keep_freed_memory
+
+    protocol, _ = get_protocol(args.dataset)
+    keep_freed_memory()  # no page faults for the big activations of feature extraction on CPU
+    jobs = _jobs(args)
+    for job in jobs:
+        _settings(args, job.exp)  # bad flags fail before any extraction
+    gallery_keys = read_gallery_keys(args.partition, protocol)
+    if args.from_embeddings is not None:
+        logger.info("scoring saved embeddings %s (no feature extraction)", args.from_embeddings)
+        jobs[0].embeddings = Embeddings.load(args.from_embeddings)
+    else:
+        if args.root is None:
+            raise EvaluationError("--root is required to extract embeddings")
+        _extract(args, protocol, jobs)
+    for job in jobs:
+        _score(args, protocol, job, gallery_keys)
     return 0
 
 

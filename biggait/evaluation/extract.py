@@ -135,23 +135,67 @@ def _packs(loader: Iterable, pack_frames: int, skip: int) -> Iterator[tuple[int,
         yield first, pack
 
 
-@torch.no_grad()
-def _forward_pack(model: torch.nn.Module, pack: list, device: torch.device, use_amp: bool,
-                  measure_masks: bool) -> tuple[np.ndarray, torch.Tensor | None]:
-    """One forward over a pack of sequences -> embeddings ``[n_seq, C, P]`` and foregrounds ``[sum(s), h, w]``."""
+def _same_upstream(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    if not (hasattr(a, "upstream") and hasattr(b, "upstream")) or a.upstream_signature() != b.upstream_signature():
+        return False
+    if a.lvm is b.lvm:
+        return True
+    sa, sb = a.lvm.state_dict(), b.lvm.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def upstream_clusters(models: list[torch.nn.Module]) -> list[list[int]]:
+    """Indices of ``models`` grouped by their frozen upstream: BigGait models with equal upstream
+    signatures and equal LVM weights share a cluster (their upstream maps are identical); any other
+    model is alone. Within a cluster the later models' LVM modules are replaced by the first's (one
+    copy in memory)."""
+    clusters: list[list[int]] = []
+    for i, m in enumerate(models):
+        for c in clusters:
+            if _same_upstream(models[c[0]], m):
+                c.append(i)
+                m.lvm = models[c[0]].lvm
+                break
+        else:
+            clusters.append([i])
+    return clusters
+
+
+def _pack_tensors(pack: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Frames ``[1, sum(s), C, H, W]``, ratios ``[1, sum(s)]`` and lengths (None for one sequence)."""
     if len(pack) == 1:
-        frames, ratios, lengths = pack[0].frames, pack[0].ratios, pack[0].seq_lengths  # [1, s, C, H, W]
-    else:
-        frames = torch.cat([b.frames for b in pack], dim=1)  # [1, sum(s), C, H, W]
-        ratios = torch.cat([b.ratios for b in pack], dim=1)  # [1, sum(s)]
-        lengths = torch.tensor([b.frames.shape[1] for b in pack])  # [n_seq]
+        return pack[0].frames, pack[0].ratios, pack[0].seq_lengths  # [1, s, C, H, W]
+    frames = torch.cat([b.frames for b in pack], dim=1)
+    ratios = torch.cat([b.ratios for b in pack], dim=1)
+    return frames, ratios, torch.tensor([b.frames.shape[1] for b in pack])
+
+
+@torch.no_grad()
+def _forward_pack(models: list[torch.nn.Module], pack: list, device: torch.device, use_amp: bool,
+                  measure_masks: bool, clusters: list[list[int]]) -> list[tuple[np.ndarray, torch.Tensor | None]]:
+    """One forward per model over a pack of sequences -> for each model the embeddings
+    ``[n_seq, C, P]`` and foregrounds ``[sum(s), h, w]``. The upstream runs once per cluster of
+    :func:`upstream_clusters` (on its first model) and every model of the cluster reads its maps."""
+    frames, ratios, lengths = _pack_tensors(pack)
+    frames = frames.to(device, non_blocking=True)
+    ratios = ratios.to(device, non_blocking=True)
+    lengths = None if lengths is None else lengths.to(device)
     amp = torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext()
     want_maps = measure_masks and all(b.sils is not None for b in pack)
+    results: list = [None] * len(models)
     with amp:
-        out = model(frames.to(device, non_blocking=True), ratios.to(device, non_blocking=True),
-                    None if lengths is None else lengths.to(device), return_maps=want_maps)
-    fg = out.maps["foreground"] if want_maps and "foreground" in out.maps else None
-    return out.embeddings.float().cpu().numpy(), fg
+        for cluster in clusters:
+            taps = None
+            if len(cluster) > 1:
+                n, s = frames.shape[:2]
+                needed = set().union(*(models[i].needed_taps() for i in cluster))
+                taps = models[cluster[0]].upstream(frames.reshape(n * s, *frames.shape[2:]), ratios.reshape(-1), needed)
+            for i in cluster:
+                kw = {"taps": taps} if taps is not None else {}
+                out = models[i](frames, ratios, lengths, return_maps=want_maps, **kw)
+                fg = out.maps["foreground"] if want_maps and "foreground" in out.maps else None
+                results[i] = (out.embeddings.float().cpu().numpy(), fg)
+    return results
 
 
 def _append_pack(rows: dict[str, list], pack: list, emb: np.ndarray, fg: torch.Tensor | None,
@@ -188,36 +232,67 @@ def extract_embeddings(model: torch.nn.Module, loader: Iterable, *, device: torc
             ``seq_lengths`` (temporal pooling stays per sequence), up to this many frames per
             forward; 0 or a value below a sequence's length = one sequence per forward.
     """
+    return extract_shared([model], loader, device=device, autocast=autocast, measure_masks=measure_masks,
+                          pad_and_resize=[pad_and_resize], metas=[meta], partial_paths=[partial_path],
+                          save_every=save_every, pack_frames=pack_frames)[0]
+
+
+def extract_shared(models: list[torch.nn.Module], loader: Iterable, *, device: torch.device | str = "cpu",
+                   autocast: bool = False, measure_masks: bool = False, pad_and_resize: list[bool],
+                   metas: list[dict | None], partial_paths: list[str | Path | None],
+                   save_every: int = 200, pack_frames: int = 0) -> list[Embeddings]:
+    """:func:`extract_embeddings` of several models in one pass over ``loader`` (one entry per model
+    in ``pad_and_resize``, ``metas`` and ``partial_paths``).
+
+    The test frames are read once; models that share their frozen upstream
+    (:func:`upstream_clusters`: same signature, same LVM weights) run it once per pack and each reads
+    its maps, so every model's embeddings are those of its own forward. A resumed run restarts
+    after the sequences every model has in its partial file.
+    """
     device = torch.device(device)
-    meta = dict(meta or {})
-    fingerprint = meta.get("fingerprint", {})
-    partial = Path(partial_path) if partial_path else None
-    rows = _load_partial(partial, fingerprint) if partial else {k: [] for k in _ARRAYS}
-    done = len(rows["labels"])
-    model.eval().to(device)
+    metas = [dict(m or {}) for m in metas]
+    fingerprints = [m.get("fingerprint", {}) for m in metas]
+    partials = [Path(p) if p else None for p in partial_paths]
+    rows = [_load_partial(p, f) if p else {k: [] for k in _ARRAYS} for p, f in zip(partials, fingerprints)]
+    done = min(len(r["labels"]) for r in rows)
+    rows = [{k: v[:done] for k, v in r.items()} for r in rows]
+    for model in models:
+        model.eval().to(device)
+    clusters = upstream_clusters(models)
+    if len(models) > 1:
+        logger.info("%d models in one pass over the test set; %d upstream forward(s) per pack", len(models),
+                    len(clusters))
     use_amp = autocast and device.type == "cuda"
     total = len(loader) if hasattr(loader, "__len__") else None
     bar = tqdm(total=total, desc="extract", unit="seq", leave=False)
     saved_at = done
     for first, pack in _packs(loader, pack_frames, done):
         bar.update(len(pack))
-        if first < done:  # resumed: this sequence is already in the partial file
-            batch = pack[0]
-            key = (batch.ids[0], batch.types[0], batch.views[0])
-            if key != (rows["labels"][first], rows["types"][first], rows["views"][first]):
-                raise EvaluationError(f"{partial}: sequence {first} was {key} now but "
-                                      f"{(rows['labels'][first], rows['types'][first], rows['views'][first])} "
-                                      "before; delete the partial file to start over")
+        if first < done:  # resumed: this sequence is already in the partial files
+            _check_resumed(pack[0], rows[0], first, partials[0])
             continue
-        emb, fg = _forward_pack(model, pack, device, use_amp, measure_masks)
-        _append_pack(rows, pack, emb, fg, pad_and_resize)
-        if partial and len(rows["labels"]) - saved_at >= save_every:
-            _rows_to_embeddings(rows, {"fingerprint": fingerprint}).save(partial)
-            saved_at = len(rows["labels"])
+        for r, (emb, fg), pr in zip(rows, _forward_pack(models, pack, device, use_amp, measure_masks, clusters),
+                                    pad_and_resize):
+            _append_pack(r, pack, emb, fg, pr)
+        if len(rows[0]["labels"]) - saved_at >= save_every:
+            for r, p, f in zip(rows, partials, fingerprints):
+                if p:
+                    _rows_to_embeddings(r, {"fingerprint": f}).save(p)
+            saved_at = len(rows[0]["labels"])
     bar.close()
-    if not rows["labels"]:
+    if not rows[0]["labels"]:
         raise EvaluationError("the test loader yielded no sequence (empty test split?)")
-    result = _rows_to_embeddings(rows, meta)
-    if partial and partial.exists():
-        partial.unlink()
-    return result
+    results = [_rows_to_embeddings(r, m) for r, m in zip(rows, metas)]
+    for p in partials:
+        if p and p.exists():
+            p.unlink()
+    return results
+
+
+def _check_resumed(batch, rows: dict[str, list], first: int, partial: Path | None) -> None:
+    """The loader's sequence ``first`` must be the one the partial file holds at that position."""
+    key = (batch.ids[0], batch.types[0], batch.views[0])
+    was = (rows["labels"][first], rows["types"][first], rows["views"][first])
+    if key != was:
+        raise EvaluationError(f"{partial}: sequence {first} was {was} before but {key} now; "
+                              "delete the partial file to start over")

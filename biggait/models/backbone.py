@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -46,8 +45,8 @@ class LVMVariant:
 _TINY = {
     "s": dict(embed_dim=48, depth=4, num_heads=3),
     "b": dict(embed_dim=64, depth=4, num_heads=4),
-    "l": dict(embed_dim=80, depth=8, num_heads=5),
-    "g": dict(embed_dim=96, depth=8, num_heads=6),
+    "l": dict(embed_dim=80, depth=4, num_heads=5),
+    "g": dict(embed_dim=96, depth=4, num_heads=6),
 }
 _SIZES = {"s": ("small", 384, 12), "b": ("base", 768, 12), "l": ("large", 1024, 24), "g": ("giant", 1536, 40)}
 
@@ -119,6 +118,8 @@ def build_vit(variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = 
         kwargs["patch_size"] = patch
     if init_values is not None:
         kwargs["init_values"] = init_values
+    import timm  # here, not at the top: the silhouette baseline's jobs never pay its import (~2 s)
+
     return timm.create_model(spec.timm_name, pretrained=False, img_size=image_hw, num_classes=0, **kwargs)
 
 

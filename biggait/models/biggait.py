@@ -111,14 +111,29 @@ class BigGait(nn.Module):
 
     # ---- forward -----------------------------------------------------------------------------
 
+    def needed_taps(self) -> set[str]:
+        """The upstream maps this model's GRE reads ("last", "mid4")."""
+        return {self.feat_src} | ({self.mask_src} if self.gre.mask is not None else set())
+
+    def upstream_signature(self) -> tuple:
+        """What the upstream maps depend on besides the LVM weights: models with equal signatures and
+        equal LVM weights get identical maps (:func:`biggait.evaluation.extract.share_upstream`)."""
+        c = self.cfg
+        return ("biggait", c.lvm, c.lvm_tiny, c.lvm_patch, self.image_hw, self.map_hw, c.pad_and_resize)
+
     @torch.no_grad()
-    def _upstream(self, frames: Tensor, ratios: Tensor, trace: dict | None) -> dict[str, Tensor]:
-        """Frames ``[ns, 3, H, W]`` -> channels-last maps at the GRE resolution and the valid mask."""
+    def upstream(self, frames: Tensor, ratios: Tensor, needed: set[str] | None = None,
+                 trace: dict | None = None) -> dict[str, Tensor]:
+        """Frames ``[ns, 3, H, W]`` -> channels-last maps at the GRE resolution and the valid mask.
+
+        ``needed``: which maps to upsample (default: this model's); several models sharing one frozen
+        upstream pass the union and hand the result to ``forward(..., taps=...)``.
+        """
         x = to_canvas(frames, ratios, *self.image_hw, pad=self.cfg.pad_and_resize)  # [ns, 3, 448, 224]
         last, mid = self.lvm(x)  # [ns, gh, gw, C], [ns, gh, gw, 4C]
         if trace is not None:
             trace.update(dino_input=x, dino_last1=last.permute(0, 3, 1, 2), dino_mid4_ln=mid.permute(0, 3, 1, 2))
-        needed = {self.feat_src} | ({self.mask_src} if self.gre.mask is not None else set())
+        needed = self.needed_taps() if needed is None else needed
         taps = {}
         for name, t in (("last", last), ("mid4", mid)):
             if name not in needed:
@@ -132,17 +147,23 @@ class BigGait(nn.Module):
         return taps
 
     def forward(self, frames: Tensor, ratios: Tensor | None, seq_lengths: Tensor | None = None,
-                return_maps: bool = False, trace: dict | None = None) -> ModelOutput:
+                return_maps: bool = False, trace: dict | None = None,
+                taps: dict[str, Tensor] | None = None) -> ModelOutput:
         """frames ``[n, s, 3, H, W]`` normalised RGB, ratios ``[n, s]`` -> :class:`ModelOutput`.
 
         ``seq_lengths`` packs several sequences as ``[1, sum, ...]``. ``trace`` (a dict) receives
-        every intermediate of the golden vectors (taps, mask, maps, pooled features).
+        every intermediate of the golden vectors (taps, mask, maps, pooled features). ``taps``: the
+        upstream's maps of these frames, already computed by :meth:`upstream` (of this model or of
+        one with the same signature and LVM weights); the LVM is then not run.
         """
         check_inputs(frames, ratios, seq_lengths, 3)
         n, s = frames.shape[:2]
         h, w = self.map_hw
         lc = self.loss_cfg
-        taps = self._upstream(frames.reshape(n * s, *frames.shape[2:]), ratios.reshape(-1), trace)
+        if taps is None:
+            taps = self.upstream(frames.reshape(n * s, *frames.shape[2:]), ratios.reshape(-1), trace=trace)
+        elif trace is not None:
+            raise ValueError("forward: trace needs the upstream run (do not pass taps)")
         # The mask branch only learns before its freeze; afterwards its regularisers are skipped.
         mask_learns = self.training and self.gre.mask is not None and not self.gre.mask_frozen
         sel = self.gre.select_foreground(taps.get(self.mask_src), taps["valid"],
@@ -232,6 +253,10 @@ class SilhouetteGaitBase(nn.Module):
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
+
+    def upstream_signature(self) -> tuple:
+        """No upstream: silhouettes go straight to GaitBase (never shared, see BigGait.upstream_signature)."""
+        return ("gaitbase", self.map_hw, self.cfg.pad_and_resize)
 
     def forward(self, frames: Tensor, ratios: Tensor | None, seq_lengths: Tensor | None = None,
                 return_maps: bool = False, trace: dict | None = None) -> ModelOutput:

@@ -15,7 +15,6 @@ import struct
 from pathlib import Path
 
 import torch
-from timm.models.vision_transformer import checkpoint_filter_fn
 from torch import Tensor, nn
 
 from biggait.errors import CheckpointError
@@ -116,6 +115,8 @@ def load_meta_state_dict(lvm: nn.Module, sd: dict[str, Tensor], source: str) -> 
             f"{' (' + guess[0] + ')' if guess else ''}, but the model is {lvm.variant}{' (tiny)' if lvm.tiny else ''} "
             f"with embed_dim {want[0]}, {want[1]} blocks, registers {want[2]}: set model.lvm to match the file")
     pos = sd["pos_embed"]  # [1, 1 + 37*37, C]
+    from timm.models.vision_transformer import checkpoint_filter_fn  # lazy: timm costs ~2 s to import
+
     filtered = checkpoint_filter_fn(dict(sd), lvm.vit)
     filtered["pos_embed"] = lvm.vit.pos_embed.detach().clone()  # replaced below, the original way
     load_strict(lvm.vit, filtered, source)

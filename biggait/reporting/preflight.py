@@ -168,6 +168,41 @@ class WorkflowPlan:
         random_exp, *others = UPSTREAM_EXPERIMENTS
         return [(random_exp, seeds[0])] + [(e, s) for e in others for s in seeds]
 
+    # ---- shared evaluation ------------------------------------------------------------------------------
+
+    def evaluations(self, tables: list[str]) -> list[tuple[str, int, str]]:
+        """(experiment, seed, test) of every evaluation the given tables and the upstream table read."""
+        out = [(e, s, t) for tb in tables if TABLES[tb].kind == "accuracy"
+               for e, t in self.table_evaluations(tb) for s in self.table_seeds(tb)]
+        if self.upstream_report():
+            out += [(e, s, "ccpg") for e, s in self.upstream_evaluations()]
+        return list(dict.fromkeys(out))
+
+    def upstream_key(self, exp_name: str, seed: int) -> tuple:
+        """What a model's test-time upstream maps depend on, as far as the config tells: models with equal
+        keys are evaluated together (``biggait evaluate`` then checks the weights and shares the forward)."""
+        exp = self.experiment(exp_name)
+        m, d = exp.model, exp.data
+        loader = (d.modality, d.test_max_frames, d.num_workers, exp.eval.pack_frames, exp.eval.autocast)
+        if m.arch != "biggait":
+            return ("gaitbase", *loader)
+        weights = self.lvm_checkpoint(exp_name) if not m.lvm_random else ""
+        return ("biggait", *loader, m.lvm, m.lvm_tiny, m.lvm_patch, m.image_size, m.sils_size, m.pad_and_resize,
+                weights or f"random, seed {seed}")
+
+    def evaluation_groups(self, tables: list[str], size: int) -> list[tuple[str, str, list[tuple[str, int]]]]:
+        """The evaluations of ``tables`` as jobs of at most ``size`` models: ``(name, test, [(exp, seed)])``,
+        each job's models sharing one test set and one upstream (:meth:`upstream_key`), in table order."""
+        by_key: dict[tuple, list[tuple[str, int]]] = {}
+        for e, s, t in self.evaluations(tables):
+            by_key.setdefault((t, self.upstream_key(e, s)), []).append((e, s))
+        groups, count = [], {}
+        for (test, _), members in by_key.items():
+            for i in range(0, len(members), size):
+                count[test] = count.get(test, 0) + 1
+                groups.append((f"{test}_{count[test]}", test, members[i:i + size]))
+        return groups
+
     # ---- preflight ---------------------------------------------------------------------------------------
 
     def missing_inputs(self, table: str) -> list[str]:

@@ -1,4 +1,7 @@
-"""Evaluation: one job per (experiment, seed, test dataset); cross-domain tests reuse the model."""
+"""Evaluation. The tables' evaluations run as shared jobs (evaluate_<test>_<n>): the models of one test set
+whose frozen upstream is the same (config `eval_group_size` of them at most) are evaluated in one
+`biggait evaluate` call, so the test frames are read once and go through the upstream once. Any other
+metrics file comes from the per-model rule `evaluate` (Snakemake prefers the wildcard-free shared rules)."""
 
 
 rule evaluate:
@@ -47,3 +50,32 @@ rule efficiency:
     shell:
         "OMP_NUM_THREADS={threads} {params.gpu_run} --gpus {resources.gpu} -- {params.biggait} efficiency "
         "--experiment {input.experiment} --scale {params.scale} --set model.lvm_checkpoint= --json --throughput > {output} 2> {log}"
+
+
+for _name, _test, _members in EVAL_GROUPS:
+
+    rule:
+        name:
+            f"evaluate_{_name}"
+        input:
+            models=[paths.model_file(R, e, s) for e, s in _members],
+            partition=dataset_partition(_test),
+        output:
+            metrics=[paths.metrics_file(R, e, s, _test) for e, s in _members],
+            hits=[paths.identity_hits_file(R, e, s, _test) for e, s in _members],
+        params:
+            gpu_run=GPU_RUN,
+            biggait=BIGGAIT,
+            test=_test,
+            root=dataset_root(_test),
+            pairs=" ".join(f"--checkpoint {paths.model_file(R, e, s)} --out {paths.eval_dir(R, e, s, _test)}"
+                           for e, s in _members),
+        log:
+            paths.log_file(R, f"evaluate/shared_{_name}"),
+        threads: config["threads"]["evaluate"]
+        resources:
+            gpu=gpus_per_job(),
+        shell:
+            "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
+            "{params.gpu_run} --gpus {resources.gpu} -- {params.biggait} evaluate {params.pairs} --dataset {params.test} "
+            "--root {params.root} --partition {input.partition} 2>&1 | tee -a {log} >&2"

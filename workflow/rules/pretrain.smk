@@ -4,8 +4,8 @@ One job per LVM variant; every BigGait training of that variant takes its weight
 The job resumes from <weights>.state.pt when it runs again after an interruption."""
 
 
-def pretrain_variant_rule(variant_pattern: str, priority: int):
-    """One pretraining rule for the variants matching ``variant_pattern``."""
+def pretrain_variant_rule(variant_pattern: str, priority: int, cores: int):
+    """One pretraining rule for the variants matching ``variant_pattern``, on ``cores`` threads."""
 
     rule:
         name:
@@ -22,7 +22,7 @@ def pretrain_variant_rule(variant_pattern: str, priority: int):
             flags=pretrain_flags(),
         log:
             paths.log_file(R, "pretrain/{variant}"),
-        threads: 2
+        threads: cores
         priority: priority
         wildcard_constraints:
             variant=variant_pattern,
@@ -33,6 +33,7 @@ def pretrain_variant_rule(variant_pattern: str, priority: int):
 
 
 if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv2 files
-    # The ViT-S stand-in first: every BigGait training but the LVM-size ones waits for it.
-    pretrain_variant_rule(r"vits14(_reg4)?", 100)
-    pretrain_variant_rule(r"vit[blg]14(_reg4)?", 0)
+    # The ViT-S stand-in first, on every core: every BigGait training but the LVM-size ones waits for it.
+    # The B/L/G stand-ins (the LVM-size table only) run on one core each, beside the trainings.
+    pretrain_variant_rule(r"vits14(_reg4)?", 100, 2)
+    pretrain_variant_rule(r"vit[blg]14(_reg4)?", 0, 1)

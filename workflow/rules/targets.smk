@@ -46,6 +46,11 @@ def upstream_outputs() -> list[str]:
     return paths.upstream_files(R) if UPSTREAM_ON else []
 
 
+# ------------------------------------------------------------------ shared evaluation jobs
+
+EVAL_GROUPS = PLAN.evaluation_groups(RUN_TABLES, int(config["eval_group_size"]))
+
+
 # ------------------------------------------------------------------ figures
 
 # Trained experiments of the tables that run (the efficiency table builds models, trains none).
