@@ -5,7 +5,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed
 CORES  ?= all
 
-.PHONY: demo test bench setup clean-results
+.PHONY: demo test bench gpu-check setup clean-results
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only
+
+# The GPU acceptance check (one CUDA GPU, no dataset, <= 8 minutes): results/gpu_check.json + a table.
+gpu-check: $(STAMP)
+	$(VENV)/bin/biggait gpu-check --out results/gpu_check.json
 
 clean-results:
 	rm -rf results/data results/runs results/eval results/tables results/figures results/report.html

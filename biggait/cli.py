@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "claims": ("biggait.reporting.cli", "test the paper's claims (config/claims.yaml) with paired bootstraps"),
     "upstream-report": ("biggait.reporting.cli", "random vs pretrained upstream: mask IoU, rank-1, probes (tables/upstream)"),
     "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),
+    "gpu-check": ("biggait.gpu_check", "GPU acceptance: goldens on CUDA, training / extraction speed, GPU claiming"),
 }
 
 

@@ -97,6 +97,9 @@ class LossConfig:
     mask_smoothness_weight: float = 0.02
     denoising_smoothness_weight: float = 0.01
     diversity_weight: float = 5.0
+    # After the mask branch freezes, its two terms carry no gradient; the released trainer still computes
+    # them every step and reports them in the total. False skips them (same gradients, a smaller total).
+    frozen_mask_terms: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,13 +112,14 @@ class TrainConfig:
     milestones: tuple[int, ...] = (15000, 25000, 30000, 35000)
     gamma: float = 0.1
     total_iters: int = 40000
-    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto = bf16 on GPU, off on CPU
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto = bf16 on a GPU that has it, else fp16; off on CPU
     sync_bn: bool = True
     save_every: int = 1000  # checkpoint every N iterations (and at the end)
     log_every: int = 10
     max_nonfinite_steps: int = 20  # consecutive skipped steps before training stops
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    deterministic: bool = False  # deterministic algorithms (+ cuBLAS workspace setting), cudnn.benchmark off
 
 
 @dataclass(frozen=True)

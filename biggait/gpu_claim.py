@@ -11,12 +11,15 @@ Used as a command prefix by the workflow (the wrapped command is then ``exec``-e
     python -m biggait.gpu_claim --gpus 1 --lock-dir /tmp/biggait-gpu-locks -- biggait train ...
 
 With ``--gpus 0``, or on a machine without GPUs, the command runs on the CPU
-(``CUDA_VISIBLE_DEVICES`` set empty).
+(``CUDA_VISIBLE_DEVICES`` set empty). A ``CUDA_VISIBLE_DEVICES`` the job already has (SLURM sets one)
+limits the claim to those devices (indices, UUIDs, MIG instances); the claimed one is passed on in
+the same form, with ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` so that CUDA's numbering is nvidia-smi's.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
 import logging
 import os
@@ -39,39 +42,73 @@ class GpuInfo:
     memory_used_mib: float
     memory_total_mib: float
     utilization: float  # percent
+    uuid: str = ""  # GPU-...; a MIG instance: its MIG-... identifier (index -1)
 
     @property
     def used_fraction(self) -> float:
         return self.memory_used_mib / self.memory_total_mib if self.memory_total_mib > 0 else 1.0
 
+    @property
+    def token(self) -> str:
+        """What ``CUDA_VISIBLE_DEVICES`` names this device by (the index; a MIG instance by its id)."""
+        return self.uuid if self.index < 0 else str(self.index)
+
+    @property
+    def lock_name(self) -> str:
+        return f"gpu{self.index}.lock" if self.index >= 0 else f"{self.uuid.replace('/', '_')}.lock"
+
 
 def parse_nvidia_smi(text: str) -> list[GpuInfo]:
-    """Parse ``nvidia-smi --query-gpu=index,memory.used,memory.total,utilization.gpu
-    --format=csv,noheader,nounits`` output; lines that do not parse are skipped."""
+    """Parse ``nvidia-smi --query-gpu=index,uuid,memory.used,memory.total,utilization.gpu
+    --format=csv,noheader,nounits`` output (the uuid column may be absent); lines that do not parse
+    are skipped."""
     gpus = []
     for line in text.strip().splitlines():
         parts = [p.strip() for p in line.split(",")]
+        uuid = parts.pop(1) if len(parts) >= 5 else ""
         if len(parts) < 4:
             continue
         try:
             util = float(parts[3]) if parts[3] not in ("[N/A]", "N/A") else 0.0
-            gpus.append(GpuInfo(int(parts[0]), float(parts[1]), float(parts[2]), util))
+            gpus.append(GpuInfo(int(parts[0]), float(parts[1]), float(parts[2]), util, uuid))
         except ValueError:
             continue
     return gpus
 
 
 def list_gpus() -> list[GpuInfo]:
-    """The GPUs of this machine (empty without ``nvidia-smi`` or when it fails)."""
+    """The GPUs of this machine (empty without ``nvidia-smi`` or when it fails), in PCI bus order:
+    nvidia-smi's index, which :func:`child_env` makes CUDA use too (``CUDA_DEVICE_ORDER=PCI_BUS_ID``)."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return []
     try:
-        out = subprocess.run([exe, "--query-gpu=index,memory.used,memory.total,utilization.gpu",
+        out = subprocess.run([exe, "--query-gpu=index,uuid,memory.used,memory.total,utilization.gpu",
                               "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return []
     return parse_nvidia_smi(out.stdout) if out.returncode == 0 else []
+
+
+def visible_gpus(gpus: list[GpuInfo], visible: str | None) -> list[GpuInfo]:
+    """The GPUs a job may claim among ``gpus``: all of them when ``CUDA_VISIBLE_DEVICES`` is unset,
+    else those it names (indices, ``GPU-`` UUIDs or their prefixes, ``MIG-`` instances), in its order;
+    none when it is empty. A MIG instance is claimable as a device of its own (its memory is not
+    reported by ``--query-gpu``, so it counts as free)."""
+    if visible is None:
+        return gpus
+    out = []
+    for tok in (t.strip() for t in visible.split(",")):
+        if not tok:
+            continue
+        if tok.startswith("MIG-"):
+            out.append(GpuInfo(-1, 0.0, 1.0, 0.0, tok))
+            continue
+        match = [g for g in gpus if (tok.isdigit() and g.index == int(tok)) or (g.uuid and g.uuid.startswith(tok))]
+        if not match:
+            break  # CUDA ignores the first invalid entry and everything after it
+        out.append(dataclasses.replace(match[0]))
+    return out
 
 
 def _try_lock(path: Path) -> int | None:
@@ -87,9 +124,11 @@ def _try_lock(path: Path) -> int | None:
 
 
 def claim_gpu(lock_dir: str | Path, *, max_used_fraction: float = 0.5, wait_s: float = 0.0,
-              poll_s: float = 10.0, gpus: Callable[[], list[GpuInfo]] = list_gpus) -> tuple[int, int] | None:
-    """Lock the least-used free GPU; returns ``(gpu_index, lock_fd)`` or ``None`` when the machine
-    has no GPU. Keep ``lock_fd`` open for as long as the GPU is used.
+              poll_s: float = 10.0, gpus: Callable[[], list[GpuInfo]] = list_gpus,
+              visible: str | None = None) -> tuple[int | str, int] | None:
+    """Lock the least-used free GPU among the ``visible`` ones (``CUDA_VISIBLE_DEVICES`` as the job got
+    it, None = every GPU); returns ``(gpu, lock_fd)`` (the index, or a MIG id) or ``None`` when the
+    job has no GPU. Keep ``lock_fd`` open for as long as the GPU is used.
 
     A GPU is free when no other job holds its lock and less than ``max_used_fraction`` of its
     memory is in use. When none is free, retry every ``poll_s`` seconds for up to ``wait_s``
@@ -99,28 +138,31 @@ def claim_gpu(lock_dir: str | Path, *, max_used_fraction: float = 0.5, wait_s: f
     lock_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     while True:
-        found = gpus()
+        found = visible_gpus(gpus(), visible)
         if not found:
             return None
         for g in sorted(found, key=lambda g: (g.used_fraction > max_used_fraction, g.memory_used_mib,
                                               g.utilization, g.index)):
             if g.used_fraction > max_used_fraction:
                 continue
-            fd = _try_lock(lock_dir / f"gpu{g.index}.lock")
+            fd = _try_lock(lock_dir / g.lock_name)
             if fd is not None:
-                log.info("claimed GPU %d (%.0f of %.0f MiB in use)", g.index, g.memory_used_mib,
+                log.info("claimed GPU %s (%.0f of %.0f MiB in use)", g.token, g.memory_used_mib,
                          g.memory_total_mib)
-                return g.index, fd
+                return (g.index if g.index >= 0 else g.token), fd
         if wait_s and time.monotonic() - start > wait_s:
             raise TimeoutError(f"no free GPU among {len(found)} after {wait_s:.0f} s (locks in {lock_dir})")
         log.info("all %d GPUs busy; waiting %.0f s", len(found), poll_s)
         time.sleep(poll_s)
 
 
-def child_env(gpu_index: int | None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the wrapped command: only the claimed GPU visible, or none (CPU)."""
+def child_env(gpu: int | str | None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the wrapped command: only the claimed GPU visible, or none (CPU); CUDA numbers
+    devices in PCI bus order like nvidia-smi, so the claimed index is the GPU the command uses."""
     env = dict(os.environ if base is None else base)
-    env["CUDA_VISIBLE_DEVICES"] = "" if gpu_index is None else str(gpu_index)
+    env["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else str(gpu)
+    if gpu is not None:
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     return env
 
 
@@ -143,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     claimed = None
     if args.gpus > 0:
         try:
-            claimed = claim_gpu(args.lock_dir, max_used_fraction=args.max_used_fraction, wait_s=args.wait)
+            claimed = claim_gpu(args.lock_dir, max_used_fraction=args.max_used_fraction, wait_s=args.wait,
+                                visible=os.environ.get("CUDA_VISIBLE_DEVICES"))
         except TimeoutError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

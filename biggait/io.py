@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -113,14 +114,45 @@ def git_commit(repo: Path | None = None) -> str:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
+def package_versions() -> dict[str, object]:
+    """Python and package versions, plus what torch sees of CUDA (build, cuDNN, driver, GPU names)."""
+    versions: dict[str, object] = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    versions.update(cuda_versions())
     return versions
+
+
+def cuda_versions() -> dict[str, object]:
+    """torch's CUDA build, cuDNN, the driver and the visible GPUs' names (None where there is none).
+    Imports torch only when the caller already has (no CUDA facts are worth a torch import)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    info: dict[str, object] = {"torch_cuda": torch.version.cuda, "cudnn": None, "cuda_driver": None, "gpus": []}
+    try:
+        if torch.cuda.is_available():
+            info["cudnn"] = torch.backends.cudnn.version()
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            info["cuda_driver"] = _driver_version()
+    except Exception as exc:  # noqa: BLE001 - a broken driver must not stop a run from starting
+        info["cuda_error"] = str(exc)
+    return info
+
+
+def _driver_version() -> str | None:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
 
 
 def write_run_info(run_dir: str | Path, config_yaml: str) -> None:

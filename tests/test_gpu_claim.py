@@ -44,7 +44,7 @@ def test_claims_least_used_then_next_and_skips_busy(tmp_path: Path) -> None:
 
 def test_no_gpu_means_cpu(tmp_path: Path) -> None:
     assert claim_gpu(tmp_path, gpus=fake([])) is None
-    assert child_env(None, {"A": "1"}) == {"A": "1", "CUDA_VISIBLE_DEVICES": ""}
+    assert child_env(None, {"A": "1"}) == {"A": "1", "CUDA_VISIBLE_DEVICES": ""}  # no device order for the CPU
     assert child_env(3, {})["CUDA_VISIBLE_DEVICES"] == "3"
 
 
@@ -55,3 +55,34 @@ def test_wrapper_execs_command_on_cpu(tmp_path: Path) -> None:
     assert out.returncode == 7 and out.stdout.strip() == "''"  # exit status of the command itself
     bad = subprocess.run(cmd[:7] + ["/nonexistent/cmd"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 127 and "cannot run" in bad.stderr
+
+
+SMI_UUID = ("0, GPU-aaaa-0000, 30000, 81559, 95\n1, GPU-bbbb-1111, 500, 81559, 0\n"
+            "2, GPU-cccc-2222, 1200, 81559, 3\n")
+
+
+def test_claim_stays_among_the_visible_devices(tmp_path: Path) -> None:
+    gpus = fake(parse_nvidia_smi(SMI_UUID))
+    assert parse_nvidia_smi(SMI_UUID)[1].uuid == "GPU-bbbb-1111"
+    got = claim_gpu(tmp_path, gpus=gpus, visible="2,0")  # SLURM gave this job GPUs 2 and 0: 1 is not ours
+    second = claim_gpu(tmp_path, gpus=gpus, visible="2,0")
+    try:
+        assert (got[0], second[0]) == (2, 0)
+        with pytest.raises(TimeoutError):
+            claim_gpu(tmp_path, gpus=gpus, visible="2,0", wait_s=0.01, poll_s=0.01)
+    finally:
+        os.close(got[1])
+        os.close(second[1])
+    by_uuid = claim_gpu(tmp_path, gpus=gpus, visible="GPU-cccc")  # a UUID prefix, as CUDA accepts
+    assert by_uuid[0] == 2
+    os.close(by_uuid[1])
+    assert claim_gpu(tmp_path, gpus=gpus, visible="") is None  # no device for this job: the CPU
+    mig = claim_gpu(tmp_path, gpus=gpus, visible="MIG-1234-abcd")
+    assert mig[0] == "MIG-1234-abcd" and (tmp_path / "MIG-1234-abcd.lock").exists()
+    os.close(mig[1])
+
+
+def test_child_env_uses_pci_bus_order() -> None:
+    env = child_env(3, {})
+    assert env["CUDA_VISIBLE_DEVICES"] == "3" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    assert child_env("MIG-1234-abcd", {})["CUDA_VISIBLE_DEVICES"] == "MIG-1234-abcd"

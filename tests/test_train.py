@@ -51,7 +51,7 @@ def test_run_folder_contents(full_run, tree):
                             rel_tol=1e-5)
     # multi-step schedule: milestone 4, gamma 0.1 (the lr logged is the one the step used)
     assert [round(r["lr"], 6) for r in rows] == [0.1, 0.1, 0.1, 0.1, 0.01, 0.01]
-    # set_iteration() every iteration: the mask branch trains (reconstruction loss) for 4 iterations
+    # the mask branch trains for 4 iterations, then freezes (the demo scale skips its terms after that)
     assert ["reconstruction" in r for r in rows] == [True] * 4 + [False] * 2
     final = torch.load(full_run / "model.pt", weights_only=True)
     assert final["format"] == "biggait-repro/1" and final["iteration"] == 6 and final["num_classes"] == 4
@@ -192,7 +192,7 @@ def test_silhouette_gaitbase_baseline_trains(tree, tmp_path):
 
 def test_amp_resolution():
     assert resolve_amp("auto", torch.device("cpu")) is None
-    assert resolve_amp("auto", torch.device("cuda", 0)) is torch.bfloat16
+    assert resolve_amp("auto", torch.device("cuda", 0), bf16_supported=True) is torch.bfloat16
     assert resolve_amp("fp16", torch.device("cpu")) is torch.float16
     assert resolve_amp("off", torch.device("cuda", 0)) is None
 
@@ -238,3 +238,43 @@ def test_tiny_tree_reads_as_a_training_stream(tmp_path):
     it, batch = next(iter(loader))
     assert it == 0
     assert batch.frames.shape == (4, 3, 3, 32, 16) and batch.labels.tolist()[0] == batch.labels.tolist()[1]
+
+
+def test_amp_auto_picks_bf16_only_where_the_gpu_has_it():
+    cuda = torch.device("cuda:0")
+    assert resolve_amp("auto", cuda, bf16_supported=True) is torch.bfloat16
+    assert resolve_amp("auto", cuda, bf16_supported=False) is torch.float16  # with the gradient scaler
+    assert resolve_amp("auto", torch.device("cpu")) is None
+    assert resolve_amp("fp16", cuda, bf16_supported=True) is torch.float16
+
+
+def test_auto_device_refuses_a_claimed_gpu_without_cuda(monkeypatch):
+    from biggait.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    with pytest.raises(ConfigError, match=r"CUDA_VISIBLE_DEVICES=1 gives this job a GPU but CUDA is not usable"):
+        resolve_device("auto")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU for this job: the CPU, as asked
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_deterministic_switch_and_versions(tree, tmp_path):
+    exp = tiny_experiment(*tree, **{"train.total_iters": 2, "train.deterministic": True})
+    try:
+        result = train_model(exp, tmp_path / "run", progress=False)
+        assert result.finished and torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    versions = json.loads((tmp_path / "run" / "versions.json").read_text())
+    assert {"torch", "torch_cuda", "cudnn", "cuda_driver", "gpus"} <= versions.keys()
+
+
+def test_frozen_mask_terms_stay_in_the_total_as_released(tree, tmp_path):
+    exp = tiny_experiment(*tree, **{"train.total_iters": 6, "loss.frozen_mask_terms": True})
+    train_model(exp, tmp_path / "run", progress=False)
+    rows = read_log(tmp_path / "run")
+    assert all("reconstruction" in r and "mask_smoothness" in r for r in rows)  # after the freeze at 4 too
+    for r in rows:
+        assert math.isclose(r["total"], sum(v for k, v in r.items() if k in losses._AUX or k in ("triplet", "ce")),
+                            rel_tol=1e-5)

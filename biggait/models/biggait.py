@@ -164,16 +164,17 @@ class BigGait(nn.Module):
             taps = self.upstream(frames.reshape(n * s, *frames.shape[2:]), ratios.reshape(-1), trace=trace)
         elif trace is not None:
             raise ValueError("forward: trace needs the upstream run (do not pass taps)")
-        # The mask branch only learns before its freeze; afterwards its regularisers are skipped.
-        mask_learns = self.training and self.gre.mask is not None and not self.gre.mask_frozen
+        # The mask branch learns before its freeze. Afterwards its two terms carry no gradient but are
+        # still computed and reported in the total, as the released trainer does.
+        mask_terms = self.training and self.gre.mask is not None and (lc.frozen_mask_terms or not self.gre.mask_frozen)
         sel = self.gre.select_foreground(taps.get(self.mask_src), taps["valid"],
-                                         want_recon=(mask_learns and lc.reconstruction_weight != 0) or trace is not None)
+                                         want_recon=(mask_terms and lc.reconstruction_weight != 0) or trace is not None)
         maps = self.gre.branch_maps(taps[self.feat_src], sel["select"])  # each [ns, h, w, C]
         aux: dict[str, Tensor] = {}
         if self.training:
-            if mask_learns and "reconstruction" in sel and lc.reconstruction_weight != 0:
+            if mask_terms and "reconstruction" in sel and lc.reconstruction_weight != 0:
                 aux["reconstruction"] = sel["reconstruction"]
-            if mask_learns and lc.mask_smoothness_weight != 0:
+            if mask_terms and lc.mask_smoothness_weight != 0:
                 aux["mask_smoothness"] = self._smooth(sel["prob"], n * s, 2)
             if "denoising" in maps and lc.denoising_smoothness_weight != 0:
                 aux["denoising_smoothness"] = self._smooth(maps["denoising"][..., :-1], n * s, None)
@@ -182,6 +183,10 @@ class BigGait(nn.Module):
             if self.cfg.black_da:
                 maps = self._black_da(maps, n, s)
         sources = [maps[k].permute(0, 3, 1, 2) for k in ("denoising", "appearance") if k in maps]  # NCHW views
+        if self.training and sources[0].device.type == "cpu":
+            # Train-mode BatchNorm on CPU gathers channels-last batch statistics with a float32-accumulating
+            # kernel (1e-4 off; 10x the released code's spread after one step): GaitBase gets NCHW memory.
+            sources = [x.contiguous() for x in sources]
         emb, bn, logits = self.gaitbase(sources, n, seq_lengths, trace)
         out_maps: dict[str, Tensor] = {}
         if return_maps or trace is not None:

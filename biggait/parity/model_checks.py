@@ -26,22 +26,26 @@ from biggait.parity.golden import CheckResult, compare, compare_exact
 TAP_TOL, MAP_TOL, POOL_TOL, EMB_TOL, LOSS_RTOL = 1e-4, 2e-5, 2e-5, 2e-6, 1e-5
 
 
-@functools.lru_cache(maxsize=1)
-def golden_model(weights: str) -> torch.nn.Module:
+@functools.lru_cache(maxsize=2)
+def golden_model(weights: str, device: str = "cpu") -> torch.nn.Module:
     """The released CCPG configuration with the golden OpenGait weights (fp16 -> fp32), eval mode."""
 
     model = build_model(ModelConfig(), 100, load_lvm=False)
     load_opengait_state_dict(model, read_weights(weights, "golden weights"), weights)
-    return model.eval()
+    return model.eval().to(device)
 
 
-def run_forward_case(npz: dict, weights: Path) -> dict[str, np.ndarray]:
-    """Our forward on a golden case's inputs -> arrays named like the golden file."""
-    model = golden_model(str(weights))
-    seq = torch.from_numpy(npz["seqL"].astype(np.int64)).reshape(-1) if "seqL" in npz else None
+def run_forward_case(npz: dict, weights: Path, device: str = "cpu",
+                     autocast: torch.dtype | None = None) -> dict[str, np.ndarray]:
+    """Our forward on a golden case's inputs -> arrays named like the golden file (on ``device``, fp32
+    or under ``autocast``; the results come back as float32/64 numpy arrays)."""
+    model = golden_model(str(weights), device)
+    seq = torch.from_numpy(npz["seqL"].astype(np.int64)).reshape(-1).to(device) if "seqL" in npz else None
     trace: dict = {}
-    with torch.no_grad():
-        out = model(torch.from_numpy(npz["input_norm"]), torch.from_numpy(npz["ratios"]), seq, trace=trace)
+    dev_type = torch.device(device).type
+    with torch.no_grad(), torch.autocast(dev_type, dtype=autocast or torch.float32, enabled=autocast is not None):
+        out = model(torch.from_numpy(npz["input_norm"]).to(device), torch.from_numpy(npz["ratios"]).to(device), seq,
+                    trace=trace)
     names = {"valid_mask": "valid", "foreground_body": "body", "flipped_to_channel1": "flipped",
              "denoising_map": "denoising", "appearance_map": "appearance", "shape_mse": "reconstruction"}
     res = {k: trace[v] for k, v in names.items()}
@@ -49,10 +53,11 @@ def run_forward_case(npz: dict, weights: Path) -> dict[str, np.ndarray]:
               "loss_shape_connect_raw", "loss_part_connect_raw", "loss_part_diversity_raw"):
         res[k] = trace[k]
     res.update(embed_1=out.embeddings, bnneck_feat=out.bnneck, logits=out.logits)
-    res["dino_input"] = res["dino_input"][torch.from_numpy(npz["dino_input_frame_index"])]
+    res["dino_input"] = res["dino_input"].cpu()[torch.from_numpy(npz["dino_input_frame_index"])]
     for k in ("dino_last1", "dino_mid4_ln"):
-        res[k] = res[k][torch.from_numpy(npz["tap_frame_index"])]
-    return {k: v.detach().cpu().numpy() for k, v in res.items()}
+        res[k] = res[k].cpu()[torch.from_numpy(npz["tap_frame_index"])]
+    half = (torch.float16, torch.bfloat16)  # autocast outputs: numpy has no bfloat16
+    return {k: (v.detach().float() if v.dtype in half else v.detach()).cpu().numpy() for k, v in res.items()}
 
 
 _FWD_TOLS = {"dino_input": MAP_TOL, "dino_last1": TAP_TOL, "dino_mid4_ln": TAP_TOL, "mask_branch_prob": MAP_TOL,
@@ -62,12 +67,13 @@ _FWD_TOLS = {"dino_input": MAP_TOL, "dino_last1": TAP_TOL, "dino_mid4_ln": TAP_T
 _FWD_SCALARS = ("shape_mse", "loss_shape_connect_raw", "loss_part_connect_raw", "loss_part_diversity_raw")
 
 
-def check_forward(golden_dir: Path, weights: Path | None, case: str) -> list[CheckResult]:
-    """Every array of one ``fwd_*.npz`` case."""
+def check_forward(golden_dir: Path, weights: Path | None, case: str, device: str = "cpu",
+                  autocast: torch.dtype | None = None) -> list[CheckResult]:
+    """Every array of one ``fwd_*.npz`` case (on ``device``, fp32 unless ``autocast``)."""
     if weights is None or not Path(weights).exists():
         raise BigGaitError(f"{case}: the golden weights file is needed (pass --weights)")
     npz = dict(np.load(golden_dir / case))
-    ours = run_forward_case(npz, Path(weights))
+    ours = run_forward_case(npz, Path(weights), device, autocast)
     results = [compare(case, k, ours[k], npz[k], atol=tol) for k, tol in _FWD_TOLS.items()]
     results += [compare(case, k, ours[k], npz[k], atol=1e-7, rtol=LOSS_RTOL) for k in _FWD_SCALARS]
     results.append(compare_exact(case, "valid_mask", ours["valid_mask"], npz["valid_mask"]))

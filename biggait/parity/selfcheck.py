@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from biggait.errors import BigGaitError
-from biggait.parity import data_checks, eval_checks, model_checks
+from biggait.parity import data_checks, eval_checks, model_checks, train_checks
 from biggait.parity.golden import WEIGHTS_NAME, CheckResult
 
 # golden file name -> check(golden_dir, weights_file) -> results. The dict literal is the only registry.
@@ -14,6 +14,7 @@ CHECKS: dict[str, Callable[[Path, Path | None], list[CheckResult]]] = {
     **model_checks.CHECKS,
     **data_checks.CHECKS,
     **eval_checks.CHECKS,
+    **train_checks.CHECKS,
 }
 
 

@@ -2,11 +2,16 @@
 
 Single process: ``biggait train config/experiments/biggait_ccpg.yaml --scale demo --out results/runs/x``.
 Several GPUs (or CPU processes with gloo): ``torchrun --nproc_per_node 4 -m biggait.cli train ...``.
+
+SIGTERM or SIGUSR1 (SLURM's warnings before preemption or the time limit): the run writes a checkpoint
+at the next step boundary and exits with status 75 (:data:`biggait.train.preempt.PREEMPTED_EXIT`);
+the same command resumes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from biggait.config import load_experiment
@@ -32,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from biggait.train import distributed
     from biggait.cpu_memory import keep_freed_memory
     from biggait.train.loop import train_model
+    from biggait.train.preempt import PREEMPTED_EXIT, Preempted
 
     exp = load_experiment(args.experiment, scale=args.scale, overrides=args.overrides)
     keep_freed_memory()  # no page faults for the big per-step activations on CPU
@@ -39,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         result = train_model(exp, args.out, resume=args.resume, stop_after=args.stop_after,
                              progress=not args.no_progress)
         main = distributed.rank() == 0
+    except Preempted as stop:
+        print(f"biggait train: {stop}", file=sys.stderr)
+        return PREEMPTED_EXIT
     finally:
         distributed.cleanup()
     if not main:

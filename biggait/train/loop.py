@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ from biggait.models.biggait import build_model
 from biggait.models.checkpoints import save_checkpoint
 from biggait.train import distributed as ddp
 from biggait.train import state as ts
+from biggait.train.preempt import Preempted, StopRequest
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +52,27 @@ class TrainResult:
     model: Optional[nn.Module] = None  # this rank's trained model (None when already finished)
 
 
-def resolve_amp(amp: str, device: torch.device) -> Optional[torch.dtype]:
-    """``auto`` -> bf16 on CUDA, off on CPU; ``bf16`` / ``fp16`` as asked; ``off`` -> None."""
+def resolve_amp(amp: str, device: torch.device, bf16_supported: Optional[bool] = None) -> Optional[torch.dtype]:
+    """``auto`` -> bf16 on a GPU that supports it, else fp16 (with the gradient scaler); off on CPU.
+    ``bf16`` / ``fp16`` as asked; ``off`` -> None. ``bf16_supported`` overrides the GPU query (tests)."""
     if amp == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
+        if device.type != "cuda":
+            return None
+        if bf16_supported is None:
+            bf16_supported = torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if bf16_supported else torch.float16
     return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
+def set_deterministic(on: bool) -> None:
+    """``train.deterministic``: deterministic algorithms (an op without one raises), the cuBLAS workspace
+    setting they need, and no cuDNN autotuning. Slower; for bit-exact re-runs on the same machine."""
+    if not on:
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
 
 
 def _check_experiment(exp: Experiment, world: int) -> None:
@@ -200,8 +218,9 @@ class _Trainer:
                                          weight_decay=t.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(t.milestones), t.gamma)
         self.amp_dtype = resolve_amp(t.amp, info.device)
-        if info.device.type == "cuda":
+        if info.device.type == "cuda" and not t.deterministic:
             torch.backends.cudnn.benchmark = True  # training shapes are fixed (P x K x frames)
+        set_deterministic(t.deterministic)
         self.scaler = torch.amp.GradScaler(info.device.type, enabled=self.amp_dtype == torch.float16)
         if ckpt is not None:
             ts.restore_trainer_state(ckpt, str(ckpt_path), self.model, self.optimizer, self.scheduler, self.scaler)
@@ -228,25 +247,38 @@ class _Trainer:
                    disable=not (progress and info.is_main))
         window, bad_run = _Window(), 0
         try:
-            while self.step < stop:
-                terms, skipped, lr, n_frames = self._one_step()
-                if skipped:
-                    bad_run = self._skipped(terms, lr, bad_run + 1)
-                    continue
-                bad_run = 0
-                self.scheduler.step()
-                self.step += 1
-                window.add(terms, n_frames)
-                bar.update(1)
-                if self.step % exp.train.log_every == 0 or self.step == total:
-                    self._log(window, lr, bar)
-                if self.step % exp.train.save_every == 0 or self.step == total:
-                    self._save_checkpoint()
-                if self.step % exp.train.log_every == 0:
-                    window = _Window()  # restarted after the checkpoint: frames/s counts training only
+            with StopRequest() as stop_request:
+                self._stop_if_asked(stop_request)
+                while self.step < stop:
+                    terms, skipped, lr, n_frames = self._one_step()
+                    if skipped:
+                        bad_run = self._skipped(terms, lr, bad_run + 1)
+                        continue
+                    bad_run = 0
+                    self.scheduler.step()
+                    self.step += 1
+                    window.add(terms, n_frames)
+                    bar.update(1)
+                    if self.step % exp.train.log_every == 0 or self.step == total:
+                        self._log(window, lr, bar)
+                    if self.step % exp.train.save_every == 0 or self.step == total:
+                        self._save_checkpoint()
+                    if self.step % exp.train.log_every == 0:
+                        window = _Window()  # restarted after the checkpoint: frames/s counts training only
+                    self._stop_if_asked(stop_request)
             return self._finish()
         finally:
             bar.close()
+
+    def _stop_if_asked(self, request: StopRequest) -> None:
+        """At a step boundary: when any rank got SIGTERM / SIGUSR1, checkpoint and raise Preempted."""
+        if not ddp.any_true(request.signame is not None, self.info.device):
+            return
+        last = ts.list_checkpoints(self.out_dir)
+        if not last or last[-1][0] != self.step:
+            self._save_checkpoint()
+            last = ts.list_checkpoints(self.out_dir)
+        raise Preempted(request.signame or "a signal on another rank", self.step, str(last[-1][1]) if last else "")
 
     def _one_step(self) -> tuple[dict[str, Tensor], bool, float, int]:
         """Draw this iteration's batch and take one optimiser step: (terms, skipped, lr, global frames)."""
