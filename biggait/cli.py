@@ -35,10 +35,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _version() -> str:
+    """The installed package version (and the git commit when run from a checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("biggait")
+    except PackageNotFoundError:
+        v = "unknown (not installed)"
+    from biggait.io import git_commit
+
+    commit = git_commit()
+    return f"{v} (git {commit[:12]})" if commit and commit != "unknown" else v
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, computed only when asked (it runs git)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102
+        print(f"biggait {_version()}")
+        parser.exit()
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; only the command named in ``argv`` (if any) gets its stage's arguments."""
     parser = argparse.ArgumentParser(prog="biggait", description="BigGait reproduction suite: one command per pipeline step")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = next((a for a in argv or [] if not a.startswith("-")), None)
     for name, (module, help_) in COMMANDS.items():

@@ -330,6 +330,10 @@ def load_experiment(
         raise ConfigError(f"{where}: {exc}") from None
     # Fill dataset roots / partitions / checkpoints from the scale's maps when left empty.
     data, model = exp.data, exp.model
+    from biggait.datasets import DATASETS, canonical_name  # here: the registry imports nothing of ours but errors
+
+    if canonical_name(data.dataset) in DATASETS:  # OpenGait's spellings (CASIA-B*, SUSTech1K, ...), any case
+        data = dataclasses.replace(data, dataset=canonical_name(data.dataset))
     if not data.root and data.dataset in extras["roots"]:
         data = dataclasses.replace(data, root=extras["roots"][data.dataset])
     if not data.partition and data.dataset in extras["partitions"]:

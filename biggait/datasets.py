@@ -17,7 +17,7 @@ from biggait.errors import DataError, EvaluationError
 
 __all__ = ["Column", "Dataset", "DatasetPreset", "ProtocolSpec", "Score", "DATASETS", "PRESETS", "PROTOCOLS",
            "DATASET_LABELS", "SCORES", "WITHIN_COLUMNS", "CROSS_COLUMNS", "ALIASES", "dataset_name",
-           "get_preset", "get_protocol", "known_presets"]
+           "canonical_name", "get_preset", "get_protocol", "known_presets"]
 
 Types = tuple[str, ...]
 
@@ -217,6 +217,14 @@ CROSS_COLUMNS: dict[str, tuple[Column, ...]] = {n: d.cross_columns or d.columns 
 ALIASES: dict[str, str] = {a: n for n, d in DATASETS.items() for a in d.aliases}
 
 
+def canonical_name(name: str) -> str:
+    """The registry name of a dataset as users write it: ours (``ccpg``, ``casiab``, ``sustech1k``,
+    ``ccgr_mini``) or OpenGait's (``CCPG``, ``CASIA-B``, ``CASIA-B*``, ``SUSTech1K``, ``CCGR-Mini``), any
+    case; unknown names come back lower-cased (the caller reports them)."""
+    key = str(name).strip().lower()
+    return ALIASES.get(key, key)
+
+
 def known_presets() -> list[str]:
     """Names of the known datasets, sorted."""
     return sorted(DATASETS)
@@ -227,14 +235,14 @@ def get_preset(name: str | DatasetPreset) -> DatasetPreset:
     if isinstance(name, DatasetPreset):
         return name
     try:
-        return PRESETS[name]
+        return PRESETS[canonical_name(name)]
     except (KeyError, TypeError):
         raise DataError(f"unknown dataset preset {name!r} (known: {', '.join(known_presets())})") from None
 
 
 def get_protocol(name: str) -> tuple[str, ProtocolSpec]:
     """Resolve a protocol (dataset) name or alias, case-insensitively; EvaluationError if unknown."""
-    key = ALIASES.get(name.lower(), name.lower())
+    key = canonical_name(name)
     if key not in PROTOCOLS:
         raise EvaluationError(f"protocol {name!r}: unknown (expected one of {sorted(PROTOCOLS)})")
     return key, PROTOCOLS[key]

@@ -49,6 +49,11 @@ def pretrained_lvm(results: str, variant: str) -> str:
     return f"{results}/pretrain/{variant}_tiny.pth"
 
 
+def pretrain_frames(results: str) -> str:
+    """The pretraining frames on the LVM canvas, shared by the variants' pretrainings (demo)."""
+    return f"{results}/pretrain/frames.npz"
+
+
 def pretrained_lvm_provenance(results: str, variant: str) -> str:
     """Its provenance JSON (what ``biggait pretrain-lvm`` writes next to the weights)."""
     return f"{pretrained_lvm(results, variant)}.json"

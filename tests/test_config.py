@@ -63,3 +63,14 @@ def test_round_trip_through_dict():
 def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_experiment(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("spelling, name", [("CCPG", "ccpg"), ("CASIA-B", "casiab"), ("CASIA-B*", "casiab"),
+                                            ("SUSTech1K", "sustech1k"), ("CCGR-Mini", "ccgr_mini"),
+                                            ("casia-b*", "casiab"), ("sustech1k", "sustech1k")])
+def test_dataset_names_as_opengait_writes_them(spelling, name):
+    from biggait.datasets import get_preset, get_protocol
+
+    assert get_preset(spelling).name == name and get_protocol(spelling)[0] == name
+    exp = load_experiment(None, scale="demo", overrides=[f"data.dataset={spelling}"])
+    assert exp.data.dataset == name

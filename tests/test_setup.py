@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,3 +45,14 @@ def test_every_dependency_is_pinned():
     pins = _constraints()
     missing = [d for d in deps if d.lower() not in pins]
     assert not missing, f"unpinned dependencies: {missing}"
+
+
+def test_version_flag(capsys):
+    from importlib.metadata import version
+
+    from biggait.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith(f"biggait {version('biggait')}")

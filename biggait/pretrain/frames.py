@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from biggait.data.dataset import GaitDataset
 from biggait.errors import DataError
+from biggait.io import atomic_path, read_npz
 from biggait.models.padding import to_canvas
 
 
@@ -74,3 +75,28 @@ def load_frames(sources: list[Source], image_hw: tuple[int, int], progress: bool
         raise DataError("pretraining: the training splits of " + ", ".join(str(s.root) for s in sources)
                         + " hold no sequences")
     return FrameSet(torch.cat(frames), torch.cat(seqs))
+
+
+def cache_key(sources: list[Source], image_hw: tuple[int, int]) -> str:
+    """What a frames cache was made from: the sources (and their partitions' mtimes) and the canvas."""
+    parts = [f"{s.dataset}={Path(s.root).resolve()}:{Path(s.partition).resolve()}@"
+             f"{Path(s.partition).stat().st_mtime_ns if Path(s.partition).exists() else 0}" for s in sources]
+    return ";".join(parts) + f"|{image_hw[0]}x{image_hw[1]}"
+
+
+def cached_frames(sources: list[Source], image_hw: tuple[int, int], cache: Path | None,
+                  progress: bool = True) -> FrameSet:
+    """:func:`load_frames`, through ``cache`` (an npz written once and shared by every pretraining of
+    the same sources and canvas); a cache made from other sources is rebuilt, never used."""
+    key = cache_key(sources, image_hw)
+    if cache is not None and cache.is_file():
+        data = read_npz(cache, "pretraining frames cache", DataError)
+        if str(data.get("key", "")) == key and "frames" in data and "sequence" in data:
+            return FrameSet(torch.from_numpy(data["frames"]), torch.from_numpy(data["sequence"]))
+    frames = load_frames(sources, image_hw, progress)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, frames=frames.frames.numpy(), sequence=frames.sequence.numpy(), key=np.array(key))
+    return frames

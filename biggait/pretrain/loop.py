@@ -53,12 +53,13 @@ class PretrainConfig:
     weight_decay: float = 0.05
     warmup: int = 50
     mask_ratio: float = 0.75
+    decoder_depth: int = 2  # blocks of the MAE decoder (it sees every token: most of a step's work)
     seed: int = 0
 
     def check(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"pretrain objective {self.objective!r}: expected one of {', '.join(OBJECTIVES)}")
-        for key in ("steps", "batch"):
+        for key in ("steps", "batch", "decoder_depth"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"pretrain {key}: expected a positive integer, got {getattr(self, key)}")
         if self.lr <= 0:
@@ -124,7 +125,7 @@ def pretrain(cfg: PretrainConfig, frames: FrameSet, sources: list[Source], out: 
     """
     cfg.check()
     torch.manual_seed(cfg.seed)
-    model = MAE(cfg.variant, cfg.image_hw, cfg.patch, mask_ratio=cfg.mask_ratio)
+    model = MAE(cfg.variant, cfg.image_hw, cfg.patch, mask_ratio=cfg.mask_ratio, decoder_depth=cfg.decoder_depth)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(cfg.seed)

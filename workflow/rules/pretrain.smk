@@ -12,6 +12,7 @@ def pretrain_variant_rule(variant_pattern: str, priority: int, cores: int):
             f"pretrain_lvm{'_main' if priority else ''}"
         input:
             partitions=[dataset_partition(ds) for ds in SYNTHGAIT_DOMAINS],
+            frames=paths.pretrain_frames(R),
         output:
             weights=paths.pretrained_lvm(R, "{variant}"),
             provenance=paths.pretrained_lvm_provenance(R, "{variant}"),
@@ -29,10 +30,30 @@ def pretrain_variant_rule(variant_pattern: str, priority: int, cores: int):
         shell:
             "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
             "{params.biggait} pretrain-lvm --variant {wildcards.variant} --scale {params.scale} {params.data} {params.flags} "
+            "--frames-cache {input.frames} "
             "--out {output.weights} 2>&1 | tee -a {log} >&2"
 
 
 if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv2 files
+
+    rule pretrain_frames:
+        """The pretraining frames on the LVM canvas, read once from the SynthGait training splits and shared by
+        every variant's pretraining."""
+        input:
+            partitions=[dataset_partition(ds) for ds in SYNTHGAIT_DOMAINS],
+        output:
+            paths.pretrain_frames(R),
+        params:
+            biggait=BIGGAIT,
+            scale=SCALE,
+            data=pretrain_data(),
+        log:
+            paths.log_file(R, "pretrain/frames"),
+        priority: 100
+        shell:
+            "{params.biggait} pretrain-lvm --frames-only --frames-cache {output} --scale {params.scale} {params.data} "
+            "2>&1 | tee -a {log} >&2"
+
     # The ViT-S stand-in first, on every core: every BigGait training but the LVM-size ones waits for it.
     # The B/L/G stand-ins (the LVM-size table only) run on one core each, beside the trainings.
     pretrain_variant_rule(r"vits14(_reg4)?", 100, 2)

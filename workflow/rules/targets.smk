@@ -14,7 +14,8 @@ def pretrain_data() -> str:
 
 def pretrain_flags() -> str:
     opts = config["pretrain_lvm"] or {}
-    return " ".join(f"--{k} {opts[k]}" for k in ("objective", "steps", "batch", "lr", "seed") if k in opts)
+    keys = ("objective", "steps", "batch", "lr", "decoder_depth", "seed")
+    return " ".join(f"--{k.replace('_', '-')} {opts[k]}" for k in keys if k in opts)
 
 
 # ------------------------------------------------------------------ claims
