@@ -278,3 +278,53 @@ def test_frozen_mask_terms_stay_in_the_total_as_released(tree, tmp_path):
     for r in rows:
         assert math.isclose(r["total"], sum(v for k, v in r.items() if k in losses._AUX or k in ("triplet", "ce")),
                             rel_tol=1e-5)
+
+
+def test_disk_full_while_checkpointing_keeps_the_previous_one(tree, tmp_path, monkeypatch):
+    import errno
+
+    from biggait.models import checkpoints
+
+    exp = tiny_experiment(*tree)
+    out = tmp_path / "run"
+    train_model(exp, out, stop_after=3, progress=False)  # iter_000003.pt exists
+    before = (out / "checkpoints" / "iter_000003.pt").read_bytes()
+
+    def full(obj, f, *a, **k):
+        with open(f, "wb") as fh:
+            fh.write(b"partial")  # a partial write, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.torch, "save", full)
+    with pytest.raises(CheckpointError, match=r"iter_000006.pt: could not write the checkpoint of iteration 6 "
+                                              r"\(No space left on device\); the previous checkpoint .*iter_000003.pt "
+                                              r"is intact; free space and run the same command to resume"):
+        train_model(exp, out, progress=False)
+    assert [it for it, _ in list_checkpoints(out)] == [3]
+    assert (out / "checkpoints" / "iter_000003.pt").read_bytes() == before
+    assert not list((out / "checkpoints").glob(".*tmp*"))  # no partial file left behind
+
+
+def test_two_trainings_into_one_run_folder_are_refused(tree, tmp_path):
+    from biggait.train.state import RunLock
+
+    out = tmp_path / "run"
+    with RunLock(out):  # another training holds the folder
+        with pytest.raises(BigGaitError, match=r"another training \(pid \d+\) is writing this run folder"):
+            train_model(tiny_experiment(*tree), out, progress=False)
+    assert train_model(tiny_experiment(*tree, **{"train.total_iters": 1}), out, progress=False).finished
+
+
+def test_out_of_memory_is_one_line_and_keeps_the_checkpoint(tree, tmp_path, monkeypatch):
+    exp = tiny_experiment(*tree)
+    out = tmp_path / "run"
+    train_model(exp, out, stop_after=3, progress=False)
+
+    def oom(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(train_mod, "train_step", oom)
+    with pytest.raises(BigGaitError, match=r"out of memory at iteration 4 with a batch of 4 sequences x 3 frames .*"
+                                           r"data.batch_p=2.*the last checkpoint .*iter_000003.pt is intact"):
+        train_model(exp, out, progress=False)
+    assert [it for it, _ in list_checkpoints(out)] == [3]

@@ -137,6 +137,7 @@ class DomainPlan:
     frames: int
     views: tuple[str, ...]
     types: tuple[str, ...] = field(default=())  # () = every type of the domain
+    size: int = 0  # stored frame size (H of CCPG's H x H/2, side of the squares); 0 = the domain style's
 
 
 # Named scales. Demo: at least 16 training identities per domain and test splits of a few hundred
@@ -146,6 +147,13 @@ SCALES: dict[str, dict[str, DomainPlan]] = {
         "ccpg": DomainPlan(20, 10, 16, ("01", "03", "04", "06")),
         "casiab": DomainPlan(20, 8, 16, ("018", "054", "090", "144")),
         "sustech1k": DomainPlan(20, 10, 16, ("000", "090", "180", "270")),
+    },
+    # The real datasets' stored frame sizes (CCPG 256x128 pre-padded, CASIA-B* / SUSTech1K 64x64 squares),
+    # a handful of sequences: the paper-scale path's shapes end to end on a CPU (tests/test_paper_shapes.py).
+    "paper_shapes": {
+        "ccpg": DomainPlan(4, 3, 3, ("01", "04"), size=256),
+        "casiab": DomainPlan(4, 3, 3, ("036", "090"), size=64),
+        "sustech1k": DomainPlan(4, 3, 3, ("000", "090"), size=64),
     },
     "tiny": {
         "ccpg": DomainPlan(4, 3, 6, ("01", "04")),

@@ -65,6 +65,7 @@ class SeqJob:
     view: str  # view key (camera number for CCPG)
     folder: str  # view folder on disk (CCPG: "<camera>_<suffix>")
     frames: int
+    size: int = 0  # stored frame size; 0 = the domain style's
 
 
 def split_ids(style: DomainStyle, plan: DomainPlan) -> tuple[list[str], list[str]]:
@@ -90,7 +91,7 @@ def plan_jobs(spec: SynthSpec) -> list[SeqJob]:
                     sep = style.preset.camera_sep
                     if sep:  # CCPG camera folders carry a recording suffix
                         folder = f"{v}{sep}{int(rng_for(spec.seed, dom, sid, typ, v, 'folder').integers(1, 3))}"
-                    jobs.append(SeqJob(dom, sid, typ, v, folder, plan.frames))
+                    jobs.append(SeqJob(dom, sid, typ, v, folder, plan.frames, plan.size))
     return jobs
 
 
@@ -162,7 +163,7 @@ def render_sequence(seed: int, job: SeqJob, *, background_salt: int = 0) -> Synt
         y1, x1 = min(y1 + j[2], img.shape[1]), min(x1 + j[3], img.shape[2])
         rgb_crops.append(img[f, y0:y1, x0:x1])
         sil_crops.append(np.where(visible[f, y0:y1, x0:x1], 255, 0).astype(np.uint8))
-    arrays = format_sequence(style.name, style.crop, style.size, job.folder, rgb_crops, sil_crops)
+    arrays = format_sequence(style.name, style.crop, job.size or style.size, job.folder, rgb_crops, sil_crops)
     info.update(height=ident.height, cadence=ident.cadence)
     return SynthSequence(job, arrays, cond, info)
 
@@ -209,7 +210,10 @@ def _partition(style: DomainStyle, plan: DomainPlan) -> dict[str, list[str]]:
 
 
 def _meta(spec: SynthSpec, dom: str) -> dict[str, object]:
-    return {"generator": GENERATOR, "seed": spec.seed, "frames": spec.plans[dom].frames}
+    meta: dict[str, object] = {"generator": GENERATOR, "seed": spec.seed, "frames": spec.plans[dom].frames}
+    if spec.plans[dom].size:  # a size other than the domain's own (scale paper_shapes)
+        meta["size"] = spec.plans[dom].size
+    return meta
 
 
 def _write_job(args: tuple[int, SeqJob, str]) -> str:

@@ -13,6 +13,7 @@ Run folder: ``config.yaml``, ``git_commit.txt``, ``versions.json``, ``train_log.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -183,18 +184,18 @@ def train_model(exp: Experiment, out_dir: str | Path, *, resume: bool = True,
     if resume and final.exists():
         logger.info("%s exists: the run is finished, nothing to do", final)
         return TrainResult(final, exp.train.total_iters, True, None)
-    if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        ts.prepare_out_dir(out_dir, resume)
-        write_run_info(out_dir, dump_yaml(exp))
-    ddp.barrier()
-    ckpt_path, ckpt = ts.newest_readable(out_dir) if resume else (None, None)  # every rank reads the same file
-    if ckpt is not None:
-        ts.check_resumable(ckpt["experiment"], exp, ckpt_path)
-    trainer = _Trainer(exp, out_dir, info, ckpt, ckpt_path)
-    stop = exp.train.total_iters if stop_after is None else min(exp.train.total_iters, stop_after)
-    if trainer.run(stop, progress):
-        return TrainResult(final, trainer.step, True, trainer.model)
+    with ts.RunLock(out_dir) if info.is_main else contextlib.nullcontext():  # one training per run folder
+        if info.is_main:
+            ts.prepare_out_dir(out_dir, resume)
+            write_run_info(out_dir, dump_yaml(exp))
+        ddp.barrier()
+        ckpt_path, ckpt = ts.newest_readable(out_dir) if resume else (None, None)  # every rank reads the same file
+        if ckpt is not None:
+            ts.check_resumable(ckpt["experiment"], exp, ckpt_path)
+        trainer = _Trainer(exp, out_dir, info, ckpt, ckpt_path)
+        stop = exp.train.total_iters if stop_after is None else min(exp.train.total_iters, stop_after)
+        if trainer.run(stop, progress):
+            return TrainResult(final, trainer.step, True, trainer.model)
     last = ts.list_checkpoints(out_dir)
     return TrainResult(last[-1][1] if last else out_dir, trainer.step, False, trainer.model)
 
@@ -289,8 +290,18 @@ class _Trainer:
         frames, ratios, labels = (t.to(dev, non_blocking=True) for t in (batch.frames, batch.ratios, batch.labels))
         self.model.set_iteration(self.step)
         lr = self.optimizer.param_groups[0]["lr"]
-        terms, skipped = train_step(self.net, self.optimizer, self.scaler, frames, ratios, labels, self.exp.loss,
-                                    amp_dtype=self.amp_dtype, distributed=self.info.distributed)
+        try:
+            terms, skipped = train_step(self.net, self.optimizer, self.scaler, frames, ratios, labels, self.exp.loss,
+                                        amp_dtype=self.amp_dtype, distributed=self.info.distributed)
+        except torch.OutOfMemoryError:
+            d = self.exp.data
+            last = ts.list_checkpoints(self.out_dir)
+            kept = f"the last checkpoint {last[-1][1]} is intact" if last else "no checkpoint was written yet"
+            raise BigGaitError(
+                f"{dev}: out of memory at iteration {self.step + 1} with a batch of {frames.shape[0]} sequences x "
+                f"{frames.shape[1]} frames of {frames.shape[-2]}x{frames.shape[-1]} (data.batch_p={d.batch_p}, "
+                f"data.batch_k={d.batch_k}, data.frames_per_seq={d.frames_per_seq}, train.amp={self.exp.train.amp}); "
+                f"{kept}; lower the batch or frames, or use a GPU with more memory, then resume") from None
         return terms, skipped, lr, frames.shape[0] * frames.shape[1] * self.info.world_size
 
     def _skipped(self, terms: dict[str, Tensor], lr: float, bad_run: int) -> int:

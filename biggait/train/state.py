@@ -10,6 +10,7 @@ is stored as tensors, ints and lists so the file loads with ``torch.load(weights
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import shutil
@@ -21,7 +22,7 @@ import torch
 
 from biggait import paths
 from biggait.config import Experiment, to_dict
-from biggait.errors import CheckpointError
+from biggait.errors import BigGaitError, CheckpointError
 from biggait.models.checkpoints import load_checkpoint, load_model_state, save_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,14 @@ def save_trainer_checkpoint(out_dir: Path, model: torch.nn.Module, exp: Experime
     """Write ``checkpoints/iter_<step>.pt`` with everything an exact resume needs; keep the newest two."""
     state = {"data_iter": data_iter, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "scaler": scaler.state_dict(), "rng": rng_states}
-    save_checkpoint(Path(out_dir) / CHECKPOINT_DIR / checkpoint_name(step), model, exp, num_classes, step, extra=state)
+    path = Path(out_dir) / CHECKPOINT_DIR / checkpoint_name(step)
+    try:
+        save_checkpoint(path, model, exp, num_classes, step, extra=state)
+    except OSError as exc:  # e.g. no space left: the write went to a temporary file, nothing was replaced
+        previous = list_checkpoints(Path(out_dir))
+        kept = f"the previous checkpoint {previous[-1][1]} is intact" if previous else "no earlier checkpoint exists"
+        raise CheckpointError(f"{path}: could not write the checkpoint of iteration {step} "
+                              f"({exc.strerror or exc}); {kept}; free space and run the same command to resume") from None
     rotate_checkpoints(out_dir, KEEP_CHECKPOINTS)
 
 
@@ -205,3 +213,34 @@ def check_resumable(saved: dict, exp: Experiment, path: Path) -> None:
             raise CheckpointError(
                 f"{path}: was trained with {key}={a!r} but the experiment now says {key}={b!r}; "
                 "use --no-resume or another --out folder")
+
+
+class RunLock:
+    """An exclusive lock on a run folder (``<run>/.lock``) for as long as a training writes into it, so
+    that two trainings can never write one run; the kernel releases it when the process ends."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = Path(out_dir) / ".lock"
+        self.fd: Optional[int] = None
+
+    def __enter__(self) -> "RunLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise BigGaitError(f"{self.path.parent}: another training (pid {holder}) is writing this run folder; "
+                               "wait for it to finish or give this one another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
