@@ -4,7 +4,8 @@
     snakemake --configfile config/paper.yaml --resources gpu=4 --cores 32 reproduce_all
     snakemake --report results/report.html                               # HTML report afterwards
 
-Targets: reproduce_all, table_<name> for each table, claims, figures (snakemake --list-target-rules).
+Targets: reproduce_all, table_<name> for each table, claims, figures (snakemake --list-target-rules);
+results/compare/<exp>_vs_<reference>_<test>.md compares your experiment with a reference.
 Rules by stage live in workflow/rules/*.smk; see docs/workflow.md.
 """
 
@@ -28,6 +29,7 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/upstream.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule reproduce_all:

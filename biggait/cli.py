@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "figures": ("biggait.reporting.cli", "build the result figures"),
     "check-metrics": ("biggait.reporting.cli", "compare metrics with a baseline or the paper"),
     "tolerances": ("biggait.reporting.cli", "per-number tolerances of check-metrics from seed-to-seed noise"),
+    "compare": ("biggait.reporting.compare", "paired rank-1 comparison of two evaluated models, per condition"),
     "claims": ("biggait.reporting.cli", "test the paper's claims (config/claims.yaml) with paired bootstraps"),
     "upstream-report": ("biggait.reporting.cli", "random vs pretrained upstream: mask IoU, rank-1, probes (tables/upstream)"),
     "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),

@@ -106,6 +106,11 @@ def table_files(results: str, table: str) -> list[str]:
     return [f"{tables_dir(results)}/{table}{s}" for s in TABLE_SUFFIXES]
 
 
+def compare_stem(results: str, a: str, b: str, test: str) -> str:
+    """``biggait compare`` of experiment ``a`` against ``b`` on ``test``: <stem>.csv and <stem>.md."""
+    return f"{results}/compare/{a}_vs_{b}_{test}"
+
+
 def claims_files(results: str) -> list[str]:
     """``claims.csv`` and ``claims.md`` of ``biggait claims``, at the top of the results folder."""
     return [f"{results}/claims{s}" for s in CLAIMS_SUFFIXES]

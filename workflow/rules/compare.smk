@@ -1,0 +1,27 @@
+"""Your experiment against a reference, paired per condition (`biggait compare`): put your experiment in
+config/experiments/<name>.yaml, then e.g.
+    snakemake --cores all results/compare/<name>_vs_biggait_ccpg_ccpg.md
+trains and evaluates what is missing (seeds of config `seeds`) and writes the comparison."""
+
+
+rule compare:
+    input:
+        a=lambda wc: [metrics_file(wc.a, s, wc.test) for s in SEEDS],
+        b=lambda wc: [metrics_file(wc.b, s, wc.test) for s in SEEDS],
+    output:
+        csv=f"{paths.compare_stem(R, '{a}', '{b}', '{test}')}.csv",
+        md=f"{paths.compare_stem(R, '{a}', '{b}', '{test}')}.md",
+    params:
+        biggait=BIGGAIT,
+        results=R,
+        seeds=" ".join(str(s) for s in SEEDS),
+    log:
+        paths.log_file(R, "compare/{a}_vs_{b}_{test}"),
+    localrule: True
+    wildcard_constraints:
+        a=r"[A-Za-z0-9_]+?",
+        b=r"[A-Za-z0-9_]+",
+        test="|".join(DATASET_LABELS),
+    shell:
+        "{params.biggait} compare {wildcards.a} {wildcards.b} --test {wildcards.test} --results {params.results} "
+        "--seeds {params.seeds} 2>&1 | tee {log} >&2"
