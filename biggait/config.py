@@ -83,6 +83,14 @@ class ModelConfig:
     parts: int = 16  # horizontal pyramid strips
     num_classes: int = 0  # 0 = number of training identities of the dataset
 
+    def upstream_signature(self) -> tuple:
+        """What the frozen upstream's maps depend on besides its weights: two models with equal
+        signatures and equal LVM weights compute identical maps of the same frames (shared evaluation)."""
+        if self.arch != "biggait":
+            return ("gaitbase", self.sils_size, self.pad_and_resize)
+        return ("biggait", self.lvm, self.lvm_tiny, self.lvm_patch, self.image_size, self.sils_size,
+                self.pad_and_resize)
+
 
 @dataclass(frozen=True)
 class LossConfig:
@@ -145,6 +153,11 @@ class Experiment:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def test_pass(self) -> tuple:
+        """How this model's test set is read and batched: models with equal values can share one pass."""
+        d = self.data
+        return (d.modality, d.test_max_frames, d.num_workers, self.eval.pack_frames, self.eval.autocast)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import fcntl
 import logging
 import os
 import shutil
@@ -30,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+from biggait.locks import try_lock
 
 log = logging.getLogger(__name__)
 
@@ -111,18 +112,6 @@ def visible_gpus(gpus: list[GpuInfo], visible: str | None) -> list[GpuInfo]:
     return out
 
 
-def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
-
-
 def claim_gpu(lock_dir: str | Path, *, max_used_fraction: float = 0.5, wait_s: float = 0.0,
               poll_s: float = 10.0, gpus: Callable[[], list[GpuInfo]] = list_gpus,
               visible: str | None = None) -> tuple[int | str, int] | None:
@@ -145,7 +134,7 @@ def claim_gpu(lock_dir: str | Path, *, max_used_fraction: float = 0.5, wait_s: f
                                               g.utilization, g.index)):
             if g.used_fraction > max_used_fraction:
                 continue
-            fd = _try_lock(lock_dir / g.lock_name)
+            fd = try_lock(lock_dir / g.lock_name)
             if fd is not None:
                 log.info("claimed GPU %s (%.0f of %.0f MiB in use)", g.token, g.memory_used_mib,
                          g.memory_total_mib)

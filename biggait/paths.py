@@ -83,6 +83,11 @@ def identity_hits_file(results: str, exp: str, seed: object, test: str) -> str:
     return f"{eval_dir(results, exp, seed, test)}/{IDENTITY_HITS}"
 
 
+def experiment_eval_dir(metrics_file: str | Path) -> str:
+    """``.../eval/<experiment>`` of one of its ``.../<experiment>/seed<k>/<test>/metrics.csv`` files."""
+    return str(Path(metrics_file).parent.parent.parent)
+
+
 def metrics_glob() -> str:
     """Every evaluation's metrics.csv below an eval folder."""
     return f"*/seed*/*/{METRICS_CSV}"

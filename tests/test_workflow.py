@@ -35,6 +35,13 @@ def job_counts(text: str) -> dict[str, int]:
     return counts
 
 
+def evaluations(text: str) -> tuple[int, int]:
+    """(evaluate jobs, models they evaluate) of a dry run printed with ``-p``: every evaluation is one
+    ``--checkpoint`` of a ``biggait evaluate`` command (several in a shared job)."""
+    cmds = [line for line in text.splitlines() if " evaluate --checkpoint " in line]
+    return len(cmds), sum(line.count("--checkpoint ") for line in cmds)
+
+
 def test_target_rules_listed() -> None:
     out = smk("--list-target-rules")
     assert out.returncode == 0, out.stdout
@@ -43,7 +50,7 @@ def test_target_rules_listed() -> None:
 
 
 def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
-    out = smk("reproduce_all", "-n", "--quiet", "rules", "--config", f"results={tmp_path}")
+    out = smk("reproduce_all", "-n", "-p", "--config", f"results={tmp_path}")
     assert out.returncode == 0, out.stdout
     counts = job_counts(out.stdout)
     n_exp = len(list((REPO / "config" / "experiments").glob("*.yaml")))
@@ -52,17 +59,21 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     assert n_exp == 21 and counts["train"] == n_exp + 2 * (6 + 3)
     assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 5
     assert counts["pretrain_lvm_main"] == 1 and counts["pretrain_lvm"] == 3 and counts["probe_upstream"] == 2 and counts["upstream_report"] == 1
-    # one per (model, seed, test set): 39 on their own test set + 6 models x 2 other test sets (seed 0)
-    assert counts["evaluate"] == 39 + 12
+    assert counts["pretrain_frames"] == 1  # the frames read once for the four stand-ins
+    # one evaluation per (model, seed, test set): 39 on their own test set + 6 models x 2 other test sets
+    # (seed 0), run as shared jobs per (test set, upstream) of at most eval_group_size = 8 models
+    jobs, models = evaluations(out.stdout)
+    assert models == 39 + 12 and "evaluate" not in counts
+    assert jobs == sum(v for k, v in counts.items() if k.startswith("evaluate_")) == 13
     assert counts["fig_bars"] == 8 and counts["fig_maps"] == 2
 
 
 def test_seeds_multiply_trainings(tmp_path: Path) -> None:
-    out = smk("table_ccpg", "-n", "--quiet", "rules", "--config", f"results={tmp_path}", "seeds=[0,1,2]",
-              "tables=[ccpg]")
+    out = smk("table_ccpg", "-n", "-p", "--config", f"results={tmp_path}", "seeds=[0,1,2]", "tables=[ccpg]")
     assert out.returncode == 0, out.stdout
     counts = job_counts(out.stdout)
-    assert counts["train"] == 6 and counts["evaluate"] == 6 and counts["table"] == 1
+    assert counts["train"] == 6 and counts["table"] == 1
+    assert evaluations(out.stdout) == (2, 6)  # BigGait's 3 seeds share one job, GaitBase's another
 
 
 def test_config_is_validated(tmp_path: Path) -> None:

@@ -183,25 +183,25 @@ def _extract(args: argparse.Namespace, protocol: str, jobs: list[_Job]) -> None:
         if job.embeddings is not None:
             continue
         model, exp = load_model(job.checkpoint, map_location=device)
-        data = exp.data  # frames cap, modality and workers of the trained model; dataset from --dataset
-        if args.test_max_frames is not None:
-            data = dataclasses.replace(data, test_max_frames=args.test_max_frames)
+        # How the test set is read is the trained model's (frames cap, modality, workers), unless the flags say.
+        data = exp.data if args.test_max_frames is None else \
+            dataclasses.replace(exp.data, test_max_frames=args.test_max_frames)
+        ev = exp.eval if args.pack_frames is None else dataclasses.replace(exp.eval, pack_frames=args.pack_frames)
+        exp = dataclasses.replace(exp, data=data, eval=ev)
         measure = not args.no_mask_iou and exp.model.arch == "biggait"
-        pack = exp.eval.pack_frames if args.pack_frames is None else args.pack_frames
-        key = (data.modality, data.test_max_frames, data.num_workers, measure, pack, exp.eval.autocast)
-        groups.setdefault(key, []).append((job, _meta(args, protocol, job, fingerprint), model, exp))
-    for (_, _, _, measure, pack, autocast), members in groups.items():
-        data = dataclasses.replace(members[0][3].data, test_max_frames=members[0][3].data.test_max_frames
-                                   if args.test_max_frames is None else args.test_max_frames)
-        loader = make_test_loader(data, dataset=protocol, root=args.root, partition=args.partition,
+        groups.setdefault((exp.test_pass(), measure), []).append((job, _meta(args, protocol, job, fingerprint),
+                                                                   model, exp))
+    for (_, measure), members in groups.items():
+        exp = members[0][3]
+        loader = make_test_loader(exp.data, dataset=protocol, root=args.root, partition=args.partition,
                                   with_sils=measure)
         logger.info("extracting %d test sequences of %s on %s for %d model(s)", len(loader), protocol, device,
                     len(members))
-        embs = extract_shared([m for _, _, m, _ in members], loader, device=device, autocast=autocast,
+        embs = extract_shared([m for _, _, m, _ in members], loader, device=device, autocast=exp.eval.autocast,
                               measure_masks=measure, pad_and_resize=[e.model.pad_and_resize for *_, e in members],
                               metas=[meta for _, meta, _, _ in members],
                               partial_paths=[j.out / ".embeddings.partial.npz" for j, *_ in members],
-                              pack_frames=pack)
+                              pack_frames=exp.eval.pack_frames)
         for (job, *_), emb in zip(members, embs):
             emb.save(job.out / "embeddings.npz")
             job.embeddings = emb

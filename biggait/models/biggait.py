@@ -116,10 +116,8 @@ class BigGait(nn.Module):
         return {self.feat_src} | ({self.mask_src} if self.gre.mask is not None else set())
 
     def upstream_signature(self) -> tuple:
-        """What the upstream maps depend on besides the LVM weights: models with equal signatures and
-        equal LVM weights get identical maps (:func:`biggait.evaluation.extract.share_upstream`)."""
-        c = self.cfg
-        return ("biggait", c.lvm, c.lvm_tiny, c.lvm_patch, self.image_hw, self.map_hw, c.pad_and_resize)
+        """:meth:`ModelConfig.upstream_signature` (with equal LVM weights: identical upstream maps)."""
+        return self.cfg.upstream_signature()
 
     @torch.no_grad()
     def upstream(self, frames: Tensor, ratios: Tensor, needed: set[str] | None = None,
@@ -260,8 +258,7 @@ class SilhouetteGaitBase(nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
     def upstream_signature(self) -> tuple:
-        """No upstream: silhouettes go straight to GaitBase (never shared, see BigGait.upstream_signature)."""
-        return ("gaitbase", self.map_hw, self.cfg.pad_and_resize)
+        return self.cfg.upstream_signature()  # no upstream: never shared (it has no ``upstream``)
 
     def forward(self, frames: Tensor, ratios: Tensor | None, seq_lengths: Tensor | None = None,
                 return_maps: bool = False, trace: dict | None = None) -> ModelOutput:

@@ -94,13 +94,14 @@ def compare(a_files: list[Path], b_files: list[Path], *, resamples: int = 2000, 
     conditions = tuple(PROTOCOLS[get_protocol(test)[0]].conditions)
     rows: list[Row] = []
     seeds = ([], [])
+    indices = ((exp_a, EvaluationIndex(Path("."), a_files)), (exp_b, EvaluationIndex(Path("."), b_files)))
     for cond in (*conditions, "Mean") if len(conditions) > 1 else conditions:
         conds = conditions if cond == "Mean" else (cond,)
         sides = []
-        for exp, files in ((exp_a, a_files), (exp_b, b_files)):
+        for exp, index in indices:
             cell = CellRef(table="compare", method=exp, experiment=exp, train="", test=test, column=cond,
                            conditions=conds, labels=conds)
-            side: Side = EvaluationIndex(Path("."), files).side(cell)
+            side: Side = index.side(cell)
             if side.problem:
                 raise DataError(side.problem)
             sides.append(side)

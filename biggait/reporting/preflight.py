@@ -182,13 +182,11 @@ class WorkflowPlan:
         """What a model's test-time upstream maps depend on, as far as the config tells: models with equal
         keys are evaluated together (``biggait evaluate`` then checks the weights and shares the forward)."""
         exp = self.experiment(exp_name)
-        m, d = exp.model, exp.data
-        loader = (d.modality, d.test_max_frames, d.num_workers, exp.eval.pack_frames, exp.eval.autocast)
+        m = exp.model
         if m.arch != "biggait":
-            return ("gaitbase", *loader)
+            return exp.test_pass(), m.upstream_signature()
         weights = self.lvm_checkpoint(exp_name) if not m.lvm_random else ""
-        return ("biggait", *loader, m.lvm, m.lvm_tiny, m.lvm_patch, m.image_size, m.sils_size, m.pad_and_resize,
-                weights or f"random, seed {seed}")
+        return exp.test_pass(), m.upstream_signature(), weights or f"random, seed {seed}"
 
     def evaluation_groups(self, tables: list[str], size: int) -> list[tuple[str, str, list[tuple[str, int]]]]:
         """The evaluations of ``tables`` as jobs of at most ``size`` models: ``(name, test, [(exp, seed)])``,

@@ -23,6 +23,7 @@ import torch
 from biggait import paths
 from biggait.config import Experiment, to_dict
 from biggait.errors import BigGaitError, CheckpointError
+from biggait.locks import holder, try_lock
 from biggait.models.checkpoints import load_checkpoint, load_model_state, save_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -217,27 +218,18 @@ def check_resumable(saved: dict, exp: Experiment, path: Path) -> None:
 
 class RunLock:
     """An exclusive lock on a run folder (``<run>/.lock``) for as long as a training writes into it, so
-    that two trainings can never write one run; the kernel releases it when the process ends."""
+    that two trainings can never write one run (:func:`biggait.locks.try_lock`)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.path = Path(out_dir) / ".lock"
         self.fd: Optional[int] = None
 
     def __enter__(self) -> "RunLock":
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise BigGaitError(f"{self.path.parent}: another training (pid {holder}) is writing this run folder; "
-                               "wait for it to finish or give this one another --out") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self.fd = fd
+        self.fd = try_lock(self.path)
+        if self.fd is None:
+            raise BigGaitError(f"{self.path.parent}: another training (pid {holder(self.path) or '?'}) is writing "
+                               "this run folder; wait for it to finish or give this one another --out")
         return self
 
     def __exit__(self, *exc: object) -> None:

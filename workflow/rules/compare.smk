@@ -13,7 +13,9 @@ rule compare:
         md=f"{paths.compare_stem(R, '{a}', '{b}', '{test}')}.md",
     params:
         biggait=BIGGAIT,
-        results=R,
+        a=lambda wc, input: paths.experiment_eval_dir(input.a[0]),
+        b=lambda wc, input: paths.experiment_eval_dir(input.b[0]),
+        out=lambda wc, output: os.path.dirname(output.csv),
         seeds=" ".join(str(s) for s in SEEDS),
     log:
         paths.log_file(R, "compare/{a}_vs_{b}_{test}"),
@@ -23,5 +25,5 @@ rule compare:
         b=r"[A-Za-z0-9_]+",
         test="|".join(DATASET_LABELS),
     shell:
-        "{params.biggait} compare {wildcards.a} {wildcards.b} --test {wildcards.test} --results {params.results} "
-        "--seeds {params.seeds} 2>&1 | tee {log} >&2"
+        "{params.biggait} compare {params.a} {params.b} --test {wildcards.test} --seeds {params.seeds} "
+        "--out {params.out} 2>&1 | tee {log} >&2"

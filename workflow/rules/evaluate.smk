@@ -67,9 +67,9 @@ for _name, _test, _members in EVAL_GROUPS:
             gpu_run=GPU_RUN,
             biggait=BIGGAIT,
             test=_test,
-            root=dataset_root(_test),
-            pairs=" ".join(f"--checkpoint {paths.model_file(R, e, s)} --out {paths.eval_dir(R, e, s, _test)}"
-                           for e, s in _members),
+            root=lambda wc, t=_test: dataset_root(t),
+            pairs=lambda wc, input, output: " ".join(
+                f"--checkpoint {m} --out {os.path.dirname(o)}" for m, o in zip(input.models, output.metrics)),
         log:
             paths.log_file(R, f"evaluate/shared_{_name}"),
         threads: config["threads"]["evaluate"]
