@@ -65,10 +65,15 @@ def test_training_step_mask_schedule_and_frozen_lvm():
     assert len(model.trainable_parameters()) < n_all
     model.zero_grad(set_to_none=True)
     out = model(frames, ratios)
-    assert "reconstruction" not in out.aux and "mask_smoothness" not in out.aux
+    # frozen: its two terms are still computed and reported (the released total), without gradient
+    assert {"reconstruction", "mask_smoothness"} <= set(out.aux)
+    assert not out.aux["reconstruction"].requires_grad and not out.aux["mask_smoothness"].requires_grad
     compose(out, labels, LossConfig())["total"].backward()
     assert model.gre.mask.proj.weight.grad is None
     assert model.gaitbase.fcs.fc_bin.grad is not None
+    model.loss_cfg = LossConfig(frozen_mask_terms=False)  # the demo's setting: skipped after the freeze
+    out = model(frames, ratios)
+    assert "reconstruction" not in out.aux and "mask_smoothness" not in out.aux
 
 
 def test_zero_weight_terms_are_not_computed():
