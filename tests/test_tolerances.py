@@ -20,10 +20,10 @@ def rows(values: dict[int, float], metric: str = "rank1_exclude_identical_view",
 
 def test_derive_uses_seed_std_with_a_floor() -> None:
     noise = noise_tol.derive(rows({0: 40.0, 1: 44.0, 2: 42.0}) + rows({0: 10.0, 1: 10.1}, cond="UP")
-                             + rows({0: 5.0}, cond="DN"), factor=4, floor=1)
+                             + rows({0: 5.0}, cond="DN"), factor=3, floor=1)
     by_cond = {n.key[4]: n for n in noise}
     assert set(by_cond) == {"CL", "UP", noise_tol.MEAN_CONDITION}  # DN has one seed: no noise estimate, no row
-    assert by_cond["CL"].std == pytest.approx(2.0) and by_cond["CL"].tolerance == pytest.approx(8.0)
+    assert by_cond["CL"].std == pytest.approx(2.0) and by_cond["CL"].tolerance == pytest.approx(3 * 2.0 * (4 / 3) ** 0.5)
     assert by_cond["CL"].spread == pytest.approx(4.0) and by_cond["CL"].seeds == 3
     assert by_cond["UP"].tolerance == 1.0  # the floor
     with pytest.raises(DataError, match="two or more seeds"):
@@ -37,7 +37,8 @@ def test_check_metrics_with_measured_tolerances(tmp_path: Path, capsys: pytest.C
     assert main(["tolerances", str(seeds), "--out", str(tol)]) == 0
     table = list(csv.DictReader(tol.open()))
     assert [r["condition"] for r in table] == ["CL", "UP", noise_tol.MEAN_CONDITION]
-    assert float(table[0]["tolerance"]) == pytest.approx(8.0)
+    assert float(table[0]["tolerance"]) == pytest.approx(6.928203, rel=1e-6)  # 3 x std 2 x sqrt(1 + 1/3)
+    assert float(table[0]["mean"]) == pytest.approx(42.0)
     baseline = tmp_path / "base.csv"
     write_collected(rows({0: 40.0}) + rows({0: 10.0}, cond="UP"), baseline)
 
@@ -48,9 +49,10 @@ def test_check_metrics_with_measured_tolerances(tmp_path: Path, capsys: pytest.C
         return main(["check-metrics", str(run), "--baseline", str(baseline), "--tolerances", str(tol),
                      "--tolerance", "0.1"])
 
-    assert check(47.0, 10.5) == 0  # within 8 (CL) and 1 (UP, the floor)
-    assert check(49.0, 10.0) == 1 and "tolerance 8" in capsys.readouterr().out
+    assert check(47.0, 10.5) == 0  # within 6.93 of the seeds' mean 42 (CL) and 1 of 10.1 (UP, the floor)
+    assert check(49.0, 10.0) == 1 and "expected 42, got 49 (diff +7, tolerance 6.9282" in capsys.readouterr().out
     assert check(40.0, 11.5) == 1
+    assert check(35.0, 10.1) == 1  # 5 from the baseline's seed 0 (40) but 7 from the seeds' mean: the reference
 
 
 def test_bad_tolerances_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -75,7 +77,7 @@ def test_condition_means_are_derived_and_checked(tmp_path: Path, capsys: pytest.
     means = [r for r in noise_tol.with_condition_means(base_rows) if r.condition == noise_tol.MEAN_CONDITION]
     assert sorted(round(r.value, 2) for r in means) == [30.0, 30.0, 30.1]
     tol_rows = {n.key[4]: n.tolerance for n in noise_tol.derive(base_rows)}
-    assert tol_rows["CL"] == pytest.approx(40.0) and tol_rows[noise_tol.MEAN_CONDITION] == 1.0
+    assert tol_rows["CL"] == pytest.approx(3 * 10.0 * (4 / 3) ** 0.5) and tol_rows[noise_tol.MEAN_CONDITION] == 1.0
     seeds_csv, tol, baseline = tmp_path / "s.csv", tmp_path / "t.csv", tmp_path / "b.csv"
     write_collected(base_rows, seeds_csv)
     assert main(["tolerances", str(seeds_csv), "--out", str(tol)]) == 0
@@ -95,5 +97,5 @@ def test_noise_is_pooled_over_experiments() -> None:
     by_exp = {n.key[0]: n for n in noise_tol.derive(quiet + noisy, factor=4, floor=1) if n.key[4] == "CL"}
     pooled = ((0.0033 + 9.0) / 2) ** 0.5
     assert by_exp["biggait_ccpg"].pooled_std == pytest.approx(pooled, rel=1e-2)
-    assert by_exp["biggait_ccpg"].tolerance == pytest.approx(4 * pooled, rel=1e-2)
-    assert by_exp["ccpg_no_mask"].tolerance == pytest.approx(4 * 3.0)  # its own std is the larger
+    assert by_exp["biggait_ccpg"].tolerance == pytest.approx(4 * pooled * (4 / 3) ** 0.5, rel=1e-2)
+    assert by_exp["ccpg_no_mask"].tolerance == pytest.approx(4 * 3.0 * (4 / 3) ** 0.5)  # its own std is the larger

@@ -89,22 +89,23 @@ def compare_baseline(results: list[MetricRow], baseline: list[MetricRow], tol: T
                      per_number: dict | None = None) -> list[Deviation]:
     """Deviations of ``results`` from ``baseline`` (missing numbers count as deviations).
 
-    ``per_number`` (:func:`biggait.reporting.tolerances.read`) gives measured tolerances by
-    number; the others use ``tol``.
+    ``per_number`` (:func:`biggait.reporting.tolerances.read`) gives, for the numbers measured
+    with several seeds, the seeds' mean and the tolerance around it: those numbers are compared
+    with that mean; the others with the baseline's value, within ``tol``.
     """
     from biggait.reporting.tolerances import noise_key
 
     ours = {r.key(): r for r in results}
     out = []
     for b in baseline:
-        t = (per_number or {}).get(noise_key(b), tol.for_metric(b.metric))
+        expected, t = (per_number or {}).get(noise_key(b), (b.value, tol.for_metric(b.metric)))
         r = ours.get(b.key())
         got = r.value if r is not None else math.nan
-        both_nan = math.isnan(b.value) and r is not None and math.isnan(got)
+        both_nan = math.isnan(expected) and r is not None and math.isnan(got)
         if both_nan:
             continue
-        if r is None or math.isnan(got) != math.isnan(b.value) or abs(got - b.value) > t + 1e-9:
-            out.append(Deviation(_describe(b), b.value, got, t))
+        if r is None or math.isnan(got) != math.isnan(expected) or abs(got - expected) > t + 1e-9:
+            out.append(Deviation(_describe(b), expected, got, t))
     return out
 
 

@@ -189,7 +189,8 @@ def add_tolerances_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", type=Path, help="results folder (or gathered CSV) with several seeds per experiment")
     p.add_argument("--out", type=Path, required=True, help="tolerances CSV (e.g. results/baseline/demo_tolerances.csv)")
     p.add_argument("--experiments", nargs="+", metavar="NAME", help="only these experiments")
-    p.add_argument("--factor", type=float, default=4.0, help="tolerance = max(floor, factor * seed std) (default 4)")
+    p.add_argument("--factor", type=float, default=3.0,
+                   help="tolerance = max(floor, factor * seed std * sqrt(1 + 1/seeds)) around the seeds' mean (default 3)")
     p.add_argument("--floor", type=float, default=1.0, help="smallest tolerance (default 1.0)")
 
 
