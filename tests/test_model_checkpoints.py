@@ -42,7 +42,7 @@ def test_meta_checkpoint_loads_with_original_interpolation(tmp_path):
 def test_meta_checkpoint_of_another_size_is_refused(tmp_path):
     path = tmp_path / "dinov2_vitb14_pretrain.pth"
     torch.save(_meta_dict("vitb14"), path)
-    with pytest.raises(CheckpointError, match=r"embed_dim 56.*but the model is vits14"):
+    with pytest.raises(CheckpointError, match=r"embed_dim 52.*but the model is vits14"):
         load_meta_checkpoint(FrozenLVM("vits14", True, (112, 56)), path)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import statistics
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,22 @@ def test_noise_is_pooled_over_experiments() -> None:
     assert by_exp["biggait_ccpg"].pooled_std == pytest.approx(pooled, rel=1e-2)
     assert by_exp["biggait_ccpg"].tolerance == pytest.approx(4 * pooled * (4 / 3) ** 0.5, rel=1e-2)
     assert by_exp["ccpg_no_mask"].tolerance == pytest.approx(4 * 3.0 * (4 / 3) ** 0.5)  # its own std is the larger
+
+
+def test_noise_is_pooled_within_an_architecture(tmp_path: Path) -> None:
+    """GaitBase's seed noise does not widen BigGait's tolerance (families from the evaluations' metrics.json)."""
+    quiet = rows({0: 30.0, 1: 30.1, 2: 30.0})
+    noisy = [MetricRow("gait", "CL", "rank1_exclude_identical_view", v, experiment="gaitbase_ccpg", seed=s,
+                       train_dataset="ccpg", test_dataset="ccpg") for s, v in {0: 20.0, 1: 26.0, 2: 23.0}.items()]
+    for exp, arch in (("biggait_ccpg", "biggait"), ("gaitbase_ccpg", "gaitbase")):
+        d = tmp_path / "eval" / exp / "seed0" / "ccpg"
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(f'{{"experiment": "{exp}", "resolved_experiment": {{"model": {{"arch": "{arch}"}}}}}}')
+    families = noise_tol.architectures(tmp_path)
+    assert families == {"biggait_ccpg": "biggait", "gaitbase_ccpg": "gaitbase"}
+    split = {n.key[0]: n for n in noise_tol.derive(quiet + noisy, families=families) if n.key[4] == "CL"}
+    together = {n.key[0]: n for n in noise_tol.derive(quiet + noisy) if n.key[4] == "CL"}
+    assert split["biggait_ccpg"].pooled_std == pytest.approx(statistics.stdev([30.0, 30.1, 30.0]))
+    assert together["biggait_ccpg"].pooled_std == pytest.approx(((0.0033 + 9.0) / 2) ** 0.5, rel=1e-2)
+    assert split["gaitbase_ccpg"].pooled_std == pytest.approx(3.0)
+    assert noise_tol.architectures(tmp_path / "missing.csv") == {}

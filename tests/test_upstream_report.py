@@ -31,7 +31,7 @@ from biggait.reporting.preflight import UPSTREAM_EXPERIMENTS, WorkflowPlan
 from tests.helpers import IDS, write_tiny_tree
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO = load_experiment(None, scale="demo").model  # 64x32 frames, patch 4, 32x16 maps
+DEMO = load_experiment(None, scale="demo").model  # 64x32 frames, patch 4, 16x8 maps (the token grid)
 SMALL = ProbeSettings(every=2, max_frames=20)
 
 
@@ -132,7 +132,7 @@ def test_probe_is_sane_and_deterministic(tree: dict) -> None:
     assert set(a["iou"]) == set(MEASURES) and all(0.0 <= v <= 1.0 for v in a["iou"].values())
     assert a["upstream"] == "random" and a["lvm_checkpoint"] == ""
     assert a["fit_identities"] == ["000", "002"] and a["eval_identities"] == ["001", "003"]
-    assert sum(a["frames"].values()) == 20 and a["model"]["map_hw"] == [32, 16]  # 8 seqs x 3 frames, capped
+    assert sum(a["frames"].values()) == 20 and a["model"]["map_hw"] == [16, 8]  # 8 seqs x 3 frames, capped
     assert a["model"]["token_grid"] == [16, 8] and a["model"]["feature_dim"] == 48
     # every pixel "person": IoU = the silhouettes' share of the map
     assert a["iou"]["all_person"] == pytest.approx(a["person_share"], rel=1e-6)

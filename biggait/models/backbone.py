@@ -44,9 +44,9 @@ class LVMVariant:
 
 _TINY = {
     "s": dict(embed_dim=48, depth=4, num_heads=3),
-    "b": dict(embed_dim=56, depth=4, num_heads=4),
-    "l": dict(embed_dim=64, depth=4, num_heads=4),
-    "g": dict(embed_dim=72, depth=4, num_heads=6),
+    "b": dict(embed_dim=52, depth=4, num_heads=4),  # B/L/G: one step of width each, so that their pretraining
+    "l": dict(embed_dim=56, depth=4, num_heads=4),  # (LVM-size table only) fits the demo's time budget
+    "g": dict(embed_dim=60, depth=4, num_heads=6),
 }
 _SIZES = {"s": ("small", 384, 12), "b": ("base", 768, 12), "l": ("large", 1024, 24), "g": ("giant", 1536, 40)}
 

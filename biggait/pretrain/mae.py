@@ -8,8 +8,8 @@ export 1:1. Two differences from a plain timm ViT while training:
 - the positional embedding is a square ``M x M`` grid (``M = max(grid)``) resampled to the
   token grid at every step with :func:`interpolate_pos_embed`, the function the checkpoint
   loader uses; the exported square grid therefore loads back to exactly the trained embedding;
-- 75 % of the patches are dropped before the encoder; a 2-block decoder predicts the
-  per-patch-normalised pixels of the dropped patches from the kept ones.
+- 75 % of the patches are dropped before the encoder; a 2-block decoder (width 48 for every
+  variant) predicts the per-patch-normalised pixels of the dropped patches from the kept ones.
 
 Augmentation: brightness / contrast / saturation jitter, 20 % greyscale and horizontal flips
 (:func:`augment`), on uint8-range frames before the ImageNet normalisation of BigGait's loader.
@@ -27,6 +27,8 @@ from torch import Tensor, nn
 from biggait.data.loader import RGB_MEAN, RGB_STD
 from biggait.models.backbone import build_vit, interpolate_pos_embed
 
+# The MAE decoder of every stand-in: the ViT-S stand-in's width and heads (models/backbone.py).
+DECODER_WIDTH, DECODER_HEADS = 48, 3
 _MEAN = torch.tensor(RGB_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
 _STD = torch.tensor(RGB_STD, dtype=torch.float32).view(1, 3, 1, 1)
 
@@ -75,10 +77,14 @@ class MAE(nn.Module):
         self.cls_pos = nn.Parameter(torch.zeros(1, 1, dim))
         n_tok = self.grid[0] * self.grid[1]
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.decoder_pos = nn.Parameter(torch.empty(1, n_tok, dim))
+        # The decoder belongs to the recipe, not to the encoder: one width for every stand-in (the ViT-S
+        # stand-in's, as MAE keeps its decoder width fixed), so B/L/G are pretrained with the same decoder
+        # and their cost grows with the encoder only. Wider encoder tokens enter it through a linear map.
+        self.decoder_pos = nn.Parameter(torch.empty(1, n_tok, DECODER_WIDTH))
         nn.init.trunc_normal_(self.decoder_pos, std=0.02)
-        self.decoder = nn.Sequential(*[Block(dim, heads) for _ in range(decoder_depth)])
-        self.predict = nn.Linear(dim, patch * patch * 3)
+        self.decoder_embed = nn.Identity() if dim == DECODER_WIDTH else nn.Linear(dim, DECODER_WIDTH)
+        self.decoder = nn.Sequential(*[Block(DECODER_WIDTH, DECODER_HEADS) for _ in range(decoder_depth)])
+        self.predict = nn.Linear(DECODER_WIDTH, patch * patch * 3)
         # time-contrastive head: the cls tokens of two frames of one sequence are the positive pair
         self.contrast = nn.Sequential(nn.Linear(dim, 128), nn.GELU(), nn.Linear(128, 64))
 
@@ -112,7 +118,7 @@ class MAE(nn.Module):
         tokens = self.encode(x, keep)
         enc = tokens[:, 1:]  # [B, n_keep, C]
         full = self.mask_token.expand(b, n_tok, -1).scatter(1, keep[..., None].expand(-1, -1, enc.shape[-1]), enc)
-        pred = self.predict(self.decoder(full + self.decoder_pos))  # [B, L, p*p*3]
+        pred = self.predict(self.decoder(self.decoder_embed(full) + self.decoder_pos))  # [B, L, p*p*3]
         target = F.unfold(x, self.patch, stride=self.patch).transpose(1, 2)  # [B, L, 3*p*p]
         target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
         masked = torch.ones(b, n_tok, dtype=torch.bool).scatter(1, keep, False)

@@ -7,8 +7,8 @@ standard deviation and spread and the tolerance::
 
     tolerance = max(floor, factor * max(std, pooled std) * sqrt(1 + 1 / seeds))
 
-where the pooled std is over every experiment measured on the same test set, protocol, condition
-and metric (:func:`derive`). ``check-metrics --tolerances FILE`` compares a run with the **seeds'
+where the pooled std is over every experiment of the same architecture measured on the same test
+set, protocol, condition and metric (:func:`derive`). ``check-metrics --tolerances FILE`` compares a run with the **seeds'
 mean** of that number, not with one seed of the baseline: a re-run that differs like a new seed
 would differs from that mean by ~ N(0, std^2 (1 + 1/seeds)), which is what the square root scales
 the tolerance to. With the defaults (factor 3, floor 1 point) such a re-run stays inside with
@@ -20,6 +20,7 @@ demo's file is results/baseline/demo_tolerances.csv, next to the baseline it qua
 from __future__ import annotations
 
 import csv
+import json
 import math
 import statistics
 from collections import defaultdict
@@ -77,14 +78,38 @@ class Noise:
     tolerance: float
 
 
-def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0) -> list[Noise]:
+def architectures(results: str | Path) -> dict[str, str]:
+    """``{experiment: model.arch}`` from the evaluations' metrics.json under a results folder (their
+    resolved experiment); empty for a gathered CSV, whose experiments then pool together."""
+    root = Path(results)
+    if not root.is_dir():
+        return {}
+    out: dict[str, str] = {}
+    for f in sorted((root / "eval" if (root / "eval").is_dir() else root).glob("**/metrics.json")):
+        try:
+            doc = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue  # load_results reports unreadable evaluations; here they only lose their pooling group
+        arch = ((doc.get("resolved_experiment") or {}).get("model") or {}).get("arch")
+        if isinstance(doc.get("experiment"), str) and isinstance(arch, str):
+            out.setdefault(doc["experiment"], arch)
+    return out
+
+
+def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
+           families: dict[str, str] | None = None) -> list[Noise]:
     """Noise and tolerance of every number measured with at least two seeds.
 
     Three seeds give a poor standard deviation (one experiment's CCPG mean rank-1 varied by 0.8
     points over seeds 0-2, while a thread-count change of the same seed moved it by 5), so the
-    tolerance uses the larger of a number's own std and the std pooled over every experiment
-    measured on the same test set, protocol, condition and metric (root mean of their variances).
+    tolerance uses the larger of a number's own std and the std pooled over every experiment of the
+    same family (``families``: experiment -> architecture, see :func:`architectures`; one family
+    when None) measured on the same test set, protocol, condition and metric (root mean of their
+    variances). Pooling stays within an architecture: the silhouette GaitBase's seed noise says
+    nothing about BigGait's (on the 2026-12-01 demo its CCPG mean varied 3x more, measured in
+    docs/workflow.md "Metric checks").
     """
+    families = families or {}
     if factor <= 0 or floor < 0:
         raise DataError(f"tolerances: expected factor > 0 and floor >= 0, got {factor} and {floor}")
     values: dict[Key, dict[int, float]] = defaultdict(dict)
@@ -94,14 +119,17 @@ def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0) -> li
     measured = {k: list(v.values()) for k, v in values.items() if len(v) >= 2}
     if not measured:
         raise DataError("tolerances: no number was measured with two or more seeds")
+    def group(key: Key) -> tuple:
+        return (families.get(key[0], ""), *key[2:])  # (family, test, protocol, condition, metric)
+
     variances: dict[tuple, list[float]] = defaultdict(list)
     for key, v in measured.items():
-        variances[key[2:]].append(statistics.variance(v))  # (test, protocol, condition, metric)
+        variances[group(key)].append(statistics.variance(v))
     out = []
     for key in sorted(measured):
         v = measured[key]
         std = statistics.stdev(v)
-        pooled = math.sqrt(statistics.fmean(variances[key[2:]]))
+        pooled = math.sqrt(statistics.fmean(variances[group(key)]))
         out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), pooled,
                          max(floor, factor * max(std, pooled) * math.sqrt(1 + 1 / len(v)))))
     return out
