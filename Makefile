@@ -5,7 +5,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed
 CORES  ?= all
 
-.PHONY: demo test bench gpu-check setup clean-results
+.PHONY: demo test bench gpu-check setup lock clean-results
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# requirements/lock.txt: every package of .venv that biggait[dev,slurm] installs, exact versions (after
+# changing a pin: make setup, make test, then make lock and commit both files).
+lock: $(STAMP)
+	$(VENV)/bin/python requirements/lock.py
 
 demo: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) reproduce_all

@@ -34,11 +34,12 @@ include: "workflow/rules/compare.smk"
 
 rule reproduce_all:
     """Every table of config `tables` (or the available ones), the upstream table (when the config pretrains the
-    upstream), the claims, every figure; then run --report."""
+    upstream), the claims, every figure, the job times; then run --report."""
     default_target: True
     input:
         [table_outputs(t) for t in RUN_TABLES],
         upstream_outputs(),
         paths.claims_files(R),
         figure_targets(),
+        paths.job_times_files(R),
     localrule: True

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("biggait.reporting.compare", "paired rank-1 comparison of two evaluated models, per condition"),
     "claims": ("biggait.reporting.cli", "test the paper's claims (config/claims.yaml) with paired bootstraps"),
     "upstream-report": ("biggait.reporting.cli", "random vs pretrained upstream: mask IoU, rank-1, probes (tables/upstream)"),
+    "job-times": ("biggait.reporting.job_times", "wall time and peak memory of the workflow's jobs (tables/job_times)"),
     "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),
     "gpu-check": ("biggait.gpu_check", "GPU acceptance: goldens on CUDA, training / extraction speed, GPU claiming"),
 }

@@ -296,9 +296,31 @@ def _set_in(raw: dict, keys: list[str], value: Any) -> None:
     node[keys[-1]] = value
 
 
+INSTALL_HINT = "clone the repository and `pip install -e .` there"
+
+
 def config_dir() -> Path:
-    """The repository's ``config/`` directory (next to the ``biggait`` package)."""
+    """The repository's ``config/`` directory (next to the ``biggait`` package).
+
+    It is not part of the package: a non-editable install (``pip install .``, a wheel) has none
+    beside it, and :func:`repo_config_file` says so instead of falling back to anything.
+    """
     return Path(__file__).resolve().parent.parent / "config"
+
+
+def repo_config_file(*parts: str, what: str) -> Path:
+    """``config/<parts...>`` of the repository, or a one-line ConfigError naming what is missing.
+
+    ``what`` names the file in the message (``"scale overlay of scale 'demo'"``).
+    """
+    d = config_dir()
+    if not d.is_dir():
+        raise ConfigError(f"biggait was installed without its repository (config/ not found at {d}): "
+                          f"{INSTALL_HINT}")
+    path = d.joinpath(*parts)
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} not found")
+    return path
 
 
 def load_experiment(
@@ -315,6 +337,10 @@ def load_experiment(
         scale: ``demo`` or ``paper``; defaults to the experiment file's ``scale`` or ``paper``.
         overrides: ``["train.lr=0.05", ...]``, checked like YAML keys.
         scale_file: explicit overlay path (default ``config/scales/<scale>.yaml``).
+
+    Raises:
+        ConfigError: on a bad key or value, or when the scale's overlay file is missing (a
+            non-editable install has no ``config/``: the message says so).
     """
     exp_raw: dict = {}
     if path is not None:
@@ -330,8 +356,10 @@ def load_experiment(
     scale = scale or over_raw.get("scale") or exp_raw.get("scale") or "paper"
     if scale not in ("demo", "paper"):
         raise ConfigError(f"scale: expected one of ['demo', 'paper'], got {scale!r}")
-    sf = Path(scale_file) if scale_file else config_dir() / "scales" / f"{scale}.yaml"
-    scale_raw = _resolve_paths(_read_yaml(sf), sf.resolve().parent) if sf.exists() or scale_file else {}
+    # The overlay is never optional: a missing one would silently leave the defaults (paper scale).
+    sf = Path(scale_file) if scale_file else repo_config_file("scales", f"{scale}.yaml",
+                                                               what=f"scale overlay of scale {scale!r}")
+    scale_raw = _resolve_paths(_read_yaml(sf), sf.resolve().parent)
     extras = {k: scale_raw.pop(k, {}) or {} for k in _SCALE_EXTRAS}
 
     merged = _deep_merge(_deep_merge(scale_raw, exp_raw), over_raw)

@@ -101,8 +101,15 @@ def write_json_atomic(dest: str | Path, obj: object) -> None:
 
 
 def git_commit(repo: Path | None = None) -> str:
-    """The current git commit of the project (``unknown`` outside a git checkout)."""
-    repo = repo or Path(__file__).resolve().parent.parent
+    """The current git commit of the project (``unknown`` outside a git checkout).
+
+    Without ``repo``: the checkout the package runs from; ``unknown`` for a non-editable install
+    (no pyproject.toml beside the package), even when its site-packages lies inside some git tree.
+    """
+    if repo is None:
+        repo = Path(__file__).resolve().parent.parent
+        if not (repo / "pyproject.toml").is_file():
+            return "unknown"
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,

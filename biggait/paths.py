@@ -18,6 +18,8 @@ joined with ``/`` so patterns and relative paths stay as given.
     <results>/upstream/probe_<random|pretrained>.json        `biggait probe-upstream` (demo: the upstream's probes)
     <results>/tables/upstream{.csv,.md}                      `biggait upstream-report` (random vs pretrained upstream)
     <results>/logs/...                                       job logs
+    <results>/benchmarks/<rule>/<job>.tsv                    Snakemake `benchmark:` files (wall time, peak memory)
+    <results>/tables/job_times{.csv,.md}                     `biggait job-times` (those files gathered)
 """
 
 from __future__ import annotations
@@ -142,3 +144,17 @@ def figure(results: str, name: str) -> str:
 
 def log_file(results: str, name: str) -> str:
     return f"{results}/logs/{name}.log"
+
+
+def benchmarks_dir(results: str) -> str:
+    return f"{results}/benchmarks"
+
+
+def benchmark_file(results: str, name: str) -> str:
+    """A job's Snakemake ``benchmark:`` file (``name``: ``<rule>/<job>``, like its log's)."""
+    return f"{benchmarks_dir(results)}/{name}.tsv"
+
+
+def job_times_files(results: str) -> list[str]:
+    """``biggait job-times``' table: Markdown first (the report's item), then CSV."""
+    return [f"{tables_dir(results)}/job_times{s}" for s in (".md", ".csv")]

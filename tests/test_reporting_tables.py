@@ -1,4 +1,5 @@
-"""biggait tables: layout, seed statistics, paper values side by side, cited rows, bad input."""
+"""biggait tables: layout, seed statistics and intervals, paper values side by side, cited rows, bad input,
+byte-stable output."""
 
 from __future__ import annotations
 
@@ -53,6 +54,18 @@ def long_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def md_rows(md: str) -> list[list[str]]:
+    """The cells of each line of the Markdown table (header and alignment line included)."""
+    return [[x.strip() for x in line.strip().strip("|").split("|")] for line in md.splitlines()
+            if line.startswith("|")]
+
+
+# Two-sided 95% t quantiles in closed form (independent of scipy): df 1 is Cauchy, df 2 has
+# t = (2p - 1) / sqrt(2 p (1 - p)).
+T975_DF1 = math.tan(math.pi * 0.475)
+T975_DF2 = 0.95 / math.sqrt(2 * 0.975 * 0.025)
+
+
 def test_ccpg_table_mean_std_paper_diff_and_cited(results: Path) -> None:
     out = results / "tables"
     paths = build_tables(["ccpg"], TableInputs(results), results / "paper.csv", out, scale="demo")
@@ -70,23 +83,78 @@ def test_ccpg_table_mean_std_paper_diff_and_cited(results: Path) -> None:
     gaitset = [r for r in rows if r["method"] == "GaitSet"]
     assert len(gaitset) == 1 and gaitset[0]["source"] == "cited" and gaitset[0]["ours"] == ""
     assert next(r for r in rows if r["method"] == "DenoisingGait")["source"] == "anchor"
+    # Two seeds: the 95% t-interval over seeds, mean -+ t(0.975, 1) * std / sqrt(2).
+    half = T975_DF1 * math.sqrt(2.0) / math.sqrt(2.0)
+    assert cl["ci_kind"] == "t95"
+    assert float(cl["ci_low"]) == pytest.approx(81.0 - half, abs=1e-5)
+    assert float(cl["ci_high"]) == pytest.approx(81.0 + half, abs=1e-5)
     md = (out / "ccpg.md").read_text()
-    assert DEMO_NOTE in md
-    assert "| BigGait | paper | 82.6 | 85.9 | not recovered |" in md
-    assert "| BigGait | diff | -1.6 | -3.9 |" in md
-    assert "| GaitSet | paper (cited) | 60.2 |" in md
+    assert DEMO_NOTE in md and "95% t-interval over seeds" in md
+    table = md_rows(md)
+    assert table[0] == ["method", "source", "CL", "UP", "DN", "BG", "Mean"]
+    assert [r[:2] for r in table[2:5]] == [["GaitBase", "ours"], ["GaitBase", "paper"], ["BigGait", "ours"]]
+    assert table[5] == ["BigGait", "paper", "82.6", "85.9", "not recovered", "not recovered", "not recovered"]
+    assert table[6] == ["BigGait", "diff", "-1.6", "-3.9", "", "", ""]
+    assert table[4][2] == f"81.0 ± 1.4 [{81.0 - half:.1f}, {81.0 + half:.1f}]" == "81.0 ± 1.4 [68.3, 93.7]"
+    assert table[7][:3] == ["GaitSet", "paper (cited)", "60.2"]
+    assert table[-1][:3] == ["DenoisingGait", "later work (cited)", "84.0"]
     tex = (out / "ccpg.tex").read_text()
-    assert r"\toprule" in tex and r"\bottomrule" in tex and r"rank-1 \%" in tex and r"$\pm$" in tex
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"rank-1 \%" in tex
+    assert r"[95\% t-interval over seeds]" in tex  # the caption says what the brackets are
+    assert r"BigGait & ours & 81.0 $\pm$ 1.4 [68.3, 93.7] &" in tex
+    body = tex[tex.index(r"\midrule"):tex.index(r"\bottomrule")]
+    assert body.count(r"\midrule") == 4  # under the header, then between the 4 methods
     with (out / "ccpg_wide.csv").open() as fh:
-        header = next(csv.reader(fh))
-    assert header == ["train", "test", "method", "source", "CL", "UP", "DN", "BG", "Mean"]
+        wide = list(csv.reader(fh))
+    assert wide[0] == ["train", "test", "method", "source", "CL", "UP", "DN", "BG", "Mean"]
+    assert wide[3][:5] == ["CCPG", "CCPG", "BigGait", "ours", "81.0 ± 1.4 [68.3, 93.7]"]
+
+
+def test_three_seed_interval_matches_a_hand_computation(tmp_path: Path) -> None:
+    conds = [c.condition for c in WITHIN_COLUMNS["ccpg"]]
+    for seed, v in ((0, 27.0), (1, 28.0), (2, 32.0)):
+        write_metrics(tmp_path, "biggait_ccpg", seed, "ccpg", {c: v for c in conds})
+        write_metrics(tmp_path, "gaitbase_ccpg", seed, "ccpg", {c: 50.0 for c in conds})
+    (tmp_path / "paper.csv").write_text(PAPER)
+    build_tables(["ccpg"], TableInputs(tmp_path), tmp_path / "paper.csv", tmp_path / "t")
+    std = math.sqrt(((27 - 29) ** 2 + (28 - 29) ** 2 + (32 - 29) ** 2) / 2)  # sqrt(7)
+    low, high = 29.0 - T975_DF2 * std / math.sqrt(3), 29.0 + T975_DF2 * std / math.sqrt(3)
+    rows = [r for r in long_rows(tmp_path / "t" / "ccpg.csv") if r["method"] == "BigGait" and r["source"] == "ours"]
+    assert [r["condition"] for r in rows] == ["CL", "UP", "DN", "BG", "Mean"]
+    for r in rows:
+        assert float(r["ours"]) == pytest.approx(29.0) and float(r["ours_std"]) == pytest.approx(std, abs=1e-5)
+        assert (float(r["ci_low"]), float(r["ci_high"])) == pytest.approx((low, high), abs=1e-5)
+        assert r["ci_kind"] == "t95" and r["n_seeds"] == "3"
+    assert f"29.0 ± 2.6 [{low:.1f}, {high:.1f}]" == "29.0 ± 2.6 [22.4, 35.6]"
+    biggait = next(r for r in md_rows((tmp_path / "t" / "ccpg.md").read_text()) if r[:2] == ["BigGait", "ours"])
+    assert biggait[2:] == ["29.0 ± 2.6 [22.4, 35.6]"] * 5
+    gaitbase = next(r for r in md_rows((tmp_path / "t" / "ccpg.md").read_text()) if r[:2] == ["GaitBase", "ours"])
+    assert gaitbase[2] == "50.0 ± 0.0 [50.0, 50.0]"  # no spread over seeds: a zero-width interval
+
+
+def test_tables_are_byte_stable(results: Path) -> None:
+    """Same inputs, same bytes: twice from the folder, once from the files given in reverse order."""
+    files = sorted((results / "eval").glob("*/seed*/ccpg/metrics.csv"))
+    build_tables(["ccpg"], TableInputs(results), results / "paper.csv", results / "a", scale="demo")
+    build_tables(["ccpg"], TableInputs(results), results / "paper.csv", results / "b", scale="demo")
+    build_tables(["ccpg"], TableInputs(metrics_files=tuple(reversed(files))), results / "paper.csv", results / "c",
+                 scale="demo")
+    names = ["ccpg.csv", "ccpg_wide.csv", "ccpg.md", "ccpg.tex"]
+    first = [(results / "a" / n).read_bytes() for n in names]
+    assert all(first) and [(results / "b" / n).read_bytes() for n in names] == first
+    assert [(results / "c" / n).read_bytes() for n in names] == first
 
 
 def test_only_selected_seeds(results: Path) -> None:
     build_tables(["ccpg"], TableInputs(results), results / "paper.csv", results / "t", seeds=[1])
     cl = next(r for r in long_rows(results / "t" / "ccpg.csv") if r["method"] == "BigGait" and r["condition"] == "CL")
     assert float(cl["ours"]) == 82.0 and cl["ours_std"] == "" and float(cl["ci_low"]) == 81.0
-    assert DEMO_NOTE not in (results / "t" / "ccpg.md").read_text()  # paper scale: no demo note
+    assert float(cl["ci_high"]) == 83.0 and cl["ci_kind"] == "bootstrap"  # the seed's own, from metrics.csv
+    md = (results / "t" / "ccpg.md").read_text()
+    assert DEMO_NOTE not in md  # paper scale: no demo note
+    biggait = next(r for r in md_rows(md) if r[:2] == ["BigGait", "ours"])
+    # One seed: its value and bootstrap interval; the Mean has no interval of its own.
+    assert biggait[2:] == ["82.0 [81.0, 83.0]", "83.0 [82.0, 84.0]", "84.0 [83.0, 85.0]", "85.0 [84.0, 86.0]", "83.5"]
 
 
 def test_missing_evaluation_is_an_error_naming_the_file(results: Path) -> None:
@@ -179,3 +247,18 @@ def test_lvm_size_demo_note_says_what_the_rows_are() -> None:
     note = demo_note("lvm_size")
     assert note.startswith(DEMO_NOTE) and "stand-ins of increasing capacity" in note and "S: width 48" in note
     assert demo_note("ccpg") == DEMO_NOTE
+
+
+def test_metrics_csv_is_read_like_the_csv_module(results: Path) -> None:
+    """pandas reads every field as text: a trailing extra field is dropped, a bad number names its file
+    and line, a number reads back as the exact double that was written, NaN rows compare equal."""
+    from biggait.evaluation.metrics_files import read_metrics_csv
+
+    f = results / "eval" / "biggait_ccpg" / "seed0" / "ccpg" / "metrics.csv"
+    f.write_text(",".join(HEADER) + "\nccpg,ccpg,gait,CL,rank1_exclude_identical_view,0.1234567,,,\n")
+    rows = read_metrics_csv(f, "biggait_ccpg", 0)
+    assert len(rows) == 1 and rows[0].value == 0.1234567 and math.isnan(rows[0].ci_low)
+    assert rows == read_metrics_csv(f, "biggait_ccpg", 0)
+    f.write_text(",".join(HEADER) + "\nccpg,ccpg,gait,CL,m,1,,\nccpg,ccpg,gait,UP,m,x,,\n")
+    with pytest.raises(DataError, match=r"metrics\.csv:3: expected a number, got 'x'"):
+        read_metrics_csv(f, "biggait_ccpg", 0)

@@ -12,12 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
 
 from biggait.data.dataset import convert_arrays, load_partition, scan_tree
 from biggait.data.pickles import load_array
 from biggait.datasets import DatasetPreset, get_preset
 from biggait.errors import DataError
+from biggait.progress import progress_bar
 
 __all__ = ["CheckReport", "check_tree", "format_report"]
 
@@ -82,7 +82,7 @@ def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | P
     frames: Counter = Counter()
     combos: dict[str, set[tuple[str, str]]] = {}
     size_example: dict[tuple[int, int], Path] = {}
-    for rec in tqdm(records, desc=f"check {pre.name}", unit="seq", disable=not progress):
+    for rec in progress_bar(records, desc=f"check {pre.name}", unit="seq", disable=not progress):
         # Coverage counts folders, readable or not, by camera (CCPG folder suffixes vary).
         combos.setdefault(rec.id, set()).add((rec.type, pre.camera(rec.view)))
         try:

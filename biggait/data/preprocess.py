@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from biggait.errors import BigGaitError, DataError
 from biggait.io import atomic_path
+from biggait.progress import progress_bar
 
 __all__ = ["align_crop", "frame_files", "preprocess_sequence", "list_raw_sequences", "preprocess_tree",
            "PreprocessSummary", "IMAGE_EXTENSIONS"]
@@ -163,7 +164,7 @@ def preprocess_tree(src: str | Path, out: str | Path, workers: int = 0, height: 
         else:
             jobs.append((src / sid / typ / view, dest, height, width))
     logger.info("%s: %d sequences to preprocess, %d already done", src, len(jobs), summary.skipped)
-    bar = tqdm(total=len(jobs), desc="preprocess", unit="seq", disable=not progress or not jobs)
+    bar = progress_bar(total=len(jobs), desc="preprocess", unit="seq", disable=not progress or not jobs)
     if workers > 1 and len(jobs) > 1:
         with multiprocessing.get_context().Pool(min(workers, len(jobs))) as pool:
             results = pool.imap_unordered(_job, jobs, chunksize=1)

@@ -1,6 +1,6 @@
 """Test embeddings of a model over a test loader, saved as ``embeddings.npz`` and reloaded.
 
-One sequence per batch (the released test path), in the loader's natural order, with a tqdm bar.
+One sequence per batch (the released test path), in the loader's natural order, with a progress bar (biggait.progress).
 Under CUDA the forward can run in fp16 autocast (``EvalConfig.autocast``, as the released
 features); on CPU it is fp32. Long extractions are resumable: every ``save_every`` sequences the
 features so far go to a partial file next to the output, and a restart with the same
@@ -18,12 +18,12 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from biggait.device import resolve_device as _resolve_device
 from biggait.errors import EvaluationError
 from biggait.evaluation.mask_quality import sequence_overlap
 from biggait.io import atomic_path, read_npz
+from biggait.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ def extract_shared(models: list[torch.nn.Module], loader: Iterable, *, device: t
                     len(clusters))
     use_amp = autocast and device.type == "cuda"
     total = len(loader) if hasattr(loader, "__len__") else None
-    bar = tqdm(total=total, desc="extract", unit="seq", leave=False)
+    bar = progress_bar(total=total, desc="extract", unit="seq", leave=False)
     saved_at = done
     for first, pack in _packs(loader, pack_frames, done):
         bar.update(len(pack))

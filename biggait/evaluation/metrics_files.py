@@ -6,21 +6,24 @@ provenance), ``view_matrices/<protocol>_<condition>_<metric>.csv`` and ``identit
 (:mod:`biggait.evaluation.identity_hits`, what ``biggait claims`` resamples). The gathered form
 (:data:`COLLECTED_COLUMNS`: the rows of many evaluations tagged with ``experiment`` and ``seed``)
 is what ``results/baseline/demo_metrics.csv`` stores and ``biggait check-metrics`` compares.
-Numbers follow :func:`biggait.io.csv_value`.
+Numbers follow :func:`biggait.io.csv_value`. Reading and gathering go through pandas: every field is
+read as text and the numbers are converted with Python's ``float``, so a number reads back as the
+exact double that was written.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import pandas as pd
 
 from biggait import paths
 from biggait.errors import DataError
-from biggait.io import (atomic_path, csv_text, git_commit, package_versions, parse_number, write_json_atomic,
-                        write_text_atomic)
+from biggait.io import (atomic_path, csv_text, csv_value, git_commit, package_versions, parse_number,
+                        write_json_atomic, write_text_atomic)
 
 if TYPE_CHECKING:  # pragma: no cover
     from biggait.evaluation.protocols import EvalResult
@@ -96,29 +99,56 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
 
 # ---- reading (biggait tables, check-metrics) ----------------------------------------------------------
 
-def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
+def _read_frame(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    """A metrics CSV as text columns (empty stays ""), its ``required`` columns checked."""
     if not path.is_file():
         raise DataError(f"{path}: metrics file not found")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(required)})")
-        return list(reader)
+    try:
+        # The header's columns only: like csv.DictReader, a line's extra fields are dropped (not read
+        # as an index) and missing ones are empty.
+        n_columns = len(pd.read_csv(path, nrows=0).columns)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=range(n_columns)).fillna("")
+    except pd.errors.EmptyDataError:  # not even a header
+        frame = pd.DataFrame()
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(required)})")
+    return frame
 
 
-def _row(r: dict[str, str], where: str, experiment: str, seed: int) -> MetricRow:
-    return MetricRow(r["protocol"], r["condition"], r["metric"], parse_number(r["value"], where),
-                     parse_number(r.get("ci_low"), where), parse_number(r.get("ci_high"), where),
-                     experiment=experiment, seed=seed, train_dataset=r["train_dataset"],
-                     test_dataset=r["test_dataset"])
+def _numbers(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """A column as floats the way :func:`biggait.io.parse_number` reads one field (empty or absent: NaN)."""
+    if column not in frame.columns:
+        return pd.Series(math.nan, index=frame.index, dtype=float)
+    text = frame[column].str.strip()
+    bad = pd.to_numeric(text, errors="coerce").isna() & text.ne("") & text.str.lower().ne("nan")
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        parse_number(frame[column].iloc[i], f"{path}:{i + 2}")  # raises, naming the line
+    return text.where(text.ne(""), "nan").map(float).astype(float)  # Python's float(): the exact double
+
+
+def _rows(frame: pd.DataFrame, path: Path) -> list[MetricRow]:
+    """MetricRows from a frame with the metrics.csv columns plus ``experiment`` and ``seed``."""
+    for col in ("value", "ci_low", "ci_high"):
+        frame[col] = _numbers(frame, col, path)
+    return [MetricRow(r.protocol, r.condition, r.metric, _nan(r.value), _nan(r.ci_low), _nan(r.ci_high),
+                      experiment=r.experiment, seed=int(r.seed), train_dataset=r.train_dataset,
+                      test_dataset=r.test_dataset)
+            for r in frame.itertuples(index=False)]
+
+
+def _nan(v: float) -> float:
+    """NaN as the one ``math.nan`` object, as :func:`biggait.io.parse_number` gives it, so rows read
+    twice compare equal (tuple equality tries identity before ``==``, and NaN != NaN)."""
+    return math.nan if math.isnan(v) else v
 
 
 def read_metrics_csv(path: str | Path, experiment: str, seed: int) -> list[MetricRow]:
     """Read one evaluate ``metrics.csv`` and tag its rows with the experiment and seed."""
     path = Path(path)
-    return [_row(r, f"{path}:{i}", experiment, seed)
-            for i, r in enumerate(_read_csv(path, METRICS_CSV_COLUMNS), start=2)]
+    frame = _read_frame(path, METRICS_CSV_COLUMNS).assign(experiment=experiment, seed=seed)
+    return _rows(frame, path)
 
 
 def read_metrics_files(files: Iterable[str | Path]) -> list[MetricRow]:
@@ -143,21 +173,19 @@ def collect_eval_dir(eval_dir: str | Path) -> list[MetricRow]:
 
 def write_collected(rows: Iterable[MetricRow], dest: str | Path) -> None:
     """Write gathered rows as CSV (atomically), one number per line."""
-    write_text_atomic(dest, csv_text(COLLECTED_COLUMNS, ([getattr(r, c) for c in COLLECTED_COLUMNS] for r in rows)))
+    frame = pd.DataFrame([[getattr(r, c) for c in COLLECTED_COLUMNS] for r in rows], columns=list(COLLECTED_COLUMNS))
+    write_text_atomic(dest, frame.to_csv(index=False, lineterminator="\n", float_format=csv_value))
 
 
 def read_collected(path: str | Path) -> list[MetricRow]:
     """Read a gathered CSV (as written by :func:`write_collected`)."""
     path = Path(path)
-    rows = []
-    for i, r in enumerate(_read_csv(path, COLLECTED_COLUMNS[:8]), start=2):
-        where = f"{path}:{i}"
-        try:
-            seed = int(r["seed"])
-        except ValueError:
-            raise DataError(f"{where}: seed: expected an integer, got {r['seed']!r}") from None
-        rows.append(_row(r, where, r["experiment"], seed))
-    return rows
+    frame = _read_frame(path, COLLECTED_COLUMNS[:8])
+    bad = ~frame["seed"].str.fullmatch(r"\s*[+-]?\d+\s*")
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise DataError(f"{path}:{i + 2}: seed: expected an integer, got {frame['seed'].iloc[i]!r}")
+    return _rows(frame, path)
 
 
 def load_results(path: str | Path) -> list[MetricRow]:

@@ -29,7 +29,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm import tqdm
 
 from biggait.config import ModelConfig
 from biggait.data.dataset import GaitDataset
@@ -39,6 +38,7 @@ from biggait.evaluation.mask_quality import sequence_iou, silhouettes_on_map
 from biggait.models.backbone import FrozenLVM
 from biggait.models.padding import to_canvas
 from biggait.models.weights import load_meta_checkpoint
+from biggait.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def load_probe_frames(dataset: GaitDataset, cfg: ModelConfig, settings: ProbeSet
     for s, f in picks:
         by_seq.setdefault(s, []).append(f)
     frames, sils, seqs = [], [], []
-    for s, idx in tqdm(by_seq.items(), desc="probe frames", unit="seq", disable=not progress, leave=False):
+    for s, idx in progress_bar(by_seq.items(), desc="probe frames", unit="seq", disable=not progress, leave=False):
         item = dataset.load(s)
         idx_a = np.asarray(idx)
         x = torch.from_numpy(normalize_rgb(np.ascontiguousarray(item["rgb"][idx_a])))  # [k, 3, H0, W0]
@@ -118,7 +118,8 @@ def upstream_features(lvm: FrozenLVM, frames: Tensor, map_hw: tuple[int, int], b
                       progress: bool = True) -> Tensor:
     """The ``last`` tap of ``frames`` ``[N, 3, H, W]``, upsampled (bilinear) to ``[N, h, w, C]``."""
     out = []
-    for i in tqdm(range(0, len(frames), batch), desc="upstream", unit="batch", disable=not progress, leave=False):
+    for i in progress_bar(range(0, len(frames), batch), desc="upstream", unit="batch", disable=not progress,
+                          leave=False):
         last, _ = lvm(frames[i:i + batch])  # [b, gh, gw, C]
         up = F.interpolate(last.permute(0, 3, 1, 2), size=map_hw, mode="bilinear", align_corners=False)
         out.append(up.permute(0, 2, 3, 1).contiguous())  # [b, h, w, C]

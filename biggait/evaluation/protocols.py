@@ -11,7 +11,7 @@ view pair; it is never recomputed per pair.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -128,19 +128,21 @@ def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_la
     totals = id_sums(np.eye(n_views)[p_view], p_id, n_ids)  # [n_ids, V] probes per view
     totals = np.broadcast_to(totals[:, :, None], hits.shape) * (~empty_g)[None, None, :]
     stat = ratio_statistic(hits, totals, lambda pct: de_diag(np.round(pct, 2)))
-    low, high = bootstrap_ci(stat, n_ids, resamples, seed)
+    low, high, ci_method = bootstrap_ci(stat, n_ids, resamples, seed)
     rows = [MetricRow("gait", cond, "rank1_exclude_identical_view", means[0], low, high)]
     rows += [MetricRow("gait", cond, f"rank{k + 1}_exclude_identical_view", means[k]) for k in range(1, num_rank)]
     details = {"acc_percent": acc.tolist(), "exclude_identical_view_mean": means,
-               "rank1_exclude_identical_view_per_view": per_view[0].tolist()}
+               "rank1_exclude_identical_view_per_view": per_view[0].tolist(),
+               "rank1_ci_method": ci_method}  # BCa | percentile | "" (no interval)
     if include_identical:
         a1 = acc[:, :, 0]
         incl = float(np.mean(a1)) if not np.isnan(a1).any() else float(np.nanmean(a1)) \
             if np.isfinite(a1).any() else float("nan")
         stat_i = ratio_statistic(hits, totals, lambda pct: np.nanmean(np.round(pct, 2), axis=(-2, -1)))
-        li, hi = bootstrap_ci(stat_i, n_ids, resamples, seed)
+        li, hi, mi = bootstrap_ci(stat_i, n_ids, resamples, seed)
         rows.append(MetricRow("gait", cond, "rank1_include_identical_view", incl, li, hi))
         details["rank1_include_identical_view"] = incl
+        details["rank1_include_identical_view_ci_method"] = mi
     return rows, ViewMatrix("gait", cond, "rank1", views, acc[:, :, 0].copy()), details, (hits, totals)
 
 
@@ -155,7 +157,7 @@ def _reid_tables(cond: str, dist: np.ndarray, p_lab, g_lab, p_view, g_view, spec
     valid = res.first_rank >= 0
     id_hits, id_valid = id_sums((res.first_rank == 0)[:, None], p_id, n_ids), id_sums(valid[:, None], p_id, n_ids)
     stat = ratio_statistic(id_hits, id_valid, lambda pct: pct[:, 0])
-    low, high = bootstrap_ci(stat, n_ids, resamples, seed)
+    low, high, ci_method = bootstrap_ci(stat, n_ids, resamples, seed)
     rows = []
     for r in spec.ranks:  # percent from the counts in float64 (the float32 CMC stays in details)
         v = 100.0 * float(np.sum(valid & (res.first_rank < r))) / res.num_valid \
@@ -163,12 +165,13 @@ def _reid_tables(cond: str, dist: np.ndarray, p_lab, g_lab, p_view, g_view, spec
         rows.append(MetricRow("reid", cond, f"rank{r}", v, *((low, high) if r == 1 else ())))
     rows += [MetricRow("reid", cond, "mAP", res.mAP * 100), MetricRow("reid", cond, "mINP", res.mINP * 100)]
     details = {"rank1": res.rank1, "cmc": res.cmc.tolist(), "mAP": res.mAP, "mINP": res.mINP,
-               "num_valid": res.num_valid}
+               "num_valid": res.num_valid, "rank1_ci_method": ci_method}  # BCa | percentile | ""
     return rows, details, (id_hits[:, :, None], id_valid[:, :, None])
 
 
 def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metric: str = "euc",
-             gallery_keys: set[str] | None = None, bootstrap: int = 0, seed: int = 0) -> EvalResult:
+             gallery_keys: set[str] | None = None, bootstrap: int = 0, seed: int = 0,
+             num_rank: int | None = None) -> EvalResult:
     """Score embeddings ``[N, C, P]`` by a dataset's protocol.
 
     Args:
@@ -178,8 +181,14 @@ def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metri
         gallery_keys: CCGR-Mini only, the ``"id-type-view"`` keys of the gallery.
         bootstrap: identity resamples for the rank-1 confidence intervals (0 = off).
         seed: seed of the bootstrap generator.
+        num_rank: rank-1..num_rank per view pair (and at least that long a ReID CMC); default: the
+            protocol's (the CMC figures ask for more).
     """
     name, spec = get_protocol(protocol)
+    if num_rank is not None:
+        if num_rank < 1:
+            raise EvaluationError(f"num_rank: expected >= 1, got {num_rank}")
+        spec = replace(spec, num_rank=num_rank, max_rank=max(spec.max_rank, num_rank))
     if metric not in METRICS:
         raise EvaluationError(f"metric: expected one of {list(METRICS)}, got {metric!r}")
     labels, types, views = _check_inputs(features, labels, types, views)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from biggait.data.dataset import GaitDataset
 from biggait.errors import DataError
 from biggait.io import atomic_path, read_npz
 from biggait.models.padding import to_canvas
+from biggait.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def load_frames(sources: list[Source], image_hw: tuple[int, int], progress: bool
     seqs: list[Tensor] = []
     datasets = [GaitDataset(s.root, s.dataset, s.partition, split="train") for s in sources]
     total = sum(len(d) for d in datasets)
-    bar = tqdm(total=total, desc="pretrain frames", unit="seq", disable=not progress, leave=False)
+    bar = progress_bar(total=total, desc="pretrain frames", unit="seq", disable=not progress, leave=False)
     n_seq = 0
     for ds in datasets:
         for i in range(len(ds)):

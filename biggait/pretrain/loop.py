@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from biggait.errors import CheckpointError, ConfigError
 from biggait.io import atomic_path, git_commit, package_versions, write_json_atomic
 from biggait.pretrain.frames import FrameSet, Source
 from biggait.pretrain.mae import MAE, augment, cosine_lr, normalize
+from biggait.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def pretrain(cfg: PretrainConfig, frames: FrameSet, sources: list[Source], out: 
         logger.info("resuming the pretraining of %s at step %d (%s)", cfg.variant, step, spath)
     n = len(frames)
     model.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"pretrain {cfg.variant}", unit="step", disable=not progress)
+    bar = progress_bar(total=cfg.steps, initial=step, desc=f"pretrain {cfg.variant}", unit="step", disable=not progress)
     t0 = time.perf_counter() - elapsed
     run_loss = None
     while step < cfg.steps:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+import pandas as pd
 
 from biggait.errors import DataError
 
@@ -27,20 +28,23 @@ def read_paper_csv(path: str | Path) -> dict[tuple[str, str, str, str, str, str]
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: paper values file not found")
-    out = {}
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in PAPER_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-        for i, r in enumerate(reader, start=2):
-            try:
-                value = float(r["value"])
-            except ValueError:
-                raise DataError(f"{path}:{i}: value: expected a number, got {r['value']!r}") from None
-            key = (r["table"], r["train"], r["test"], r["method"], r["condition"], r["metric"])
-            out[key] = PaperValue(value, r["role"], r["confidence"], r["provenance"])
-    return out
+    # Every field as text ("-" and "" stay what they are); the values are converted below.
+    try:  # the header's columns only (a line's extra fields dropped, missing ones empty)
+        n_columns = len(pd.read_csv(path, nrows=0).columns)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=range(n_columns)).fillna("")
+    except pd.errors.EmptyDataError:  # not even a header
+        df = pd.DataFrame()
+    missing = [c for c in PAPER_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    bad = pd.to_numeric(df["value"], errors="coerce").isna() & df["value"].str.strip().str.lower().ne("nan")
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise DataError(f"{path}:{i + 2}: value: expected a number, got {df['value'].iloc[i]!r}")
+    df["value"] = df["value"].map(float)  # Python's float(): the exact double of the written text
+    return {(r.table, r.train, r.test, r.method, r.condition, r.metric):
+            PaperValue(r.value, r.role, r.confidence, r.provenance)
+            for r in df.itertuples(index=False)}
 
 
 @dataclass
@@ -58,8 +62,9 @@ class Cell:
     ours: float = math.nan  # mean over seeds
     ours_std: float = math.nan  # std over seeds (n > 1)
     n_seeds: int = 0
-    ci_low: float = math.nan  # bootstrap CI of a single seed
+    ci_low: float = math.nan  # the 95% interval of ``ours``: see ci_kind
     ci_high: float = math.nan
+    ci_kind: str = ""  # t95: t-interval over seeds (n > 1) | bootstrap: metrics.csv's (one seed) | ""
     paper: float = math.nan
     diff: float = math.nan  # ours - paper
     status: str = ""  # compared | not recovered | cited | missing

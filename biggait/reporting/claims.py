@@ -2,7 +2,7 @@
 
 For a claim "A > B" (cells of the result tables, :mod:`biggait.reporting.claims_config`) the effect
 is ``mean over seeds of A - mean over seeds of B`` in rank-1 points, the numbers the tables show.
-Its 95% interval comes from a two-level percentile bootstrap; each resample
+Its 95% interval comes from a two-level bootstrap; each resample
 
 1. draws the test identities with replacement (the protocols' unit of resampling, as the
    intervals of metrics.csv). When both sides were evaluated on the same test identities the
@@ -12,11 +12,23 @@ Its 95% interval comes from a two-level percentile bootstrap; each resample
    void and the interval covers the test-set sampling only), and averages the drawn seeds.
 
 A resample recomputes every number exactly as the protocol does, from the per-identity counts of
-``identity_hits.npz`` (:mod:`biggait.evaluation.identity_hits`). Verdicts: **holds** when the
-interval lies entirely on the claimed side and beyond ``min_effect``; **refuted** when it lies
-entirely on the other side of 0; **inconclusive** otherwise; **not run** when a side has no
-evaluation (with the reason). The generator is seeded by ``--seed`` and the claim id, so outputs
-are byte-stable and one claim's numbers do not change when others are added.
+``identity_hits.npz`` (:mod:`biggait.evaluation.identity_hits`).
+
+When each side has one seed, step 2 is void and the procedure is an ordinary identity bootstrap
+(one sample of identities when paired, two when not): :func:`scipy.stats.bootstrap` runs it,
+through :func:`biggait.evaluation.bootstrap.identity_bootstrap` (the code of metrics.csv's
+intervals: BCa where valid, else percentile). With several seeds the resampling stays custom:
+scipy resamples the observations of independent samples at a single level, while here each
+resample is nested, first identity weights (shared by every seed of a side, and by both sides
+when paired), then seeds whose values were computed under those weights; neither the seed level
+nor its dependence on the identity draw can be written as a scipy sample. The interval is then
+the percentile interval of the resampled effects, taken with :func:`scipy.stats.quantile`.
+
+Verdicts: **holds** when the interval lies entirely on the claimed side and beyond
+``min_effect``; **refuted** when it lies entirely on the other side of 0; **inconclusive**
+otherwise; **not run** when a side has no evaluation (with the reason). The generator is seeded
+by ``--seed`` and the claim id, so outputs are byte-stable and one claim's numbers do not change
+when others are added.
 """
 
 from __future__ import annotations
@@ -31,7 +43,7 @@ import numpy as np
 
 from biggait import paths
 from biggait.errors import DataError
-from biggait.evaluation.bootstrap import resample_weights
+from biggait.evaluation.bootstrap import Interval, PERCENTILE, identity_bootstrap, resample_weights
 from biggait.evaluation.identity_hits import IdentityHits
 from biggait.evaluation.metrics_files import read_metrics_csv
 from biggait.reporting.claims_config import Claim, CellRef
@@ -77,6 +89,7 @@ class Outcome:
     effect: float = math.nan  # A - B, points
     ci_low: float = math.nan
     ci_high: float = math.nan
+    ci_method: str = ""  # BCa | percentile ("" = no interval); not a column of claims.csv
 
 
 class EvaluationIndex:
@@ -147,19 +160,33 @@ def _seed_means(stat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.take_along_axis(stat.T, draws, axis=1).mean(axis=1)
 
 
-def bootstrap_effect(a: Side, b: Side, *, paired: bool, resamples: int, rng: np.random.Generator,
-                     level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of ``A - B`` over identity (shared when ``paired``) and seed resamples."""
+def effect_interval(a: Side, b: Side, *, paired: bool, resamples: int, rng: np.random.Generator,
+                    level: float = 0.95) -> Interval:
+    """Interval of ``A - B`` over identity (shared when ``paired``) and seed resamples, with its method."""
     n_a, n_b = len(a.hits[0].identities), len(b.hits[0].identities)
+    if len(a.hits) == 1 and len(b.hits) == 1:  # no seed level: scipy's identity bootstrap
+        if paired:  # one sample of identities reweights both sides
+            return identity_bootstrap(lambda w: a.statistic(w)[0] - b.statistic(w)[0], (n_a,), resamples, rng,
+                                      level)
+        return identity_bootstrap(lambda wa, wb: a.statistic(wa)[0] - b.statistic(wb)[0], (n_a, n_b), resamples,
+                                  rng, level)
     w_a = resample_weights(n_a, resamples, rng)  # [B, n_ids]
     w_b = w_a if paired else resample_weights(n_b, resamples, rng)
     diff = _seed_means(a.statistic(w_a), rng) - _seed_means(b.statistic(w_b), rng)
     diff = diff[np.isfinite(diff)]  # a resample may leave a view without probes: left out
     if diff.size == 0:
-        return math.nan, math.nan
+        return Interval(math.nan, math.nan, "")
+    from scipy import stats  # here, not at import: scipy.stats costs ~1 s CPU (see evaluation.bootstrap)
     alpha = (1.0 - level) / 2.0
-    low, high = np.percentile(diff, [100 * alpha, 100 * (1 - alpha)])
-    return float(low), float(high)
+    low, high = stats.quantile(diff, np.array([alpha, 1.0 - alpha]))
+    return Interval(float(low), float(high), PERCENTILE)
+
+
+def bootstrap_effect(a: Side, b: Side, *, paired: bool, resamples: int, rng: np.random.Generator,
+                     level: float = 0.95) -> tuple[float, float]:
+    """``(low, high)`` of :func:`effect_interval`."""
+    ci = effect_interval(a, b, paired=paired, resamples=resamples, rng=rng, level=level)
+    return ci.low, ci.high
 
 
 def verdict(claim: Claim, low: float, high: float) -> tuple[str, str]:
@@ -194,6 +221,7 @@ def evaluate_claim(claim: Claim, index: EvaluationIndex, *, resamples: int = 200
     out.value_a, out.value_b = float(np.mean(a.values)), float(np.mean(b.values))
     out.effect = out.value_a - out.value_b
     rng = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
-    out.ci_low, out.ci_high = bootstrap_effect(a, b, paired=paired, resamples=resamples, rng=rng, level=level)
+    out.ci_low, out.ci_high, out.ci_method = effect_interval(a, b, paired=paired, resamples=resamples, rng=rng,
+                                                             level=level)
     out.verdict, out.reason = verdict(claim, out.ci_low, out.ci_high)
     return out

@@ -1,7 +1,7 @@
 """The reporting commands: ``biggait tables``, ``biggait figures``, ``biggait check-metrics``, ``biggait claims``.
 
     biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out DIR
-    biggait figures KIND ...          (pad-resize, maps, bars, heatmap, curves)
+    biggait figures KIND ...          (pad-resize, maps, bars, heatmap, views, curves, cmc, embeddings)
     biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
     biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
     biggait upstream-report --metrics FILE ... --random-probe JSON --pretrained-probe JSON --out DIR
@@ -86,9 +86,27 @@ def add_figures_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--matrices", required=True, type=Path, nargs="+", help="per-view matrix CSVs")
     q.add_argument("--title", default="")
     q.add_argument("--out", required=True, type=Path)
+    q = sub.add_parser("views", help="rank-1 per probe view, one line per condition")
+    q.add_argument("--matrices", required=True, type=Path, nargs="+", help="per-view rank-1 matrix CSVs")
+    q.add_argument("--title", default="")
+    q.add_argument("--out", required=True, type=Path)
     q = sub.add_parser("curves", help="training curves")
     q.add_argument("--runs", required=True, type=Path, nargs="+", help="run folders (or train_log.jsonl files)")
     q.add_argument("--title", default="Training curves")
+    q.add_argument("--out", required=True, type=Path)
+    q = sub.add_parser("cmc", help="CMC curves per condition of evaluation folders")
+    q.add_argument("--evaluations", required=True, type=Path, nargs="+",
+                   help="evaluation folders (<experiment>/seed<k>/<test>/ holding embeddings.npz)")
+    q.add_argument("--max-rank", type=int, default=10, help="last rank of the curves")
+    q.add_argument("--partition", type=Path, help="partition JSON (CCGR-Mini: its GALLERY_SET)")
+    q.add_argument("--metric", choices=("euc", "cos"), help="distance (default: the evaluation's metrics.json)")
+    q.add_argument("--title", default="")
+    q.add_argument("--out", required=True, type=Path)
+    q = sub.add_parser("embeddings", help="2-D PCA of test embeddings coloured by identity")
+    q.add_argument("--evaluation", required=True, type=Path, help="evaluation folder holding embeddings.npz")
+    q.add_argument("--max-identities", type=int, default=20, help="identities shown (the first, sorted)")
+    q.add_argument("--metric", choices=("euc", "cos"), help="distance (default: the evaluation's metrics.json)")
+    q.add_argument("--title", default="")
     q.add_argument("--out", required=True, type=Path)
 
 
@@ -102,7 +120,10 @@ def run_figures(a: argparse.Namespace) -> int:
                                      a.out_masks, a.out_pca),
         "bars": lambda: figures.bars(a.table, a.title, a.out),
         "heatmap": lambda: figures.heatmap(a.matrices, a.title, a.out),
+        "views": lambda: figures.views(a.matrices, a.title, a.out),
         "curves": lambda: figures.curves(a.runs, a.title, a.out),
+        "cmc": lambda: figures.cmc(a.evaluations, a.max_rank, a.partition, a.metric, a.title, a.out),
+        "embeddings": lambda: figures.embeddings(a.evaluation, a.max_identities, a.metric, a.title, a.out),
     }
     for p in kinds[a.kind]():
         print(p)
@@ -201,7 +222,7 @@ def run_tolerances(args: argparse.Namespace) -> int:
     from biggait.reporting.check_metrics import select
 
     rows = select(load_results(args.results), None, args.experiments)
-    noise = noise_tol.derive(rows, args.factor, args.floor)
+    noise = noise_tol.derive(rows, args.factor, args.floor, families=noise_tol.architectures(args.results))
     noise_tol.write(noise, args.out)
     print(f"wrote {len(noise)} tolerances to {args.out}")
     return 0
@@ -209,13 +230,11 @@ def run_tolerances(args: argparse.Namespace) -> int:
 
 # ---- biggait claims ------------------------------------------------------------------------------------
 
-DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "config" / "claims.yaml"  # the repository's file
-
-
 def add_claims_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait claims``."""
     p.add_argument("results", type=Path, help="results folder holding eval/<exp>/seed<k>/<test>/")
-    p.add_argument("--claims", type=Path, default=DEFAULT_CLAIMS, help="claims YAML (default: config/claims.yaml)")
+    p.add_argument("--claims", type=Path, default=None,
+                   help="claims YAML (default: the repository's config/claims.yaml)")
     p.add_argument("--out", type=Path, default=None, help="folder of claims.csv / claims.md (default: RESULTS)")
     p.add_argument("--metrics", type=Path, nargs="*", metavar="FILE",
                    help="use exactly these <experiment>/seed<k>/<test>/metrics.csv files (identity_hits.npz "
@@ -230,11 +249,13 @@ def add_claims_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_claims(args: argparse.Namespace) -> int:
     """Entry point of ``biggait claims``."""
+    from biggait.config import repo_config_file
     from biggait.reporting.claims_report import write_claims
 
     if args.resamples < 100:
         raise ConfigError(f"--resamples {args.resamples}: expected >= 100 for a 95% interval")
-    written = write_claims(args.results, args.claims, args.out or args.results, metrics_files=args.metrics,
+    claims = args.claims or repo_config_file("claims.yaml", what="claims file (the default of --claims)")
+    written = write_claims(args.results, claims, args.out or args.results, metrics_files=args.metrics,
                            seeds=args.seeds, paper_csv=args.paper, resamples=args.resamples, seed=args.seed,
                            scale=args.scale)
     for p in written:

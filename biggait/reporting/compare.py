@@ -8,9 +8,10 @@ A and B must be evaluated on the same test set. For each condition of the test s
 their mean) it reports A's and B's rank-1 (mean over seeds), the difference A - B and its 95%
 interval from the same two-level bootstrap as ``biggait claims``: the test identities resampled
 once for both sides (**paired**: what both models find easy or hard cancels out), and each side's
-seeds resampled (training variance; void with one seed). Verdict: **better** (the interval lies
-above 0), **worse** (below 0), or **no detectable difference**. Writes
-``<out>/<A>_vs_<B>_<test>.{csv,md}`` (atomically) and prints the Markdown.
+seeds resampled (training variance; void with one seed: scipy's identity bootstrap then gives a
+BCa interval where valid; :mod:`biggait.reporting.claims` says why the two levels stay custom).
+Verdict: **better** (the interval lies above 0), **worse** (below 0), or **no detectable
+difference**. Writes ``<out>/<A>_vs_<B>_<test>.{csv,md}`` (atomically) and prints the Markdown.
 """
 
 from __future__ import annotations

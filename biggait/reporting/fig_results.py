@@ -1,4 +1,5 @@
-"""Figures drawn from result files: ours-vs-paper bars, per-view rank-1 heatmaps, training curves."""
+"""Figures drawn from result files, with seaborn: ours-vs-paper bars (``sns.barplot``), per-view rank-1
+heatmaps (``sns.heatmap``) and training curves (``sns.lineplot``)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from biggait.errors import DataError
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from biggait.reporting.fig_style import panel_grid, seaborn, style
 
 
 def _f(text: str) -> float:
@@ -46,50 +39,71 @@ def read_table_cells(path: str | Path) -> list[dict]:
     return rows
 
 
+def _bar_frame(panel: list[dict], methods: list[str]) -> tuple[list[dict], list[str]]:
+    """Long rows (condition, series, value) of one panel and its series, ``"<method> (ours)"`` then
+    ``"<method> (paper)"`` per method (the paper's only when one of its values is known)."""
+    rows, series = [], []
+    for m in methods:
+        mine = [c for c in panel if c["method"] == m]
+        if not mine:
+            continue
+        series.append(f"{m} (ours)")
+        rows += [{"condition": c["condition"], "series": f"{m} (ours)", "value": c["ours"]} for c in mine]
+        if any(not math.isnan(c["paper"]) for c in mine):
+            series.append(f"{m} (paper)")
+            rows += [{"condition": c["condition"], "series": f"{m} (paper)", "value": c["paper"]} for c in mine]
+    return rows, series
+
+
 def bars_figure(cells: list[dict], title: str = ""):
     """Ours vs the paper per condition, one panel per train -> test direction.
 
     Re-run methods get a solid bar (ours, with the std over seeds as an error bar) and a hatched
-    bar beside it (the paper's value, when known). Cited methods are not drawn.
+    white bar beside it (the paper's value, when known). Cited methods are not drawn.
     """
-    plt = _plt()
+    import pandas as pd
+    from matplotlib.patches import Patch
+
+    sns = seaborn()
     ours = [c for c in cells if c["source"] == "ours"]
     if not ours:
         raise DataError("bars: the table has no re-run rows")
     panels: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for c in ours:
         panels[(c["train"], c["test"])].append(c)
-    n = len(panels)
-    cols = min(n, 3)
-    nrows = math.ceil(n / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 3.4 * nrows), squeeze=False)
-    cmap = plt.get_cmap("tab10")
-    for ax, ((tr, te), pc) in zip(axes.flat, panels.items()):
-        conds = list(dict.fromkeys(c["condition"] for c in pc))
-        methods = list(dict.fromkeys(c["method"] for c in pc))
-        width = 0.8 / (2 * len(methods))
-        x = np.arange(len(conds))
-        for m_i, m in enumerate(methods):
-            by = {c["condition"]: c for c in pc if c["method"] == m}
-            ov = [by[k]["ours"] if k in by else np.nan for k in conds]
-            err = [by[k]["ours_std"] if k in by and not math.isnan(by[k]["ours_std"]) else 0 for k in conds]
-            pv = [by[k]["paper"] if k in by else np.nan for k in conds]
-            off = (2 * m_i - len(methods)) * width + width / 2
-            ax.bar(x + off, ov, width, yerr=err, color=cmap(m_i), label=f"{m} (ours)")
-            if not all(math.isnan(v) for v in pv):
-                ax.bar(x + off + width, pv, width, color="white", edgecolor=cmap(m_i), hatch="//",
-                       label=f"{m} (paper)")
-        ax.set_xticks(x, conds, rotation=30 if len(conds) > 5 else 0)
-        ax.set_ylim(0, 100)
-        ax.set_ylabel("rank-1 (%)")
-        ax.set_title(f"{tr} → {te}" if tr != te else tr, fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    methods = list(dict.fromkeys(c["method"] for c in ours))
+    colour = dict(zip(methods, sns.color_palette("tab10", len(methods))))
+    legend: dict[str, Patch] = {}
+    with style():
+        fig, axes = panel_grid(len(panels), 3, 5.2, 3.4)
+        for ax, ((tr, te), pc) in zip(axes, panels.items()):
+            conds = list(dict.fromkeys(c["condition"] for c in pc))
+            rows, series = _bar_frame(pc, methods)
+            palette = {s: colour[s.rsplit(" (", 1)[0]] for s in series}
+            sns.barplot(pd.DataFrame(rows), x="condition", y="value", hue="series", order=conds, hue_order=series,
+                        palette=palette, errorbar=None, legend=False, ax=ax)
+            # One BarContainer per series (hue_order); a bar's condition is its rounded centre.
+            for s, bars in zip(series, list(ax.containers)):  # before the error bars add their own
+                method, paper = s.rsplit(" (", 1)[0], s.endswith("(paper)")
+                if paper:
+                    for bar in bars:
+                        bar.set(facecolor="white", edgecolor=colour[method], hatch="//")
+                    legend.setdefault(s, Patch(facecolor="white", edgecolor=colour[method], hatch="//", label=s))
+                    continue
+                legend.setdefault(s, Patch(facecolor=colour[method], label=s))
+                std = {c["condition"]: c["ours_std"] for c in pc if c["method"] == method}
+                for bar in bars:
+                    err = std.get(conds[int(round(bar.get_x() + bar.get_width() / 2))], math.nan)
+                    if not math.isnan(err) and not math.isnan(bar.get_height()):
+                        ax.errorbar(bar.get_x() + bar.get_width() / 2, bar.get_height(), yerr=err,
+                                    fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+            if len(conds) > 5:
+                ax.tick_params(axis="x", labelrotation=30)
+            ax.set(ylim=(0, 100), xlabel="", ylabel="rank-1 (%)", title=f"{tr} → {te}" if tr != te else tr)
+        handles = list(legend.values())
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), frameon=False)
+        fig.suptitle(title)
+        fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     return fig
 
 
@@ -115,31 +129,21 @@ def read_view_matrix(path: str | Path) -> tuple[list[str], list[str], np.ndarray
 
 
 def heatmap_figure(matrices: list[tuple[str, list[str], list[str], np.ndarray]], title: str = ""):
-    """Per (probe view, gallery view) rank-1 heatmaps, one panel per condition."""
-    plt = _plt()
+    """Per (probe view, gallery view) rank-1 heatmaps, one panel per condition (NaN cells blank)."""
+    sns = seaborn()
     if not matrices:
         raise DataError("heatmap: no per-view matrices given")
-    n = len(matrices)
-    cols = min(n, 4)
-    nrows = math.ceil(n / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 3.4 * nrows), squeeze=False)
-    im = None
-    for ax, (name, probe, gallery, vals) in zip(axes.flat, matrices):
-        im = ax.imshow(vals, vmin=0, vmax=100, cmap="viridis")
-        ax.set_xticks(range(len(gallery)), gallery, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(probe)), probe, fontsize=6)
-        ax.set_xlabel("gallery view", fontsize=8)
-        ax.set_ylabel("probe view", fontsize=8)
-        ax.set_title(name, fontsize=9)
-        if vals.size <= 144:
-            for (i, j), v in np.ndenumerate(vals):
-                if not math.isnan(v):
-                    ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=5,
-                            color="white" if v < 50 else "black")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="rank-1 (%)")
-    fig.suptitle(title, fontsize=10)
+    with style():
+        fig, axes = panel_grid(len(matrices), 4, 3.6, 3.4)
+        for i, (ax, (name, probe, gallery, vals)) in enumerate(zip(axes, matrices)):
+            sns.heatmap(vals, vmin=0, vmax=100, cmap="viridis", square=True, cbar=False, ax=ax,
+                        xticklabels=gallery, yticklabels=probe, annot=vals.size <= 144, fmt=".0f",
+                        annot_kws={"fontsize": 5})
+            ax.tick_params(axis="x", labelrotation=90, labelsize=6)
+            ax.tick_params(axis="y", labelrotation=0, labelsize=6)
+            ax.set(xlabel="gallery view", ylabel="probe view" if i % 4 == 0 else "", title=name)  # 4 per row
+        fig.colorbar(axes[0].collections[0], ax=axes, shrink=0.8, label="rank-1 (%)")
+        fig.suptitle(title)
     return fig
 
 
@@ -174,27 +178,29 @@ LOSS_TERMS = ("total", "triplet", "ce", "reconstruction", "mask_smoothness", "de
 
 def curves_figure(logs: dict[str, dict[str, np.ndarray]], title: str = ""):
     """One panel per loss term; one line per run (``logs``: run name -> read_train_log output)."""
-    plt = _plt()
+    import pandas as pd
+    from matplotlib.lines import Line2D
+
+    sns = seaborn()
     if not logs:
         raise DataError("curves: no training logs given")
     terms = [t for t in LOSS_TERMS if any(t in lg for lg in logs.values())]
     if not terms:
         raise DataError("curves: the training logs hold none of the loss terms " + ", ".join(LOSS_TERMS))
-    cols = min(len(terms), 4)
-    nrows = math.ceil(len(terms) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
-    cmap = plt.get_cmap("tab20")
-    for ax, term in zip(axes.flat, terms):
-        for k, (name, lg) in enumerate(logs.items()):
-            if term in lg:
-                ax.plot(lg["iteration"], lg[term], color=cmap(k % 20), lw=1, label=name)
-        ax.set_title(term, fontsize=9)
-        ax.set_xlabel("iteration", fontsize=8)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(terms):]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=6, frameon=False)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, min(0.3, 0.03 * math.ceil(len(labels) / 4) + 0.03), 1, 0.95))
+    runs = list(logs)
+    colour = dict(zip(runs, sns.color_palette("tab20", len(runs)) if len(runs) > 10
+                      else sns.color_palette("tab10", len(runs))))
+    with style():
+        fig, axes = panel_grid(len(terms), 4, 4.2, 3.0)
+        for ax, term in zip(axes, terms):
+            rows = [{"run": name, "iteration": it, "value": v} for name, lg in logs.items() if term in lg
+                    for it, v in zip(lg["iteration"], lg[term])]
+            sns.lineplot(pd.DataFrame(rows, columns=["run", "iteration", "value"]), x="iteration", y="value",
+                         hue="run", hue_order=[r for r in runs if term in logs[r]], palette=colour, estimator=None,
+                         errorbar=None, linewidth=1, legend=False, ax=ax)
+            ax.set(title=term, xlabel="iteration", ylabel="")
+        handles = [Line2D([], [], color=colour[r], lw=1, label=r) for r in runs]
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(runs), 4), fontsize=6, frameon=False)
+        fig.suptitle(title)
+        fig.tight_layout(rect=(0, min(0.3, 0.03 * math.ceil(len(runs) / 4) + 0.03), 1, 0.95))
     return fig

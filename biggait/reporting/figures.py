@@ -5,7 +5,12 @@ Kinds:
   maps        unsupervised masks and PCA of the appearance / denoising maps of a trained model
   bars        ours vs paper per condition, from a ``biggait tables`` long CSV
   heatmap     per-view rank-1 heatmaps from evaluate's per-view matrix CSVs
+  views       rank-1 per probe view (identical view excluded), one line per condition, from the same CSVs
   curves      training curves from the ``train_log.jsonl`` of run folders
+  cmc         CMC curves per condition, the evaluations' ``embeddings.npz`` scored by the protocol
+  embeddings  2-D PCA of an evaluation's test embeddings, coloured by identity
+
+The files are byte-stable run to run: no dates in the PDF, nothing random in the drawing.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from pathlib import Path
 
 from biggait import paths
 from biggait.errors import DataError
-from biggait.reporting import fig_maps, fig_results
+from biggait.reporting import fig_cmc, fig_embeddings, fig_maps, fig_results, fig_views
 from biggait.io import atomic_path
+
+# No creation date (PDF) and no version string (PNG, PDF): the same figure gives the same bytes.
+SAVE_METADATA = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None, "Creator": None}}
 
 
 def save_figure(fig, out: str | Path, dpi: int = 150) -> list[Path]:
-    """Write ``out.png`` and ``out.pdf`` (atomically) and close the figure."""
+    """Write ``out.png`` and ``out.pdf`` (atomically, without dates: byte-stable) and close the figure."""
     import matplotlib.pyplot as plt
 
     out = Path(out)
@@ -30,7 +38,7 @@ def save_figure(fig, out: str | Path, dpi: int = 150) -> list[Path]:
         for ext in (".png", ".pdf"):
             dest = out.with_name(out.name + ext)
             with atomic_path(dest) as tmp:
-                fig.savefig(tmp, dpi=dpi, format=ext[1:], bbox_inches="tight")
+                fig.savefig(tmp, dpi=dpi, format=ext[1:], bbox_inches="tight", metadata=SAVE_METADATA[ext])
             paths.append(dest)
     finally:
         plt.close(fig)
@@ -70,7 +78,7 @@ def heatmap(matrices: list[Path], title: str, out: Path) -> list[Path]:
     mats = []
     for p in matrices:
         probe, gallery, vals = fig_results.read_view_matrix(p)
-        mats.append((Path(p).stem.removeprefix("gait_").removesuffix("_rank1"), probe, gallery, vals))
+        mats.append((fig_views.condition_name(p), probe, gallery, vals))
     return save_figure(fig_results.heatmap_figure(mats, title=title), out)
 
 
@@ -83,3 +91,32 @@ def curves(runs: list[Path], title: str, out: Path) -> list[Path]:
     if not logs:
         raise DataError("curves: no run folders given")
     return save_figure(fig_results.curves_figure(logs, title=title), out)
+
+
+def views(matrices: list[Path], title: str, out: Path) -> list[Path]:
+    """Rank-1 per probe view, one line per condition, from evaluate's per-view rank-1 matrix CSVs."""
+    return save_figure(fig_views.views_figure([fig_views.view_rank1(p) for p in matrices], title=title), out)
+
+
+def cmc(evaluations: list[Path], max_rank: int, partition: Path | None, metric: str | None, title: str,
+        out: Path) -> list[Path]:
+    """CMC curves per condition of evaluation folders (their ``embeddings.npz`` scored by the protocol)."""
+    from biggait.evaluation.cli import read_gallery_keys
+
+    if not evaluations:
+        raise DataError("cmc: no evaluation folders given")
+    curves = {}
+    for folder in evaluations:
+        ev = fig_cmc.read_evaluation(folder, metric)
+        keys = read_gallery_keys(partition, ev.test_dataset)
+        curves[ev.label] = fig_cmc.cmc_curves(ev, max_rank, keys)
+    return save_figure(fig_cmc.cmc_figure(curves, title=title or f"CMC: {', '.join(curves)}"), out)
+
+
+def embeddings(evaluation: Path, max_identities: int, metric: str | None, title: str, out: Path) -> list[Path]:
+    """2-D PCA of an evaluation folder's test embeddings, coloured by identity."""
+    ev = fig_cmc.read_evaluation(evaluation, metric)
+    proj = fig_embeddings.project(ev.embeddings, ev.metric, max_identities)
+    shown = len(set(proj.labels.tolist()))
+    return save_figure(fig_embeddings.embeddings_figure(
+        proj, title=title or f"Test embeddings (PCA): {ev.label}, {shown} identities"), out)

@@ -5,29 +5,38 @@ For each table of :data:`biggait.reporting.specs.TABLES` this writes, under ``--
 (rows: method x source paper/ours/diff, columns: conditions), ``<name>.md`` and ``<name>.tex``
 (booktabs). Methods of the paper table that are not re-run (GaitSet, ...) are copied from
 ``paper_reported.csv`` and marked *cited*; a paper value we could not recover reads
-``not recovered``. With several seeds, ours is the mean +- the standard deviation over seeds.
+``not recovered``. With several seeds, ours is the mean +- the standard deviation over seeds and the
+95% t-interval of the mean over seeds; with one seed, the seed's value and the bootstrap interval
+(over test identities) that ``biggait evaluate`` wrote into its metrics.csv. The interval is a
+column pair of the long CSV (``ci_low``, ``ci_high``, ``ci_kind``: t95 | bootstrap) and is printed as
+``[low, high]`` in the wide CSV, Markdown and LaTeX. Same inputs, same bytes: orders follow the
+table spec and paper_reported.csv, numbers are written with fixed decimals.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 from biggait import paths
-from biggait.datasets import DATASET_LABELS, SCORES, Column, dataset_name
+from biggait.datasets import DATASET_LABELS, SCORES, dataset_name
 from biggait.errors import DataError
 from biggait.evaluation.metrics_files import MetricRow, load_results, read_metrics_files
-from biggait.io import csv_text, read_json, write_text_atomic
+from biggait.io import csv_value, read_json, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
 from biggait.reporting.specs import EFFICIENCY_COLUMNS, TableSpec, get_table
 
 log = logging.getLogger(__name__)
+
+LEVEL = 0.95  # of the t-interval over seeds (evaluate's one-seed bootstrap intervals are 95% too)
 
 DEMO_NOTE = ("SynthGait demo: synthetic data and tiny stand-in ViTs pretrained on it without labels (not DINOv2); "
              "the numbers show the pipeline and BigGait learning on SynthGait, and are NOT comparable to the paper's.")
@@ -37,48 +46,75 @@ def _label(ds: str) -> str:
     return DATASET_LABELS.get(ds, ds)
 
 
-def _seed_values(metrics: list[MetricRow], experiment: str, test: str, col: Column,
-                 seeds: Iterable[int] | None) -> dict[int, MetricRow]:
-    score = SCORES[test]
-    want = set(seeds) if seeds is not None else None
-    return {m.seed: m for m in metrics
-            if m.experiment == experiment and m.test_dataset == test and m.protocol == score.protocol
-            and m.metric == score.metric and m.condition == col.condition
-            and (want is None or m.seed in want)}
+def metrics_frame(metrics: list[MetricRow], seeds: Iterable[int] | None = None) -> pd.DataFrame:
+    """The metric rows as a DataFrame (one row per number), only ``seeds`` when given.
+
+    A number given twice for one evaluation (same experiment, seed, test, protocol, condition,
+    metric) keeps the last.
+    """
+    frame = pd.DataFrame([asdict(m) for m in metrics], columns=[f.name for f in fields(MetricRow)])
+    if seeds is not None:
+        frame = frame[frame["seed"].isin(list(seeds))]
+    return frame.drop_duplicates(["experiment", "seed", "test_dataset", "protocol", "condition", "metric"],
+                                 keep="last")
 
 
-def _stats(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return math.nan, math.nan
-    arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else math.nan
+def t_interval(mean: pd.Series, std: pd.Series, n: pd.Series, level: float = LEVEL) -> tuple[pd.Series, pd.Series]:
+    """The ``level`` t-interval of a mean over ``n`` seeds: mean -+ t(n-1) * std / sqrt(n); NaN where n < 2."""
+    df = (n - 1).astype(float).where(n > 1)  # degrees of freedom
+    half = pd.Series(stats.t.ppf(0.5 + level / 2.0, df), index=n.index) * std / np.sqrt(n)
+    return mean - half, mean + half
+
+
+def seed_summary(values: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per ``by``: mean, std (ddof 1; NaN for one seed) and n of ``values["value"]`` over seeds, the
+    95% t-interval over seeds (``ci_low``, ``ci_high``, ``ci_kind`` t95; n > 1) or, for one seed,
+    the bootstrap interval its metrics.csv gives (``ci_kind`` bootstrap), if any."""
+    g = values.groupby(by, sort=False)
+    out = pd.DataFrame({"mean": g["value"].mean(skipna=False), "std": g["value"].std(ddof=1, skipna=False),
+                        "n": g["value"].size(), "boot_low": g["ci_low"].first(skipna=False),
+                        "boot_high": g["ci_high"].first(skipna=False)})
+    out["ci_low"], out["ci_high"] = t_interval(out["mean"], out["std"], out["n"])
+    single = out["n"] == 1
+    out.loc[single, "ci_low"], out.loc[single, "ci_high"] = out["boot_low"], out["boot_high"]
+    out["ci_kind"] = np.where(out["ci_low"].isna(), "", np.where(single, "bootstrap", "t95"))
+    return out
 
 
 def build_accuracy_table(spec: TableSpec, metrics: list[MetricRow], paper: dict,
                          seeds: Iterable[int] | None = None, note: str = "") -> list[Cell]:
-    """All cells of an accuracy table (re-run rows first, then the cited ones)."""
+    """All cells of an accuracy table (re-run rows first, then the cited ones).
+
+    A re-run cell is the mean over seeds with its std and 95% t-interval (several seeds) or the
+    seed's own bootstrap interval (one seed, see :func:`seed_summary`); ``Mean`` averages each seed's
+    conditions first (seeds with every condition only), then summarises over seeds the same way.
+    """
+    frame = metrics_frame(metrics, seeds)
     cells: list[Cell] = []
     rerun = set()
     for row in spec.rows:
         tr, te = _label(row.train), _label(row.test)
         rerun.add((tr, te, row.method))
-        cols = spec.columns(row.test)
-        per_seed: dict[int, list[float]] = {}
-        for col in cols:
-            found = _seed_values(metrics, row.experiment, row.test, col, seeds)
-            mean, std = _stats([m.value for m in found.values()])
-            single = next(iter(found.values())) if len(found) == 1 else None
-            for s, m in found.items():
-                per_seed.setdefault(s, []).append(m.value)
-            cells.append(Cell(spec.name, row.method, row.experiment, tr, te, col.label,
-                              SCORES[row.test].metric, "ours", mean, std, len(found),
-                              single.ci_low if single else math.nan,
-                              single.ci_high if single else math.nan, note=note))
+        score = SCORES[row.test]
+        conditions = [c.condition for c in spec.columns(row.test)]
+        found = frame[(frame["experiment"] == row.experiment) & (frame["test_dataset"] == row.test)
+                      & (frame["protocol"] == score.protocol) & (frame["metric"] == score.metric)
+                      & frame["condition"].isin(conditions)]
+        summary = seed_summary(found, "condition").reindex(conditions)
+        summary["n"] = summary["n"].fillna(0).astype(int)
+        labels = [c.label for c in spec.columns(row.test)]
         if spec.mean_column:
-            full = [sum(v) / len(v) for v in per_seed.values() if len(v) == len(cols)]
-            mean, std = _stats(full)
-            cells.append(Cell(spec.name, row.method, row.experiment, tr, te, "Mean",
-                              SCORES[row.test].metric, "ours", mean, std, len(full), note=note))
+            per_seed = found.pivot(index="seed", columns="condition", values="value")  # seeds x conditions
+            complete = found.groupby("seed")["condition"].nunique() == len(conditions)
+            seed_means = per_seed[complete.reindex(per_seed.index)].mean(axis=1, skipna=False)
+            mean = seed_summary(pd.DataFrame({"value": seed_means, "ci_low": np.nan, "ci_high": np.nan,
+                                              "all": "Mean"}), "all").reindex(["Mean"])
+            mean["n"] = mean["n"].fillna(0).astype(int)
+            summary, labels = pd.concat([summary, mean]), labels + ["Mean"]
+        for label, s in zip(labels, summary.itertuples()):
+            cells.append(Cell(spec.name, row.method, row.experiment, tr, te, label, score.metric, "ours",
+                              s.mean, s.std, int(s.n), s.ci_low, s.ci_high, s.ci_kind if s.n else "",
+                              note=note))
     for c in cells:
         pv = paper.get((spec.paper_table, c.train, c.test, c.method, c.condition, spec.paper_metric))
         if pv is not None and pv.role == "paper":
@@ -135,14 +171,20 @@ def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict,
     return cells
 
 
+def long_csv(cells: list[Cell]) -> str:
+    """The long CSV: one cell a line, :data:`CELL_COLUMNS`, numbers as :func:`biggait.io.csv_value` writes them."""
+    frame = pd.DataFrame([asdict(c) for c in cells], columns=list(CELL_COLUMNS))
+    return frame.to_csv(index=False, lineterminator="\n", float_format=csv_value)
+
+
 def write_table(cells: list[Cell], spec: TableSpec, out_dir: str | Path, note: str = "") -> list[Path]:
     """Write the long CSV, the wide CSV, Markdown and LaTeX of one table; returns the paths."""
     out_dir = Path(out_dir)
-    header, rows = render.wide_rows(cells, 2 if spec.kind == "efficiency" else 1)
-    texts = {f"{spec.name}.csv": csv_text(list(CELL_COLUMNS), (asdict(c).values() for c in cells)),
-             f"{spec.name}_wide.csv": csv_text(header, rows),
-             f"{spec.name}.md": render.markdown(spec.title, note, header, rows),
-             f"{spec.name}.tex": render.latex(spec.title, note, header, rows)}
+    wide = render.wide_table(cells, 2 if spec.kind == "efficiency" else 1)
+    texts = {f"{spec.name}.csv": long_csv(cells),
+             f"{spec.name}_wide.csv": wide.to_csv(index=False, lineterminator="\n"),
+             f"{spec.name}.md": render.markdown(spec.title, note, wide),
+             f"{spec.name}.tex": render.latex(spec.title, note, wide)}
     for name, text in texts.items():
         write_text_atomic(out_dir / name, text)
     return [out_dir / n for n in texts]

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from biggait.progress import progress_bar
 from biggait.synthgait.body import COAT, FOREARM, LOWER, SHIN, UPPER, Identity, sample_identity, vary_identity, walk
 from biggait.synthgait.domains import DOMAINS, Condition, DomainPlan, DomainStyle, get_domain
 from biggait.synthgait.formats import format_sequence, tight_box, write_pickles
@@ -261,7 +261,7 @@ def generate(out: str | Path, spec: SynthSpec, *, workers: int | None = None, pr
         logger.info("resuming: %d of %d sequences already exist", counts["skipped"], len(jobs))
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     args = [(spec.seed, j, str(out / j.domain)) for j in todo]
-    bar = tqdm(total=len(todo), desc="synthgait", unit="seq", disable=not progress or not todo)
+    bar = progress_bar(total=len(todo), desc="synthgait", unit="seq", disable=not progress or not todo)
     try:
         if workers == 1:
             for a in args:

@@ -36,6 +36,7 @@ from biggait.io import write_run_info
 from biggait.models import losses
 from biggait.models.biggait import build_model
 from biggait.models.checkpoints import save_checkpoint
+from biggait.progress import progress_bar
 from biggait.train import distributed as ddp
 from biggait.train import state as ts
 from biggait.train.preempt import Preempted, StopRequest
@@ -244,8 +245,8 @@ class _Trainer:
         exp, info, total = self.exp, self.info, self.exp.train.total_iters
         self.model.set_iteration(self.step)  # applies the mask-branch schedule before train() sets the modes
         self.net.train()  # the model keeps its frozen LVM (and a frozen mask branch) in eval mode
-        bar = tqdm(total=total, initial=self.step, desc=exp.name, file=sys.stderr, dynamic_ncols=True,
-                   disable=not (progress and info.is_main))
+        bar = progress_bar(total=total, initial=self.step, desc=exp.name, file=sys.stderr, dynamic_ncols=True,
+                           disable=not (progress and info.is_main))
         window, bad_run = _Window(), 0
         try:
             with StopRequest() as stop_request:

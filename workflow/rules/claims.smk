@@ -4,6 +4,7 @@ Its inputs are the metrics files and identity hits of the evaluations the claims
 those the configured tables make (claims whose cells are not in the run read "not run"), and it
 runs after the tables. The same claims file serves every config (demo, CI, paper scale)."""
 
+
 rule claims:
     input:
         metrics=[metrics_file(e, s, t) for e, t in claims_evaluations() for s in claim_seeds(e, t)],
@@ -14,14 +15,16 @@ rule claims:
     output:
         report(paths.claims_files(R)[1], caption="../report/claims.rst", category="Claims"),
         paths.claims_files(R)[0],
+    log:
+        paths.log_file(R, "claims"),
+    localrule: True
+    conda:
+        "../envs/biggait.yaml"
     params:
         biggait=BIGGAIT,
         scale=SCALE,
         results=lambda wc, output: os.path.dirname(output[1]),  # <results>/claims.csv
         seeds=" ".join(str(s) for s in ALL_SEEDS),
-    log:
-        paths.log_file(R, "claims"),
-    localrule: True
     shell:
         "{params.biggait} claims {params.results} --claims {input.claims} --metrics {input.metrics} --seeds {params.seeds} "
-        "--paper {input.paper} --scale {params.scale} --out {params.results} 2>&1 | tee {log} >&2"
+        "--paper {input.paper} --scale {params.scale} --out {params.results} > {log} 2>&1"

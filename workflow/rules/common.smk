@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from biggait import paths
@@ -27,10 +28,22 @@ SCALE = PLAN.scale
 SEEDS = PLAN.seeds
 R = PLAN.results  # results folder
 PAPER_CSV = str(PLAN.repo_path(config["paper_values"]))
-# The same CLI a person uses; taken next to the Python running Snakemake when the venv is not active.
+
+
+def use_conda() -> bool:
+    """`--sdm conda`: every job runs in its rule's environment (workflow/envs/biggait.yaml)."""
+    settings = getattr(workflow, "deployment_settings", None)
+    return settings is not None and DeploymentMethod.CONDA in settings.deployment_method
+
+
+# The same CLI a person uses. Under --sdm conda, the job's environment's own `biggait` and `python`
+# (first on its PATH); otherwise those next to the Python running Snakemake (the venv, active or not).
 _exe = Path(sys.executable).parent / "biggait"
-BIGGAIT = shlex.quote(str(_exe)) if _exe.exists() else "biggait"
-PYTHON = shlex.quote(sys.executable)
+if use_conda():
+    BIGGAIT, PYTHON = "biggait", "python"
+else:
+    BIGGAIT = shlex.quote(str(_exe)) if _exe.exists() else "biggait"
+    PYTHON = shlex.quote(sys.executable)
 # Command prefix of GPU jobs; rules append `--gpus {resources.gpu} --` and the command.
 GPU_RUN = f"{PYTHON} -m biggait.gpu_claim --lock-dir {shlex.quote(config['gpu_lock_dir'])}"
 
@@ -78,6 +91,7 @@ RUN_TABLES = _plan(PLAN.run_tables)
 
 
 # ------------------------------------------------------------------ paths and input functions
+
 
 def run_dir(exp: str, seed) -> str:
     return paths.run_dir(R, exp, seed)

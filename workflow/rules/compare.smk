@@ -11,19 +11,21 @@ rule compare:
     output:
         csv=f"{paths.compare_stem(R, '{a}', '{b}', '{test}')}.csv",
         md=f"{paths.compare_stem(R, '{a}', '{b}', '{test}')}.md",
+    log:
+        paths.log_file(R, "compare/{a}_vs_{b}_{test}"),
+    wildcard_constraints:
+        a=r"[A-Za-z0-9_]+?",
+        b=r"[A-Za-z0-9_]+",
+        test="|".join(DATASET_LABELS),
+    localrule: True
+    conda:
+        "../envs/biggait.yaml"
     params:
         biggait=BIGGAIT,
         a=lambda wc, input: paths.experiment_eval_dir(input.a[0]),
         b=lambda wc, input: paths.experiment_eval_dir(input.b[0]),
         out=lambda wc, output: os.path.dirname(output.csv),
         seeds=" ".join(str(s) for s in SEEDS),
-    log:
-        paths.log_file(R, "compare/{a}_vs_{b}_{test}"),
-    localrule: True
-    wildcard_constraints:
-        a=r"[A-Za-z0-9_]+?",
-        b=r"[A-Za-z0-9_]+",
-        test="|".join(DATASET_LABELS),
     shell:
         "{params.biggait} compare {params.a} {params.b} --test {wildcards.test} --seeds {params.seeds} "
-        "--out {params.out} 2>&1 | tee {log} >&2"
+        "--out {params.out} > {log} 2>&1"

@@ -10,11 +10,17 @@ rule synthgait:
     output:
         partitions=[f"{paths.synthgait_dir(R)}/{ds}.json" for ds in SYNTHGAIT_DOMAINS],
         roots=[directory(f"{paths.synthgait_dir(R)}/{ds}") for ds in SYNTHGAIT_DOMAINS],
+    log:
+        paths.log_file(R, "synthgait"),
+    benchmark:
+        paths.benchmark_file(R, "synthgait")
+    priority: 1000
+    conda:
+        "../envs/biggait.yaml"
+    threads: 2  # worker processes; first in line (priority), see pretrain.smk
     params:
         biggait=BIGGAIT,
         scale=SCALE,
         out=lambda wc, output: os.path.dirname(output.partitions[0]),
-    log:
-        paths.log_file(R, "synthgait"),
     shell:
-        "{params.biggait} synth --out {params.out} --scale {params.scale} 2>&1 | tee {log} >&2"
+        "{params.biggait} synth --out {params.out} --scale {params.scale} --workers {threads} > {log} 2>&1"

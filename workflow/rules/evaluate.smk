@@ -11,24 +11,28 @@ rule evaluate:
     output:
         metrics=paths.metrics_file(R, "{exp}", "{seed}", "{test}"),
         hits=paths.identity_hits_file(R, "{exp}", "{seed}", "{test}"),
+    log:
+        paths.log_file(R, "evaluate/{exp}_seed{seed}_{test}"),
+    benchmark:
+        paths.benchmark_file(R, "evaluate/{exp}_seed{seed}_{test}")
+    wildcard_constraints:
+        exp=r"[A-Za-z0-9_]+",
+        seed=r"\d+",
+        test=r"[a-z0-9_]+",
+    conda:
+        "../envs/biggait.yaml"
+    threads: config["threads"]["evaluate"]
+    resources:
+        gpu=gpus_per_job(),
     params:
         gpu_run=GPU_RUN,
         biggait=BIGGAIT,
         out=lambda wc: paths.eval_dir(R, wc.exp, wc.seed, wc.test),
         root=lambda wc: dataset_root(wc.test),
-    log:
-        paths.log_file(R, "evaluate/{exp}_seed{seed}_{test}"),
-    threads: config["threads"]["evaluate"]
-    resources:
-        gpu=gpus_per_job(),
-    wildcard_constraints:
-        exp=r"[A-Za-z0-9_]+",
-        seed=r"\d+",
-        test=r"[a-z0-9_]+",
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
         "{params.gpu_run} --gpus {resources.gpu} -- {params.biggait} evaluate --checkpoint {input.model} --dataset {wildcards.test} "
-        "--root {params.root} --partition {input.partition} --out {params.out} 2>&1 | tee -a {log} >&2"
+        "--root {params.root} --partition {input.partition} --out {params.out} >> {log} 2>&1"
 
 
 rule efficiency:
@@ -38,15 +42,19 @@ rule efficiency:
         experiment=str(PLAN.experiment_file("{exp}")),
     output:
         paths.efficiency_file(R, "{exp}"),
+    log:
+        paths.log_file(R, "efficiency/{exp}"),
+    benchmark:
+        paths.benchmark_file(R, "efficiency/{exp}")
+    conda:
+        "../envs/biggait.yaml"
+    threads: config["threads"]["evaluate"]
+    resources:
+        gpu=gpus_per_job(),
     params:
         gpu_run=GPU_RUN,
         biggait=BIGGAIT,
         scale=SCALE,
-    log:
-        paths.log_file(R, "efficiency/{exp}"),
-    threads: config["threads"]["evaluate"]
-    resources:
-        gpu=gpus_per_job(),
     shell:
         "OMP_NUM_THREADS={threads} {params.gpu_run} --gpus {resources.gpu} -- {params.biggait} efficiency "
         "--experiment {input.experiment} --scale {params.scale} --set model.lvm_checkpoint= --json --throughput > {output} 2> {log}"
@@ -63,19 +71,24 @@ for _name, _test, _members in EVAL_GROUPS:
         output:
             metrics=[paths.metrics_file(R, e, s, _test) for e, s in _members],
             hits=[paths.identity_hits_file(R, e, s, _test) for e, s in _members],
+        log:
+            paths.log_file(R, f"evaluate/shared_{_name}"),
+        benchmark:
+            paths.benchmark_file(R, f"evaluate/shared_{_name}")
+        conda:
+            "../envs/biggait.yaml"
+        threads: config["threads"]["evaluate"]
+        resources:
+            gpu=gpus_per_job(),
         params:
             gpu_run=GPU_RUN,
             biggait=BIGGAIT,
             test=_test,
             root=lambda wc, t=_test: dataset_root(t),
             pairs=lambda wc, input, output: " ".join(
-                f"--checkpoint {m} --out {os.path.dirname(o)}" for m, o in zip(input.models, output.metrics)),
-        log:
-            paths.log_file(R, f"evaluate/shared_{_name}"),
-        threads: config["threads"]["evaluate"]
-        resources:
-            gpu=gpus_per_job(),
+                f"--checkpoint {m} --out {os.path.dirname(o)}" for m, o in zip(input.models, output.metrics)
+            ),
         shell:
             "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
             "{params.gpu_run} --gpus {resources.gpu} -- {params.biggait} evaluate {params.pairs} --dataset {params.test} "
-            "--root {params.root} --partition {input.partition} 2>&1 | tee -a {log} >&2"
+            "--root {params.root} --partition {input.partition} >> {log} 2>&1"

@@ -3,7 +3,6 @@ themselves (`biggait pretrain-lvm`, masked images + time-contrastive; no silhoue
 One job per LVM variant; every BigGait training of that variant takes its weights file as input.
 The job resumes from <weights>.state.pt when it runs again after an interruption."""
 
-
 if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv2 files
 
     rule pretrain_frames:
@@ -13,23 +12,34 @@ if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv
             partitions=[dataset_partition(ds) for ds in SYNTHGAIT_DOMAINS],
         output:
             paths.pretrain_frames(R),
+        log:
+            paths.log_file(R, "pretrain/frames"),
+        benchmark:
+            paths.benchmark_file(R, "pretrain/frames")
+        # it computes on one: with two, 0.003% of the resized pixels differ by one level (measured)
+        priority: 1000
+        conda:
+            "../envs/biggait.yaml"
+        threads: 2  # holds both cores so that the two-core ViT-S pretraining after it starts at once (below);
         params:
             biggait=BIGGAIT,
             scale=SCALE,
             data=pretrain_data(),
-        log:
-            paths.log_file(R, "pretrain/frames"),
-        priority: 100
         shell:
-            "{params.biggait} pretrain-lvm --frames-only --frames-cache {output} --scale {params.scale} {params.data} "
-            "2>&1 | tee -a {log} >&2"
+            "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 {params.biggait} pretrain-lvm --frames-only --frames-cache {output} --scale {params.scale} {params.data} "
+            ">> {log} 2>&1"
 
-    # The ViT-S stand-in first, on both cores (priority 100): every BigGait training but the LVM-size ones
-    # waits for it. The B/L/G stand-ins feed the LVM-size table only: one core each, next in line
-    # (priority 50), so they run beside the trainings instead of as a two-core tail (one thread is ~1.4x
-    # more work per core-second than two, measured in docs/performance.md "The demo's time").
-    for _name, _variants, _priority, _threads in (("pretrain_lvm_main", r"vits14(_reg4)?", 100, 2),
-                                                  ("pretrain_lvm", r"vit[blg]14(_reg4)?", 50, 1)):
+    # The ViT-S stand-in is on the critical path (every BigGait training but the LVM-size ones waits for
+    # it): it takes both cores, right after SynthGait and the frames, which hold both cores too. Snakemake
+    # fills free cores with whatever fits and weighs jobs by the sum of their priorities, so a two-core job
+    # needs a priority above any pair of others (measured: at priority 100 it started 6 minutes late
+    # behind one-core jobs of priority 50). Its weights are the two-thread ones the demo's numbers were
+    # measured with (another thread count is another draw). The B/L/G stand-ins feed the LVM-size table
+    # only: one core each (1.3-1.4x less work per core than two), before the trainings (long jobs first).
+    for _name, _variants, _priority, _threads in (
+        ("pretrain_lvm_main", r"vits14(_reg4)?", 1000, 2),
+        ("pretrain_lvm", r"vit[blg]14(_reg4)?", 10, 1),
+    ):
 
         rule:
             name:
@@ -39,18 +49,22 @@ if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv
             output:
                 weights=paths.pretrained_lvm(R, "{variant}"),
                 provenance=paths.pretrained_lvm_provenance(R, "{variant}"),
+            log:
+                paths.log_file(R, "pretrain/{variant}"),
+            benchmark:
+                paths.benchmark_file(R, "pretrain/{variant}")
+            wildcard_constraints:
+                variant=_variants,
+            priority: _priority
+            conda:
+                "../envs/biggait.yaml"
+            threads: _threads
             params:
                 biggait=BIGGAIT,
                 scale=SCALE,
                 data=pretrain_data(),
                 flags=pretrain_flags(),
-            log:
-                paths.log_file(R, "pretrain/{variant}"),
-            threads: _threads
-            priority: _priority
-            wildcard_constraints:
-                variant=_variants,
             shell:
                 "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
                 "{params.biggait} pretrain-lvm --variant {wildcards.variant} --scale {params.scale} {params.data} "
-                "{params.flags} --frames-cache {input.frames} --out {output.weights} 2>&1 | tee -a {log} >&2"
+                "{params.flags} --frames-cache {input.frames} --out {output.weights} >> {log} 2>&1"

@@ -11,11 +11,22 @@ rule table:
         metrics=lambda wc: table_metric_inputs(wc.table),
         paper=PAPER_CSV,
     output:
-        report(f"{TABLES_DIR}/{{table}}.md", caption="../report/table.rst", category="Tables",
-               labels=lambda wc: {"table": wc.table}),
+        report(
+            f"{TABLES_DIR}/{{table}}.md",
+            caption="../report/table.rst",
+            category="Tables",
+            labels=lambda wc: {"table": wc.table},
+        ),
         f"{TABLES_DIR}/{{table}}.csv",
         f"{TABLES_DIR}/{{table}}_wide.csv",
         f"{TABLES_DIR}/{{table}}.tex",
+    log:
+        paths.log_file(R, "tables/{table}"),
+    wildcard_constraints:
+        table="|".join(TABLES),
+    localrule: True
+    conda:
+        "../envs/biggait.yaml"
     params:
         biggait=BIGGAIT,
         scale=SCALE,
@@ -23,14 +34,38 @@ rule table:
         inputs_flag=lambda wc: "--metrics --efficiency" if TABLES[wc.table].kind == "efficiency" else "--metrics",
         seeds=lambda wc: " ".join(str(s) for s in PLAN.table_seeds(wc.table)),
         allow=lambda wc: "--allow-missing" if config["experiments"] else "",
-    log:
-        paths.log_file(R, "tables/{table}"),
-    wildcard_constraints:
-        table="|".join(TABLES),
     shell:
         "{params.biggait} tables {wildcards.table} {params.inputs_flag} {input.metrics} "
         "--paper {input.paper} --out {params.out} --seeds {params.seeds} --scale {params.scale} {params.allow} "
-        "2>&1 | tee {log} >&2"
+        "> {log} 2>&1"
+
+
+rule job_times:
+    """Wall time, CPU time and peak memory of every benchmarked job (`biggait job-times`): the trainings,
+    evaluations and pretrainings write <results>/benchmarks/<rule>/<job>.tsv; this gathers them once the
+    tables (and the upstream table) are built, i.e. after every such job of the run."""
+    input:
+        [table_outputs(t) for t in RUN_TABLES],
+        upstream_outputs(),
+    output:
+        report(
+            paths.job_times_files(R)[0],
+            caption="../report/job_times.rst",
+            category="Tables",
+            labels={"table": "job_times"},
+        ),
+        paths.job_times_files(R)[1],
+    log:
+        paths.log_file(R, "tables/job_times"),
+    localrule: True
+    conda:
+        "../envs/biggait.yaml"
+    params:
+        biggait=BIGGAIT,
+        benchmarks=paths.benchmarks_dir(R),
+        out=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "{params.biggait} job-times {params.benchmarks} --out {params.out} > {log} 2>&1"
 
 
 for _t in TABLES:

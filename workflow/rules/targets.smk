@@ -5,8 +5,8 @@ import os
 
 from biggait.reporting.claims_config import claim_evaluations, load_claims
 
-
 # ------------------------------------------------------------------ pretraining (demo)
+
 
 def pretrain_data() -> str:
     return " ".join(f"--data {ds}={dataset_root(ds)}:{dataset_partition(ds)}" for ds in SYNTHGAIT_DOMAINS)
@@ -55,8 +55,9 @@ EVAL_GROUPS = PLAN.evaluation_groups(RUN_TABLES, int(config["eval_group_size"]))
 # ------------------------------------------------------------------ figures
 
 # Trained experiments of the tables that run (the efficiency table builds models, trains none).
-RUN_EXPERIMENTS = list(dict.fromkeys(e for t in RUN_TABLES if TABLES[t].kind == "accuracy"
-                                     for e in table_experiments(t)))
+RUN_EXPERIMENTS = list(
+    dict.fromkeys(e for t in RUN_TABLES if TABLES[t].kind == "accuracy" for e in table_experiments(t))
+)
 RUN_EVALUATIONS = {(e, t) for tb in RUN_TABLES for e, t in table_evaluations(tb) if t != "-"}
 FIG_SEED = SEEDS[0]
 FIGS = paths.figures_dir(R)
@@ -76,5 +77,6 @@ def figure_targets() -> list[str]:
     for item in config["figures"]["heatmap_evaluations"]:
         e, t = item.split(":")
         if (e, t) in RUN_EVALUATIONS:
-            out.append(f"{FIGS}/views_{e}_{t}.png")
+            # heatmaps, rank-1 per probe view, CMC curves, PCA of the test embeddings (rules in figures.smk)
+            out += [f"{FIGS}/{kind}_{e}_{t}.png" for kind in ("views", "per_view_rank1", "cmc", "embeddings")]
     return out

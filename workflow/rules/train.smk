@@ -8,22 +8,26 @@ rule train:
         unpack(train_inputs),
     output:
         model=paths.model_file(R, "{exp}", "{seed}"),
+    log:
+        paths.log_file(R, "train/{exp}_seed{seed}"),
+    benchmark:
+        paths.benchmark_file(R, "train/{exp}_seed{seed}")
+    wildcard_constraints:
+        exp=r"[A-Za-z0-9_]+",
+        seed=r"\d+",
+    conda:
+        "../envs/biggait.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        gpu=gpus_per_job(),
     params:
         gpu_run=GPU_RUN,
         biggait=BIGGAIT,
         scale=SCALE,
         run=lambda wc: run_dir(wc.exp, wc.seed),
         sets=train_sets,
-    log:
-        paths.log_file(R, "train/{exp}_seed{seed}"),
-    threads: config["threads"]["train"]
-    resources:
-        gpu=gpus_per_job(),
-    wildcard_constraints:
-        exp=r"[A-Za-z0-9_]+",
-        seed=r"\d+",
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
         "{params.gpu_run} --gpus {resources.gpu} -- {params.biggait} train {input.experiment} --scale {params.scale} "
         "--out {params.run} {params.sets} "
-        "2>&1 | tee -a {log} >&2"
+        ">> {log} 2>&1"

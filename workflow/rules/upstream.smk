@@ -15,20 +15,24 @@ if UPSTREAM_ON:
             lvm=lambda wc: [UPSTREAM_LVM] if wc.kind == "pretrained" else [],
         output:
             paths.upstream_probe(R, "{kind}"),
+        log:
+            paths.log_file(R, "upstream/probe_{kind}"),
+        benchmark:
+            paths.benchmark_file(R, "upstream/probe_{kind}")
+        wildcard_constraints:
+            kind="|".join(paths.UPSTREAM_KINDS),
+        conda:
+            "../envs/biggait.yaml"
+        threads: config["threads"]["evaluate"]
         params:
             biggait=BIGGAIT,
             scale=SCALE,
             root=lambda wc: dataset_root("ccpg"),
             lvm=lambda wc, input: f"--lvm-checkpoint {input.lvm}" if wc.kind == "pretrained" else "",
-        log:
-            paths.log_file(R, "upstream/probe_{kind}"),
-        threads: config["threads"]["evaluate"]
-        wildcard_constraints:
-            kind="|".join(paths.UPSTREAM_KINDS),
         shell:
             "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
             "{params.biggait} probe-upstream --dataset ccpg --root {params.root} --partition {input.partition} "
-            "--scale {params.scale} {params.lvm} --out {output} 2>&1 | tee {log} >&2"
+            "--scale {params.scale} {params.lvm} --out {output} > {log} 2>&1"
 
     rule upstream_report:
         input:
@@ -36,16 +40,22 @@ if UPSTREAM_ON:
             random=paths.upstream_probe(R, "random"),
             pretrained=paths.upstream_probe(R, "pretrained"),
         output:
-            report(paths.upstream_files(R)[1], caption="../report/upstream.rst", category="Tables",
-                   labels={"table": "upstream"}),
+            report(
+                paths.upstream_files(R)[1],
+                caption="../report/upstream.rst",
+                category="Tables",
+                labels={"table": "upstream"},
+            ),
             paths.upstream_files(R)[0],
+        log:
+            paths.log_file(R, "tables/upstream"),
+        localrule: True
+        conda:
+            "../envs/biggait.yaml"
         params:
             biggait=BIGGAIT,
             scale=SCALE,
             tables=lambda wc, output: os.path.dirname(output[0]),
-        log:
-            paths.log_file(R, "tables/upstream"),
-        localrule: True
         shell:
             "{params.biggait} upstream-report --metrics {input.metrics} --random-probe {input.random} "
-            "--pretrained-probe {input.pretrained} --out {params.tables} --scale {params.scale} 2>&1 | tee {log} >&2"
+            "--pretrained-probe {input.pretrained} --out {params.tables} --scale {params.scale} > {log} 2>&1"
