@@ -6,11 +6,28 @@ The protocol core (:mod:`distance`, :mod:`metrics`, :mod:`protocols`, :mod:`boot
 numpy/torch and reproduces the released evaluator's numbers exactly (see :mod:`biggait.parity.eval_checks`).
 """
 
-from biggait.evaluation.distance import pairwise_distance
-from biggait.evaluation.metrics import RetrievalMetrics, de_diag, first_match_ranks, retrieval_metrics
-from biggait.evaluation.metrics_files import MetricRow
-from biggait.datasets import PROTOCOLS, get_protocol
-from biggait.evaluation.protocols import EvalResult, ViewMatrix, evaluate
+import importlib
+from typing import Any
 
-__all__ = ["pairwise_distance", "RetrievalMetrics", "de_diag", "first_match_ranks", "retrieval_metrics",
-           "PROTOCOLS", "EvalResult", "MetricRow", "ViewMatrix", "evaluate", "get_protocol"]
+# Exported names -> the module defining them, imported on first use: the reporting commands read
+# metrics files (biggait.evaluation.metrics_files) without paying for torch (~1.5 s per workflow job).
+_EXPORTS = {
+    "pairwise_distance": "biggait.evaluation.distance",
+    "RetrievalMetrics": "biggait.evaluation.metrics",
+    "de_diag": "biggait.evaluation.metrics",
+    "first_match_ranks": "biggait.evaluation.metrics",
+    "retrieval_metrics": "biggait.evaluation.metrics",
+    "MetricRow": "biggait.evaluation.metrics_files",
+    "PROTOCOLS": "biggait.datasets",
+    "get_protocol": "biggait.datasets",
+    "EvalResult": "biggait.evaluation.protocols",
+    "ViewMatrix": "biggait.evaluation.protocols",
+    "evaluate": "biggait.evaluation.protocols",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'biggait.evaluation' has no attribute {name!r}")

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from biggait import paths
 from biggait.errors import DataError
-from biggait.reporting import fig_cmc, fig_embeddings, fig_maps, fig_results, fig_views
+from biggait.reporting import fig_results, fig_views
+# fig_maps, fig_cmc and fig_embeddings need torch (a model, the protocols): imported by the kinds that
+# use them, so that bars / heatmaps / curves jobs start without it.
 from biggait.io import atomic_path
 
 # No creation date (PDF) and no version string (PNG, PDF): the same figure gives the same bytes.
@@ -47,6 +49,8 @@ def save_figure(fig, out: str | Path, dpi: int = 150) -> list[Path]:
 
 def pad_resize(root: Path, dataset: str, partition: Path | None, sequence: int, out: Path) -> list[Path]:
     """A stored crop of a test sequence, squashed vs Pad-and-Resize."""
+    from biggait.reporting import fig_maps
+
     seq, name = fig_maps.load_test_sequence(root, dataset, partition, sequence)
     frame = int(fig_maps.pick_frames(len(seq["ratios"]), 3)[1 if len(seq["ratios"]) > 1 else 0])
     return save_figure(fig_maps.pad_resize_figure(seq["rgb"], seq["ratios"], frame,
@@ -56,6 +60,8 @@ def pad_resize(root: Path, dataset: str, partition: Path | None, sequence: int, 
 def maps(checkpoint: Path, root: Path, dataset: str, partition: Path | None, sequence: int, frames: int,
          out_masks: Path, out_pca: Path) -> list[Path]:
     """Unsupervised masks and the PCA of the GRE maps of a trained model on one test sequence."""
+    from biggait.reporting import fig_maps
+
     seq, name = fig_maps.load_test_sequence(root, dataset, partition, sequence)
     picked = fig_maps.pick_frames(len(seq["ratios"]), frames)
     found = fig_maps.model_maps(checkpoint, seq["rgb"], seq["ratios"], picked)
@@ -102,6 +108,7 @@ def cmc(evaluations: list[Path], max_rank: int, partition: Path | None, metric: 
         out: Path) -> list[Path]:
     """CMC curves per condition of evaluation folders (their ``embeddings.npz`` scored by the protocol)."""
     from biggait.evaluation.cli import read_gallery_keys
+    from biggait.reporting import fig_cmc
 
     if not evaluations:
         raise DataError("cmc: no evaluation folders given")
@@ -115,6 +122,8 @@ def cmc(evaluations: list[Path], max_rank: int, partition: Path | None, metric: 
 
 def embeddings(evaluation: Path, max_identities: int, metric: str | None, title: str, out: Path) -> list[Path]:
     """2-D PCA of an evaluation folder's test embeddings, coloured by identity."""
+    from biggait.reporting import fig_cmc, fig_embeddings
+
     ev = fig_cmc.read_evaluation(evaluation, metric)
     proj = fig_embeddings.project(ev.embeddings, ev.metric, max_identities)
     shown = len(set(proj.labels.tolist()))

@@ -23,7 +23,7 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit  # Student t quantile (= scipy.stats.t.ppf), without importing scipy.stats
 
 from biggait import paths
 from biggait.datasets import DATASET_LABELS, SCORES, dataset_name
@@ -62,7 +62,7 @@ def metrics_frame(metrics: list[MetricRow], seeds: Iterable[int] | None = None) 
 def t_interval(mean: pd.Series, std: pd.Series, n: pd.Series, level: float = LEVEL) -> tuple[pd.Series, pd.Series]:
     """The ``level`` t-interval of a mean over ``n`` seeds: mean -+ t(n-1) * std / sqrt(n); NaN where n < 2."""
     df = (n - 1).astype(float).where(n > 1)  # degrees of freedom
-    half = pd.Series(stats.t.ppf(0.5 + level / 2.0, df), index=n.index) * std / np.sqrt(n)
+    half = pd.Series(stdtrit(df, 0.5 + level / 2.0), index=n.index) * std / np.sqrt(n)
     return mean - half, mean + half
 
 
