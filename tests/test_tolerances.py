@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+import scipy.stats
 
 from biggait.cli import main
 from biggait.errors import DataError
@@ -20,11 +21,13 @@ def rows(values: dict[int, float], metric: str = "rank1_exclude_identical_view",
 
 
 def test_derive_uses_seed_std_with_a_floor() -> None:
-    noise = noise_tol.derive(rows({0: 40.0, 1: 44.0, 2: 42.0}) + rows({0: 10.0, 1: 10.1}, cond="UP")
+    noise = noise_tol.derive(rows({0: 40.0, 1: 44.0, 2: 42.0}) + rows({0: 10.0, 1: 10.01, 2: 10.0}, cond="UP")
                              + rows({0: 5.0}, cond="DN"), factor=3, floor=1)
     by_cond = {n.key[4]: n for n in noise}
     assert set(by_cond) == {"CL", "UP", noise_tol.MEAN_CONDITION}  # DN has one seed: no noise estimate, no row
-    assert by_cond["CL"].std == pytest.approx(2.0) and by_cond["CL"].tolerance == pytest.approx(3 * 2.0 * (4 / 3) ** 0.5)
+    t2 = scipy.stats.t.ppf(scipy.stats.norm.cdf(3), 2)  # 3 std's normal tail at 2 degrees of freedom
+    assert noise_tol.t_factor(3, 2) == pytest.approx(t2) and noise_tol.t_factor(3, 10**6) == pytest.approx(3, rel=1e-4)
+    assert by_cond["CL"].std == pytest.approx(2.0) and by_cond["CL"].tolerance == pytest.approx(t2 * 2.0 * (4 / 3) ** 0.5)
     assert by_cond["CL"].spread == pytest.approx(4.0) and by_cond["CL"].seeds == 3
     assert by_cond["UP"].tolerance == 1.0  # the floor
     with pytest.raises(DataError, match="two or more seeds"):
@@ -38,7 +41,8 @@ def test_check_metrics_with_measured_tolerances(tmp_path: Path, capsys: pytest.C
     assert main(["tolerances", str(seeds), "--out", str(tol)]) == 0
     table = list(csv.DictReader(tol.open()))
     assert [r["condition"] for r in table] == ["CL", "UP", noise_tol.MEAN_CONDITION]
-    assert float(table[0]["tolerance"]) == pytest.approx(6.928203, rel=1e-6)  # 3 x std 2 x sqrt(1 + 1/3)
+    t2 = noise_tol.t_factor(3, 2)  # one experiment of three seeds: 2 degrees of freedom, t = 19.2
+    assert float(table[0]["tolerance"]) == pytest.approx(t2 * 2.0 * (4 / 3) ** 0.5, rel=1e-6)  # 44.36
     assert float(table[0]["mean"]) == pytest.approx(42.0)
     baseline = tmp_path / "base.csv"
     write_collected(rows({0: 40.0}) + rows({0: 10.0}, cond="UP"), baseline)
@@ -50,10 +54,10 @@ def test_check_metrics_with_measured_tolerances(tmp_path: Path, capsys: pytest.C
         return main(["check-metrics", str(run), "--baseline", str(baseline), "--tolerances", str(tol),
                      "--tolerance", "0.1"])
 
-    assert check(47.0, 10.5) == 0  # within 6.93 of the seeds' mean 42 (CL) and 1 of 10.1 (UP, the floor)
-    assert check(49.0, 10.0) == 1 and "expected 42, got 49 (diff +7, tolerance 6.9282" in capsys.readouterr().out
-    assert check(40.0, 11.5) == 1
-    assert check(35.0, 10.1) == 1  # 5 from the baseline's seed 0 (40) but 7 from the seeds' mean: the reference
+    assert check(86.0, 10.5) == 0  # within 44.36 of the seeds' mean 42 (CL) and 2.22 of 10.1 (UP)
+    assert check(87.0, 10.0) == 1 and "expected 42, got 87 (diff +45, tolerance 44.356" in capsys.readouterr().out
+    assert check(40.0, 12.5) == 1
+    assert check(-3.0, 10.1) == 1  # 43 from the baseline's seed 0 (40) but 45 from the seeds' mean: the reference
 
 
 def test_bad_tolerances_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -73,12 +77,13 @@ def test_bad_tolerances_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
 
 def test_condition_means_are_derived_and_checked(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Conditions that trade off from seed to seed give a quiet mean: it gets its own, tight tolerance."""
-    seeds = {0: (40.0, 20.0), 1: (30.0, 30.0), 2: (20.0, 40.2)}  # CL and UP trade off; their mean barely moves
+    seeds = {0: (40.0, 20.0), 1: (30.0, 30.0), 2: (20.0, 40.05)}  # CL and UP trade off; their mean barely moves
     base_rows = [r for s, (cl, up) in seeds.items() for r in rows({s: cl}) + rows({s: up}, cond="UP")]
     means = [r for r in noise_tol.with_condition_means(base_rows) if r.condition == noise_tol.MEAN_CONDITION]
-    assert sorted(round(r.value, 2) for r in means) == [30.0, 30.0, 30.1]
+    assert sorted(round(r.value, 3) for r in means) == [30.0, 30.0, 30.025]
     tol_rows = {n.key[4]: n.tolerance for n in noise_tol.derive(base_rows)}
-    assert tol_rows["CL"] == pytest.approx(3 * 10.0 * (4 / 3) ** 0.5) and tol_rows[noise_tol.MEAN_CONDITION] == 1.0
+    assert tol_rows["CL"] == pytest.approx(noise_tol.t_factor(3, 2) * 10.0 * (4 / 3) ** 0.5)
+    assert tol_rows[noise_tol.MEAN_CONDITION] == 1.0
     seeds_csv, tol, baseline = tmp_path / "s.csv", tmp_path / "t.csv", tmp_path / "b.csv"
     write_collected(base_rows, seeds_csv)
     assert main(["tolerances", str(seeds_csv), "--out", str(tol)]) == 0
@@ -98,24 +103,29 @@ def test_noise_is_pooled_over_experiments() -> None:
     by_exp = {n.key[0]: n for n in noise_tol.derive(quiet + noisy, factor=4, floor=1) if n.key[4] == "CL"}
     pooled = ((0.0033 + 9.0) / 2) ** 0.5
     assert by_exp["biggait_ccpg"].pooled_std == pytest.approx(pooled, rel=1e-2)
-    assert by_exp["biggait_ccpg"].tolerance == pytest.approx(4 * pooled * (4 / 3) ** 0.5, rel=1e-2)
-    assert by_exp["ccpg_no_mask"].tolerance == pytest.approx(4 * 3.0 * (4 / 3) ** 0.5)  # its own std is the larger
+    t4 = noise_tol.t_factor(4, 4)  # two experiments of three seeds: 4 degrees of freedom
+    assert by_exp["biggait_ccpg"].tolerance == pytest.approx(t4 * pooled * (4 / 3) ** 0.5, rel=1e-2)
+    assert by_exp["ccpg_no_mask"].tolerance == pytest.approx(t4 * 3.0 * (4 / 3) ** 0.5)  # its own std is the larger
 
 
 def test_noise_is_pooled_within_an_architecture(tmp_path: Path) -> None:
-    """GaitBase's seed noise does not widen BigGait's tolerance (families from the evaluations' metrics.json)."""
-    quiet = rows({0: 30.0, 1: 30.1, 2: 30.0})
-    noisy = [MetricRow("gait", "CL", "rank1_exclude_identical_view", v, experiment="gaitbase_ccpg", seed=s,
-                       train_dataset="ccpg", test_dataset="ccpg") for s, v in {0: 20.0, 1: 26.0, 2: 23.0}.items()]
-    for exp, arch in (("biggait_ccpg", "biggait"), ("gaitbase_ccpg", "gaitbase")):
+    """GaitBase's seed noise does not widen BigGait's tolerance (families from the evaluations' metrics.json);
+    an architecture with one experiment there pools over every experiment."""
+    def exp_rows(exp: str, values: dict[int, float]) -> list[MetricRow]:
+        return [MetricRow("gait", "CL", "rank1_exclude_identical_view", v, experiment=exp, seed=s,
+                          train_dataset="ccpg", test_dataset="ccpg") for s, v in values.items()]
+
+    quiet = exp_rows("biggait_ccpg", {0: 30.0, 1: 31.0, 2: 32.0}) + exp_rows("ccpg_no_mask", {0: 30.0, 1: 30.0, 2: 32.0})
+    noisy = exp_rows("gaitbase_ccpg", {0: 20.0, 1: 26.0, 2: 23.0})
+    for exp, arch in (("biggait_ccpg", "biggait"), ("ccpg_no_mask", "biggait"), ("gaitbase_ccpg", "gaitbase")):
         d = tmp_path / "eval" / exp / "seed0" / "ccpg"
         d.mkdir(parents=True)
         (d / "metrics.json").write_text(f'{{"experiment": "{exp}", "resolved_experiment": {{"model": {{"arch": "{arch}"}}}}}}')
     families = noise_tol.architectures(tmp_path)
-    assert families == {"biggait_ccpg": "biggait", "gaitbase_ccpg": "gaitbase"}
+    assert families == {"biggait_ccpg": "biggait", "ccpg_no_mask": "biggait", "gaitbase_ccpg": "gaitbase"}
     split = {n.key[0]: n for n in noise_tol.derive(quiet + noisy, families=families) if n.key[4] == "CL"}
     together = {n.key[0]: n for n in noise_tol.derive(quiet + noisy) if n.key[4] == "CL"}
-    assert split["biggait_ccpg"].pooled_std == pytest.approx(statistics.stdev([30.0, 30.1, 30.0]))
-    assert together["biggait_ccpg"].pooled_std == pytest.approx(((0.0033 + 9.0) / 2) ** 0.5, rel=1e-2)
-    assert split["gaitbase_ccpg"].pooled_std == pytest.approx(3.0)
+    assert split["biggait_ccpg"].pooled_std == pytest.approx(((1.0 + 4 / 3) / 2) ** 0.5)
+    assert together["biggait_ccpg"].pooled_std == pytest.approx(((1.0 + 4 / 3 + 9.0) / 3) ** 0.5)
+    assert split["gaitbase_ccpg"].pooled_std == together["gaitbase_ccpg"].pooled_std  # alone: every experiment
     assert noise_tol.architectures(tmp_path / "missing.csv") == {}

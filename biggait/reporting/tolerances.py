@@ -5,10 +5,12 @@ experiments and writes, per number (experiment, train -> test, protocol, conditi
 the mean over each evaluation's conditions, :func:`with_condition_means`), the seeds' mean,
 standard deviation and spread and the tolerance::
 
-    tolerance = max(floor, factor * max(std, pooled std) * sqrt(1 + 1 / seeds))
+    tolerance = max(floor, t(factor, df) * max(std, pooled std) * sqrt(1 + 1 / seeds))
 
 where the pooled std is over every experiment of the same architecture measured on the same test
-set, protocol, condition and metric (:func:`derive`). ``check-metrics --tolerances FILE`` compares a run with the **seeds'
+set, protocol, condition and metric (over every experiment there when an architecture has only
+one), df its degrees of freedom, and t(factor, df) the Student-t quantile with the normal tail
+beyond ``factor`` std (:func:`derive`; 3 -> 4.3 at 8 df: three seeds estimate a std poorly). ``check-metrics --tolerances FILE`` compares a run with the **seeds'
 mean** of that number, not with one seed of the baseline: a re-run that differs like a new seed
 would differs from that mean by ~ N(0, std^2 (1 + 1/seeds)), which is what the square root scales
 the tolerance to. With the defaults (factor 3, floor 1 point) such a re-run stays inside with
@@ -110,6 +112,7 @@ def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
     docs/workflow.md "Metric checks").
     """
     families = families or {}
+    ALL = object()  # the pooling group of every family
     if factor <= 0 or floor < 0:
         raise DataError(f"tolerances: expected factor > 0 and floor >= 0, got {factor} and {floor}")
     values: dict[Key, dict[int, float]] = defaultdict(dict)
@@ -122,17 +125,32 @@ def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
     def group(key: Key) -> tuple:
         return (families.get(key[0], ""), *key[2:])  # (family, test, protocol, condition, metric)
 
-    variances: dict[tuple, list[float]] = defaultdict(list)
+    variances: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
     for key, v in measured.items():
-        variances[group(key)].append(statistics.variance(v))
+        variances[group(key)].append((statistics.variance(v), len(v) - 1))
+        variances[(ALL, *key[2:])].append((statistics.variance(v), len(v) - 1))  # every family
     out = []
     for key in sorted(measured):
         v = measured[key]
         std = statistics.stdev(v)
-        pooled = math.sqrt(statistics.fmean(variances[group(key)]))
+        pooled_vars = variances[group(key)]
+        if len(pooled_vars) < 2:  # the only experiment of its family there: pool over every family
+            pooled_vars = variances[(ALL, *key[2:])]
+        pooled_df = sum(df for _, df in pooled_vars)
+        pooled = math.sqrt(sum(var * df for var, df in pooled_vars) / pooled_df)
+        # The noise is estimated from few seeds: scale it by the Student-t quantile (the pooled degrees
+        # of freedom) with the normal tail of ``factor`` (3 -> 0.27% two-sided), not by ``factor``.
         out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), pooled,
-                         max(floor, factor * max(std, pooled) * math.sqrt(1 + 1 / len(v)))))
+                         max(floor, t_factor(factor, pooled_df) * max(std, pooled) * math.sqrt(1 + 1 / len(v)))))
     return out
+
+
+def t_factor(factor: float, df: int) -> float:
+    """The Student-t quantile with ``df`` degrees of freedom whose two-sided tail equals the normal
+    distribution's beyond ``factor`` standard deviations (``factor`` itself as df grows)."""
+    from scipy.special import ndtr, stdtrit
+
+    return float(stdtrit(df, ndtr(factor)))
 
 
 def write(noise: list[Noise], dest: str | Path) -> None:
