@@ -3,6 +3,7 @@ tiny BigGait experiment for the trainer tests (real model, real data), checkpoin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pickle
 import socket
@@ -15,6 +16,16 @@ from biggait.config import Experiment, load_experiment
 from biggait.data.pickles import save_array
 
 IDS = ("000", "001", "002", "003")
+
+
+def constraint_pins() -> dict[str, str]:
+    """``{normalised name: version}`` of requirements/constraints.txt, read by requirements/lock.py's own
+    parser (what `make lock` checks the environment against)."""
+    spec = importlib.util.spec_from_file_location("requirements_lock",
+                                                  Path(__file__).resolve().parent.parent / "requirements" / "lock.py")
+    lock = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock)
+    return lock.constraints()
 TYPES = ("U0_D0", "U1_D1")
 
 

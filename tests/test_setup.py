@@ -6,21 +6,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import constraint_pins
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _constraints() -> dict[str, str]:
-    pins = {}
-    for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[name.lower()] = version
-    return pins
-
 
 def test_required_pins_present():
-    pins = _constraints()
+    pins = constraint_pins()
     assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
     assert pins["timm"] == "1.0.31" and pins["snakemake"] == "9.27.1"
 
@@ -72,7 +65,7 @@ def test_every_dependency_is_pinned():
     deps = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
         deps += extra
-    pins = {canonicalize_name(n): v for n, v in _constraints().items()}
+    pins = constraint_pins()  # normalised names
     missing = [d for d in deps if canonicalize_name(Requirement(d).name) not in pins]
     assert not missing, f"unpinned dependencies: {missing}"
 
@@ -83,7 +76,7 @@ def test_report_dependencies_declared():
 
     snakemake = next(Requirement(d) for d in _project()["dependencies"] if Requirement(d).name == "snakemake")
     assert "reports" in snakemake.extras
-    assert "pygments" in _constraints()
+    assert "pygments" in constraint_pins()
 
 
 def test_lock_agrees_with_constraints():
@@ -93,7 +86,7 @@ def test_lock_agrees_with_constraints():
     from packaging.utils import canonicalize_name
 
     lock = _lock()
-    wrong = {n: (v, lock.get(canonicalize_name(n))) for n, v in _constraints().items()
+    wrong = {n: (v, lock.get(canonicalize_name(n))) for n, v in constraint_pins().items()
              if lock.get(canonicalize_name(n)) != v}
     assert not wrong, f"constraint vs lock.txt (run `make lock`): {wrong}"
     project = _project()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.helpers import constraint_pins
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ENV_FILE = REPO / "workflow" / "envs" / "biggait.yaml"
@@ -18,15 +20,6 @@ SMK_FILES = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.s
 # what a shell command may format: Snakemake's job namespaces, never a global of the Snakefile
 SHELL_NAMESPACES = {"input", "output", "params", "wildcards", "threads", "resources", "log"}
 
-
-def _constraints() -> dict[str, str]:
-    pins = {}
-    for line in (REPO / "requirements" / "constraints.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[name.lower()] = version
-    return pins
 
 
 def _pip_block(env: dict) -> list[str]:
@@ -45,7 +38,7 @@ def test_conda_env_installs_the_project_with_the_pins() -> None:
         assert len(editable) == 1
         assert (folder / editable[0].split("[")[0]).resolve() == REPO  # the project itself, editable
     # The versions come from the constraints file; a pin written here as well must agree with it.
-    pins = _constraints()
+    pins = constraint_pins()
     pinned = dict(item.split("==") for item in pip if "==" in item)
     assert all(pins.get(name.lower()) == version for name, version in pinned.items()), (pinned, pins)
     # the same Python as environment.yml, the conda environment of a person

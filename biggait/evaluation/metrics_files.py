@@ -99,13 +99,13 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
 
 # ---- reading (biggait tables, check-metrics) ----------------------------------------------------------
 
-def _read_frame(path: Path, required: Sequence[str]) -> pd.DataFrame:
-    """A metrics CSV as text columns (empty stays ""), its ``required`` columns checked."""
+def read_text_csv(path: Path, required: Sequence[str], what: str = "metrics file") -> pd.DataFrame:
+    """A CSV as text columns (empty stays ""; nothing parsed as NaN), its ``required`` columns checked:
+    one-line DataErrors naming the file (``what`` it is) and the missing columns. Like csv.DictReader, a
+    line's fields beyond the header are dropped and missing ones are empty."""
     if not path.is_file():
-        raise DataError(f"{path}: metrics file not found")
+        raise DataError(f"{path}: {what} not found")
     try:
-        # The header's columns only: like csv.DictReader, a line's extra fields are dropped (not read
-        # as an index) and missing ones are empty.
         n_columns = len(pd.read_csv(path, nrows=0).columns)
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=range(n_columns)).fillna("")
     except pd.errors.EmptyDataError:  # not even a header
@@ -147,7 +147,7 @@ def _nan(v: float) -> float:
 def read_metrics_csv(path: str | Path, experiment: str, seed: int) -> list[MetricRow]:
     """Read one evaluate ``metrics.csv`` and tag its rows with the experiment and seed."""
     path = Path(path)
-    frame = _read_frame(path, METRICS_CSV_COLUMNS).assign(experiment=experiment, seed=seed)
+    frame = read_text_csv(path, METRICS_CSV_COLUMNS).assign(experiment=experiment, seed=seed)
     return _rows(frame, path)
 
 
@@ -180,7 +180,7 @@ def write_collected(rows: Iterable[MetricRow], dest: str | Path) -> None:
 def read_collected(path: str | Path) -> list[MetricRow]:
     """Read a gathered CSV (as written by :func:`write_collected`)."""
     path = Path(path)
-    frame = _read_frame(path, COLLECTED_COLUMNS[:8])
+    frame = read_text_csv(path, COLLECTED_COLUMNS[:8])
     bad = ~frame["seed"].str.fullmatch(r"\s*[+-]?\d+\s*")
     if bad.any():
         i = int(bad.to_numpy().argmax())

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from biggait.errors import DataError
+from biggait.evaluation.metrics_files import read_text_csv
 
 PAPER_COLUMNS = ("table", "role", "train", "test", "method", "condition", "metric", "value",
                  "confidence", "provenance")
@@ -26,17 +27,8 @@ class PaperValue:
 def read_paper_csv(path: str | Path) -> dict[tuple[str, str, str, str, str, str], PaperValue]:
     """``paper_reported.csv`` keyed by (table, train, test, method, condition, metric)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: paper values file not found")
     # Every field as text ("-" and "" stay what they are); the values are converted below.
-    try:  # the header's columns only (a line's extra fields dropped, missing ones empty)
-        n_columns = len(pd.read_csv(path, nrows=0).columns)
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=range(n_columns)).fillna("")
-    except pd.errors.EmptyDataError:  # not even a header
-        df = pd.DataFrame()
-    missing = [c for c in PAPER_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    df = read_text_csv(path, PAPER_COLUMNS, what="paper values file")
     bad = pd.to_numeric(df["value"], errors="coerce").isna() & df["value"].str.strip().str.lower().ne("nan")
     if bad.any():
         i = int(bad.to_numpy().argmax())
