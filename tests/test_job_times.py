@@ -27,10 +27,11 @@ def test_gather_orders_by_stage_then_wall_time(tmp_path: Path) -> None:
     _bench(b / "evaluate" / "shared_ccpg_0.tsv", "5.00\t0:00:05\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA")
     _bench(b / "synthgait.tsv", "2.00\t0:00:02\t100\t1\t1\t1\t0\t0\t50\t1", "4.00\t0:00:04\t300\t1\t1\t1\t0\t0\t50\t3")
     jobs = gather(b)
-    assert [j.job for j in jobs] == ["synthgait", "train/b_seed0", "train/a_seed0", "evaluate/shared_ccpg_0"]
-    assert jobs[0].runs == 2 and jobs[0].wall_s == 3.0 and jobs[0].max_rss_mb == 200.0  # mean of the repeats
-    assert math.isnan(jobs[3].cpu_s) and math.isnan(jobs[3].max_rss_mb)  # "NA": not sampled
-    assert gather(tmp_path / "none") == []
+    assert list(jobs["job"]) == ["synthgait", "train/b_seed0", "train/a_seed0", "evaluate/shared_ccpg_0"]
+    first, last = jobs.iloc[0], jobs.iloc[3]
+    assert first.runs == 2 and first.wall_s == 3.0 and first.max_rss_mb == 200.0  # mean of the repeats
+    assert math.isnan(last.cpu_s) and math.isnan(last.max_rss_mb)  # "NA": not sampled
+    assert gather(tmp_path / "none").empty
 
 
 def test_command_writes_csv_and_markdown(tmp_path: Path) -> None:
@@ -50,3 +51,16 @@ def test_not_a_benchmark_file(tmp_path: Path) -> None:
     (tmp_path / "x.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(DataError, match="not a Snakemake benchmark file"):
         read_benchmark(tmp_path / "x.tsv", "x")
+    (tmp_path / "empty.tsv").write_text("")
+    with pytest.raises(DataError, match="empty.tsv: not a Snakemake benchmark file"):
+        read_benchmark(tmp_path / "empty.tsv")
+    _bench(tmp_path / "bad.tsv", "ten\t0:00:10\t1\t1\t1\t1\t0\t0\t1\t1")
+    with pytest.raises(DataError, match="bad.tsv column s: expected numbers"):
+        read_benchmark(tmp_path / "bad.tsv")
+
+
+def test_no_benchmark_yet_renders_an_empty_table(tmp_path: Path) -> None:
+    assert main(["job-times", str(tmp_path / "none"), "--out", str(tmp_path / "tables")]) == 0
+    md = (tmp_path / "tables" / "job_times.md").read_text()
+    assert "| **all** | 0 | 0:00:00 | - | - |" in md and "(no benchmark file yet)" in md
+    assert (tmp_path / "tables" / "job_times.csv").read_text() == "stage,job,runs,wall_s,cpu_s,max_rss_mb\n"

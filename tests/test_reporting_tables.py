@@ -187,6 +187,52 @@ def test_efficiency_table(tmp_path: Path) -> None:
     assert {r["metric"] for r in rows} == {"params_M", "trainable_params_M", "gflops_per_frame"}
 
 
+BENCH_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
+    """The trainings' Snakemake benchmark files reach the efficiency table: minutes and peak memory,
+    mean ± std [t-interval] over seeds; a row without a training reads missing."""
+    (tmp_path / "paper.csv").write_text(PAPER)
+    eff, bench = tmp_path / "eff", tmp_path / "benchmarks" / "train"
+    eff.mkdir()
+    bench.mkdir(parents=True)
+    for row in TABLES["efficiency"].rows:
+        (eff / f"{row.experiment}.json").write_text(json.dumps({"total_params": 1_000_000, "gmacs_per_frame": 1.0}))
+    for seed, (wall, rss) in enumerate([(600.0, 1024.0), (660.0, 2048.0), (720.0, 3072.0)]):
+        (bench / f"biggait_ccpg_seed{seed}.tsv").write_text(
+            BENCH_HEADER + f"{wall}\t0:10:00\t{rss}\t1\t1\t1\t0\t0\t99\t{wall}\n")
+    (bench / "gaitbase_ccpg_seed0.tsv").write_text(BENCH_HEADER + "120.0\t0:02:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n")
+    out = tmp_path / "t"
+    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
+                 tmp_path / "paper.csv", out, seeds=[0, 1, 2])
+    rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
+    t = rows[("BigGait", "train_min")]
+    assert float(t["ours"]) == pytest.approx(11.0) and float(t["ours_std"]) == pytest.approx(1.0)
+    assert t["n_seeds"] == "3" and t["ci_kind"] == "t95" and float(t["ci_low"]) < 11.0 < float(t["ci_high"])
+    assert float(rows[("BigGait", "train_max_rss_gb")]["ours"]) == pytest.approx(2.0)
+    assert float(rows[("GaitBase", "train_min")]["ours"]) == pytest.approx(2.0)
+    assert rows[("GaitBase", "train_max_rss_gb")]["status"] == "missing"  # "NA": not sampled
+    assert rows[("BigGait (ViT-G/14)", "train_min")]["status"] == "missing"  # no training given
+    md = (out / "efficiency.md").read_text()
+    assert "train (min)" in md and "11.00 ± 1.00 [" in md
+    # --seeds selects the files; exactly the files given is the workflow's way
+    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
+                 tmp_path / "paper.csv", out, seeds=[1])
+    assert float({(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}[
+        ("BigGait", "train_min")]["ours"]) == pytest.approx(11.0)
+    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, train_benchmarks=(bench / "biggait_ccpg_seed2.tsv",)),
+                 tmp_path / "paper.csv", out)
+    rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
+    assert float(rows[("BigGait", "train_min")]["ours"]) == pytest.approx(12.0)
+    assert rows[("BigGait", "train_min")]["n_seeds"] == "1"
+    bad = tmp_path / "other.tsv"
+    bad.write_text(BENCH_HEADER + "1\t0:00:01\t1\t1\t1\t1\t0\t0\t1\t1\n")
+    with pytest.raises(DataError, match="other.tsv: expected a training benchmark file named"):
+        build_tables(["efficiency"], TableInputs(efficiency_dir=eff, train_benchmarks=(bad,)),
+                     tmp_path / "paper.csv", out)
+
+
 def test_paper_csv_checked(tmp_path: Path) -> None:
     (tmp_path / "p.csv").write_text("table,value\nx,1\n")
     with pytest.raises(DataError, match="missing column"):

@@ -120,3 +120,20 @@ def test_table_rule_passes_exactly_its_declared_metrics(tmp_path: Path) -> None:
                 for k in (0, 1, 2)]  # the demo's table_seeds: 3 seeds for ccpg
     assert "--results" not in cmd and "--metrics" in cmd
     assert sorted(a for a in cmd.split() if a.endswith("metrics.csv")) == sorted(declared)
+
+
+def test_efficiency_table_reads_the_timed_trainings_of_the_run(tmp_path: Path) -> None:
+    """The trainings the run's tables need anyway reach the efficiency table through their benchmark
+    files (wall time, peak memory); the efficiency table alone starts no training."""
+    out = smk("table_efficiency", "-n", "-p", "--config", f"results={tmp_path}", "tables=[ccpg,lvm_size,efficiency]")
+    assert out.returncode == 0, out.stdout
+    cmd = next(line for line in out.stdout.splitlines() if " tables efficiency " in line)
+    timed = cmd.split("--train-benchmarks ", 1)[1].split(" --paper ")[0].split()
+    # CCPG table: GaitBase and BigGait at seeds 0-2; LVM size: B/L/G at seed 0 (config/config.yaml)
+    assert timed == [f"{tmp_path}/benchmarks/train/{e}_seed{s}.tsv"
+                     for e, seeds in (("gaitbase_ccpg", (0, 1, 2)), ("biggait_ccpg", (0, 1, 2)),
+                                      ("lvm_b", (0,)), ("lvm_l", (0,)), ("lvm_g", (0,))) for s in seeds]
+    assert job_counts(out.stdout)["train"] == 9
+    alone = smk("table_efficiency", "-n", "-p", "--config", f"results={tmp_path}", "tables=[efficiency]")
+    assert alone.returncode == 0, alone.stdout
+    assert "train" not in job_counts(alone.stdout) and "--train-benchmarks" not in alone.stdout

@@ -1,6 +1,7 @@
 """The reporting commands: ``biggait tables``, ``biggait figures``, ``biggait check-metrics``, ``biggait claims``.
 
     biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out DIR
+                   [--efficiency FILE ... | --efficiency-dir DIR] [--train-benchmarks FILE ... | --benchmarks-dir DIR]
     biggait figures KIND ...          (pad-resize, maps, bars, heatmap, views, curves, cmc, embeddings)
     biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
     biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
@@ -35,6 +36,13 @@ def add_tables_arguments(p: argparse.ArgumentParser) -> None:
     eff.add_argument("--efficiency", type=Path, nargs="*", metavar="FILE",
                      help="exactly these <experiment>.json efficiency results")
     eff.add_argument("--efficiency-dir", type=Path, help="folder of <experiment>.json efficiency results")
+    cost = p.add_mutually_exclusive_group()
+    cost.add_argument("--train-benchmarks", type=Path, nargs="*", metavar="FILE",
+                      help="efficiency table: exactly these training benchmark files <experiment>_seed<k>.tsv "
+                           "(wall time and peak memory per training; the workflow's inputs)")
+    cost.add_argument("--benchmarks-dir", type=Path,
+                      help="efficiency table: Snakemake's benchmarks folder (<results>/benchmarks); its "
+                           "train/<experiment>_seed<k>.tsv files of the table's rows and --seeds are used")
     p.add_argument("--paper", required=True, type=Path, help="paper_reported.csv")
     p.add_argument("--out", required=True, type=Path, help="output folder (results/tables)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to average (default: all found)")
@@ -49,7 +57,9 @@ def run_tables(args: argparse.Namespace) -> int:
 
     inputs = TableInputs(results=args.results, efficiency_dir=args.efficiency_dir,
                          metrics_files=None if args.metrics is None else tuple(args.metrics),
-                         efficiency_files=None if args.efficiency is None else tuple(args.efficiency))
+                         efficiency_files=None if args.efficiency is None else tuple(args.efficiency),
+                         benchmarks_dir=args.benchmarks_dir,
+                         train_benchmarks=None if args.train_benchmarks is None else tuple(args.train_benchmarks))
     written = build_tables(args.tables or list(TABLES), inputs, args.paper, args.out, seeds=args.seeds,
                            scale=args.scale, allow_missing=args.allow_missing)
     for p in written:

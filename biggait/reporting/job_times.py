@@ -6,73 +6,75 @@ Training, evaluation, pretraining and data jobs of the workflow write a ``benchm
 ``<results>/benchmarks/<rule>/<job>.tsv``: Snakemake's format, a header then one row per run of the
 job (``s``: wall seconds; ``max_rss``: peak resident memory in MB; ``cpu_time``: CPU seconds; "NA"
 where the process ended before it was sampled). This command reads every such file below the folder
-and writes ``job_times.{csv,md}`` into ``--out``: one row per job (``<stage>/<name>``, the file's
-path without ``.tsv``; the stage is its first folder), grouped by stage, longest first, with a
-total per stage. A file with several rows (a ``repeat()`` benchmark) counts their mean. A job run
+(pandas) and writes ``job_times.{csv,md}`` into ``--out``: one row per job (``<stage>/<name>``, the
+file's path without ``.tsv``; the stage is its first folder), grouped by stage, longest first, with
+a total per stage. A file with several rows (a ``repeat()`` benchmark) counts their mean. A job run
 again overwrites its file: a training resumed after an interruption counts the resumed part only.
+
+The efficiency table reads the training jobs' files too (:func:`read_benchmark`): wall time and peak
+memory per training, next to the model's size and compute.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from biggait.errors import DataError
-from biggait.io import csv_text, parse_number, write_text_atomic
+from biggait.io import csv_value, write_text_atomic
 
 COLUMNS = ("stage", "job", "runs", "wall_s", "cpu_s", "max_rss_mb")
 # A job's stage is the first folder of its benchmark file (the file's stem at the top); the workflow's
 # stages in pipeline order (workflow/rules/*.smk), any other after them.
 STAGES = ("synthgait", "pretrain", "train", "evaluate", "efficiency", "upstream")
+# Snakemake's column -> ours (the mean over the file's rows; NaN where never sampled).
+_MEASURES = {"s": "wall_s", "cpu_time": "cpu_s", "max_rss": "max_rss_mb"}
 
 
-@dataclass(frozen=True)
-class JobTime:
-    stage: str
-    job: str  # <rule folder>/<file stem>
-    runs: int
-    wall_s: float
-    cpu_s: float  # NaN when not sampled
-    max_rss_mb: float  # NaN when not sampled
+def read_benchmark(path: str | Path, job: str = "") -> dict:
+    """One benchmark TSV as ``{stage, job, runs, wall_s, cpu_s, max_rss_mb}`` ("NA" or "-" read as unknown).
 
-
-def _mean(values: list[float]) -> float:
-    known = [v for v in values if not math.isnan(v)]
-    return sum(known) / len(known) if known else math.nan
-
-
-def read_benchmark(path: Path, job: str) -> JobTime:
-    """One benchmark TSV (Snakemake's columns; "NA" or "-" read as unknown)."""
+    ``job`` defaults to the file's stem; DataError naming the file when it is not a benchmark file.
+    """
+    path = Path(path)
+    job = job or path.stem
     try:
-        with path.open(newline="") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
+        frame = pd.read_csv(path, sep="\t", na_values=["NA", "-"], keep_default_na=False)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    if not rows or "s" not in rows[0]:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        frame = pd.DataFrame()
+    if frame.empty or "s" not in frame.columns:
         raise DataError(f"{path}: not a Snakemake benchmark file (expected a header with column 's' and a row)")
+    out = {"stage": job.split("/", 1)[0], "job": job, "runs": len(frame)}
+    for column, name in _MEASURES.items():
+        values = frame[column] if column in frame.columns else pd.Series([math.nan] * len(frame))
+        try:
+            out[name] = float(pd.to_numeric(values, errors="raise").astype(float).mean())
+        except (ValueError, TypeError):
+            raise DataError(f"{path} column {column}: expected numbers, got {list(values)!r}") from None
+    return out
 
-    def column(name: str) -> list[float]:
-        return [parse_number(None if r.get(name) in ("NA", "-") else r.get(name), f"{path} column {name}")
-                for r in rows]
 
-    return JobTime(stage=job.split("/", 1)[0], job=job, runs=len(rows), wall_s=_mean(column("s")),
-                   cpu_s=_mean(column("cpu_time")), max_rss_mb=_mean(column("max_rss")))
-
-
-def gather(benchmarks: Path) -> list[JobTime]:
-    """Every ``*.tsv`` below ``benchmarks``, ordered by stage (pipeline order), then wall time, longest first."""
-    if not benchmarks.is_dir():  # no benchmarked job has run yet (or its outputs predate benchmarks)
-        return []
-    jobs = [read_benchmark(p, p.relative_to(benchmarks).with_suffix("").as_posix())
-            for p in sorted(benchmarks.rglob("*.tsv"))]
+def gather(benchmarks: str | Path) -> pd.DataFrame:
+    """Every ``*.tsv`` below ``benchmarks`` (:data:`COLUMNS`), ordered by stage (pipeline order), then
+    wall time, longest first."""
+    benchmarks = Path(benchmarks)
+    files = sorted(benchmarks.rglob("*.tsv")) if benchmarks.is_dir() else []  # none yet: nothing benchmarked
+    frame = pd.DataFrame([read_benchmark(p, p.relative_to(benchmarks).with_suffix("").as_posix()) for p in files],
+                         columns=list(COLUMNS))
     order = {stage: i for i, stage in enumerate(STAGES)}
-    return sorted(jobs, key=lambda j: (order.get(j.stage, len(order)), j.stage, -j.wall_s, j.job))
+    frame["_order"] = frame["stage"].map(lambda s: order.get(s, len(order)))
+    frame["_neg_wall"] = -frame["wall_s"].astype(float)
+    frame = frame.sort_values(["_order", "stage", "_neg_wall", "job"], kind="stable")
+    return frame.drop(columns=["_order", "_neg_wall"]).reset_index(drop=True)
 
 
-def _hms(seconds: float) -> str:
+def hms(seconds: float) -> str:
+    """``h:mm:ss`` of a duration in seconds; ``-`` when unknown."""
     if math.isnan(seconds):
         return "-"
     m, s = divmod(round(seconds), 60)
@@ -84,28 +86,35 @@ def _num(v: float, digits: int = 0) -> str:
     return "-" if math.isnan(v) else f"{v:,.{digits}f}"
 
 
-def render(jobs: list[JobTime]) -> tuple[str, str]:
+def stage_totals(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per stage (pipeline order) and ``all``: jobs, summed wall and CPU seconds, the largest peak RSS."""
+    def total(part: pd.DataFrame) -> dict:
+        return {"jobs": len(part), "wall_s": part["wall_s"].sum(),
+                "cpu_s": part["cpu_s"].sum(min_count=1), "max_rss_mb": part["max_rss_mb"].max()}
+
+    rows = {stage: total(part) for stage, part in jobs.groupby("stage", sort=False)}
+    rows["all"] = total(jobs)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def render(jobs: pd.DataFrame) -> tuple[str, str]:
     """(CSV, Markdown) of the jobs; the Markdown adds a total per stage and overall."""
-    csv_out = csv_text(COLUMNS, [[getattr(j, c) for c in COLUMNS] for j in jobs])
+    csv_out = jobs[list(COLUMNS)].to_csv(index=False, lineterminator="\n", float_format=csv_value)
     md = ["### Job times", "",
           "Wall time, CPU time and peak resident memory (RSS) of each benchmarked job of the workflow "
           "(Snakemake `benchmark:` files, `<results>/benchmarks/`), on the machine that ran it.", "",
           "| stage | jobs | wall (h:m:s) | CPU (s) | max RSS (MB) |", "|---|---:|---:|---:|---:|"]
-    stages = list(dict.fromkeys(j.stage for j in jobs))
-    for stage in stages + ["all"]:
-        part = [j for j in jobs if stage in ("all", j.stage)]
-        cpu = [j.cpu_s for j in part if not math.isnan(j.cpu_s)]
-        rss = [j.max_rss_mb for j in part if not math.isnan(j.max_rss_mb)]
-        md.append(f"| {'**all**' if stage == 'all' else stage} | {len(part)} | {_hms(sum(j.wall_s for j in part))} | "
-                  f"{_num(sum(cpu) if cpu else math.nan)} | {_num(max(rss) if rss else math.nan)} |")
+    for t in stage_totals(jobs).itertuples():
+        md.append(f"| {'**all**' if t.Index == 'all' else t.Index} | {t.jobs} | {hms(t.wall_s)} | "
+                  f"{_num(t.cpu_s)} | {_num(t.max_rss_mb)} |")
     md += ["", "Wall time adds up the jobs one after another; with several jobs at once the workflow takes less.",
            "", "| stage | job | wall (h:m:s) | wall (s) | CPU (s) | max RSS (MB) |",
            "|---|---|---:|---:|---:|---:|"]
-    for j in jobs:
+    for j in jobs.itertuples():
         runs = f" ({j.runs} runs, mean)" if j.runs > 1 else ""
-        md.append(f"| {j.stage} | {j.job}{runs} | {_hms(j.wall_s)} | {_num(j.wall_s, 1)} | {_num(j.cpu_s)} | "
+        md.append(f"| {j.stage} | {j.job}{runs} | {hms(j.wall_s)} | {_num(j.wall_s, 1)} | {_num(j.cpu_s)} | "
                   f"{_num(j.max_rss_mb)} |")
-    if not jobs:
+    if jobs.empty:
         md.append("| - | (no benchmark file yet) | - | - | - | - |")
     return csv_out, "\n".join(md) + "\n"
 
@@ -116,8 +125,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    jobs = gather(args.benchmarks)
-    csv_out, md = render(jobs)
+    csv_out, md = render(gather(args.benchmarks))
     write_text_atomic(args.out / "job_times.csv", csv_out)
     write_text_atomic(args.out / "job_times.md", md)
     print(md + f"\nwrote {args.out}/job_times.csv and {args.out}/job_times.md")

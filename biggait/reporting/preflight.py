@@ -104,6 +104,19 @@ class WorkflowPlan:
             return [paths.efficiency_file(r, e) for e in self.table_experiments(table)]
         return [paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.table_seeds(table)]
 
+    def train_seeds(self, exp: str, tables: list[str]) -> list[int]:
+        """Seeds ``exp`` is trained with for ``tables`` (the accuracy tables among them that hold it)."""
+        return sorted({s for t in tables if TABLES[t].kind == "accuracy" and exp in self.table_experiments(t)
+                       for s in self.table_seeds(t)})
+
+    def table_train_benchmarks(self, table: str, run_tables: list[str]) -> list[str]:
+        """The efficiency table's training benchmark files (wall time, peak memory): those of its rows'
+        trainings that ``run_tables`` run anyway; the table never starts a training of its own."""
+        if TABLES[table].kind != "efficiency":
+            return []
+        return [paths.benchmark_file(self.results, f"train/{e}_seed{s}")
+                for e in self.table_experiments(table) for s in self.train_seeds(e, run_tables)]
+
     def table_seeds(self, table: str) -> list[int]:
         """Seeds of a table: config ``table_seeds[table]``, else ``seeds``."""
         return list((self.config.get("table_seeds") or {}).get(table, self.seeds))
@@ -209,7 +222,8 @@ class WorkflowPlan:
             return []
         lines: list[str] = []
         datasets: set[str] = set()
-        needs_data = TABLES[table].kind != "efficiency"  # efficiency builds the model only
+        needs_data = TABLES[table].kind != "efficiency"  # efficiency builds the model (its timed trainings
+        # belong to the other tables, which check their own inputs)
         for exp, test in self.table_evaluations(table) if needs_data else []:
             datasets.add(self.experiment(exp).data.dataset)
             if test != "-":

@@ -103,7 +103,7 @@ TABLES: dict[str, TableSpec] = {
                          ("BigGait (ViT-L/14)", "lvm_l"), ("BigGait (ViT-G/14)", "lvm_g"))),
         paper_table="lvm_size", paper_metric="rank1"),
     "efficiency": TableSpec(
-        "efficiency", "Model size and compute per frame (biggait efficiency)",
+        "efficiency", "Model size, compute per frame (biggait efficiency) and measured training cost",
         tuple(Row(m, e, "ccpg", "-") for m, e in (
             ("GaitBase", "gaitbase_ccpg"), ("BigGait", "biggait_ccpg"), ("BigGait (ViT-B/14)", "lvm_b"),
             ("BigGait (ViT-L/14)", "lvm_l"), ("BigGait (ViT-G/14)", "lvm_g"))),
@@ -116,6 +116,12 @@ EFFICIENCY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("trainable (M)", "trainable_params_M", ""),
     ("GFLOPs/frame", "gflops_per_frame", "gflops_448x224"),
     ("frames/s", "frames_per_s", ""),
+)
+# Training cost columns of the efficiency table: (label, key), from the trainings' Snakemake benchmark
+# files (mean over the seeds the run trained); left out when no benchmark file is given.
+TRAIN_COST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("train (min)", "train_min"),
+    ("train peak RSS (GB)", "train_max_rss_gb"),
 )
 
 

@@ -32,7 +32,8 @@ from biggait.evaluation.metrics_files import MetricRow, load_results, read_metri
 from biggait.io import csv_value, read_json, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
-from biggait.reporting.specs import EFFICIENCY_COLUMNS, TableSpec, get_table
+from biggait.reporting.job_times import read_benchmark
+from biggait.reporting.specs import EFFICIENCY_COLUMNS, TRAIN_COST_COLUMNS, TableSpec, get_table
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +148,35 @@ def read_efficiency(path: str | Path) -> dict[str, float]:
     return out
 
 
-def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict, note: str = "") -> list[Cell]:
-    """Cells of the efficiency table from ``files``: experiment -> its ``biggait efficiency --json`` file.
+def train_costs(benchmarks: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per training benchmark file ``<experiment>_seed<k>.tsv``: experiment, seed, ``train_min``
+    (wall minutes) and ``train_max_rss_gb`` (peak resident memory, GB); DataError on another name."""
+    rows = []
+    for path in benchmarks:
+        stem = Path(path).stem
+        exp, sep, seed = stem.rpartition("_seed")
+        if not (sep and exp and seed.isdigit()):
+            raise DataError(f"{path}: expected a training benchmark file named <experiment>_seed<k>.tsv")
+        b = read_benchmark(path, f"train/{stem}")
+        rows.append({"experiment": exp, "seed": int(seed), "train_min": b["wall_s"] / 60.0,
+                     "train_max_rss_gb": b["max_rss_mb"] / 1024.0})
+    return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in TRAIN_COST_COLUMNS)])
 
-    A row whose experiment has no file reads ``missing``.
+
+def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict, note: str = "",
+                           train_benchmarks: Iterable[str | Path] = ()) -> list[Cell]:
+    """Cells of the efficiency table from ``files``: experiment -> its ``biggait efficiency --json`` file,
+    and the trainings' benchmark files (``train/<experiment>_seed<k>.tsv``: wall time and peak memory,
+    mean ± std over seeds with the t-interval, as the accuracy cells).
+
+    A row whose experiment has no file reads ``missing``; a column no file provides is left out.
     """
     cells = []
     effs = {row.experiment: read_efficiency(files[row.experiment]) if row.experiment in files else {}
             for row in spec.rows}
     # Columns no result file provides (e.g. frames/s from an older `biggait efficiency`) are left out.
     columns = [c for c in EFFICIENCY_COLUMNS if any(c[1] in e for e in effs.values())]
+    costs = train_costs(train_benchmarks)
     for row in spec.rows:
         eff = effs[row.experiment]
         for label, key, paper_metric in columns:
@@ -168,6 +188,16 @@ def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict,
                 c.paper, c.diff, c.confidence, c.provenance = pv.value, v - pv.value, pv.confidence, pv.provenance
             c.status = "missing" if math.isnan(v) else ("compared" if pv is not None else "not recovered")
             cells.append(c)
+        if costs.empty:
+            continue
+        mine = costs[costs["experiment"] == row.experiment].sort_values("seed")
+        for label, key in TRAIN_COST_COLUMNS:
+            values = pd.DataFrame({"value": mine[key], "ci_low": np.nan, "ci_high": np.nan, "col": key})
+            s = seed_summary(values, "col").reindex([key]).iloc[0]
+            n = 0 if math.isnan(s["n"]) else int(s["n"])
+            cells.append(Cell(spec.name, row.method, row.experiment, "-", "-", label, key, "ours", s["mean"],
+                              s["std"], n, s["ci_low"], s["ci_high"], s["ci_kind"] if n else "", note=note,
+                              status="missing" if math.isnan(s["mean"]) else "not recovered"))
     return cells
 
 
@@ -199,6 +229,8 @@ class TableInputs:
     metrics_files: tuple[str | Path, ...] | None = None  # exactly these <exp>/seed<k>/<test>/metrics.csv
     efficiency_dir: str | Path | None = None  # <dir>/<experiment>.json
     efficiency_files: tuple[str | Path, ...] | None = None  # exactly these <experiment>.json
+    benchmarks_dir: str | Path | None = None  # <dir>/train/<experiment>_seed<k>.tsv (Snakemake's benchmarks)
+    train_benchmarks: tuple[str | Path, ...] | None = None  # exactly these <experiment>_seed<k>.tsv
 
     def metrics(self) -> list[MetricRow]:
         if self.metrics_files is not None:
@@ -213,6 +245,21 @@ class TableInputs:
         if self.efficiency_dir is None:
             raise DataError(f"table {spec.name}: needs the efficiency files (--efficiency or --efficiency-dir)")
         return {row.experiment: Path(self.efficiency_dir) / f"{row.experiment}.json" for row in spec.rows}
+
+    def trainings(self, spec: TableSpec, seeds: Iterable[int] | None = None) -> list[Path]:
+        """The training benchmark files of the efficiency table's rows (none when not given)."""
+        if self.train_benchmarks is not None:
+            return [Path(f) for f in self.train_benchmarks]
+        if self.benchmarks_dir is None:
+            return []
+        wanted = None if seeds is None else {int(s) for s in seeds}
+        found = []
+        for exp in dict.fromkeys(row.experiment for row in spec.rows):
+            for f in sorted((Path(self.benchmarks_dir) / "train").glob(f"{exp}_seed*.tsv")):
+                seed = f.stem.rpartition("_seed")[2]
+                if seed.isdigit() and (wanted is None or int(seed) in wanted):
+                    found.append(f)
+        return found
 
     def missing_hint(self, experiment: str, test: str, seed: int) -> str:
         """Where the metrics of a missing evaluation were expected."""
@@ -246,7 +293,8 @@ def build_tables(names: list[str], inputs: TableInputs, paper_csv: str | Path, o
     for spec in specs:
         note = demo_note(spec.name) if scale == "demo" else ""
         if spec.kind == "efficiency":
-            cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note)
+            cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note,
+                                           inputs.trainings(spec, seeds))
         else:
             cells = build_accuracy_table(spec, metrics, paper, seeds, note)
             missing = sorted({(c.experiment, c.test) for c in cells if c.status == "missing"})

@@ -2,8 +2,8 @@
 
 Reference on the project's 2-core machine (released code, fp32): training step n=4 x s=8 frames
 of 3x256x128 12.1 s; inference 1 x 16 frames 4.73 s (3.38 frames/s). Goals: step <= 0.75x, and
-inference >= 1.3x the frames/s. Run with ``--benchmark-enable`` to time; by default each runs once
-as a smoke test. The frames/s figure is stored in ``extra_info``.
+inference >= 1.3x the frames/s. Run with ``--benchmark-enable`` to time (the paper shapes: median of 3
+after a warm-up, as performance.md reports); by default each runs once as a smoke test. The frames/s figure is stored in ``extra_info``.
 """
 
 from __future__ import annotations
@@ -35,18 +35,19 @@ def _train_step(model, opt, frames, ratios, labels) -> float:
     return float(terms["total"].detach())
 
 
-def _bench_train(benchmark, cfg: ModelConfig, n: int, s: int, h: int, w: int, rounds: int) -> None:
+def _bench_train(benchmark, cfg: ModelConfig, n: int, s: int, h: int, w: int, rounds: int,
+                 warmup: int = 0) -> None:
     model, frames, ratios, labels = _setup(cfg, n, s, h, w)
     model.train()
     model.set_iteration(cfg.mask_train_iters)  # after the mask freeze, as in performance.md
     opt = torch.optim.SGD(model.trainable_parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     loss = benchmark.pedantic(_train_step, args=(model, opt, frames, ratios, labels), rounds=rounds,
-                              iterations=1, warmup_rounds=0)
+                              iterations=1, warmup_rounds=warmup)
     benchmark.extra_info["frames_per_step"] = n * s
     assert loss == loss  # finite number returned (NaN != NaN)
 
 
-def _bench_infer(benchmark, cfg: ModelConfig, s: int, h: int, w: int, rounds: int) -> None:
+def _bench_infer(benchmark, cfg: ModelConfig, s: int, h: int, w: int, rounds: int, warmup: int = 0) -> None:
     model, frames, ratios, _ = _setup(cfg, 1, s, h, w)
     model.eval()
 
@@ -54,7 +55,7 @@ def _bench_infer(benchmark, cfg: ModelConfig, s: int, h: int, w: int, rounds: in
         with torch.no_grad():
             return model(frames, ratios).embeddings
 
-    emb = benchmark.pedantic(infer, rounds=rounds, iterations=1, warmup_rounds=0)
+    emb = benchmark.pedantic(infer, rounds=rounds, iterations=1, warmup_rounds=warmup)
     if benchmark.stats is not None and benchmark.stats.stats.median:
         benchmark.extra_info["frames_per_s"] = s / benchmark.stats.stats.median
     assert emb.shape == (1, cfg.embed_dim, cfg.parts) and torch.isfinite(emb).all()
@@ -63,13 +64,13 @@ def _bench_infer(benchmark, cfg: ModelConfig, s: int, h: int, w: int, rounds: in
 @pytest.mark.slow
 def test_bench_paper_train_step(benchmark):
     """BigGait-S, n=4 x s=8 frames of 3x256x128, forward + losses + backward + SGD."""
-    _bench_train(benchmark, ModelConfig(), 4, 8, 256, 128, rounds=1)
+    _bench_train(benchmark, ModelConfig(), 4, 8, 256, 128, rounds=3, warmup=1)
 
 
 @pytest.mark.slow
 def test_bench_paper_inference(benchmark):
     """BigGait-S test path, 1 sequence x 16 frames of 3x256x128."""
-    _bench_infer(benchmark, ModelConfig(), 16, 256, 128, rounds=1)
+    _bench_infer(benchmark, ModelConfig(), 16, 256, 128, rounds=3, warmup=1)
 
 
 def test_bench_demo_train_step(benchmark):

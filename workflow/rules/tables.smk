@@ -1,7 +1,9 @@
 """Tables: one job per table; a target rule table_<name> for each (snakemake --list-target-rules).
 
 The command reads exactly the rule's declared inputs (`--metrics FILE...`, or `--efficiency FILE...`
-for the efficiency table): metrics left in the eval folder by an earlier run never fill a cell."""
+for the efficiency table): metrics left in the eval folder by an earlier run never fill a cell. The
+efficiency table also reads the benchmark files (`--train-benchmarks FILE...`: wall time and peak memory)
+of its rows' trainings that the run's other tables train; it starts no training of its own."""
 
 TABLES_DIR = paths.tables_dir(R)
 
@@ -9,6 +11,7 @@ TABLES_DIR = paths.tables_dir(R)
 rule table:
     input:
         metrics=lambda wc: table_metric_inputs(wc.table),
+        train_benchmarks=lambda wc: PLAN.table_train_benchmarks(wc.table, RUN_TABLES),
         paper=PAPER_CSV,
     output:
         report(
@@ -34,8 +37,10 @@ rule table:
         inputs_flag=lambda wc: "--metrics --efficiency" if TABLES[wc.table].kind == "efficiency" else "--metrics",
         seeds=lambda wc: " ".join(str(s) for s in PLAN.table_seeds(wc.table)),
         allow=lambda wc: "--allow-missing" if config["experiments"] else "",
+        benchmarks_flag=lambda wc, input: "--train-benchmarks" if input.train_benchmarks else "",
     shell:
         "{params.biggait} tables {wildcards.table} {params.inputs_flag} {input.metrics} "
+        "{params.benchmarks_flag} {input.train_benchmarks} "
         "--paper {input.paper} --out {params.out} --seeds {params.seeds} --scale {params.scale} {params.allow} "
         "> {log} 2>&1"
 
