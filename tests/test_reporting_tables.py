@@ -226,8 +226,30 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
     assert float(rows[("BigGait", "train_min")]["ours"]) == pytest.approx(12.0)
     assert rows[("BigGait", "train_min")]["n_seeds"] == "1"
+    # an evaluation job's time is split over the models it evaluated; a per-model job counts whole
+    ev = tmp_path / "benchmarks" / "evaluate"
+    ev.mkdir()
+    (ev / "shared_ccpg_1.tsv").write_text(BENCH_HEADER + "240.0\t0:04:00\t900\t1\t1\t1\t0\t0\t99\t230\n")
+    (ev / "lvm_g_seed0_ccpg.tsv").write_text(BENCH_HEADER + "90.0\t0:01:30\t900\t1\t1\t1\t0\t0\t99\t80\n")
+    jobs = ((ev / "shared_ccpg_1.tsv", ("biggait_ccpg_seed0", "biggait_ccpg_seed1", "gaitbase_ccpg_seed0",
+                                         "ccpg_no_mask_seed0")),)
+    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, eval_benchmarks=jobs), tmp_path / "paper.csv", out)
+    rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
+    assert float(rows[("BigGait", "eval_min")]["ours"]) == pytest.approx(1.0)  # 4 min / 4 models, seeds 0 and 1
+    assert rows[("BigGait", "eval_min")]["n_seeds"] == "2" and float(rows[("GaitBase", "eval_min")]["ours"]) == 1.0
+    assert rows[("BigGait (ViT-G/14)", "eval_min")]["status"] == "missing"
+    assert "train_min" not in {r["metric"] for r in long_rows(out / "efficiency.csv")}  # no training given
+    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
+                 tmp_path / "paper.csv", out, seeds=[0])
+    rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
+    assert float(rows[("BigGait (ViT-G/14)", "eval_min")]["ours"]) == pytest.approx(1.5)  # per-model file
+    assert rows[("BigGait", "eval_min")]["status"] == "missing"  # a shared file names no models
+    assert float(rows[("BigGait", "train_min")]["ours"]) == pytest.approx(10.0)  # seed 0 only
     bad = tmp_path / "other.tsv"
     bad.write_text(BENCH_HEADER + "1\t0:00:01\t1\t1\t1\t1\t0\t0\t1\t1\n")
+    with pytest.raises(DataError, match="other.tsv: expected a model named <experiment>_seed<k>, got 'biggait'"):
+        build_tables(["efficiency"], TableInputs(efficiency_dir=eff, eval_benchmarks=((bad, ("biggait",)),)),
+                     tmp_path / "paper.csv", out)
     with pytest.raises(DataError, match="other.tsv: expected a training benchmark file named"):
         build_tables(["efficiency"], TableInputs(efficiency_dir=eff, train_benchmarks=(bad,)),
                      tmp_path / "paper.csv", out)
@@ -308,3 +330,25 @@ def test_metrics_csv_is_read_like_the_csv_module(results: Path) -> None:
     f.write_text(",".join(HEADER) + "\nccpg,ccpg,gait,CL,m,1,,\nccpg,ccpg,gait,UP,m,x,,\n")
     with pytest.raises(DataError, match=r"metrics\.csv:3: expected a number, got 'x'"):
         read_metrics_csv(f, "biggait_ccpg", 0)
+
+
+def test_cli_run_costs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`biggait tables efficiency` takes the run's benchmark files as the workflow passes them."""
+    (tmp_path / "paper.csv").write_text(PAPER)
+    effs = []
+    for row in TABLES["efficiency"].rows:
+        effs.append(tmp_path / f"{row.experiment}.json")
+        effs[-1].write_text(json.dumps({"total_params": 1_000_000}))
+    train = tmp_path / "lvm_b_seed0.tsv"
+    train.write_text(BENCH_HEADER + "300\t0:05:00\t512\t1\t1\t1\t0\t0\t99\t290\n")
+    job = tmp_path / "shared_ccpg_5.tsv"
+    job.write_text(BENCH_HEADER + "60\t0:01:00\t512\t1\t1\t1\t0\t0\t99\t50\n")
+    base = ["tables", "efficiency", "--metrics", "--efficiency", *map(str, effs), "--paper", str(tmp_path / "paper.csv"),
+            "--out", str(tmp_path / "t")]
+    assert main([*base, "--train-benchmarks", str(train), "--eval-benchmark", str(job), "lvm_b_seed0", "lvm_l_seed0"]) == 0
+    rows = {(r["method"], r["metric"]): r for r in long_rows(tmp_path / "t" / "efficiency.csv")}
+    assert float(rows[("BigGait (ViT-B/14)", "train_min")]["ours"]) == 5.0
+    assert float(rows[("BigGait (ViT-B/14)", "eval_min")]["ours"]) == 0.5
+    assert float(rows[("BigGait (ViT-L/14)", "eval_min")]["ours"]) == 0.5
+    assert main([*base, "--eval-benchmark", str(job)]) == 2
+    assert "name the models that job evaluated" in capsys.readouterr().err

@@ -123,17 +123,26 @@ def test_table_rule_passes_exactly_its_declared_metrics(tmp_path: Path) -> None:
 
 
 def test_efficiency_table_reads_the_timed_trainings_of_the_run(tmp_path: Path) -> None:
-    """The trainings the run's tables need anyway reach the efficiency table through their benchmark
-    files (wall time, peak memory); the efficiency table alone starts no training."""
+    """The trainings and evaluations the run's tables need anyway reach the efficiency table through their
+    benchmark files (wall time, peak memory); the efficiency table alone starts no training."""
     out = smk("table_efficiency", "-n", "-p", "--config", f"results={tmp_path}", "tables=[ccpg,lvm_size,efficiency]")
     assert out.returncode == 0, out.stdout
     cmd = next(line for line in out.stdout.splitlines() if " tables efficiency " in line)
-    timed = cmd.split("--train-benchmarks ", 1)[1].split(" --paper ")[0].split()
+    timed = cmd.split("--train-benchmarks ", 1)[1].split(" --eval-benchmark ")[0].split(" --paper ")[0].split()
     # CCPG table: GaitBase and BigGait at seeds 0-2; LVM size: B/L/G at seed 0 (config/config.yaml)
     assert timed == [f"{tmp_path}/benchmarks/train/{e}_seed{s}.tsv"
                      for e, seeds in (("gaitbase_ccpg", (0, 1, 2)), ("biggait_ccpg", (0, 1, 2)),
                                       ("lvm_b", (0,)), ("lvm_l", (0,)), ("lvm_g", (0,))) for s in seeds]
     assert job_counts(out.stdout)["train"] == 9
+    # the shared evaluation jobs on CCPG that evaluate those models, each with every model it evaluates
+    jobs = [part.split() for part in cmd.split(" --eval-benchmark ")[1:]]
+    jobs[-1] = jobs[-1][: jobs[-1].index("--paper")]
+    evaluated = [m for job in jobs for m in job[1:]]
+    assert all(job[0].startswith(f"{tmp_path}/benchmarks/evaluate/shared_ccpg_") for job in jobs)
+    assert {f"{e}_seed{s}" for e, seeds in (("gaitbase_ccpg", (0, 1, 2)), ("biggait_ccpg", (0, 1, 2)),
+                                            ("lvm_b", (0,)), ("lvm_l", (0,)), ("lvm_g", (0,))) for s in seeds} <= set(evaluated)
+    assert len(evaluated) == len(set(evaluated))  # each model in one job
     alone = smk("table_efficiency", "-n", "-p", "--config", f"results={tmp_path}", "tables=[efficiency]")
     assert alone.returncode == 0, alone.stdout
     assert "train" not in job_counts(alone.stdout) and "--train-benchmarks" not in alone.stdout
+    assert "--eval-benchmark" not in alone.stdout

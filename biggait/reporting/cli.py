@@ -2,6 +2,7 @@
 
     biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out DIR
                    [--efficiency FILE ... | --efficiency-dir DIR] [--train-benchmarks FILE ... | --benchmarks-dir DIR]
+                   [--eval-benchmark FILE MODEL ...]...
     biggait figures KIND ...          (pad-resize, maps, bars, heatmap, views, curves, cmc, embeddings)
     biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
     biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
@@ -42,7 +43,12 @@ def add_tables_arguments(p: argparse.ArgumentParser) -> None:
                            "(wall time and peak memory per training; the workflow's inputs)")
     cost.add_argument("--benchmarks-dir", type=Path,
                       help="efficiency table: Snakemake's benchmarks folder (<results>/benchmarks); its "
-                           "train/<experiment>_seed<k>.tsv files of the table's rows and --seeds are used")
+                           "train/<experiment>_seed<k>.tsv and per-model evaluate/<experiment>_seed<k>_<train "
+                           "set>.tsv files of the table's rows and --seeds are used")
+    p.add_argument("--eval-benchmark", nargs="+", action="append", metavar=("FILE", "MODEL"),
+                   help="efficiency table: an evaluation job's benchmark file and the models it evaluated "
+                        "(<experiment>_seed<k> ...); each model counts the job's time divided by their number "
+                        "(repeat per job; the workflow's inputs)")
     p.add_argument("--paper", required=True, type=Path, help="paper_reported.csv")
     p.add_argument("--out", required=True, type=Path, help="output folder (results/tables)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to average (default: all found)")
@@ -55,11 +61,19 @@ def run_tables(args: argparse.Namespace) -> int:
     """Entry point of ``biggait tables``."""
     from biggait.reporting.tables import TableInputs, build_tables
 
+    if args.eval_benchmark and args.benchmarks_dir:
+        raise ConfigError("tables: --eval-benchmark and --benchmarks-dir exclude each other (give the files, or the folder)")
+    for job in args.eval_benchmark or []:
+        if len(job) < 2:
+            raise ConfigError(f"tables: --eval-benchmark {job[0]}: name the models that job evaluated "
+                              "(--eval-benchmark FILE <experiment>_seed<k> ...)")
     inputs = TableInputs(results=args.results, efficiency_dir=args.efficiency_dir,
                          metrics_files=None if args.metrics is None else tuple(args.metrics),
                          efficiency_files=None if args.efficiency is None else tuple(args.efficiency),
                          benchmarks_dir=args.benchmarks_dir,
-                         train_benchmarks=None if args.train_benchmarks is None else tuple(args.train_benchmarks))
+                         train_benchmarks=None if args.train_benchmarks is None else tuple(args.train_benchmarks),
+                         eval_benchmarks=None if args.eval_benchmark is None else
+                         tuple((Path(job[0]), tuple(job[1:])) for job in args.eval_benchmark))
     written = build_tables(args.tables or list(TABLES), inputs, args.paper, args.out, seeds=args.seeds,
                            scale=args.scale, allow_missing=args.allow_missing)
     for p in written:

@@ -117,6 +117,19 @@ class WorkflowPlan:
         return [paths.benchmark_file(self.results, f"train/{e}_seed{s}")
                 for e in self.table_experiments(table) for s in self.train_seeds(e, run_tables)]
 
+    def table_eval_benchmarks(self, table: str, run_tables: list[str],
+                              groups: list[tuple[str, str, list[tuple[str, int]]]]) -> list[tuple[str, list[str]]]:
+        """The efficiency table's evaluation benchmark files, each with every model its job evaluated
+        (``<exp>_seed<k>``): the shared jobs (``groups``: :meth:`evaluation_groups` of ``run_tables``) that
+        evaluate its rows' trainings (:meth:`table_train_benchmarks`) on their training set."""
+        if TABLES[table].kind != "efficiency":
+            return []
+        chosen = set(self.table_experiments(table))
+        wanted = {(row.experiment, s, row.train) for row in TABLES[table].rows if row.experiment in chosen
+                  for s in self.train_seeds(row.experiment, run_tables)}
+        return [(paths.benchmark_file(self.results, f"evaluate/shared_{name}"), [f"{e}_seed{s}" for e, s in members])
+                for name, test, members in groups if any((e, s, test) in wanted for e, s in members)]
+
     def table_seeds(self, table: str) -> list[int]:
         """Seeds of a table: config ``table_seeds[table]``, else ``seeds``."""
         return list((self.config.get("table_seeds") or {}).get(table, self.seeds))

@@ -117,12 +117,15 @@ EFFICIENCY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("GFLOPs/frame", "gflops_per_frame", "gflops_448x224"),
     ("frames/s", "frames_per_s", ""),
 )
-# Training cost columns of the efficiency table: (label, key), from the trainings' Snakemake benchmark
-# files (mean over the seeds the run trained); left out when no benchmark file is given.
+# Run-cost columns of the efficiency table: (label, key), mean over the seeds the run trained. From the
+# Snakemake benchmark files of the rows' trainings (wall time, peak memory) and of the evaluation jobs
+# on their training set (a shared job's wall time split evenly over the models it evaluated); each
+# group is left out when no such file is given.
 TRAIN_COST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("train (min)", "train_min"),
     ("train peak RSS (GB)", "train_max_rss_gb"),
 )
+EVAL_COST_COLUMNS: tuple[tuple[str, str], ...] = (("eval (min, share of job)", "eval_min"),)
 
 
 def get_table(name: str) -> TableSpec:

@@ -33,7 +33,8 @@ from biggait.io import csv_value, read_json, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
 from biggait.reporting.job_times import read_benchmark
-from biggait.reporting.specs import EFFICIENCY_COLUMNS, TRAIN_COST_COLUMNS, TableSpec, get_table
+from biggait.reporting.specs import (EFFICIENCY_COLUMNS, EVAL_COST_COLUMNS, TRAIN_COST_COLUMNS, TableSpec,
+                                     get_table)
 
 log = logging.getLogger(__name__)
 
@@ -148,26 +149,68 @@ def read_efficiency(path: str | Path) -> dict[str, float]:
     return out
 
 
+def model_key(text: str, where: str | Path) -> tuple[str, int]:
+    """``<experiment>_seed<k>`` -> (experiment, k); DataError naming ``where`` otherwise."""
+    exp, sep, seed = text.rpartition("_seed")
+    if not (sep and exp and seed.isdigit()):
+        raise DataError(f"{where}: expected a model named <experiment>_seed<k>, got {text!r}")
+    return exp, int(seed)
+
+
 def train_costs(benchmarks: Iterable[str | Path]) -> pd.DataFrame:
     """One row per training benchmark file ``<experiment>_seed<k>.tsv``: experiment, seed, ``train_min``
     (wall minutes) and ``train_max_rss_gb`` (peak resident memory, GB); DataError on another name."""
     rows = []
     for path in benchmarks:
         stem = Path(path).stem
-        exp, sep, seed = stem.rpartition("_seed")
-        if not (sep and exp and seed.isdigit()):
-            raise DataError(f"{path}: expected a training benchmark file named <experiment>_seed<k>.tsv")
+        try:
+            exp, seed = model_key(stem, path)
+        except DataError:
+            raise DataError(f"{path}: expected a training benchmark file named <experiment>_seed<k>.tsv") from None
         b = read_benchmark(path, f"train/{stem}")
-        rows.append({"experiment": exp, "seed": int(seed), "train_min": b["wall_s"] / 60.0,
+        rows.append({"experiment": exp, "seed": seed, "train_min": b["wall_s"] / 60.0,
                      "train_max_rss_gb": b["max_rss_mb"] / 1024.0})
     return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in TRAIN_COST_COLUMNS)])
 
 
+def eval_costs(jobs: Iterable[tuple[str | Path, Iterable[str]]]) -> pd.DataFrame:
+    """Per model evaluated: experiment, seed, ``eval_min``: the wall minutes of the evaluation job's
+    benchmark file divided by the number of models that job evaluated (``jobs``: (file, its models
+    ``<experiment>_seed<k>``)). A shared job reads the test frames and runs a shared upstream once for
+    all its models, so the share is what evaluating the model cost in that run."""
+    rows = []
+    for path, models in jobs:
+        models = list(models)
+        if not models:
+            raise DataError(f"{path}: an evaluation benchmark needs the models its job evaluated")
+        minutes = read_benchmark(path, f"evaluate/{Path(path).stem}")["wall_s"] / 60.0 / len(models)
+        for m in models:
+            exp, seed = model_key(m, path)
+            rows.append({"experiment": exp, "seed": seed, "eval_min": minutes})
+    return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in EVAL_COST_COLUMNS)])
+
+
+def _cost_cells(spec: TableSpec, row, costs: pd.DataFrame, columns, note: str) -> list[Cell]:
+    """The run-cost cells of one efficiency row: mean ± std [t-interval] over the seeds found."""
+    cells = []
+    mine = costs[costs["experiment"] == row.experiment].sort_values("seed")
+    for label, key in columns:
+        values = pd.DataFrame({"value": mine[key], "ci_low": np.nan, "ci_high": np.nan, "col": key})
+        s = seed_summary(values, "col").reindex([key]).iloc[0]
+        n = 0 if math.isnan(s["n"]) else int(s["n"])
+        cells.append(Cell(spec.name, row.method, row.experiment, "-", "-", label, key, "ours", s["mean"],
+                          s["std"], n, s["ci_low"], s["ci_high"], s["ci_kind"] if n else "", note=note,
+                          status="missing" if math.isnan(s["mean"]) else "not recovered"))
+    return cells
+
+
 def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict, note: str = "",
-                           train_benchmarks: Iterable[str | Path] = ()) -> list[Cell]:
-    """Cells of the efficiency table from ``files``: experiment -> its ``biggait efficiency --json`` file,
-    and the trainings' benchmark files (``train/<experiment>_seed<k>.tsv``: wall time and peak memory,
-    mean ± std over seeds with the t-interval, as the accuracy cells).
+                           train_benchmarks: Iterable[str | Path] = (),
+                           eval_jobs: Iterable[tuple[str | Path, Iterable[str]]] = ()) -> list[Cell]:
+    """Cells of the efficiency table from ``files``: experiment -> its ``biggait efficiency --json`` file;
+    the trainings' benchmark files (``train/<experiment>_seed<k>.tsv``: wall time and peak memory) and
+    the evaluation jobs' (:func:`eval_costs`), each mean ± std over seeds with the t-interval, as the
+    accuracy cells.
 
     A row whose experiment has no file reads ``missing``; a column no file provides is left out.
     """
@@ -176,7 +219,7 @@ def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict,
             for row in spec.rows}
     # Columns no result file provides (e.g. frames/s from an older `biggait efficiency`) are left out.
     columns = [c for c in EFFICIENCY_COLUMNS if any(c[1] in e for e in effs.values())]
-    costs = train_costs(train_benchmarks)
+    trains, evals = train_costs(train_benchmarks), eval_costs(eval_jobs)
     for row in spec.rows:
         eff = effs[row.experiment]
         for label, key, paper_metric in columns:
@@ -188,16 +231,9 @@ def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict,
                 c.paper, c.diff, c.confidence, c.provenance = pv.value, v - pv.value, pv.confidence, pv.provenance
             c.status = "missing" if math.isnan(v) else ("compared" if pv is not None else "not recovered")
             cells.append(c)
-        if costs.empty:
-            continue
-        mine = costs[costs["experiment"] == row.experiment].sort_values("seed")
-        for label, key in TRAIN_COST_COLUMNS:
-            values = pd.DataFrame({"value": mine[key], "ci_low": np.nan, "ci_high": np.nan, "col": key})
-            s = seed_summary(values, "col").reindex([key]).iloc[0]
-            n = 0 if math.isnan(s["n"]) else int(s["n"])
-            cells.append(Cell(spec.name, row.method, row.experiment, "-", "-", label, key, "ours", s["mean"],
-                              s["std"], n, s["ci_low"], s["ci_high"], s["ci_kind"] if n else "", note=note,
-                              status="missing" if math.isnan(s["mean"]) else "not recovered"))
+        for costs, cost_columns in ((trains, TRAIN_COST_COLUMNS), (evals, EVAL_COST_COLUMNS)):
+            if not costs.empty:
+                cells += _cost_cells(spec, row, costs, cost_columns, note)
     return cells
 
 
@@ -231,6 +267,7 @@ class TableInputs:
     efficiency_files: tuple[str | Path, ...] | None = None  # exactly these <experiment>.json
     benchmarks_dir: str | Path | None = None  # <dir>/train/<experiment>_seed<k>.tsv (Snakemake's benchmarks)
     train_benchmarks: tuple[str | Path, ...] | None = None  # exactly these <experiment>_seed<k>.tsv
+    eval_benchmarks: tuple[tuple[str | Path, tuple[str, ...]], ...] | None = None  # (file, its job's models)
 
     def metrics(self) -> list[MetricRow]:
         if self.metrics_files is not None:
@@ -259,6 +296,24 @@ class TableInputs:
                 seed = f.stem.rpartition("_seed")[2]
                 if seed.isdigit() and (wanted is None or int(seed) in wanted):
                     found.append(f)
+        return found
+
+    def evaluations(self, spec: TableSpec, seeds: Iterable[int] | None = None) -> list[tuple[Path, list[str]]]:
+        """The evaluation benchmark files of the efficiency table's rows and the models each job evaluated:
+        as given, else the per-model files ``evaluate/<experiment>_seed<k>_<train set>.tsv`` of
+        ``benchmarks_dir`` (a shared job's file does not say which models it evaluated)."""
+        if self.eval_benchmarks is not None:
+            return [(Path(f), list(models)) for f, models in self.eval_benchmarks]
+        if self.benchmarks_dir is None:
+            return []
+        wanted = None if seeds is None else {int(s) for s in seeds}
+        found = []
+        for row in dict((r.experiment, r) for r in spec.rows).values():
+            for f in sorted((Path(self.benchmarks_dir) / "evaluate").glob(f"{row.experiment}_seed*_{row.train}.tsv")):
+                model = f.stem[: -len(row.train) - 1]
+                seed = model.rpartition("_seed")[2]
+                if seed.isdigit() and (wanted is None or int(seed) in wanted):
+                    found.append((f, [model]))
         return found
 
     def missing_hint(self, experiment: str, test: str, seed: int) -> str:
@@ -294,7 +349,7 @@ def build_tables(names: list[str], inputs: TableInputs, paper_csv: str | Path, o
         note = demo_note(spec.name) if scale == "demo" else ""
         if spec.kind == "efficiency":
             cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note,
-                                           inputs.trainings(spec, seeds))
+                                           inputs.trainings(spec, seeds), inputs.evaluations(spec, seeds))
         else:
             cells = build_accuracy_table(spec, metrics, paper, seeds, note)
             missing = sorted({(c.experiment, c.test) for c in cells if c.status == "missing"})

@@ -3,15 +3,22 @@
 The command reads exactly the rule's declared inputs (`--metrics FILE...`, or `--efficiency FILE...`
 for the efficiency table): metrics left in the eval folder by an earlier run never fill a cell. The
 efficiency table also reads the benchmark files (`--train-benchmarks FILE...`: wall time and peak memory)
-of its rows' trainings that the run's other tables train; it starts no training of its own."""
+of its rows' trainings that the run's other tables train, and (`--eval-benchmark FILE MODEL...`) of the
+shared evaluation jobs that evaluate them; it starts no training of its own."""
 
 TABLES_DIR = paths.tables_dir(R)
+
+
+def table_eval_jobs(table: str) -> list[tuple[str, list[str]]]:
+    """The efficiency table's evaluation jobs: (benchmark file, the models it evaluated)."""
+    return PLAN.table_eval_benchmarks(table, RUN_TABLES, EVAL_GROUPS)
 
 
 rule table:
     input:
         metrics=lambda wc: table_metric_inputs(wc.table),
         train_benchmarks=lambda wc: PLAN.table_train_benchmarks(wc.table, RUN_TABLES),
+        eval_benchmarks=lambda wc: [f for f, _ in table_eval_jobs(wc.table)],
         paper=PAPER_CSV,
     output:
         report(
@@ -38,9 +45,12 @@ rule table:
         seeds=lambda wc: " ".join(str(s) for s in PLAN.table_seeds(wc.table)),
         allow=lambda wc: "--allow-missing" if config["experiments"] else "",
         benchmarks_flag=lambda wc, input: "--train-benchmarks" if input.train_benchmarks else "",
+        eval_jobs=lambda wc: " ".join(
+            f"--eval-benchmark {shlex.quote(f)} {' '.join(models)}" for f, models in table_eval_jobs(wc.table)
+        ),
     shell:
         "{params.biggait} tables {wildcards.table} {params.inputs_flag} {input.metrics} "
-        "{params.benchmarks_flag} {input.train_benchmarks} "
+        "{params.benchmarks_flag} {input.train_benchmarks} {params.eval_jobs} "
         "--paper {input.paper} --out {params.out} --seeds {params.seeds} --scale {params.scale} {params.allow} "
         "> {log} 2>&1"
 
