@@ -83,6 +83,11 @@ def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, 
     assert float(r1["ci_low"]) <= float(r1["value"]) <= float(r1["ci_high"])
     iou = [float(r["value"]) for r in rows if r["protocol"] == "mask_iou"]
     assert all(0.0 <= v <= 100.0 for v in iou)
+    # the model's own upstream, probed for "person" on the test silhouettes (one number)
+    probe = [r for r in rows if r["protocol"] == "upstream_probe"]
+    assert [(r["condition"], r["metric"]) for r in probe] == [("all", "iou")]
+    assert 0.0 <= float(probe[0]["value"]) <= 100.0
+    assert emb.meta["upstream_probe_iou"] == pytest.approx(float(probe[0]["value"]) / 100)
     matrix = (out / "view_matrices" / "gait_CL_rank1.csv").read_text().splitlines()
     assert matrix[0] == "probe_view\\gallery_view,01,02" and len(matrix) == 3
     doc = json.loads((out / "metrics.json").read_text())  # strict JSON: no NaN
@@ -104,6 +109,9 @@ def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, 
     assert cli.main(["evaluate", "--from-embeddings", str(out / "embeddings.npz"), "--dataset", "ccpg",
                      "--out", str(again), "--bootstrap", "0"]) == 0
     assert _read_csv(again / "metrics.csv")[0]["train_dataset"] == "sustech1k"
+    assert [r["value"] for r in _read_csv(again / "metrics.csv") if r["protocol"] == "upstream_probe"] == \
+        [probe[0]["value"]]  # kept with the embeddings
+
 
 
 def _write_embeddings(path, features, n_meta):

@@ -129,3 +129,14 @@ def test_noise_is_pooled_within_an_architecture(tmp_path: Path) -> None:
     assert together["biggait_ccpg"].pooled_std == pytest.approx(((1.0 + 4 / 3 + 9.0) / 3) ** 0.5)
     assert split["gaitbase_ccpg"].pooled_std == together["gaitbase_ccpg"].pooled_std  # alone: every experiment
     assert noise_tol.architectures(tmp_path / "missing.csv") == {}
+
+
+def test_upstream_probe_gets_its_floor() -> None:
+    """The upstream probe is the same for every seed of an experiment (one shared upstream): seed
+    noise reads 0, so its tolerance is the protocol's floor, not the 1-point default."""
+    probe = [MetricRow("upstream_probe", "all", "iou", 30.8, experiment="biggait_ccpg", seed=s,
+                       train_dataset="ccpg", test_dataset="ccpg") for s in (0, 1, 2)]
+    noise = {n.key[3]: n for n in noise_tol.derive(probe + rows({0: 40.0, 1: 44.0, 2: 42.0}))}
+    assert noise["upstream_probe"].std == 0.0
+    assert noise["upstream_probe"].tolerance == noise_tol.PROTOCOL_FLOORS["upstream_probe"] == 5.0
+    assert noise_tol.derive(probe, floors={})[0].tolerance == 1.0  # the default floor without it

@@ -99,6 +99,34 @@ def test_random_upstream_model_pt_reloads_the_same_lvm_and_embeddings(tree: dict
     np.testing.assert_allclose(via_cli.features, direct.features, rtol=0, atol=1e-5)
 
 
+def test_evaluate_probes_the_model_s_own_upstream(tree: dict, tmp_path: Path) -> None:
+    """`biggait evaluate` reports upstream_probe: the linear probe of the trained model's own upstream,
+    the number `biggait probe-upstream` gives for the same weights; a random upstream reads otherwise."""
+    from biggait.evaluation.probe import probe_trained_upstream
+
+    ds = GaitDataset(tree["root"], "ccpg", tree["partition"], split="test", with_sils=True)
+    settings = ProbeSettings()
+    values = {}
+    for name, sets in (("file", [f"model.lvm_checkpoint={tree['lvm']}"]), ("random", ["model.lvm_random=true"])):
+        exp = load_experiment(None, scale="demo", overrides=[*sets, "data.test_max_frames=4", "eval.bootstrap=0"])
+        torch.manual_seed(5)
+        model = build_model(exp.model, 4).eval()
+        ckpt = tmp_path / name / "model.pt"
+        save_checkpoint(ckpt, model, exp, 4, iteration=exp.model.mask_train_iters)
+        out = tmp_path / name / "eval"
+        assert main(["evaluate", "--checkpoint", str(ckpt), "--dataset", "ccpg", "--root", str(tree["root"]),
+                     "--partition", str(tree["partition"]), "--out", str(out), "--bootstrap", "0"]) == 0
+        with (out / "metrics.csv").open() as fh:
+            probe = [r for r in csv.DictReader(fh) if r["protocol"] == "upstream_probe"]
+        assert [(r["condition"], r["metric"]) for r in probe] == [("all", "iou")]
+        values[name] = float(probe[0]["value"])
+        assert values[name] == pytest.approx(100 * probe_trained_upstream(model.lvm, exp.model, ds, settings,
+                                                                          progress=False), abs=1e-4)
+    from_file = probe_upstream(ds, DEMO, tree["lvm"], settings, progress=False)["iou"]["linear_probe"]
+    assert values["file"] == pytest.approx(100 * from_file, abs=1e-4)  # = `biggait probe-upstream`
+    assert values["random"] != pytest.approx(values["file"], abs=0.1)
+
+
 def test_workflow_plan_gives_the_random_upstream_no_checkpoint(tmp_path: Path) -> None:
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["results"] = str(tmp_path)

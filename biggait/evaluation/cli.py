@@ -13,7 +13,10 @@ Writes into ``--out`` (each file atomically): ``embeddings.npz``, ``metrics.json
 ``metrics.csv`` (train_dataset, test_dataset, protocol, condition, metric, value, ci_low,
 ci_high; percent) and ``view_matrices/<protocol>_<condition>_rank1.csv``. The protocol follows
 ``--dataset``; the train dataset comes from the checkpoint's experiment (cross-domain
-evaluation is just another ``--dataset``). Features are never recomputed when ``--out`` already
+evaluation is just another ``--dataset``). Where the test set has silhouettes, a BigGait model also
+gets ``mask_iou`` (its GRE foreground) and ``upstream_probe`` (a linear probe of its own frozen
+upstream's tokens for "person", :func:`biggait.evaluation.probe.probe_trained_upstream`: a random,
+i.e. not loaded, upstream reads far below a pretrained one), unless ``--no-mask-iou``. Features are never recomputed when ``--out`` already
 holds embeddings of the same checkpoint and test set, or with ``--from-embeddings FILE``.
 
     biggait efficiency [--experiment FILE] [--scale demo|paper] [--json] [--throughput]
@@ -72,7 +75,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pack-frames", type=int, default=None,
                    help="run test sequences together up to this many frames per forward "
                         "(default: the experiment's eval.pack_frames; 0 = one sequence at a time)")
-    p.add_argument("--no-mask-iou", action="store_true", help="skip the foreground-mask IoU against silhouettes")
+    p.add_argument("--no-mask-iou", action="store_true",
+                   help="skip the foreground-mask IoU and the upstream probe against silhouettes")
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
@@ -202,9 +206,33 @@ def _extract(args: argparse.Namespace, protocol: str, jobs: list[_Job]) -> None:
                               metas=[meta for _, meta, _, _ in members],
                               partial_paths=[j.out / ".embeddings.partial.npz" for j, *_ in members],
                               pack_frames=exp.eval.pack_frames)
-        for (job, *_), emb in zip(members, embs):
+        probes: dict[str, float] = {}  # upstream weights -> probe IoU: once per upstream
+        for (job, _, model, e), emb in zip(members, embs):
+            if measure and "sils" in loader.dataset.modalities:
+                key = _upstream_key(model)
+                if key not in probes:
+                    probes[key] = _probe(model, e, loader.dataset)
+                emb.meta["upstream_probe_iou"] = probes[key]
             emb.save(job.out / "embeddings.npz")
             job.embeddings = emb
+
+
+def _upstream_key(model) -> str:
+    """A fingerprint of a model's frozen upstream weights (models sharing them get one probe)."""
+    h = hashlib.sha1()
+    for name, t in model.lvm.state_dict().items():
+        flat = t.detach().reshape(-1)
+        h.update(name.encode())
+        h.update(flat[:: max(1, flat.numel() // 4096)].float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _probe(model, exp: Experiment, dataset) -> float:
+    """The linear-probe IoU of the model's own upstream (:func:`biggait.evaluation.probe.probe_trained_upstream`)."""
+    from biggait.evaluation.probe import probe_trained_upstream
+
+    logger.info("probing the upstream of %s on the test silhouettes", exp.name)
+    return probe_trained_upstream(model.lvm, exp.model, dataset, progress=False)
 
 
 def _settings(args: argparse.Namespace, exp: Experiment | None) -> tuple[str, int, int]:
@@ -226,6 +254,8 @@ def _score(args: argparse.Namespace, protocol: str, job: _Job, gallery_keys: set
     rows = list(result.rows)
     if emb.mask_intersection is not None and emb.mask_union is not None:
         rows += mask_iou_rows(emb.mask_intersection, emb.mask_union, emb.types, PROTOCOLS[protocol])
+    if emb.meta.get("upstream_probe_iou") is not None:
+        rows.append(MetricRow("upstream_probe", "all", "iou", float(emb.meta["upstream_probe_iou"]) * 100))
     info = {"train_dataset": train_dataset, "test_dataset": protocol,
             "experiment": emb.meta.get("experiment", exp.name if exp else ""),
             "checkpoint": emb.meta.get("checkpoint", str(job.checkpoint or "")),

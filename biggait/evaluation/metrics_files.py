@@ -37,10 +37,10 @@ class MetricRow:
     the evaluation they belong to (``experiment``, ``seed``, ``train_dataset``, ``test_dataset``).
     """
 
-    protocol: str  # gait | reid | mask_iou
+    protocol: str  # gait | reid | mask_iou | upstream_probe
     condition: str
     metric: str  # gait: rank{k}_exclude_identical_view, rank1_include_identical_view;
-    #              reid: rank{k}, mAP, mINP; mask_iou: iou
+    #              reid: rank{k}, mAP, mINP; mask_iou, upstream_probe (condition all): iou
     value: float
     ci_low: float = math.nan
     ci_high: float = math.nan

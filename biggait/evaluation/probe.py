@@ -118,11 +118,12 @@ def upstream_features(lvm: FrozenLVM, frames: Tensor, map_hw: tuple[int, int], b
                       progress: bool = True) -> Tensor:
     """The ``last`` tap of ``frames`` ``[N, 3, H, W]``, upsampled (bilinear) to ``[N, h, w, C]``."""
     out = []
+    device = next(lvm.parameters()).device
     for i in progress_bar(range(0, len(frames), batch), desc="upstream", unit="batch", disable=not progress,
                           leave=False):
-        last, _ = lvm(frames[i:i + batch])  # [b, gh, gw, C]
-        up = F.interpolate(last.permute(0, 3, 1, 2), size=map_hw, mode="bilinear", align_corners=False)
-        out.append(up.permute(0, 2, 3, 1).contiguous())  # [b, h, w, C]
+        last, _ = lvm(frames[i:i + batch].to(device))  # [b, gh, gw, C]
+        up = F.interpolate(last.float().permute(0, 3, 1, 2), size=map_hw, mode="bilinear", align_corners=False)
+        out.append(up.permute(0, 2, 3, 1).contiguous().cpu())  # [b, h, w, C]
     return torch.cat(out)
 
 
@@ -203,6 +204,19 @@ def probe_scores(feats: Tensor, data: ProbeFrames, settings: ProbeSettings) -> d
     return {"iou": iou, "fit_iou": fit_iou, "fit_identities": fit_ids, "eval_identities": eval_ids,
             "frames": {"fit": int(fit.sum()), "eval": int(ev.sum())},
             "person_share": float(data.sils[ev].float().mean())}
+
+
+def probe_trained_upstream(lvm: FrozenLVM, cfg: ModelConfig, dataset: GaitDataset,
+                           settings: ProbeSettings = ProbeSettings(), progress: bool = True) -> float:
+    """The linear-probe IoU (fraction) of a trained model's own frozen upstream ``lvm`` on ``dataset``
+    (test split, with silhouettes): what ``biggait evaluate`` reports as ``upstream_probe``. It tells
+    whether the upstream the model was trained on holds the walker, e.g. whether the pretrained
+    weights were loaded at all (a random upstream reads far lower)."""
+    if "sils" not in dataset.modalities:
+        raise EvaluationError("probe: the dataset must be opened with its silhouettes (with_sils=True)")
+    data = load_probe_frames(dataset, cfg, settings, progress)
+    feats = upstream_features(lvm, data.frames, (2 * cfg.sils_size, cfg.sils_size), settings.batch, progress)
+    return float(probe_scores(feats, data, settings)["iou"]["linear_probe"])
 
 
 def probe_upstream(dataset: GaitDataset, cfg: ModelConfig, checkpoint: str | Path | None,

@@ -39,6 +39,14 @@ COLUMNS = (*KEY_COLUMNS, "seeds", "mean", "std", "spread", "pooled_std", "tolera
 Key = tuple[str, str, str, str, str, str]
 
 
+# Smallest tolerance of a protocol's numbers, where seed noise cannot measure it. ``upstream_probe``
+# (:func:`biggait.evaluation.probe.probe_trained_upstream`) depends on the upstream alone, which every
+# seed of an experiment shares, so its seed std is 0; it changes when the upstream's pretraining is
+# drawn again, e.g. on another CPU (the demo's ViT-S read 31.9 on the 2026-11-30 machine, 30.8 on the
+# 2026-12-01 one, a Zen 5), while a random upstream reads 13-17. 5 points covers the first and is a
+# third of the way to the second (docs/workflow.md, "Metric checks").
+PROTOCOL_FLOORS = {"upstream_probe": 5.0}
+
 MEAN_CONDITION = "mean_of_conditions"  # derived: the mean over an evaluation's conditions
 _AGGREGATES = {"all", "Overall", MEAN_CONDITION}
 
@@ -99,7 +107,7 @@ def architectures(results: str | Path) -> dict[str, str]:
 
 
 def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
-           families: dict[str, str] | None = None) -> list[Noise]:
+           families: dict[str, str] | None = None, floors: dict[str, float] | None = None) -> list[Noise]:
     """Noise and tolerance of every number measured with at least two seeds.
 
     Three seeds give a poor standard deviation (one experiment's CCPG mean rank-1 varied by 0.8
@@ -109,8 +117,10 @@ def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
     when None) measured on the same test set, protocol, condition and metric (root mean of their
     variances). Pooling stays within an architecture: the silhouette GaitBase's seed noise says
     nothing about BigGait's (on the 2026-12-01 demo its CCPG mean varied 3x more, measured in
-    docs/workflow.md "Metric checks").
+    docs/workflow.md "Metric checks"). ``floors`` (protocol -> smallest tolerance; default
+    :data:`PROTOCOL_FLOORS`) raises ``floor`` for protocols whose noise the seeds do not show.
     """
+    floors = PROTOCOL_FLOORS if floors is None else floors
     families = families or {}
     ALL = object()  # the pooling group of every family
     if factor <= 0 or floor < 0:
@@ -140,8 +150,9 @@ def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
         pooled = math.sqrt(sum(var * df for var, df in pooled_vars) / pooled_df)
         # The noise is estimated from few seeds: scale it by the Student-t quantile (the pooled degrees
         # of freedom) with the normal tail of ``factor`` (3 -> 0.27% two-sided), not by ``factor``.
+        smallest = max(floor, floors.get(key[3], 0.0))  # key[3]: the protocol
         out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), pooled,
-                         max(floor, t_factor(factor, pooled_df) * max(std, pooled) * math.sqrt(1 + 1 / len(v)))))
+                         max(smallest, t_factor(factor, pooled_df) * max(std, pooled) * math.sqrt(1 + 1 / len(v)))))
     return out
 
 
