@@ -207,25 +207,25 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
                  tmp_path / "paper.csv", out, seeds=[0, 1, 2])
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
-    t = rows[("BigGait", "train_min")]
-    assert float(t["ours"]) == pytest.approx(11.0) and float(t["ours_std"]) == pytest.approx(1.0)
-    assert t["n_seeds"] == "3" and t["ci_kind"] == "t95" and float(t["ci_low"]) < 11.0 < float(t["ci_high"])
+    t = rows[("BigGait", "train_s")]
+    assert float(t["ours"]) == pytest.approx(660.0) and float(t["ours_std"]) == pytest.approx(60.0)
+    assert t["n_seeds"] == "3" and t["ci_kind"] == "t95" and float(t["ci_low"]) < 660.0 < float(t["ci_high"])
     assert float(rows[("BigGait", "train_max_rss_gb")]["ours"]) == pytest.approx(2.0)
-    assert float(rows[("GaitBase", "train_min")]["ours"]) == pytest.approx(2.0)
+    assert float(rows[("GaitBase", "train_s")]["ours"]) == pytest.approx(120.0)
     assert rows[("GaitBase", "train_max_rss_gb")]["status"] == "missing"  # "NA": not sampled
-    assert rows[("BigGait (ViT-G/14)", "train_min")]["status"] == "missing"  # no training given
+    assert rows[("BigGait (ViT-G/14)", "train_s")]["status"] == "missing"  # no training given
     md = (out / "efficiency.md").read_text()
-    assert "train (min)" in md and "11.00 ± 1.00 [" in md
+    assert "train (s)" in md and "660.00 ± 60.00 [" in md
     # --seeds selects the files; exactly the files given is the workflow's way
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
                  tmp_path / "paper.csv", out, seeds=[1])
     assert float({(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}[
-        ("BigGait", "train_min")]["ours"]) == pytest.approx(11.0)
+        ("BigGait", "train_s")]["ours"]) == pytest.approx(660.0)
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff, train_benchmarks=(bench / "biggait_ccpg_seed2.tsv",)),
                  tmp_path / "paper.csv", out)
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
-    assert float(rows[("BigGait", "train_min")]["ours"]) == pytest.approx(12.0)
-    assert rows[("BigGait", "train_min")]["n_seeds"] == "1"
+    assert float(rows[("BigGait", "train_s")]["ours"]) == pytest.approx(720.0)
+    assert rows[("BigGait", "train_s")]["n_seeds"] == "1"
     # an evaluation job's time is split over the models it evaluated; a per-model job counts whole
     ev = tmp_path / "benchmarks" / "evaluate"
     ev.mkdir()
@@ -235,16 +235,16 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
                                          "ccpg_no_mask_seed0")),)
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff, eval_benchmarks=jobs), tmp_path / "paper.csv", out)
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
-    assert float(rows[("BigGait", "eval_min")]["ours"]) == pytest.approx(1.0)  # 4 min / 4 models, seeds 0 and 1
-    assert rows[("BigGait", "eval_min")]["n_seeds"] == "2" and float(rows[("GaitBase", "eval_min")]["ours"]) == 1.0
-    assert rows[("BigGait (ViT-G/14)", "eval_min")]["status"] == "missing"
-    assert "train_min" not in {r["metric"] for r in long_rows(out / "efficiency.csv")}  # no training given
+    assert float(rows[("BigGait", "eval_s")]["ours"]) == pytest.approx(60.0)  # 240 s / 4 models, seeds 0 and 1
+    assert rows[("BigGait", "eval_s")]["n_seeds"] == "2" and float(rows[("GaitBase", "eval_s")]["ours"]) == 60.0
+    assert rows[("BigGait (ViT-G/14)", "eval_s")]["status"] == "missing"
+    assert "train_s" not in {r["metric"] for r in long_rows(out / "efficiency.csv")}  # no training given
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
                  tmp_path / "paper.csv", out, seeds=[0])
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
-    assert float(rows[("BigGait (ViT-G/14)", "eval_min")]["ours"]) == pytest.approx(1.5)  # per-model file
-    assert rows[("BigGait", "eval_min")]["status"] == "missing"  # a shared file names no models
-    assert float(rows[("BigGait", "train_min")]["ours"]) == pytest.approx(10.0)  # seed 0 only
+    assert float(rows[("BigGait (ViT-G/14)", "eval_s")]["ours"]) == pytest.approx(90.0)  # per-model file
+    assert rows[("BigGait", "eval_s")]["status"] == "missing"  # a shared file names no models
+    assert float(rows[("BigGait", "train_s")]["ours"]) == pytest.approx(600.0)  # seed 0 only
     bad = tmp_path / "other.tsv"
     bad.write_text(BENCH_HEADER + "1\t0:00:01\t1\t1\t1\t1\t0\t0\t1\t1\n")
     with pytest.raises(DataError, match="other.tsv: expected a model named <experiment>_seed<k>, got 'biggait'"):
@@ -347,8 +347,8 @@ def test_cli_run_costs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
             "--out", str(tmp_path / "t")]
     assert main([*base, "--train-benchmarks", str(train), "--eval-benchmark", str(job), "lvm_b_seed0", "lvm_l_seed0"]) == 0
     rows = {(r["method"], r["metric"]): r for r in long_rows(tmp_path / "t" / "efficiency.csv")}
-    assert float(rows[("BigGait (ViT-B/14)", "train_min")]["ours"]) == 5.0
-    assert float(rows[("BigGait (ViT-B/14)", "eval_min")]["ours"]) == 0.5
-    assert float(rows[("BigGait (ViT-L/14)", "eval_min")]["ours"]) == 0.5
+    assert float(rows[("BigGait (ViT-B/14)", "train_s")]["ours"]) == 300.0
+    assert float(rows[("BigGait (ViT-B/14)", "eval_s")]["ours"]) == 30.0
+    assert float(rows[("BigGait (ViT-L/14)", "eval_s")]["ours"]) == 30.0
     assert main([*base, "--eval-benchmark", str(job)]) == 2
     assert "name the models that job evaluated" in capsys.readouterr().err

@@ -122,10 +122,10 @@ EFFICIENCY_COLUMNS: tuple[tuple[str, str, str], ...] = (
 # on their training set (a shared job's wall time split evenly over the models it evaluated); each
 # group is left out when no such file is given.
 TRAIN_COST_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("train (min)", "train_min"),
+    ("train (s)", "train_s"),
     ("train peak RSS (GB)", "train_max_rss_gb"),
 )
-EVAL_COST_COLUMNS: tuple[tuple[str, str], ...] = (("eval (min, share of job)", "eval_min"),)
+EVAL_COST_COLUMNS: tuple[tuple[str, str], ...] = (("eval (s, share of job)", "eval_s"),)
 
 
 def get_table(name: str) -> TableSpec:

@@ -158,8 +158,8 @@ def model_key(text: str, where: str | Path) -> tuple[str, int]:
 
 
 def train_costs(benchmarks: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per training benchmark file ``<experiment>_seed<k>.tsv``: experiment, seed, ``train_min``
-    (wall minutes) and ``train_max_rss_gb`` (peak resident memory, GB); DataError on another name."""
+    """One row per training benchmark file ``<experiment>_seed<k>.tsv``: experiment, seed, ``train_s``
+    (wall seconds) and ``train_max_rss_gb`` (peak resident memory, GB); DataError on another name."""
     rows = []
     for path in benchmarks:
         stem = Path(path).stem
@@ -168,13 +168,13 @@ def train_costs(benchmarks: Iterable[str | Path]) -> pd.DataFrame:
         except DataError:
             raise DataError(f"{path}: expected a training benchmark file named <experiment>_seed<k>.tsv") from None
         b = read_benchmark(path, f"train/{stem}")
-        rows.append({"experiment": exp, "seed": seed, "train_min": b["wall_s"] / 60.0,
+        rows.append({"experiment": exp, "seed": seed, "train_s": b["wall_s"],
                      "train_max_rss_gb": b["max_rss_mb"] / 1024.0})
     return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in TRAIN_COST_COLUMNS)])
 
 
 def eval_costs(jobs: Iterable[tuple[str | Path, Iterable[str]]]) -> pd.DataFrame:
-    """Per model evaluated: experiment, seed, ``eval_min``: the wall minutes of the evaluation job's
+    """Per model evaluated: experiment, seed, ``eval_s``: the wall seconds of the evaluation job's
     benchmark file divided by the number of models that job evaluated (``jobs``: (file, its models
     ``<experiment>_seed<k>``)). A shared job reads the test frames and runs a shared upstream once for
     all its models, so the share is what evaluating the model cost in that run."""
@@ -183,10 +183,10 @@ def eval_costs(jobs: Iterable[tuple[str | Path, Iterable[str]]]) -> pd.DataFrame
         models = list(models)
         if not models:
             raise DataError(f"{path}: an evaluation benchmark needs the models its job evaluated")
-        minutes = read_benchmark(path, f"evaluate/{Path(path).stem}")["wall_s"] / 60.0 / len(models)
+        seconds = read_benchmark(path, f"evaluate/{Path(path).stem}")["wall_s"] / len(models)
         for m in models:
             exp, seed = model_key(m, path)
-            rows.append({"experiment": exp, "seed": seed, "eval_min": minutes})
+            rows.append({"experiment": exp, "seed": seed, "eval_s": seconds})
     return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in EVAL_COST_COLUMNS)])
 
 
