@@ -122,5 +122,11 @@ def table_metric_inputs(table: str) -> list[str]:
     return PLAN.table_inputs(table)
 
 
+def table_eval_jobs(table: str) -> list[tuple[str, list[str]]]:
+    """The efficiency table's evaluation jobs: (benchmark file, the models it evaluated); EVAL_GROUPS are
+    the shared evaluation jobs (targets.smk)."""
+    return PLAN.table_eval_benchmarks(table, RUN_TABLES, EVAL_GROUPS)
+
+
 def table_outputs(table: str) -> list[str]:
     return paths.table_files(R, table)

@@ -9,11 +9,6 @@ shared evaluation jobs that evaluate them; it starts no training of its own."""
 TABLES_DIR = paths.tables_dir(R)
 
 
-def table_eval_jobs(table: str) -> list[tuple[str, list[str]]]:
-    """The efficiency table's evaluation jobs: (benchmark file, the models it evaluated)."""
-    return PLAN.table_eval_benchmarks(table, RUN_TABLES, EVAL_GROUPS)
-
-
 rule table:
     input:
         metrics=lambda wc: table_metric_inputs(wc.table),
