@@ -42,9 +42,9 @@ Key = tuple[str, str, str, str, str, str]
 # Smallest tolerance of a protocol's numbers, where seed noise cannot measure it. ``upstream_probe``
 # (:func:`biggait.evaluation.probe.probe_trained_upstream`) depends on the upstream alone, which every
 # seed of an experiment shares, so its seed std is 0; it changes when the upstream's pretraining is
-# drawn again, e.g. on another CPU (the demo's ViT-S read 31.9 on the 2026-11-30 machine, 30.8 on the
-# 2026-12-01 one, a Zen 5), while a random upstream reads 13-17. 5 points covers the first and is a
-# third of the way to the second (docs/workflow.md, "Metric checks").
+# drawn again, e.g. on another CPU (the demo's ViT-S read 31 on the earlier machine, 30.8 on the Zen 5 of
+# 2026-12-01; 31.9 for a variant of its recipe), while a random upstream reads 13-17. 5 points covers the
+# first and is a third of the way to the second (docs/workflow.md, "Metric checks").
 PROTOCOL_FLOORS = {"upstream_probe": 5.0}
 
 MEAN_CONDITION = "mean_of_conditions"  # derived: the mean over an evaluation's conditions
