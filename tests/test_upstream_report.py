@@ -362,3 +362,23 @@ def test_resume_treats_a_key_added_later_as_its_default(tmp_path: Path) -> None:
     on["model"]["lvm_random"] = True
     with pytest.raises(CheckpointError, match="model.lvm_random"):
         check_resumable(on, exp, tmp_path / "iter.pt")
+
+
+def test_evaluate_s_probe_keeps_its_features_within_a_memory_budget(tree: dict, monkeypatch) -> None:
+    """At paper scale the probed frames' features are large (3 MB a frame for ViT-S on the 64x32 map):
+    evaluate's probe takes at most EVAL_PROBE_BYTES of them."""
+    from biggait.evaluation import probe as probe_mod
+
+    seen = []
+    real = probe_mod.load_probe_frames
+    monkeypatch.setattr(probe_mod, "load_probe_frames", lambda ds, cfg, s, p=True: seen.append(s.max_frames)
+                        or real(ds, cfg, s, p))
+    ds = GaitDataset(tree["root"], "ccpg", tree["partition"], split="test", with_sils=True)
+    lvm = build_upstream(DEMO, None, seed=0)
+    frame_bytes = 4 * (2 * DEMO.sils_size) * DEMO.sils_size * lvm.embed_dim
+    probe_mod.probe_trained_upstream(lvm, DEMO, ds, progress=False)
+    monkeypatch.setattr(probe_mod, "EVAL_PROBE_BYTES", 20 * frame_bytes)
+    probe_mod.probe_trained_upstream(lvm, DEMO, ds, progress=False)
+    monkeypatch.setattr(probe_mod, "EVAL_PROBE_BYTES", 0)
+    probe_mod.probe_trained_upstream(lvm, DEMO, ds, progress=False)
+    assert seen == [ProbeSettings().max_frames, 20, 16]  # the default; the budget; never fewer than 16

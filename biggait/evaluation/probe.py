@@ -22,7 +22,7 @@ are fractions in [0, 1]. Silhouettes are used by this evaluation probe only, nev
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,10 @@ from biggait.progress import progress_bar
 logger = logging.getLogger(__name__)
 
 MEASURES = ("linear_probe", "pca1", "prior", "all_person")
+# `biggait evaluate`'s probe keeps the probed frames' features under this many bytes (float32 [N, h, w, C];
+# the standardised copy doubles it): all 1,200 frames on the demo (24 KB a frame), ~680 for ViT-S and ~170
+# for ViT-G at paper scale (3 and 12.6 MB a frame on the 64x32 map).
+EVAL_PROBE_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -214,8 +218,11 @@ def probe_trained_upstream(lvm: FrozenLVM, cfg: ModelConfig, dataset: GaitDatase
     weights were loaded at all (a random upstream reads far lower)."""
     if "sils" not in dataset.modalities:
         raise EvaluationError("probe: the dataset must be opened with its silhouettes (with_sils=True)")
+    map_hw = (2 * cfg.sils_size, cfg.sils_size)
+    frame_bytes = 4 * map_hw[0] * map_hw[1] * lvm.embed_dim
+    settings = replace(settings, max_frames=max(16, min(settings.max_frames, EVAL_PROBE_BYTES // frame_bytes)))
     data = load_probe_frames(dataset, cfg, settings, progress)
-    feats = upstream_features(lvm, data.frames, (2 * cfg.sils_size, cfg.sils_size), settings.batch, progress)
+    feats = upstream_features(lvm, data.frames, map_hw, settings.batch, progress)
     return float(probe_scores(feats, data, settings)["iou"]["linear_probe"])
 
 
