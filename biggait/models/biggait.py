@@ -139,6 +139,7 @@ class BigGait(nn.Module):
             # Upsample in channels-last memory (the NCHW view of an NHWC buffer): no layout copies.
             up = F.interpolate(t.permute(0, 3, 1, 2), size=self.map_hw, mode="bilinear", align_corners=False)
             taps[name] = up.permute(0, 2, 3, 1)  # [ns, h, w, C], contiguous
+            taps[f"{name}_tokens"] = t  # [ns, gh, gw, C] at the token grid (the GRE's denoising projection)
         # Pad-and-Resize of a ones map gives the valid pixels; the CCPG path (h == 2w) still uses
         # the ratios, so the offline pad columns count as invalid.
         taps["valid"] = validity_mask(ratios, *self.map_hw, enabled=self.cfg.pad_and_resize)
@@ -167,7 +168,7 @@ class BigGait(nn.Module):
         mask_terms = self.training and self.gre.mask is not None and (lc.frozen_mask_terms or not self.gre.mask_frozen)
         sel = self.gre.select_foreground(taps.get(self.mask_src), taps["valid"],
                                          want_recon=(mask_terms and lc.reconstruction_weight != 0) or trace is not None)
-        maps = self.gre.branch_maps(taps[self.feat_src], sel["select"])  # each [ns, h, w, C]
+        maps = self.gre.branch_maps(taps[self.feat_src], sel["select"], taps.get(f"{self.feat_src}_tokens"))
         aux: dict[str, Tensor] = {}
         if self.training:
             if mask_terms and "reconstruction" in sel and lc.reconstruction_weight != 0:

@@ -139,10 +139,13 @@ class GRE(nn.Module):
         out.update(body=body, flipped=flipped, foreground=fg, select=fg.reshape(-1) != 0)
         return out
 
-    def branch_maps(self, mid: Tensor, select: Tensor) -> dict[str, Tensor]:
+    def branch_maps(self, mid: Tensor, select: Tensor, mid_tokens: Tensor | None = None) -> dict[str, Tensor]:
         """Appearance / denoising maps from the ``mid4`` tap ``[ns, h, w, C]`` on ``select``.
 
-        Returns channels-last maps ``[ns, h, w, C_out]`` (0 on unselected pixels).
+        ``mid_tokens``: the same tap at the token grid ``[ns, gh, gw, C]`` before its bilinear
+        upsampling; when given (and smaller than the map), the denoising head's first projection runs
+        there (:meth:`_denoising_hidden`). Returns channels-last maps ``[ns, h, w, C_out]`` (0 on
+        unselected pixels).
         """
         ns, h, w, c = mid.shape
         pix = mid.reshape(ns * h * w, c)[select]  # [N_sel, C]
@@ -155,7 +158,42 @@ class GRE(nn.Module):
                 logger.warning("GRE: %d foreground pixels in the batch; %s map left empty", pix.shape[0], name)
                 vals = pix.new_zeros(pix.shape[0], head.proj[-1].out_features if isinstance(head.proj, nn.Sequential)
                                      else head.proj.out_features)
+            elif (name == "denoising" and mid_tokens is not None and isinstance(head.proj, nn.Sequential)
+                  and head.out == "softmax" and head.drop.p == 0 and head.bn_in.momentum is not None
+                  and not pix.requires_grad and tuple(mid_tokens.shape[1:3]) != (h, w)):
+                hidden = self._denoising_hidden(head, pix, mid_tokens, select, (h, w))  # [N_sel, C/2]
+                vals = F.softmax(head.proj[3](head.proj[2](head.proj[1](hidden))), dim=1)
             else:
                 vals, _ = head(pix)
             out[name] = scatter_pixels(vals, select, ns * h * w).view(ns, h, w, -1)
         return out
+
+    @staticmethod
+    def _denoising_hidden(head: PixelHead, pix: Tensor, tokens: Tensor, select: Tensor,
+                          map_hw: tuple[int, int]) -> Tensor:
+        """``Linear(BN(pix))`` of the denoising head, computed at the token grid.
+
+        The map is the bilinear upsampling U of the tokens, and U is linear with weights summing to
+        one, so with the BatchNorm's statistics (mean m, inverse std r, taken on the selected pixels
+        as before) ``Linear((U x - m) r) = U Linear((x - m) r)``: the 1536 -> 768 projection and its
+        weight gradient run on the tokens (4x fewer rows at paper scale), then the 768 channels are
+        upsampled and selected. Equal up to rounding.
+        """
+        bn = head.bn_in
+        if bn.training:
+            # BatchNorm's own statistics kernel; with momentum 1 the buffers receive the batch's mean
+            # and unbiased variance, then the module's running statistics are updated as BN would.
+            mean, unbiased = torch.zeros_like(bn.running_mean), torch.ones_like(bn.running_var)
+            with torch.no_grad():
+                F.batch_norm(pix, mean, unbiased, None, None, True, 1.0, bn.eps)
+                bn.running_mean.mul_(1 - bn.momentum).add_(mean, alpha=bn.momentum)
+                bn.running_var.mul_(1 - bn.momentum).add_(unbiased, alpha=bn.momentum)
+                bn.num_batches_tracked.add_(1)
+            n = pix.shape[0]
+            var = unbiased * ((n - 1) / n)  # biased, as the normalisation uses
+        else:
+            mean, var = bn.running_mean, bn.running_var
+        z = (tokens - mean) * torch.rsqrt(var + bn.eps)  # [ns, gh, gw, C]
+        y = head.proj[0](z)  # [ns, gh, gw, C/2]
+        up = F.interpolate(y.permute(0, 3, 1, 2), size=map_hw, mode="bilinear", align_corners=False)
+        return up.permute(0, 2, 3, 1).reshape(-1, y.shape[-1])[select]
