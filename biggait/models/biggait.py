@@ -122,7 +122,8 @@ class BigGait(nn.Module):
     @torch.no_grad()
     def upstream(self, frames: Tensor, ratios: Tensor, needed: set[str] | None = None,
                  trace: dict | None = None) -> dict[str, Tensor]:
-        """Frames ``[ns, 3, H, W]`` -> channels-last maps at the GRE resolution and the valid mask.
+        """Frames ``[ns, 3, H, W]`` -> channels-last maps at the GRE resolution (``last``, ``mid4``), the
+        same taps at the token grid (``last_tokens``, ``mid4_tokens``) and the valid mask.
 
         ``needed``: which maps to upsample (default: this model's); several models sharing one frozen
         upstream pass the union and hand the result to ``forward(..., taps=...)``.
