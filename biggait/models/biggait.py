@@ -140,7 +140,7 @@ class BigGait(nn.Module):
             # Upsample in channels-last memory (the NCHW view of an NHWC buffer): no layout copies.
             up = F.interpolate(t.permute(0, 3, 1, 2), size=self.map_hw, mode="bilinear", align_corners=False)
             taps[name] = up.permute(0, 2, 3, 1)  # [ns, h, w, C], contiguous
-            taps[f"{name}_tokens"] = t  # [ns, gh, gw, C] at the token grid (the GRE's denoising projection)
+            taps[f"{name}_tokens"] = t  # [ns, gh, gw, C] at the token grid (the GRE heads' first projection)
         # Pad-and-Resize of a ones map gives the valid pixels; the CCPG path (h == 2w) still uses
         # the ratios, so the offline pad columns count as invalid.
         taps["valid"] = validity_mask(ratios, *self.map_hw, enabled=self.cfg.pad_and_resize)

@@ -41,14 +41,61 @@ class PixelHead(nn.Module):
         self.bn_out = nn.BatchNorm1d(c_out, affine=False) if out == "sigmoid" else None
         self.recon = nn.Linear(c_out, c_in) if reconstruct else None
 
-    def forward(self, x: Tensor, want_recon: bool = True) -> tuple[Tensor, Tensor | None]:
-        """x ``[N, C_in]`` -> (probabilities ``[N, C_out]``, reconstruction MSE or None)."""
-        y = self.proj(self.bn_in(self.drop(x)))  # [N, C_out]
+    def forward(self, x: Tensor, want_recon: bool = True,
+                grid: tuple[Tensor, Tensor, tuple[int, int]] | None = None) -> tuple[Tensor, Tensor | None]:
+        """x ``[N, C_in]`` -> (probabilities ``[N, C_out]``, reconstruction MSE or None).
+
+        ``grid``: ``(tokens [ns, gh, gw, C_in], select [ns*h*w] bool, (h, w))`` when ``x`` is the
+        ``select`` ed pixels of the bilinear upsampling of ``tokens`` to ``(h, w)``: the first linear
+        layer then runs at the token grid (:meth:`_first_at_tokens`).
+        """
+        first, rest = (self.proj[0], self.proj[1:]) if isinstance(self.proj, nn.Sequential) else (self.proj, None)
+        if grid is not None and self._at_tokens_applies(x, grid):
+            y = self._first_at_tokens(first, x, *grid)
+        else:
+            y = first(self.bn_in(self.drop(x)))
+        if rest is not None:
+            y = rest(y)  # [N, C_out]
         if self.out == "sigmoid":
             return torch.sigmoid(self.bn_out(y)), None
         y = F.softmax(y, dim=1)
         mse = F.mse_loss(self.recon(y), x) if (self.recon is not None and want_recon) else None
         return y, mse
+
+    def _at_tokens_applies(self, x: Tensor, grid: tuple[Tensor, Tensor, tuple[int, int]]) -> bool:
+        """Whether :meth:`_first_at_tokens` computes the same function: no dropout, BN with a momentum,
+        an input that needs no gradient (the frozen upstream's) and a map larger than the token grid."""
+        tokens, _, map_hw = grid
+        return ((self.drop.p == 0 or not self.training) and self.bn_in.momentum is not None
+                and not x.requires_grad and tuple(tokens.shape[1:3]) != tuple(map_hw))
+
+    def _first_at_tokens(self, first: nn.Linear, x: Tensor, tokens: Tensor, select: Tensor,
+                         map_hw: tuple[int, int]) -> Tensor:
+        """``first(bn_in(x))`` computed at the token grid.
+
+        The map is the bilinear upsampling U of the tokens, and U is linear with weights summing to
+        one, so with the BatchNorm's statistics (mean m, inverse std r, taken on the selected pixels
+        ``x`` as before) ``first((U t - m) r) = U first((t - m) r)``: the projection (1536 -> 768 for
+        the denoising head) and its weight gradient run on the tokens (4x fewer rows at paper scale),
+        then its output is upsampled and selected. Equal up to rounding.
+        """
+        bn = self.bn_in
+        if bn.training:
+            # BatchNorm's own statistics kernel; with momentum 1 the buffers receive the batch's mean
+            # and unbiased variance, then the module's running statistics are updated as BN would.
+            mean, unbiased = torch.zeros_like(bn.running_mean), torch.ones_like(bn.running_var)
+            with torch.no_grad():
+                F.batch_norm(x, mean, unbiased, None, None, True, 1.0, bn.eps)
+                bn.running_mean.mul_(1 - bn.momentum).add_(mean, alpha=bn.momentum)
+                bn.running_var.mul_(1 - bn.momentum).add_(unbiased, alpha=bn.momentum)
+                bn.num_batches_tracked.add_(1)
+            n = x.shape[0]
+            var = unbiased * ((n - 1) / n)  # biased, as the normalisation uses
+        else:
+            mean, var = bn.running_mean, bn.running_var
+        y = first((tokens - mean) * torch.rsqrt(var + bn.eps))  # [ns, gh, gw, C_first]
+        up = F.interpolate(y.permute(0, 3, 1, 2), size=map_hw, mode="bilinear", align_corners=False)
+        return up.permute(0, 2, 3, 1).reshape(-1, y.shape[-1])[select]
 
 
 def resolve_polarity(prob: Tensor, rows: int = 5) -> tuple[Tensor, Tensor]:
@@ -143,12 +190,12 @@ class GRE(nn.Module):
         """Appearance / denoising maps from the ``mid4`` tap ``[ns, h, w, C]`` on ``select``.
 
         ``mid_tokens``: the same tap at the token grid ``[ns, gh, gw, C]`` before its bilinear
-        upsampling; when given (and smaller than the map), the denoising head's first projection runs
-        there (:meth:`_denoising_hidden`). Returns channels-last maps ``[ns, h, w, C_out]`` (0 on
-        unselected pixels).
+        upsampling; when given, each head's first projection runs there (:meth:`PixelHead.forward`).
+        Returns channels-last maps ``[ns, h, w, C_out]`` (0 on unselected pixels).
         """
         ns, h, w, c = mid.shape
         pix = mid.reshape(ns * h * w, c)[select]  # [N_sel, C]
+        grid = None if mid_tokens is None else (mid_tokens, select, (h, w))
         out: dict[str, Tensor] = {}
         for name, head in (("appearance", self.appearance), ("denoising", self.denoising)):
             if head is None:
@@ -158,42 +205,7 @@ class GRE(nn.Module):
                 logger.warning("GRE: %d foreground pixels in the batch; %s map left empty", pix.shape[0], name)
                 vals = pix.new_zeros(pix.shape[0], head.proj[-1].out_features if isinstance(head.proj, nn.Sequential)
                                      else head.proj.out_features)
-            elif (name == "denoising" and mid_tokens is not None and isinstance(head.proj, nn.Sequential)
-                  and head.out == "softmax" and head.drop.p == 0 and head.bn_in.momentum is not None
-                  and not pix.requires_grad and tuple(mid_tokens.shape[1:3]) != (h, w)):
-                hidden = self._denoising_hidden(head, pix, mid_tokens, select, (h, w))  # [N_sel, C/2]
-                vals = F.softmax(head.proj[3](head.proj[2](head.proj[1](hidden))), dim=1)
             else:
-                vals, _ = head(pix)
+                vals, _ = head(pix, grid=grid)
             out[name] = scatter_pixels(vals, select, ns * h * w).view(ns, h, w, -1)
         return out
-
-    @staticmethod
-    def _denoising_hidden(head: PixelHead, pix: Tensor, tokens: Tensor, select: Tensor,
-                          map_hw: tuple[int, int]) -> Tensor:
-        """``Linear(BN(pix))`` of the denoising head, computed at the token grid.
-
-        The map is the bilinear upsampling U of the tokens, and U is linear with weights summing to
-        one, so with the BatchNorm's statistics (mean m, inverse std r, taken on the selected pixels
-        as before) ``Linear((U x - m) r) = U Linear((x - m) r)``: the 1536 -> 768 projection and its
-        weight gradient run on the tokens (4x fewer rows at paper scale), then the 768 channels are
-        upsampled and selected. Equal up to rounding.
-        """
-        bn = head.bn_in
-        if bn.training:
-            # BatchNorm's own statistics kernel; with momentum 1 the buffers receive the batch's mean
-            # and unbiased variance, then the module's running statistics are updated as BN would.
-            mean, unbiased = torch.zeros_like(bn.running_mean), torch.ones_like(bn.running_var)
-            with torch.no_grad():
-                F.batch_norm(pix, mean, unbiased, None, None, True, 1.0, bn.eps)
-                bn.running_mean.mul_(1 - bn.momentum).add_(mean, alpha=bn.momentum)
-                bn.running_var.mul_(1 - bn.momentum).add_(unbiased, alpha=bn.momentum)
-                bn.num_batches_tracked.add_(1)
-            n = pix.shape[0]
-            var = unbiased * ((n - 1) / n)  # biased, as the normalisation uses
-        else:
-            mean, var = bn.running_mean, bn.running_var
-        z = (tokens - mean) * torch.rsqrt(var + bn.eps)  # [ns, gh, gw, C]
-        y = head.proj[0](z)  # [ns, gh, gw, C/2]
-        up = F.interpolate(y.permute(0, 3, 1, 2), size=map_hw, mode="bilinear", align_corners=False)
-        return up.permute(0, 2, 3, 1).reshape(-1, y.shape[-1])[select]
