@@ -382,3 +382,28 @@ def test_evaluate_s_probe_keeps_its_features_within_a_memory_budget(tree: dict, 
     monkeypatch.setattr(probe_mod, "EVAL_PROBE_BYTES", 0)
     probe_mod.probe_trained_upstream(lvm, DEMO, ds, progress=False)
     assert seen == [ProbeSettings().max_frames, 20, 16]  # the default; the budget; never fewer than 16
+
+
+def test_evaluate_probes_each_shared_upstream_once(tree: dict, tmp_path: Path, monkeypatch) -> None:
+    """Models evaluated together whose frozen upstream is the same get one probe between them."""
+    from biggait.evaluation import probe as probe_mod
+
+    calls = []
+    real = probe_mod.probe_trained_upstream
+    monkeypatch.setattr(probe_mod, "probe_trained_upstream", lambda *a, **k: calls.append(1) or real(*a, **k))
+    args = []
+    for name, sets in (("a", [f"model.lvm_checkpoint={tree['lvm']}"]), ("b", [f"model.lvm_checkpoint={tree['lvm']}"]),
+                       ("random", ["model.lvm_random=true"])):
+        exp = load_experiment(None, scale="demo", overrides=[*sets, "data.test_max_frames=4", "eval.bootstrap=0"])
+        torch.manual_seed(len(args))
+        ckpt = tmp_path / name / "model.pt"
+        save_checkpoint(ckpt, build_model(exp.model, 4).eval(), exp, 4, iteration=exp.model.mask_train_iters)
+        args += ["--checkpoint", str(ckpt), "--out", str(tmp_path / name / "eval")]
+    assert main(["evaluate", *args, "--dataset", "ccpg", "--root", str(tree["root"]),
+                 "--partition", str(tree["partition"]), "--bootstrap", "0"]) == 0
+    assert len(calls) == 2  # a and b share the file's upstream; the random one is its own
+    probe = {}
+    for name in ("a", "b", "random"):
+        with (tmp_path / name / "eval" / "metrics.csv").open() as fh:
+            probe[name] = next(float(r["value"]) for r in csv.DictReader(fh) if r["protocol"] == "upstream_probe")
+    assert probe["a"] == probe["b"] != probe["random"]

@@ -176,7 +176,8 @@ def _extract(args: argparse.Namespace, protocol: str, jobs: list[_Job]) -> None:
     pass over the test set per group of models that read it alike (frames cap, modality, packing),
     sharing the upstream's forward within a group where the models allow it."""
     from biggait.data.loader import make_test_loader
-    from biggait.evaluation.extract import extract_shared
+    from biggait.evaluation.extract import extract_shared, upstream_clusters
+    from biggait.evaluation.probe import probe_trained_upstream
     from biggait.models.checkpoints import load_model
 
     device = resolve_device(args.device)
@@ -206,33 +207,19 @@ def _extract(args: argparse.Namespace, protocol: str, jobs: list[_Job]) -> None:
                               metas=[meta for _, meta, _, _ in members],
                               partial_paths=[j.out / ".embeddings.partial.npz" for j, *_ in members],
                               pack_frames=exp.eval.pack_frames)
-        probes: dict[str, float] = {}  # upstream weights -> probe IoU: once per upstream
-        for (job, _, model, e), emb in zip(members, embs):
-            if measure and "sils" in loader.dataset.modalities:
-                key = _upstream_key(model)
-                if key not in probes:
-                    probes[key] = _probe(model, e, loader.dataset)
-                emb.meta["upstream_probe_iou"] = probes[key]
+        if measure and "sils" in loader.dataset.modalities:
+            # The model's own upstream probed for "person", once per upstream (the clusters of models with
+            # equal frozen upstreams that extraction shared).
+            models = [m for _, _, m, _ in members]
+            for cluster in upstream_clusters(models):
+                exp = members[cluster[0]][3]
+                logger.info("probing the upstream of %s on the test silhouettes", exp.name)
+                iou = probe_trained_upstream(models[cluster[0]].lvm, exp.model, loader.dataset, progress=False)
+                for i in cluster:
+                    embs[i].meta["upstream_probe_iou"] = iou
+        for (job, *_), emb in zip(members, embs):
             emb.save(job.out / "embeddings.npz")
             job.embeddings = emb
-
-
-def _upstream_key(model) -> str:
-    """A fingerprint of a model's frozen upstream weights (models sharing them get one probe)."""
-    h = hashlib.sha1()
-    for name, t in model.lvm.state_dict().items():
-        flat = t.detach().reshape(-1)
-        h.update(name.encode())
-        h.update(flat[:: max(1, flat.numel() // 4096)].float().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
-def _probe(model, exp: Experiment, dataset) -> float:
-    """The linear-probe IoU of the model's own upstream (:func:`biggait.evaluation.probe.probe_trained_upstream`)."""
-    from biggait.evaluation.probe import probe_trained_upstream
-
-    logger.info("probing the upstream of %s on the test silhouettes", exp.name)
-    return probe_trained_upstream(model.lvm, exp.model, dataset, progress=False)
 
 
 def _settings(args: argparse.Namespace, exp: Experiment | None) -> tuple[str, int, int]:
