@@ -73,7 +73,7 @@ def gather(benchmarks: str | Path) -> pd.DataFrame:
     return frame.drop(columns=["_order", "_neg_wall"]).reset_index(drop=True)
 
 
-def hms(seconds: float) -> str:
+def _hms(seconds: float) -> str:
     """``h:mm:ss`` of a duration in seconds; ``-`` when unknown."""
     if math.isnan(seconds):
         return "-"
@@ -105,14 +105,14 @@ def render(jobs: pd.DataFrame) -> tuple[str, str]:
           "(Snakemake `benchmark:` files, `<results>/benchmarks/`), on the machine that ran it.", "",
           "| stage | jobs | wall (h:m:s) | CPU (s) | max RSS (MB) |", "|---|---:|---:|---:|---:|"]
     for t in stage_totals(jobs).itertuples():
-        md.append(f"| {'**all**' if t.Index == 'all' else t.Index} | {t.jobs} | {hms(t.wall_s)} | "
+        md.append(f"| {'**all**' if t.Index == 'all' else t.Index} | {t.jobs} | {_hms(t.wall_s)} | "
                   f"{_num(t.cpu_s)} | {_num(t.max_rss_mb)} |")
     md += ["", "Wall time adds up the jobs one after another; with several jobs at once the workflow takes less.",
            "", "| stage | job | wall (h:m:s) | wall (s) | CPU (s) | max RSS (MB) |",
            "|---|---|---:|---:|---:|---:|"]
     for j in jobs.itertuples():
         runs = f" ({j.runs} runs, mean)" if j.runs > 1 else ""
-        md.append(f"| {j.stage} | {j.job}{runs} | {hms(j.wall_s)} | {_num(j.wall_s, 1)} | {_num(j.cpu_s)} | "
+        md.append(f"| {j.stage} | {j.job}{runs} | {_hms(j.wall_s)} | {_num(j.wall_s, 1)} | {_num(j.cpu_s)} | "
                   f"{_num(j.max_rss_mb)} |")
     if jobs.empty:
         md.append("| - | (no benchmark file yet) | - | - | - | - |")

@@ -287,16 +287,7 @@ class TableInputs:
         """The training benchmark files of the efficiency table's rows (none when not given)."""
         if self.train_benchmarks is not None:
             return [Path(f) for f in self.train_benchmarks]
-        if self.benchmarks_dir is None:
-            return []
-        wanted = None if seeds is None else {int(s) for s in seeds}
-        found = []
-        for exp in dict.fromkeys(row.experiment for row in spec.rows):
-            for f in sorted((Path(self.benchmarks_dir) / "train").glob(f"{exp}_seed*.tsv")):
-                seed = f.stem.rpartition("_seed")[2]
-                if seed.isdigit() and (wanted is None or int(seed) in wanted):
-                    found.append(f)
-        return found
+        return [f for f, _ in self._found(spec, seeds, "train", "")]
 
     def evaluations(self, spec: TableSpec, seeds: Iterable[int] | None = None) -> list[tuple[Path, list[str]]]:
         """The evaluation benchmark files of the efficiency table's rows and the models each job evaluated:
@@ -304,16 +295,23 @@ class TableInputs:
         ``benchmarks_dir`` (a shared job's file does not say which models it evaluated)."""
         if self.eval_benchmarks is not None:
             return [(Path(f), list(models)) for f, models in self.eval_benchmarks]
+        return [(f, [model]) for f, model in self._found(spec, seeds, "evaluate", "_{train}")]
+
+    def _found(self, spec: TableSpec, seeds: Iterable[int] | None, stage: str,
+               suffix: str) -> list[tuple[Path, str]]:
+        """``(file, <experiment>_seed<k>)`` of ``benchmarks_dir/<stage>/<experiment>_seed<k><suffix>.tsv`` for
+        the rows' experiments and ``seeds`` (all when None); ``suffix`` may name the row's ``{train}`` set."""
         if self.benchmarks_dir is None:
             return []
         wanted = None if seeds is None else {int(s) for s in seeds}
         found = []
         for row in dict((r.experiment, r) for r in spec.rows).values():
-            for f in sorted((Path(self.benchmarks_dir) / "evaluate").glob(f"{row.experiment}_seed*_{row.train}.tsv")):
-                model = f.stem[: -len(row.train) - 1]
-                seed = model.rpartition("_seed")[2]
-                if seed.isdigit() and (wanted is None or int(seed) in wanted):
-                    found.append((f, [model]))
+            tail = suffix.format(train=row.train)
+            for f in sorted((Path(self.benchmarks_dir) / stage).glob(f"{row.experiment}_seed*{tail}.tsv")):
+                model = f.stem[: len(f.stem) - len(tail)]
+                exp, _, seed = model.rpartition("_seed")
+                if exp == row.experiment and seed.isdigit() and (wanted is None or int(seed) in wanted):
+                    found.append((f, model))
         return found
 
     def missing_hint(self, experiment: str, test: str, seed: int) -> str:
