@@ -16,6 +16,16 @@ from biggait.config import Experiment, load_experiment
 from biggait.data.pickles import save_array
 
 IDS = ("000", "001", "002", "003")
+TYPES = ("U0_D0", "U1_D1")
+# A Snakemake benchmark file's header (what `benchmark:` writes; biggait job-times and the efficiency table read it)
+BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def write_benchmark(path: Path, *rows: str) -> Path:
+    """A benchmark file at ``path`` (folders made) with ``rows`` (tab-separated, in the header's order)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(BENCHMARK_HEADER + "".join(r + "\n" for r in rows))
+    return path
 
 
 def constraint_pins() -> dict[str, str]:
@@ -26,7 +36,6 @@ def constraint_pins() -> dict[str, str]:
     lock = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lock)
     return lock.constraints()
-TYPES = ("U0_D0", "U1_D1")
 
 
 def write_tiny_tree(root: Path, frames: int = 5) -> tuple[Path, Path]:

@@ -11,21 +11,14 @@ import pytest
 from biggait.cli import main
 from biggait.errors import DataError
 from biggait.reporting.job_times import gather, read_benchmark
-
-HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-
-
-def _bench(path: Path, *rows: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(HEADER + "".join(r + "\n" for r in rows))
-
+from tests.helpers import write_benchmark
 
 def test_gather_orders_by_stage_then_wall_time(tmp_path: Path) -> None:
     b = tmp_path / "benchmarks"
-    _bench(b / "train" / "a_seed0.tsv", "10.00\t0:00:10\t500.5\t1\t1\t1\t0\t0\t90.0\t9.5")
-    _bench(b / "train" / "b_seed0.tsv", "30.00\t0:00:30\t700.0\t1\t1\t1\t0\t0\t90.0\t29.0")
-    _bench(b / "evaluate" / "shared_ccpg_0.tsv", "5.00\t0:00:05\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA")
-    _bench(b / "synthgait.tsv", "2.00\t0:00:02\t100\t1\t1\t1\t0\t0\t50\t1", "4.00\t0:00:04\t300\t1\t1\t1\t0\t0\t50\t3")
+    write_benchmark(b / "train" / "a_seed0.tsv", "10.00\t0:00:10\t500.5\t1\t1\t1\t0\t0\t90.0\t9.5")
+    write_benchmark(b / "train" / "b_seed0.tsv", "30.00\t0:00:30\t700.0\t1\t1\t1\t0\t0\t90.0\t29.0")
+    write_benchmark(b / "evaluate" / "shared_ccpg_0.tsv", "5.00\t0:00:05\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA")
+    write_benchmark(b / "synthgait.tsv", "2.00\t0:00:02\t100\t1\t1\t1\t0\t0\t50\t1", "4.00\t0:00:04\t300\t1\t1\t1\t0\t0\t50\t3")
     jobs = gather(b)
     assert list(jobs["job"]) == ["synthgait", "train/b_seed0", "train/a_seed0", "evaluate/shared_ccpg_0"]
     first, last = jobs.iloc[0], jobs.iloc[3]
@@ -36,8 +29,8 @@ def test_gather_orders_by_stage_then_wall_time(tmp_path: Path) -> None:
 
 def test_command_writes_csv_and_markdown(tmp_path: Path) -> None:
     b = tmp_path / "benchmarks"
-    _bench(b / "train" / "biggait_ccpg_seed0.tsv", "3725.50\t1:02:05\t2048.0\t1\t1\t1\t0\t0\t99.0\t3700.0")
-    _bench(b / "pretrain" / "vits14.tsv", "60.00\t0:01:00\t900.0\t1\t1\t1\t0\t0\t99.0\t118.0")
+    write_benchmark(b / "train" / "biggait_ccpg_seed0.tsv", "3725.50\t1:02:05\t2048.0\t1\t1\t1\t0\t0\t99.0\t3700.0")
+    write_benchmark(b / "pretrain" / "vits14.tsv", "60.00\t0:01:00\t900.0\t1\t1\t1\t0\t0\t99.0\t118.0")
     assert main(["job-times", str(b), "--out", str(tmp_path / "tables")]) == 0
     rows = list(csv.DictReader((tmp_path / "tables" / "job_times.csv").open()))
     assert [(r["stage"], r["job"], r["wall_s"], r["max_rss_mb"]) for r in rows] == [
@@ -54,7 +47,7 @@ def test_not_a_benchmark_file(tmp_path: Path) -> None:
     (tmp_path / "empty.tsv").write_text("")
     with pytest.raises(DataError, match="empty.tsv: not a Snakemake benchmark file"):
         read_benchmark(tmp_path / "empty.tsv")
-    _bench(tmp_path / "bad.tsv", "ten\t0:00:10\t1\t1\t1\t1\t0\t0\t1\t1")
+    write_benchmark(tmp_path / "bad.tsv", "ten\t0:00:10\t1\t1\t1\t1\t0\t0\t1\t1")
     with pytest.raises(DataError, match="bad.tsv column s: expected numbers"):
         read_benchmark(tmp_path / "bad.tsv")
 

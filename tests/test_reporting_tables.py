@@ -16,6 +16,7 @@ from biggait.datasets import SCORES, WITHIN_COLUMNS
 from biggait.reporting.cells import read_paper_csv
 from biggait.reporting.specs import TABLES
 from biggait.reporting.tables import DEMO_NOTE, TableInputs, build_tables
+from tests.helpers import write_benchmark
 
 HEADER = ["train_dataset", "test_dataset", "protocol", "condition", "metric", "value", "ci_low", "ci_high"]
 PAPER = """table,role,train,test,method,condition,metric,value,confidence,provenance
@@ -187,9 +188,6 @@ def test_efficiency_table(tmp_path: Path) -> None:
     assert {r["metric"] for r in rows} == {"params_M", "trainable_params_M", "gflops_per_frame"}
 
 
-BENCH_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-
-
 def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     """The trainings' Snakemake benchmark files reach the efficiency table: minutes and peak memory,
     mean ± std [t-interval] over seeds; a row without a training reads missing."""
@@ -200,9 +198,8 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     for row in TABLES["efficiency"].rows:
         (eff / f"{row.experiment}.json").write_text(json.dumps({"total_params": 1_000_000, "gmacs_per_frame": 1.0}))
     for seed, (wall, rss) in enumerate([(600.0, 1024.0), (660.0, 2048.0), (720.0, 3072.0)]):
-        (bench / f"biggait_ccpg_seed{seed}.tsv").write_text(
-            BENCH_HEADER + f"{wall}\t0:10:00\t{rss}\t1\t1\t1\t0\t0\t99\t{wall}\n")
-    (bench / "gaitbase_ccpg_seed0.tsv").write_text(BENCH_HEADER + "120.0\t0:02:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n")
+        write_benchmark(bench / f"biggait_ccpg_seed{seed}.tsv", f"{wall}\t0:10:00\t{rss}\t1\t1\t1\t0\t0\t99\t{wall}")
+    write_benchmark(bench / "gaitbase_ccpg_seed0.tsv", "120.0\t0:02:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA")
     out = tmp_path / "t"
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
                  tmp_path / "paper.csv", out, seeds=[0, 1, 2])
@@ -229,8 +226,8 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     # an evaluation job's time is split over the models it evaluated; a per-model job counts whole
     ev = tmp_path / "benchmarks" / "evaluate"
     ev.mkdir()
-    (ev / "shared_ccpg_1.tsv").write_text(BENCH_HEADER + "240.0\t0:04:00\t900\t1\t1\t1\t0\t0\t99\t230\n")
-    (ev / "lvm_g_seed0_ccpg.tsv").write_text(BENCH_HEADER + "90.0\t0:01:30\t900\t1\t1\t1\t0\t0\t99\t80\n")
+    write_benchmark(ev / "shared_ccpg_1.tsv", "240.0\t0:04:00\t900\t1\t1\t1\t0\t0\t99\t230")
+    write_benchmark(ev / "lvm_g_seed0_ccpg.tsv", "90.0\t0:01:30\t900\t1\t1\t1\t0\t0\t99\t80")
     jobs = ((ev / "shared_ccpg_1.tsv", ("biggait_ccpg_seed0", "biggait_ccpg_seed1", "gaitbase_ccpg_seed0",
                                          "ccpg_no_mask_seed0")),)
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff, eval_benchmarks=jobs), tmp_path / "paper.csv", out)
@@ -246,7 +243,7 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     assert rows[("BigGait", "eval_s")]["status"] == "missing"  # a shared file names no models
     assert float(rows[("BigGait", "train_s")]["ours"]) == pytest.approx(600.0)  # seed 0 only
     bad = tmp_path / "other.tsv"
-    bad.write_text(BENCH_HEADER + "1\t0:00:01\t1\t1\t1\t1\t0\t0\t1\t1\n")
+    write_benchmark(bad, "1\t0:00:01\t1\t1\t1\t1\t0\t0\t1\t1")
     with pytest.raises(DataError, match="other.tsv: expected a model named <experiment>_seed<k>, got 'biggait'"):
         build_tables(["efficiency"], TableInputs(efficiency_dir=eff, eval_benchmarks=((bad, ("biggait",)),)),
                      tmp_path / "paper.csv", out)
@@ -340,9 +337,9 @@ def test_cli_run_costs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
         effs.append(tmp_path / f"{row.experiment}.json")
         effs[-1].write_text(json.dumps({"total_params": 1_000_000}))
     train = tmp_path / "lvm_b_seed0.tsv"
-    train.write_text(BENCH_HEADER + "300\t0:05:00\t512\t1\t1\t1\t0\t0\t99\t290\n")
+    write_benchmark(train, "300\t0:05:00\t512\t1\t1\t1\t0\t0\t99\t290")
     job = tmp_path / "shared_ccpg_5.tsv"
-    job.write_text(BENCH_HEADER + "60\t0:01:00\t512\t1\t1\t1\t0\t0\t99\t50\n")
+    write_benchmark(job, "60\t0:01:00\t512\t1\t1\t1\t0\t0\t99\t50")
     base = ["tables", "efficiency", "--metrics", "--efficiency", *map(str, effs), "--paper", str(tmp_path / "paper.csv"),
             "--out", str(tmp_path / "t")]
     assert main([*base, "--train-benchmarks", str(train), "--eval-benchmark", str(job), "lvm_b_seed0", "lvm_l_seed0"]) == 0
