@@ -55,7 +55,11 @@ def test_token_grid_projection_matches_the_pixel_one(monkeypatch) -> None:
                 # atol: a first bias that feeds a BatchNorm has a gradient of 0 up to rounding (~1e-5 here)
                 torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=2e-5, msg=f"{name}.{pname}")
             for (bname, x), y in zip(ha.named_buffers(), hb.buffers()):
-                torch.testing.assert_close(y, x, rtol=1e-6, atol=1e-7, msg=f"{name}.{bname}")
+                # the input BN's statistics come from BN's own kernel: bit for bit; later BNs see the
+                # projection's values, equal up to rounding
+                exact = bname.startswith("bn_in.")
+                torch.testing.assert_close(y, x, rtol=0 if exact else 1e-5, atol=0 if exact else 1e-7,
+                                           msg=f"{name}.{bname}")
         base = token
     assert len(calls) == 3 * len(HEADS)
     base.eval()  # the running statistics in eval mode

@@ -81,16 +81,11 @@ class PixelHead(nn.Module):
         """
         bn = self.bn_in
         if bn.training:
-            # BatchNorm's own statistics kernel; with momentum 1 the buffers receive the batch's mean
-            # and unbiased variance, then the module's running statistics are updated as BN would.
-            mean, unbiased = torch.zeros_like(bn.running_mean), torch.ones_like(bn.running_var)
+            # BatchNorm's own statistics kernel without its normalised output: the batch's mean and
+            # (biased) variance, and the module's running statistics updated in place as BN does.
             with torch.no_grad():
-                F.batch_norm(x, mean, unbiased, None, None, True, 1.0, bn.eps)
-                bn.running_mean.mul_(1 - bn.momentum).add_(mean, alpha=bn.momentum)
-                bn.running_var.mul_(1 - bn.momentum).add_(unbiased, alpha=bn.momentum)
+                mean, var = torch.batch_norm_update_stats(x, bn.running_mean, bn.running_var, bn.momentum)
                 bn.num_batches_tracked.add_(1)
-            n = x.shape[0]
-            var = unbiased * ((n - 1) / n)  # biased, as the normalisation uses
         else:
             mean, var = bn.running_mean, bn.running_var
         y = first((tokens - mean) * torch.rsqrt(var + bn.eps))  # [ns, gh, gw, C_first]
