@@ -235,8 +235,8 @@ class WorkflowPlan:
             return []
         lines: list[str] = []
         datasets: set[str] = set()
-        needs_data = TABLES[table].kind != "efficiency"  # efficiency builds the model (its timed trainings
-        # belong to the other tables, which check their own inputs)
+        # efficiency builds the models only; the trainings it times belong to other tables, checked there
+        needs_data = TABLES[table].kind != "efficiency"
         for exp, test in self.table_evaluations(table) if needs_data else []:
             datasets.add(self.experiment(exp).data.dataset)
             if test != "-":

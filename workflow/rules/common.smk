@@ -122,6 +122,11 @@ def table_metric_inputs(table: str) -> list[str]:
     return PLAN.table_inputs(table)
 
 
+def table_train_benchmarks(table: str) -> list[str]:
+    """The efficiency table's training benchmark files (the trainings the run's other tables make)."""
+    return PLAN.table_train_benchmarks(table, RUN_TABLES)
+
+
 def table_eval_jobs(table: str) -> list[tuple[str, list[str]]]:
     """The efficiency table's evaluation jobs: (benchmark file, the models it evaluated); EVAL_GROUPS are
     the shared evaluation jobs (targets.smk)."""

@@ -12,7 +12,7 @@ TABLES_DIR = paths.tables_dir(R)
 rule table:
     input:
         metrics=lambda wc: table_metric_inputs(wc.table),
-        train_benchmarks=lambda wc: PLAN.table_train_benchmarks(wc.table, RUN_TABLES),
+        train_benchmarks=lambda wc: table_train_benchmarks(wc.table),
         eval_benchmarks=lambda wc: [f for f, _ in table_eval_jobs(wc.table)],
         paper=PAPER_CSV,
     output:
