@@ -78,7 +78,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        from biggait import cpu_kernels
+
+        mode = cpu_kernels.requested_mode()
+        if mode == cpu_kernels.REPRODUCIBLE:
+            cpu_kernels.pin(mode)  # before the stage's module imports torch
         parser = build_parser(argv)
+        cpu_kernels.apply_torch_flags()
         args = parser.parse_args(argv)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                             format="%(levelname)s %(name)s: %(message)s")

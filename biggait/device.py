@@ -16,6 +16,9 @@ def resolve_device(spec: str, *, local_rank: int = 0, what: str = "train.device"
     ``what`` names the setting in error messages (``train.device``, ``--device``); ``error`` is the
     BigGaitError subclass raised for a bad or unavailable device.
     """
+    from biggait.cpu_kernels import apply_torch_flags
+
+    apply_torch_flags()  # torch imported after biggait.cli pinned the kernels: oneDNN off there too
     if spec == "auto":
         if torch.cuda.is_available():
             return torch.device(f"cuda:{local_rank}")

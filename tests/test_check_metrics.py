@@ -43,7 +43,7 @@ def test_compare_baseline_finds_moves_and_missing() -> None:
             for c, v in (("CL", 50.0), ("UP", 60.0), ("DN", 70.0))]
     res = [MetricRow("gait", "CL", "rank1", 50.9, experiment="e", seed=0, train_dataset="a", test_dataset="b"),
            MetricRow("gait", "UP", "rank1", 61.5, experiment="e", seed=0, train_dataset="a", test_dataset="b")]
-    devs = compare_baseline(res, base, parse_tolerances(["1.0"]))
+    devs = compare_baseline(res, base, parse_tolerances(["1.0"])).deviations
     assert [d.what.split()[-2] for d in devs] == ["UP", "DN"]
     assert "DEVIATES" in devs[0].line() and "+1.5" in devs[0].line()
     assert "MISSING" in devs[1].line()
@@ -108,5 +108,5 @@ def test_subset_compares_only_the_evaluations_present() -> None:
     res = [MetricRow("gait", "CL", "rank1", 50.0, experiment="e", seed=0, train_dataset="ccpg", test_dataset="ccpg")]
     sub = evaluated_subset(base, res)
     assert {(r.test_dataset, r.condition) for r in sub} == {("ccpg", "CL"), ("ccpg", "UP")}
-    devs = compare_baseline(res, sub, parse_tolerances(["1.0"]))
+    devs = compare_baseline(res, sub, parse_tolerances(["1.0"])).deviations
     assert len(devs) == 1 and "MISSING" in devs[0].line() and "UP" in devs[0].line()  # still caught

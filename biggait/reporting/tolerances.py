@@ -1,22 +1,27 @@
-"""Tolerances of the CI metric check, measured from seed-to-seed noise.
+"""Tolerances of the CI metric check, measured from seed-to-seed noise, with a family-wise false-alarm rate.
 
 ``biggait tolerances RESULTS --out FILE`` reads an evaluation of several seeds of the same
 experiments and writes, per number (experiment, train -> test, protocol, condition, metric; plus
 the mean over each evaluation's conditions, :func:`with_condition_means`), the seeds' mean,
-standard deviation and spread and the tolerance::
+standard deviation and spread, whether the number is **checked**, its tolerance and the smallest
+shift it detects::
 
-    tolerance = max(floor, t(factor, df) * max(std, pooled std) * sqrt(1 + 1 / seeds))
+    tolerance = max(floor, t(alpha / K, df) * pooled std * sqrt(1 + 1 / seeds))
 
-where the pooled std is over every experiment of the same architecture measured on the same test
-set, protocol, condition and metric (over every experiment there when an architecture has only
-one), df its degrees of freedom, and t(factor, df) the Student-t quantile with the normal tail
-beyond ``factor`` std (:func:`derive`; 3 -> 4.3 at 8 df: three seeds estimate a std poorly). ``check-metrics --tolerances FILE`` compares a run with the **seeds'
-mean** of that number, not with one seed of the baseline: a re-run that differs like a new seed
-would differs from that mean by ~ N(0, std^2 (1 + 1/seeds)), which is what the square root scales
-the tolerance to. With the defaults (factor 3, floor 1 point) such a re-run stays inside with
-probability ~0.997 per number, and the reference itself is no longer a single draw of the noise.
-Numbers the file does not list fall back to ``--tolerance`` against the baseline's own value. The
-demo's file is results/baseline/demo_tolerances.csv, next to the baseline it qualifies.
+A harmless re-run (another CPU, thread count or summation order: it redraws a CPU training like a
+new seed) differs from the seeds' mean by ~ N(0, std^2 (1 + 1/seeds)). ``check-metrics`` fails only on
+the K **checked** numbers (:func:`is_checked`: per evaluation the mean over conditions of the headline
+metrics, the mask IoU and the upstream probe), each tested at ``alpha / K`` two-sided (Bonferroni), so
+the whole check of a harmless re-run fails with probability at most ``alpha`` (default 1%), however
+many numbers it reads; t(p, df) is the Student-t quantile at the pooled degrees of freedom (few seeds
+estimate a std poorly). Per-condition numbers get a tolerance at the same per-number level but are
+only reported (conditions trade off against each other from seed to seed). A checked number whose
+tolerance exceeds its plausible range (:data:`MAX_TOLERANCE`: a quarter of the 0-100 scale) cannot
+catch a breakage and is written as not checked. ``detectable`` is the shift of the mean that the
+check catches with 80% probability (tolerance + z(0.8) * predictive std). The pooled std is over every
+experiment of the same architecture on the same test set, protocol, condition and metric (over every
+experiment there when an architecture has only one). The demo's file is
+results/baseline/demo_tolerances.csv, next to the baseline it qualifies.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from biggait.evaluation.metrics_files import MetricRow
 from biggait.io import csv_text, parse_number, write_text_atomic
 
 KEY_COLUMNS = ("experiment", "train_dataset", "test_dataset", "protocol", "condition", "metric")
-COLUMNS = (*KEY_COLUMNS, "seeds", "mean", "std", "spread", "pooled_std", "tolerance")
+COLUMNS = (*KEY_COLUMNS, "seeds", "mean", "std", "spread", "pooled_std", "tolerance", "checked", "detectable")
 
 Key = tuple[str, str, str, str, str, str]
 
@@ -46,6 +51,15 @@ Key = tuple[str, str, str, str, str, str]
 # 2026-12-01; 31.9 for a variant of its recipe), while a random upstream reads 13-17. 5 points covers the
 # first and is a third of the way to the second (docs/workflow.md, "Metric checks").
 PROTOCOL_FLOORS = {"upstream_probe": 5.0}
+
+# The whole check's false-alarm probability on a harmless re-run (family-wise, over the checked numbers).
+FAMILY_ALPHA = 0.01
+# A checked number's tolerance beyond this (points on the 0-100 scale) covers most of the range it can
+# take: such a number is too noisy to catch a breakage and is reported, not checked.
+MAX_TOLERANCE = 25.0
+# The metrics whose condition mean is checked, per protocol; mask_iou / upstream_probe: their "all" number.
+HEADLINE_METRICS = {"gait": ("rank1_exclude_identical_view",), "reid": ("mAP",)}
+OVERALL_PROTOCOLS = ("mask_iou", "upstream_probe")
 
 MEAN_CONDITION = "mean_of_conditions"  # derived: the mean over an evaluation's conditions
 _AGGREGATES = {"all", "Overall", MEAN_CONDITION}
@@ -75,6 +89,14 @@ def noise_key(r: MetricRow) -> Key:
     return (r.experiment, r.train_dataset, r.test_dataset, r.protocol, r.condition, r.metric)
 
 
+def is_checked(key: Key) -> bool:
+    """Whether a number is one of the few that the metric check fails on (the others are reported)."""
+    protocol, condition, metric = key[3:]
+    if protocol in OVERALL_PROTOCOLS:
+        return condition == "all"
+    return condition == MEAN_CONDITION and metric in HEADLINE_METRICS.get(protocol, ())
+
+
 @dataclass(frozen=True)
 class Noise:
     """Seed-to-seed noise of one number and its tolerance."""
@@ -86,14 +108,17 @@ class Noise:
     spread: float
     pooled_std: float
     tolerance: float
+    checked: bool = False
+    detectable: float = math.nan
 
 
-def architectures(results: str | Path) -> dict[str, str]:
+def architectures(results: str | Path, experiments: list[str] | None = None) -> dict[str, str]:
     """``{experiment: model.arch}`` from the evaluations' metrics.json under a results folder (their
-    resolved experiment); empty for a gathered CSV, whose experiments then pool together."""
+    resolved experiment); for a gathered CSV, from ``experiments``' files in the repository's
+    config/experiments/ (``model.arch``, else the default, BigGait)."""
     root = Path(results)
     if not root.is_dir():
-        return {}
+        return {e: _configured_arch(e) for e in experiments or []}
     out: dict[str, str] = {}
     for f in sorted((root / "eval" if (root / "eval").is_dir() else root).glob("**/metrics.json")):
         try:
@@ -106,7 +131,18 @@ def architectures(results: str | Path) -> dict[str, str]:
     return out
 
 
-def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
+def _configured_arch(experiment: str) -> str:
+    import yaml
+
+    from biggait.config import config_dir
+
+    f = config_dir() / "experiments" / f"{experiment}.yaml"
+    doc = yaml.safe_load(f.read_text()) if f.is_file() else None
+    arch = ((doc or {}).get("model") or {}).get("arch") if isinstance(doc, dict) else None
+    return arch if isinstance(arch, str) else "biggait"
+
+
+def derive(rows: list[MetricRow], alpha: float = FAMILY_ALPHA, floor: float = 1.0,
            families: dict[str, str] | None = None, floors: dict[str, float] | None = None) -> list[Noise]:
     """Noise and tolerance of every number measured with at least two seeds.
 
@@ -123,8 +159,8 @@ def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
     floors = PROTOCOL_FLOORS if floors is None else floors
     families = families or {}
     ALL = object()  # the pooling group of every family
-    if factor <= 0 or floor < 0:
-        raise DataError(f"tolerances: expected factor > 0 and floor >= 0, got {factor} and {floor}")
+    if not 0 < alpha < 1 or floor < 0:
+        raise DataError(f"tolerances: expected 0 < alpha < 1 and floor >= 0, got {alpha} and {floor}")
     values: dict[Key, dict[int, float]] = defaultdict(dict)
     for r in with_condition_means(rows):
         if not math.isnan(r.value):
@@ -139,6 +175,7 @@ def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
     for key, v in measured.items():
         variances[group(key)].append((statistics.variance(v), len(v) - 1))
         variances[(ALL, *key[2:])].append((statistics.variance(v), len(v) - 1))  # every family
+    per_number = alpha / max(1, sum(is_checked(k) for k in measured))  # Bonferroni over the checked numbers
     out = []
     for key in sorted(measured):
         v = measured[key]
@@ -148,29 +185,43 @@ def derive(rows: list[MetricRow], factor: float = 3.0, floor: float = 1.0,
             pooled_vars = variances[(ALL, *key[2:])]
         pooled_df = sum(df for _, df in pooled_vars)
         pooled = math.sqrt(sum(var * df for var, df in pooled_vars) / pooled_df)
-        # The noise is estimated from few seeds: scale it by the Student-t quantile (the pooled degrees
-        # of freedom) with the normal tail of ``factor`` (3 -> 0.27% two-sided), not by ``factor``.
+        # The noise is estimated from few seeds: the Student-t quantile at the pooled degrees of freedom.
         smallest = max(floor, floors.get(key[3], 0.0))  # key[3]: the protocol
-        out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), pooled,
-                         max(smallest, t_factor(factor, pooled_df) * max(std, pooled) * math.sqrt(1 + 1 / len(v)))))
+        predictive = pooled * math.sqrt(1 + 1 / len(v))  # the pooled estimate: its df is what t is taken at
+        tol = max(smallest, t_quantile(per_number, pooled_df) * predictive)
+        checked = is_checked(key) and tol <= MAX_TOLERANCE
+        out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), pooled, tol, checked,
+                         tol + Z80 * predictive))
     return out
 
 
-def t_factor(factor: float, df: int) -> float:
-    """The Student-t quantile with ``df`` degrees of freedom whose two-sided tail equals the normal
-    distribution's beyond ``factor`` standard deviations (``factor`` itself as df grows)."""
-    from scipy.special import ndtr, stdtrit
+Z80 = 0.8416212335729143  # the standard normal's 80% quantile: detectable = tolerance + Z80 * predictive std
 
-    return float(stdtrit(df, ndtr(factor)))
+
+def t_quantile(p: float, df: int) -> float:
+    """The Student-t quantile with ``df`` degrees of freedom beyond which lies ``p`` of the mass, two-sided."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(df, 1 - p / 2))
 
 
 def write(noise: list[Noise], dest: str | Path) -> None:
-    write_text_atomic(dest, csv_text(COLUMNS, ([*n.key, n.seeds, n.mean, n.std, n.spread, n.pooled_std, n.tolerance]
-                                               for n in noise)))
+    write_text_atomic(dest, csv_text(COLUMNS, ([*n.key, n.seeds, n.mean, n.std, n.spread, n.pooled_std, n.tolerance,
+                                                int(n.checked), n.detectable] for n in noise)))
 
 
-def read(path: str | Path) -> dict[Key, tuple[float, float]]:
-    """``{key: (seeds' mean, tolerance)}`` of a tolerances CSV; one-line DataErrors naming the file and line."""
+@dataclass(frozen=True)
+class Tolerance:
+    """One row of a tolerances file, as check-metrics uses it."""
+
+    mean: float
+    tolerance: float
+    checked: bool
+    detectable: float
+
+
+def read(path: str | Path) -> dict[Key, Tolerance]:
+    """``{key: Tolerance}`` of a tolerances CSV; one-line DataErrors naming the file and line."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: tolerances file not found (make one with `biggait tolerances`)")
@@ -187,5 +238,8 @@ def read(path: str | Path) -> dict[Key, tuple[float, float]]:
             mean = parse_number(row["mean"], f"{path}:{i} mean")
             if math.isnan(mean):
                 raise DataError(f"{path}:{i}: mean: expected a number, got {row['mean']!r}")
-            out[tuple(row[c] for c in KEY_COLUMNS)] = (mean, tol)
+            if row["checked"] not in ("0", "1"):
+                raise DataError(f"{path}:{i}: checked: expected 0 or 1, got {row['checked']!r}")
+            detectable = parse_number(row["detectable"], f"{path}:{i} detectable")
+            out[tuple(row[c] for c in KEY_COLUMNS)] = Tolerance(mean, tol, row["checked"] == "1", detectable)
     return out
