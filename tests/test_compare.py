@@ -55,3 +55,7 @@ def test_evaluation_folders_and_errors(results, capsys):
     assert _rows(out / "strong_vs_weak_ccpg.csv")["Mean"]["seeds_a"] == "0"
     assert cli.main(["compare", "missing_exp", "weak", "--results", str(results)]) == 2
     assert "no evaluation (metrics.csv) found" in capsys.readouterr().err
+    for missing in (results / "gone" / "folder", "rel/missing/folder"):  # absolute and relative paths
+        assert cli.main(["compare", str(missing), b, "--results", str(results)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{missing}: evaluation folder not found" in err, err

@@ -64,6 +64,9 @@ def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | P
     records, problems, skipped = scan_tree(root, pre, None, ("rgb", "ratios"), optional=("sils",))
     report.problems += problems
     report.problems += [f"{f}: empty sequence folder (no .pkl files)" for f in skipped]
+    if not records and not skipped:
+        report.problems.append(f"{root}: no sequences found (expected <root>/<id>/<type>/<view>/*.pkl "
+                               f"for the {pre.name} preset)")
 
     split = _split_of(part)
     if part is not None:

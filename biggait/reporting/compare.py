@@ -58,6 +58,9 @@ def metrics_files(spec: str, test: str | None, results: Path, seeds: list[int] |
             files = [p / paths.METRICS_CSV]
         else:
             files = sorted(p.glob(f"seed*/{test or '*'}/{paths.METRICS_CSV}"))
+    elif p.is_absolute() or p.exists() or "/" in spec:  # a path, not an experiment name: it must exist
+        raise DataError(f"{spec}: evaluation folder not found (expected an experiment name, or a folder "
+                        f"<experiment>[/seed<k>/<test>] holding {paths.METRICS_CSV})")
     else:
         files = sorted(Path(paths.eval_root(str(results))).glob(f"{spec}/seed*/{test or '*'}/{paths.METRICS_CSV}"))
     if seeds is not None:
