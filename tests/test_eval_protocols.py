@@ -120,3 +120,40 @@ def test_protocol_table_is_data():
     assert get_protocol("CASIA-B*")[0] == "casiab" and get_protocol("CCGR-Mini")[0] == "ccgr_mini"
     assert PROTOCOLS["ccpg"].conditions["CL"] == (("U0_D0_BG", "U0_D0"), ("U1_D1", "U2_D2", "U3_D3"))
     assert PROTOCOLS["sustech1k"].match == "substring" and PROTOCOLS["sustech1k"].num_rank == 5
+
+
+def test_distance_tolerances_still_catch_real_errors(golden_dir):
+    """dist_full_euc is compared within the cross-CPU tolerances of the golden README section 7 (off the
+    diagonal rtol 2e-6, self-distances atol 5e-3); one feature vector scaled by 1 + 1e-4 or two swapped
+    samples fail."""
+    from biggait.evaluation.distance import pairwise_distance
+    from biggait.parity.golden import compare_distances
+
+    data, _ = _golden(golden_dir, "eval_ccpg")
+    feats, ref = data["features"].astype(np.float32), data["dist_full_euc"]
+    assert all(r.passed for r in compare_distances("eval_ccpg", "d", pairwise_distance(feats, feats), ref))
+    nudged = feats.copy()
+    nudged[3] *= 1 + 1e-4
+    assert not compare_distances("eval_ccpg", "d", pairwise_distance(nudged, nudged), ref)[0].passed
+    swapped = feats.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    assert not compare_distances("eval_ccpg", "d", pairwise_distance(swapped, swapped), ref)[0].passed
+    wrong_self = ref.copy()
+    np.fill_diagonal(wrong_self, 0.05)  # self-distances beyond any rounding residue
+    assert not compare_distances("eval_ccpg", "d", pairwise_distance(feats, feats), wrong_self)[1].passed
+
+
+def test_triplet_mean_dist_tolerance_catches_a_moved_distance(golden_dir):
+    """mean_dist within 1e-4 (self-distance noise / N) still fails when one distance moves by 1e-3 x N^2."""
+    import torch
+
+    from biggait.models.losses import triplet_loss
+    from biggait.parity.golden import TRIPLET_MEAN_DIST_ATOL
+
+    d = np.load(golden_dir / "loss_triplet.npz")
+    r = triplet_loss(torch.from_numpy(d["embeddings"]), torch.from_numpy(d["labels"]), float(d["margin"]))
+    assert np.abs(r.mean_dist.numpy() - d["mean_dist"]).max() <= TRIPLET_MEAN_DIST_ATOL
+    n = d["dist"].shape[1]
+    moved = r.dist.numpy().copy()
+    moved[0, 0, 1] += 0.1  # one pair's distance 0.1 off: the part's mean moves by 0.1 / N^2 = 3.9e-4
+    assert np.abs(moved.mean(axis=(1, 2)) - d["mean_dist"]).max() > TRIPLET_MEAN_DIST_ATOL, n

@@ -3,7 +3,8 @@
 For each ``eval_*.npz`` golden set (features stored fp16, cast exactly to float32) we run
 :func:`biggait.evaluation.protocols.evaluate` and compare every number of the golden ``.json``
 (exactly; mAP / mINP to 1e-12, far below their printed 3 decimals), the full distance matrix
-``dist_full_euc`` (exactly), and the reference's printed transcript, regenerated from our tables
+``dist_full_euc`` (off the diagonal to 2e-6 relative, the self-distances to 5e-3: they are rounding
+residue and differ by CPU, :func:`biggait.parity.golden.compare_distances`), and the reference's printed transcript, regenerated from our tables
 in its print format, line by line against ``eval_*_stdout.txt``.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from biggait.evaluation.distance import pairwise_distance
 from biggait.evaluation.protocols import EvalResult, evaluate
-from biggait.parity.golden import CheckResult, compare, compare_exact
+from biggait.parity.golden import CheckResult, compare, compare_distances, compare_exact
 
 REFERENCE_NAMES = {"Umbrella": "Umberalla"}  # our condition name -> the reference's spelling
 CCPG_ORDER = ("CL", "UP", "DN", "BG")
@@ -86,8 +87,8 @@ def check_ccpg(golden_dir: Path, weights: Path | None = None) -> list[CheckResul
     """CCPG: distance matrix, ReID (rank-1, CMC, mAP, mINP), gait per-view tables, transcript."""
     case = "eval_ccpg.npz"
     data, ref = _load(golden_dir, "eval_ccpg")
-    out = [compare_exact(case, "dist_full_euc", pairwise_distance(data["features"], data["features"]),
-                         data["dist_full_euc"])]
+    out = compare_distances(case, "dist_full_euc", pairwise_distance(data["features"], data["features"]),
+                            data["dist_full_euc"])
     res = evaluate("ccpg", data["features"], data["labels"], data["types"], data["views"], metric="euc")
     out.append(compare_exact(case, "view_list", np.array(res.details["view_list"]), np.array(ref["view_list"])))
     for c in CCPG_ORDER:
@@ -116,8 +117,8 @@ def _check_indoor(golden_dir: Path, stem: str, protocol: str) -> list[CheckResul
     data, ref = _load(golden_dir, stem)
     out = []
     if "dist_full_euc" in data:
-        out.append(compare_exact(case, "dist_full_euc", pairwise_distance(data["features"], data["features"]),
-                                 data["dist_full_euc"]))
+        out += compare_distances(case, "dist_full_euc", pairwise_distance(data["features"], data["features"]),
+                                 data["dist_full_euc"])
     res = evaluate(protocol, data["features"], data["labels"], data["types"], data["views"], metric="euc")
     out.append(compare_exact(case, "view_list", np.array(res.details["view_list"]), np.array(ref["view_list"])))
     for c, g in res.details["gait"].items():
