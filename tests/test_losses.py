@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 from biggait.config import LossConfig
 from biggait.models.losses import compose, connect_loss, cross_entropy, diversity_loss, triplet_loss
 from biggait.models.biggait import ModelOutput
-from biggait.parity.model_checks import check_ce, check_connect, check_diversity, check_triplet
+from biggait.parity.model_checks import check_ce, check_connect, check_diversity, check_triplet, triplet_checks
 
 
 @pytest.mark.parametrize("check", [check_triplet, check_ce, check_connect, check_diversity])
@@ -24,6 +26,31 @@ def test_triplet_self_distance_is_not_zero(golden_dir):
     diag = torch.diagonal(r.dist, dim1=1, dim2=2)
     assert diag.max() > 0  # sqrt of rounding residue, as released
     np.testing.assert_array_equal(r.loss_num.numpy(), d["loss_num"])
+
+
+def test_triplet_tolerances_still_catch_real_errors(golden_dir):
+    """The triplet check (the parity check's own helper) passes differences of the size another CPU gives
+    (golden README section 7) and fails real errors of the distances and of mean_dist."""
+    d = np.load(golden_dir / "loss_triplet.npz")
+    r = triplet_loss(torch.from_numpy(d["embeddings"]), torch.from_numpy(d["labels"]), float(d["margin"]))
+    n = r.dist.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool)
+
+    def failed(dist: torch.Tensor, mean_dist: torch.Tensor | None = None) -> set[str]:
+        changed = dataclasses.replace(r, dist=dist, mean_dist=dist.mean((1, 2)) if mean_dist is None else mean_dist)
+        return {c.name for c in triplet_checks("loss_triplet.npz", changed, d) if not c.passed}
+
+    assert failed(r.dist) == set()
+    # Another CPU: every self-distance 1e-3 off (their residue's size; golden <= 7.7e-4), the strip means
+    # by 1e-3 / N = 6.3e-5, the other distances by 3.5e-7 relative.
+    assert failed(torch.where(eye, r.dist + 1e-3, r.dist * (1 + 3.5e-7))) == set()
+    one_off = r.dist.clone()
+    one_off[3, 0, 5] += 1e-3  # one distance 1e-3 off: caught by the distance check (its mean moves 3.9e-6)
+    assert failed(one_off) == {"dist (off-diagonal)"}
+    assert failed(r.dist, r.mean_dist + 1e-3 * (torch.arange(len(r.mean_dist)) == 7)) == {"mean_dist"}
+    assert failed(r.dist, r.dist.sum((1, 2)) / (n * (n - 1))) == {"mean_dist"}  # a wrong normaliser
+    padded = torch.sqrt(r.dist ** 2 + 1e-4)  # an epsilon inside the square root
+    assert failed(padded) == {"dist (off-diagonal)", "dist (self-distance)", "mean_dist"}
 
 
 def test_triplet_handles_unbalanced_batch_and_no_negatives():

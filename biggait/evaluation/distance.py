@@ -94,7 +94,8 @@ def pairwise_distance(x: np.ndarray | torch.Tensor | StripMajor, y: np.ndarray |
         return out
     # Probe rows in blocks so the per-strip temporaries stay in cache. Each element's arithmetic
     # is the same whatever the blocking, except that BLAS takes another path (gemv) for a block
-    # of very few rows: blocks are therefore never smaller than MIN_BLOCK_ROWS.
+    # of very few rows: blocks are therefore never smaller than MIN_BLOCK_ROWS. (Bit for bit with
+    # MKL's native dispatch; under MKL_CBWR=COMPATIBLE a block may differ from the whole by 1 ulp.)
     # -2x scales every product and partial sum by an exact power of two, so x' @ y is bitwise
     # -2 (x @ y): the reference's "2 * matmul" without a pass over the [n, m] block.
     xm = xs if metric == "cos" else xs * -2.0
