@@ -124,3 +124,35 @@ def test_every_objective_trains(tree: tuple[Path, Path], tmp_path: Path, objecti
     assert all(v == v and v > 0 for _, v in curve)  # finite, positive
     with pytest.raises(ConfigError, match="objective"):
         PretrainConfig(objective="dino").check()
+
+
+def test_hue_rotation_keeps_grey_and_strong_colour_changes_hue() -> None:
+    from biggait.pretrain.mae import hue_rotation, strong_colour
+    rot = hue_rotation(torch.tensor([0.0, 1.0, 2.0 * torch.pi / 3]))
+    torch.testing.assert_close(rot[0], torch.eye(3))
+    grey = torch.full((3,), 100.0)
+    torch.testing.assert_close(rot[1] @ grey, grey)  # grey stays grey
+    torch.testing.assert_close(rot[2] @ torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0]), atol=1e-6, rtol=0)
+    x = torch.rand(8, 3, 4, 2) * 255
+    y = strong_colour(x, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(y.mean(1), x.mean(1), atol=1e-3, rtol=0)  # the grey level of every pixel is kept
+    assert (y - x).abs().max() > 10  # but the colours moved
+
+
+@pytest.mark.parametrize("recipe", [{"colour": "strong"}, {"target": "grey"}, {"encoder_pos": False}])
+def test_recipe_options_train(tree: tuple[Path, Path], tmp_path: Path, recipe: dict) -> None:
+    data, part = tree
+    src = [Source("ccpg", data, part)]
+    fs = load_frames(src, CFG.image_hw, progress=False)
+    cfg = PretrainConfig(**{**CFG.__dict__, "objective": "mae", "steps": 3, **recipe})
+    out = tmp_path / "r.pth"
+    assert pretrain(cfg, fs, src, out, progress=False)
+    sd = torch.load(out, weights_only=True)
+    if recipe.get("encoder_pos") is False:  # the exported positional embedding is the untrained zero
+        assert not sd["pos_embed"].any()
+    lvm = FrozenLVM("vits14", True, CFG.image_hw, 4)
+    load_meta_checkpoint(lvm, out)
+    with pytest.raises(ConfigError, match="colour"):
+        PretrainConfig(colour="vivid").check()
+    with pytest.raises(ConfigError, match="target"):
+        PretrainConfig(target="hog").check()

@@ -22,7 +22,7 @@ from biggait.config import load_experiment
 from biggait.data.dataset import GaitDataset
 from biggait.data.loader import make_test_loader
 from biggait.evaluation.extract import Embeddings, extract_embeddings
-from biggait.evaluation.probe import MEASURES, ProbeSettings, build_upstream, probe_upstream, sample_frames
+from biggait.evaluation.probe import MEASURES, PROB_GRID, ProbeSettings, build_upstream, probe_upstream, sample_frames
 from biggait.models import build_model, load_model, save_checkpoint
 from biggait.models.weights import read_weights
 from biggait.pretrain.mae import MAE
@@ -164,6 +164,10 @@ def test_probe_is_sane_and_deterministic(tree: dict) -> None:
     assert a["model"]["token_grid"] == [16, 8] and a["model"]["feature_dim"] == 48
     # every pixel "person": IoU = the silhouettes' share of the map
     assert a["iou"]["all_person"] == pytest.approx(a["person_share"], rel=1e-6)
+    # calibrated thresholds: chosen on the fitting half from the grids, scored on the other half
+    assert set(a["iou_best_threshold"]) == set(a["best_threshold"]) == {"linear_probe", "pca1"}
+    assert all(0.0 <= v <= 1.0 for v in a["iou_best_threshold"].values())
+    assert any(abs(a["best_threshold"]["linear_probe"] - t) < 1e-6 for t in PROB_GRID.tolist())
     f = probe_upstream(ds, DEMO, tree["lvm"], SMALL, progress=False)
     assert f["upstream"] == "file" and f["lvm_checkpoint"] == str(tree["lvm"])
     assert f["iou"]["prior"] == a["iou"]["prior"]  # the prior does not look at the upstream

@@ -68,6 +68,19 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     assert counts["fig_bars"] == 8 and counts["fig_maps"] == 2
 
 
+def test_shipped_source_loads_the_released_stand_ins(tmp_path: Path) -> None:
+    over = tmp_path / "shipped.yaml"  # merged into config/config.yaml, as a user's --configfile is
+    over.write_text("pretrain_lvm: {source: shipped}\n")
+    out = smk("reproduce_all", "-n", "-p", "--configfile", str(over), "--config", f"results={tmp_path}")
+    assert out.returncode == 0, out.stdout
+    counts = job_counts(out.stdout)
+    assert not {"pretrain_lvm_main", "pretrain_lvm", "pretrain_frames"} & set(counts)  # inputs, not jobs
+    assert counts["probe_upstream"] == 2 and counts["upstream_report"] == 1
+    for v in ("vits14", "vitb14", "vitl14", "vitg14"):
+        assert f"model.lvm_checkpoint={REPO / 'standins' / f'{v}_tiny.pth'}" in out.stdout
+    assert f"{tmp_path}/pretrain/" not in out.stdout
+
+
 def test_seeds_multiply_trainings(tmp_path: Path) -> None:
     out = smk("table_ccpg", "-n", "-p", "--config", f"results={tmp_path}", "seeds=[0,1,2]", "tables=[ccpg]")
     assert out.returncode == 0, out.stdout

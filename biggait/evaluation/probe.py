@@ -14,6 +14,10 @@ pixel belongs to the walker:
   mask can reach without looking at the frame);
 - ``all_person``: every pixel labelled "person".
 
+Beside these (``iou``), ``iou_best_threshold`` scores the probe's probability and the PCA-1
+projection at the threshold that is best on the fitting half (a grid of 19): what each map holds
+once calibrated, not only at its default threshold.
+
 IoU is computed like the evaluation's ``mask_iou`` (:mod:`biggait.evaluation.mask_quality`): per
 sequence over the summed pixel counts of its probed frames, then the mean over sequences; values
 are fractions in [0, 1]. Silhouettes are used by this evaluation probe only, never by training.
@@ -169,6 +173,19 @@ def sequence_mean_iou(pred: Tensor, gt: Tensor, sequence: Tensor) -> float:
     return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
 
 
+PROB_GRID = torch.linspace(0.05, 0.95, 19)  # thresholds of the probe's probability
+PCA_QUANTILES = torch.linspace(0.05, 0.95, 19, dtype=torch.float32)  # of the PCA-1 projection (fit half)
+
+
+def best_threshold(score: Tensor, data: "ProbeFrames", fit: Tensor, grid: Tensor) -> tuple[float, float]:
+    """(eval-half IoU, threshold) of ``score > t`` with ``t`` of ``grid`` chosen on the fitting half: how
+    much a map holds once the threshold is calibrated (the 0.5 / 0 thresholds of ``iou`` are not)."""
+    ev = ~fit
+    fit_scores = [sequence_mean_iou(score[fit] > t, data.sils[fit], data.sequence[fit]) for t in grid.tolist()]
+    t = float(grid[int(np.nanargmax(fit_scores))])
+    return sequence_mean_iou(score[ev] > t, data.sils[ev], data.sequence[ev]), t
+
+
 def border_mask(h: int, w: int) -> Tensor:
     """``[h, w]`` bool: the outermost rows and columns of the map."""
     m = torch.zeros(h, w, dtype=torch.bool)
@@ -200,12 +217,17 @@ def probe_scores(feats: Tensor, data: ProbeFrames, settings: ProbeSettings) -> d
         proj = -proj
     pca = proj > 0
 
+    best = {"linear_probe": best_threshold(torch.sigmoid(z @ w_lin + b_lin), data, fit, PROB_GRID),
+            "pca1": best_threshold(proj, data, fit, torch.quantile(proj[fit].flatten()[::7], PCA_QUANTILES))}
+
     prior_map = data.sils[fit].float().mean(0) > 0.5  # [h, w]
     preds = {"linear_probe": lin, "pca1": pca, "prior": prior_map.expand(n, h, w),
              "all_person": torch.ones(n, h, w, dtype=torch.bool)}
     iou = {k: sequence_mean_iou(p[ev], data.sils[ev], data.sequence[ev]) for k, p in preds.items()}
     fit_iou = {k: sequence_mean_iou(p[fit], data.sils[fit], data.sequence[fit]) for k, p in preds.items()}
-    return {"iou": iou, "fit_iou": fit_iou, "fit_identities": fit_ids, "eval_identities": eval_ids,
+    return {"iou": iou, "fit_iou": fit_iou, "iou_best_threshold": {k: v[0] for k, v in best.items()},
+            "best_threshold": {k: v[1] for k, v in best.items()},
+            "fit_identities": fit_ids, "eval_identities": eval_ids,
             "frames": {"fit": int(fit.sum()), "eval": int(ev.sum())},
             "person_share": float(data.sils[ev].float().mean())}
 

@@ -30,6 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--decoder-depth", type=int, default=d.decoder_depth, help="MAE decoder blocks (default %(default)s)")
+    p.add_argument("--colour", default=d.colour, help="augmentation: jitter | strong (+ hue rotation, channel order)")
+    p.add_argument("--target", default=d.target, help="MAE target: pixels | grey (default %(default)s)")
+    p.add_argument("--no-encoder-pos", action="store_true",
+                   help="keep the encoder's positional embedding at 0 (its tokens then carry content only)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--save-every", type=int, default=250, help="steps between resumable states")
     p.add_argument("--stop-after", type=int, default=None, metavar="N", help="stop after N steps (resumable)")
@@ -49,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
                           "the paper scale loads the official DINOv2 files instead")
     cfg = PretrainConfig(variant=args.variant, image_hw=(2 * model.image_size, model.image_size),
                          patch=model.lvm_patch, objective=args.objective, steps=args.steps, batch=args.batch, lr=args.lr,
-                         decoder_depth=args.decoder_depth, seed=args.seed)
+                         decoder_depth=args.decoder_depth, colour=args.colour, target=args.target,
+                         encoder_pos=not args.no_encoder_pos,
+                         seed=args.seed)
     cfg.check()  # before the frames are read (pretrain() checks again for library callers)
     if args.frames_only and args.frames_cache is None:
         raise ConfigError("--frames-only: give --frames-cache FILE to write")

@@ -22,7 +22,7 @@ import torch
 from biggait.errors import CheckpointError, ConfigError
 from biggait.io import atomic_path, git_commit, package_versions, write_json_atomic
 from biggait.pretrain.frames import FrameSet, Source
-from biggait.pretrain.mae import MAE, augment, cosine_lr, normalize
+from biggait.pretrain.mae import COLOURS, MAE, TARGETS, augment, cosine_lr, normalize
 from biggait.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,18 @@ class PretrainConfig:
     warmup: int = 50
     mask_ratio: float = 0.75
     decoder_depth: int = 2  # blocks of the MAE decoder (it sees every token: most of a step's work)
+    colour: str = "jitter"  # augmentation: jitter | strong (+ hue rotation and channel order, mae.augment)
+    target: str = "pixels"  # MAE target: pixels (normalised RGB patches) | grey (their grey level)
+    encoder_pos: bool = True  # False: the encoder's positional embedding stays 0 (the decoder keeps its own)
     seed: int = 0
 
     def check(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"pretrain objective {self.objective!r}: expected one of {', '.join(OBJECTIVES)}")
+        if self.colour not in COLOURS:
+            raise ConfigError(f"pretrain colour {self.colour!r}: expected one of {', '.join(COLOURS)}")
+        if self.target not in TARGETS:
+            raise ConfigError(f"pretrain target {self.target!r}: expected one of {', '.join(TARGETS)}")
         for key in ("steps", "batch", "decoder_depth"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"pretrain {key}: expected a positive integer, got {getattr(self, key)}")
@@ -125,7 +132,8 @@ def pretrain(cfg: PretrainConfig, frames: FrameSet, sources: list[Source], out: 
     """
     cfg.check()
     torch.manual_seed(cfg.seed)
-    model = MAE(cfg.variant, cfg.image_hw, cfg.patch, mask_ratio=cfg.mask_ratio, decoder_depth=cfg.decoder_depth)
+    model = MAE(cfg.variant, cfg.image_hw, cfg.patch, mask_ratio=cfg.mask_ratio, decoder_depth=cfg.decoder_depth,
+                target=cfg.target, encoder_pos=cfg.encoder_pos)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -150,11 +158,11 @@ def pretrain(cfg: PretrainConfig, frames: FrameSet, sources: list[Source], out: 
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, n, (cfg.batch,), generator=gen)
-        x = normalize(augment(frames.frames[idx].float(), gen))
+        x = normalize(augment(frames.frames[idx].float(), gen, cfg.colour))
         if cfg.objective == "mae":
             loss = model.loss(x, gen)
         else:
-            x2 = normalize(augment(frames.frames[partner_frames(frames, idx, gen)].float(), gen))
+            x2 = normalize(augment(frames.frames[partner_frames(frames, idx, gen)].float(), gen, cfg.colour))
             if cfg.objective == "tcl":
                 loss = model.contrastive_loss(x, x2)
             else:  # mae+tcl: both frames masked; reconstruct each, contrast their cls tokens

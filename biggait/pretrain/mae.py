@@ -38,10 +38,36 @@ def normalize(x: Tensor) -> Tensor:
     return (x.float() - _MEAN) / _STD
 
 
-def augment(x: Tensor, gen: torch.Generator) -> Tensor:
-    """Photometric jitter and flips of float ``[B, 3, H, W]`` frames in 0..255 (no geometry change
-    besides the flip: the token grid of the frames is the one BigGait sees)."""
+COLOURS = ("jitter", "strong")  # augment(): photometric jitter only, or jitter + hue rotation + channel order
+TARGETS = ("pixels", "grey")  # what the MAE decoder predicts: normalised RGB patches, or their grey level
+
+
+def hue_rotation(angle: Tensor) -> Tensor:
+    """``[B]`` angles (radians) -> ``[B, 3, 3]`` rotations of RGB about the grey axis (1, 1, 1)/sqrt(3)
+    (Rodrigues): a hue shift that keeps every pixel's grey level."""
+    k = torch.full((3,), 3 ** -0.5)
+    kx = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    c, s = angle.cos()[:, None, None], angle.sin()[:, None, None]
+    return c * torch.eye(3) + s * kx + (1 - c) * torch.outer(k, k)
+
+
+def strong_colour(x: Tensor, gen: torch.Generator) -> Tensor:
+    """A random hue rotation and a random channel order per frame of float ``[B, 3, H, W]`` in 0..255:
+    a walker's clothes and the scene's colours no longer tell two frames (or two sequences) apart."""
     b = x.shape[0]
+    rot = hue_rotation(torch.rand(b, generator=gen) * (2 * math.pi))  # [B, 3, 3]
+    x = torch.einsum("bij,bjhw->bihw", rot, x)
+    perm = torch.rand(b, 3, generator=gen).argsort(dim=1)  # [B, 3]
+    return torch.gather(x, 1, perm[:, :, None, None].expand_as(x))
+
+
+def augment(x: Tensor, gen: torch.Generator, colour: str = "jitter") -> Tensor:
+    """Photometric jitter and flips of float ``[B, 3, H, W]`` frames in 0..255 (no geometry change
+    besides the flip: the token grid of the frames is the one BigGait sees); ``colour="strong"``
+    first rotates the hue and shuffles the channels (:func:`strong_colour`)."""
+    b = x.shape[0]
+    if colour == "strong":
+        x = strong_colour(x, gen)
 
     def u(lo: float, hi: float) -> Tensor:
         return torch.empty(b, 1, 1, 1).uniform_(lo, hi, generator=gen)
@@ -62,10 +88,14 @@ class MAE(nn.Module):
     """Encoder (the upstream ViT) + decoder; :meth:`loss` is the training objective."""
 
     def __init__(self, variant: str, image_hw: tuple[int, int], patch: int, mask_ratio: float = 0.75,
-                 decoder_depth: int = 2, layerscale_init: float = 0.1) -> None:
+                 decoder_depth: int = 2, layerscale_init: float = 0.1, target: str = "pixels",
+                 encoder_pos: bool = True) -> None:
         super().__init__()
         if not 0.0 < mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+        self.target = target
         self.vit = build_vit(variant, True, image_hw, patch, init_values=layerscale_init)
         self.vit.pos_embed.requires_grad_(False)  # replaced by the square grid below
         self.grid = (image_hw[0] // patch, image_hw[1] // patch)
@@ -75,6 +105,10 @@ class MAE(nn.Module):
         self.pos_square = nn.Parameter(torch.empty(1, side * side, dim))
         nn.init.trunc_normal_(self.pos_square, std=0.02)
         self.cls_pos = nn.Parameter(torch.zeros(1, 1, dim))
+        if not encoder_pos:  # a bag of patches: the encoder's tokens carry content, not their position
+            nn.init.zeros_(self.pos_square)
+            self.pos_square.requires_grad_(False)
+            self.cls_pos.requires_grad_(False)
         n_tok = self.grid[0] * self.grid[1]
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
         # The decoder belongs to the recipe, not to the encoder: one width for every stand-in (the ViT-S
@@ -84,7 +118,7 @@ class MAE(nn.Module):
         nn.init.trunc_normal_(self.decoder_pos, std=0.02)
         self.decoder_embed = nn.Identity() if dim == DECODER_WIDTH else nn.Linear(dim, DECODER_WIDTH)
         self.decoder = nn.Sequential(*[Block(DECODER_WIDTH, DECODER_HEADS) for _ in range(decoder_depth)])
-        self.predict = nn.Linear(DECODER_WIDTH, patch * patch * 3)
+        self.predict = nn.Linear(DECODER_WIDTH, patch * patch * (1 if target == "grey" else 3))
         # time-contrastive head: the cls tokens of two frames of one sequence are the positive pair
         self.contrast = nn.Sequential(nn.Linear(dim, 128), nn.GELU(), nn.Linear(128, 64))
 
@@ -119,7 +153,8 @@ class MAE(nn.Module):
         enc = tokens[:, 1:]  # [B, n_keep, C]
         full = self.mask_token.expand(b, n_tok, -1).scatter(1, keep[..., None].expand(-1, -1, enc.shape[-1]), enc)
         pred = self.predict(self.decoder(self.decoder_embed(full) + self.decoder_pos))  # [B, L, p*p*3]
-        target = F.unfold(x, self.patch, stride=self.patch).transpose(1, 2)  # [B, L, 3*p*p]
+        img = x.mean(dim=1, keepdim=True) if self.target == "grey" else x
+        target = F.unfold(img, self.patch, stride=self.patch).transpose(1, 2)  # [B, L, 3*p*p] (grey: p*p)
         target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
         masked = torch.ones(b, n_tok, dtype=torch.bool).scatter(1, keep, False)
         return ((pred - target) ** 2).mean(-1)[masked].mean(), tokens[:, 0]

@@ -19,6 +19,7 @@ from biggait.config import Experiment, load_experiment
 from biggait.datasets import DATASET_LABELS
 from biggait.errors import BigGaitError, ConfigError
 from biggait.reporting.specs import TABLES
+from biggait.standins import standin_path
 
 # The upstream table's experiments: random upstream, pretrained upstream, the silhouette baseline.
 UPSTREAM_EXPERIMENTS = ("ccpg_random_upstream", "biggait_ccpg", "gaitbase_ccpg")
@@ -157,16 +158,27 @@ class WorkflowPlan:
 
     def lvm_checkpoint(self, exp_name: str) -> str:
         """The upstream weights an experiment needs: the official DINOv2 file, the demo's pretrained
-        tiny stand-in (config ``pretrain_lvm``), or '' (the tiny random ViT, the random-upstream
+        tiny stand-in (config ``pretrain_lvm``: shipped in standins/, or pretrained by the DAG), or '' (the tiny random ViT, the random-upstream
         ablation ``model.lvm_random``, the GaitBase baseline)."""
         exp = self.experiment(exp_name)
         if exp.model.arch != "biggait" or exp.model.lvm_random:
             return ""
-        if exp.model.lvm_tiny:  # the demo: the self-supervised stand-in when the config pretrains one
-            return paths.pretrained_lvm(self.results, exp.model.lvm) if self.config.get("pretrain_lvm") else ""
+        if exp.model.lvm_tiny:  # the demo: the released stand-in (standins/), or the DAG's own pretraining
+            if not self.config.get("pretrain_lvm"):
+                return ""
+            if self.pretrains_lvm():
+                return paths.pretrained_lvm(self.results, exp.model.lvm)
+            return str(standin_path(exp.model.lvm))
         if exp.model.lvm in self.config["lvm_checkpoints"]:
             return str(self.repo_path(self.config["lvm_checkpoints"][exp.model.lvm]))
         return exp.model.lvm_checkpoint
+
+    def pretrains_lvm(self) -> bool:
+        """Whether the DAG pretrains the tiny stand-ins itself (``pretrain_lvm.source: pretrain``, the default
+        while the committed baseline is the one made that way) instead of loading the released ones
+        (``source: shipped``)."""
+        opts = self.config.get("pretrain_lvm")
+        return bool(opts) and opts.get("source", "pretrain") == "pretrain"
 
     def train_sets(self, exp: str, seed: object) -> list[str]:
         """The --set overrides of one training: seed, data location, checkpoint, config `set`."""

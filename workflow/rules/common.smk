@@ -109,7 +109,7 @@ def train_inputs(wc) -> dict:
     ds = experiment(wc.exp).data.dataset
     inputs = {"experiment": str(PLAN.experiment_file(wc.exp)), "partition": dataset_partition(ds)}
     ckpt = _plan(PLAN.lvm_checkpoint, wc.exp)
-    if ckpt and config["pretrain_lvm"]:  # the demo's pretrained stand-in: made by rule pretrain_lvm
+    if ckpt and config["pretrain_lvm"]:  # the demo's stand-in: shipped (standins/) or made by rule pretrain_lvm
         inputs["lvm"] = ckpt
     return inputs
 

@@ -1,9 +1,10 @@
-"""Pretraining (demo): the tiny upstream ViTs learn from the SynthGait training frames by
-themselves (`biggait pretrain-lvm`, masked images + time-contrastive; no silhouettes, masks or labels).
-One job per LVM variant; every BigGait training of that variant takes its weights file as input.
-The job resumes from <weights>.state.pt when it runs again after an interruption."""
+"""Pretraining (demo, config `pretrain_lvm.source: pretrain` only): the DAG re-creates the tiny upstream
+ViTs from the SynthGait training frames by themselves (`biggait pretrain-lvm`, the recipe of config
+`pretrain_lvm`; no silhouettes, masks or labels) instead of loading the released stand-ins of standins/
+(`source: shipped`, the default). One job per LVM variant; every BigGait training of that variant takes
+its weights file as input. The job resumes from <weights>.state.pt when it runs again after an interruption."""
 
-if config["pretrain_lvm"]:  # the demo; the paper scale loads the official DINOv2 files
+if PLAN.pretrains_lvm():  # the paper scale loads the official DINOv2 files, the demo the shipped stand-ins
 
     rule pretrain_frames:
         """The pretraining frames on the LVM canvas, read once from the SynthGait training splits and shared by

@@ -14,7 +14,7 @@ def pretrain_data() -> str:
 
 def pretrain_flags() -> str:
     opts = config["pretrain_lvm"] or {}
-    keys = ("objective", "steps", "batch", "lr", "decoder_depth", "seed")
+    keys = ("objective", "steps", "batch", "lr", "decoder_depth", "colour", "target", "seed")
     return " ".join(f"--{k.replace('_', '-')} {opts[k]}" for k in keys if k in opts)
 
 
