@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from biggait.cli_paths import InputDir, OutputFile
 from biggait.config import LossConfig, ModelConfig
 from biggait.device import resolve_device
 from biggait.errors import BigGaitError
@@ -222,8 +223,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from biggait.parity.golden import default_golden_dir
 
     p.add_argument("--device", default="cuda", help="cuda | cuda:N (cpu only with --quick) (default %(default)s)")
-    p.add_argument("--out", type=Path, default=Path("results/gpu_check.json"), help="result JSON (default %(default)s)")
-    p.add_argument("--golden-dir", type=Path, default=default_golden_dir(), help="golden folder (default %(default)s)")
+    p.add_argument("--out", type=OutputFile("result JSON"), default=Path("results/gpu_check.json"),
+                   help="result JSON (default %(default)s)")
+    p.add_argument("--golden-dir", type=InputDir("golden folder"), default=default_golden_dir(),
+                   help="golden folder (default %(default)s)")
     p.add_argument("--steps", type=int, default=10, help="timed training steps after 3 warm-up steps (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="tiny shapes: a smoke run of the command, not the acceptance")
 

@@ -111,8 +111,8 @@ def test_cli_errors(tmp_path, capsys):
     assert "none: dataset root not found" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["data", "check", str(empty), "--dataset", "ccpg"]) != 0  # nothing to check is not a pass
-    assert "no sequences found" in capsys.readouterr().out
+    assert main(["data", "check", str(empty), "--dataset", "ccpg"]) == 2  # nothing to check is an error
+    assert "empty: no sequences found" in capsys.readouterr().err
     assert main(["data", "check", str(tmp_path), "--dataset", "gait3d"]) == 2
     assert "error: unknown dataset preset 'gait3d' (known: casiab, ccgr_mini, ccpg, sustech1k)" in capsys.readouterr().err
     assert main(["data", "check", str(tmp_path), "--dataset", "ccpg", "--partition", str(tmp_path / "p.json")]) == 2

@@ -145,15 +145,19 @@ def test_bad_embeddings_fail_in_one_line_without_outputs(tmp_path, capsys, featu
 
 
 def test_unknown_dataset_and_missing_inputs(tmp_path, capsys):
-    assert cli.main(["evaluate", "--from-embeddings", str(tmp_path / "x.npz"), "--dataset", "oumvlp",
-                     "--out", str(tmp_path)]) == 2
+    out = tmp_path / "out"
+    assert cli.main(["evaluate", "--from-embeddings", str(tmp_path / "x.npz"), "--dataset", "ccpg",
+                     "--out", str(out)]) == 2
+    assert "x.npz: embeddings file not found" in capsys.readouterr().err
+    emb = tmp_path / "x.npz"
+    emb.write_bytes(b"")  # exists: the errors below come before it is read
+    assert cli.main(["evaluate", "--from-embeddings", str(emb), "--dataset", "oumvlp", "--out", str(out)]) == 2
     assert "protocol 'oumvlp': unknown" in capsys.readouterr().err
-    assert cli.main(["evaluate", "--dataset", "ccpg", "--out", str(tmp_path)]) == 2
+    assert cli.main(["evaluate", "--dataset", "ccpg", "--out", str(out)]) == 2
     assert "--checkpoint" in capsys.readouterr().err
-    assert cli.main(["evaluate", "--from-embeddings", str(tmp_path / "x.npz"), "--dataset", "ccgr_mini",
-                     "--out", str(tmp_path)]) == 2
+    assert cli.main(["evaluate", "--from-embeddings", str(emb), "--dataset", "ccgr_mini", "--out", str(out)]) == 2
     assert "--partition is required" in capsys.readouterr().err
-    assert not any(tmp_path.iterdir())
+    assert sorted(tmp_path.iterdir()) == [emb]
 
 
 def test_nan_cells_are_written_empty():

@@ -10,7 +10,7 @@ import pytest
 
 from biggait.cli import main
 from biggait.errors import DataError
-from biggait.reporting.job_times import gather, read_benchmark
+from biggait.reporting.job_times import gather, read_benchmark, render
 from tests.helpers import write_benchmark
 
 def test_gather_orders_by_stage_then_wall_time(tmp_path: Path) -> None:
@@ -52,8 +52,13 @@ def test_not_a_benchmark_file(tmp_path: Path) -> None:
         read_benchmark(tmp_path / "bad.tsv")
 
 
-def test_no_benchmark_yet_renders_an_empty_table(tmp_path: Path) -> None:
-    assert main(["job-times", str(tmp_path / "none"), "--out", str(tmp_path / "tables")]) == 0
-    md = (tmp_path / "tables" / "job_times.md").read_text()
+def test_no_benchmark_yet_renders_an_empty_table(tmp_path: Path, capsys) -> None:
+    csv_out, md = render(gather(tmp_path / "none"))
     assert "| **all** | 0 | 0:00:00 | - | - |" in md and "(no benchmark file yet)" in md
-    assert (tmp_path / "tables" / "job_times.csv").read_text() == "stage,job,runs,wall_s,cpu_s,max_rss_mb\n"
+    assert csv_out == "stage,job,runs,wall_s,cpu_s,max_rss_mb\n"
+    # The command refuses to write that table: nothing benchmarked is an error, naming the folder.
+    (tmp_path / "empty").mkdir()
+    for folder in ("none", "empty"):
+        assert main(["job-times", str(tmp_path / folder), "--out", str(tmp_path / "tables")]) == 2
+        assert f"{tmp_path / folder}: " in capsys.readouterr().err
+    assert not (tmp_path / "tables").exists()

@@ -91,6 +91,8 @@ def test_commands_needing_the_repository_say_so(wheel_install, tmp_path, argv):
     """Run from the checkout (a user who ran `pip install .` in the clone): still one clear line, exit 2,
     and nothing written (no training at the defaults' scale)."""
     _, bin_dir = wheel_install
+    (tmp_path / "root").mkdir()  # the paths given exist: the command line is valid, only the repository is missing
+    (tmp_path / "part.json").write_text("{}")
     out = _run([bin_dir / "biggait", *[str(a).format(tmp=tmp_path) for a in argv]], cwd=ROOT)
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2, out.stdout + out.stderr

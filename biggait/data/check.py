@@ -62,11 +62,11 @@ def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | P
     part = load_partition(partition) if partition else None
     report = CheckReport(root, pre.name, Path(partition) if partition else None)
     records, problems, skipped = scan_tree(root, pre, None, ("rgb", "ratios"), optional=("sils",))
+    if not records and not skipped and not problems:  # nothing to check is not a pass
+        raise DataError(f"{root}: no sequences found (expected <root>/<id>/<type>/<view>/*.pkl "
+                        f"for the {pre.name} preset)")
     report.problems += problems
     report.problems += [f"{f}: empty sequence folder (no .pkl files)" for f in skipped]
-    if not records and not skipped:
-        report.problems.append(f"{root}: no sequences found (expected <root>/<id>/<type>/<view>/*.pkl "
-                               f"for the {pre.name} preset)")
 
     split = _split_of(part)
     if part is not None:

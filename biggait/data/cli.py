@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from biggait.cli_paths import InputDir, InputFile, OutputDir
 from biggait.datasets import known_presets
 
 __all__ = ["COMMANDS", "add_arguments", "run"]
@@ -21,16 +21,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c = sub.add_parser("check", help="validate a dataset tree against its preset and partition",
                        description="Open every pickle of ROOT and check it against the preset; "
                                    "print counts; exit 1 when a problem is found.")
-    c.add_argument("root", type=Path, help="dataset root <root>/<id>/<type>/<view>/*.pkl")
+    c.add_argument("root", type=InputDir("dataset root"), help="dataset root <root>/<id>/<type>/<view>/*.pkl")
     c.add_argument("--dataset", required=True, metavar="NAME",
                    help=f"dataset preset ({', '.join(known_presets())})")
-    c.add_argument("--partition", type=Path, default=None, help="partition JSON {TRAIN_SET, TEST_SET}")
+    c.add_argument("--partition", type=InputFile("partition", "json"), default=None,
+                   help="partition JSON {TRAIN_SET, TEST_SET}")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     pp = sub.add_parser("preprocess", help="pad-and-resize raw crops into aligned RGB pickles (resumable)",
                         description="Turn SRC/<id>/<type>/<view>/*.jpg|png into OUT/<id>/<type>/<view>/"
                                     "<view>-aligned-rgbs.pkl and <view>-ratios.pkl; finished sequences are skipped.")
-    pp.add_argument("src", type=Path, help="raw frames <src>/<id>/<type>/<view>/*.jpg|png")
-    pp.add_argument("out", type=Path, help="output root")
+    pp.add_argument("src", type=InputDir("source folder"), help="raw frames <src>/<id>/<type>/<view>/*.jpg|png")
+    pp.add_argument("out", type=OutputDir("output root"), help="output root")
     pp.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
     pp.add_argument("--height", type=int, default=256, help="aligned frame height (default: %(default)s)")
     pp.add_argument("--width", type=int, default=128, help="aligned frame width (default: %(default)s)")

@@ -37,6 +37,7 @@ import json
 import logging
 from pathlib import Path
 
+from biggait.cli_paths import InputDir, InputFile, OutputDir, OutputFile
 from biggait.config import EvalConfig, Experiment, experiment_from_dict, load_experiment, to_dict
 from biggait.errors import ConfigError, EvaluationError
 from biggait.io import read_json
@@ -56,17 +57,20 @@ logger = logging.getLogger(__name__)
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait evaluate``."""
-    p.add_argument("--checkpoint", type=Path, action="append", default=None,
+    p.add_argument("--checkpoint", type=InputFile("checkpoint", "pt"), action="append", default=None,
                    help="model.pt of a run (or an OpenGait BigGait checkpoint); repeat it, each with its own "
                         "--out, to evaluate several models in one pass over the test set (models with the "
                         "same frozen upstream then share its forward)")
     p.add_argument("--dataset", required=True, help="test dataset preset = protocol: ccpg | casiab | sustech1k | ccgr_mini")
-    p.add_argument("--root", type=Path, help="test dataset root <root>/<id>/<type>/<view>/*.pkl")
-    p.add_argument("--partition", type=Path, default=None, help="partition JSON (TEST_SET; GALLERY_SET for CCGR-Mini)")
-    p.add_argument("--out", type=Path, action="append", required=True,
+    p.add_argument("--root", type=InputDir("test dataset root"),
+                   help="test dataset root <root>/<id>/<type>/<view>/*.pkl")
+    p.add_argument("--partition", type=InputFile("partition", "json"), default=None,
+                   help="partition JSON (TEST_SET; GALLERY_SET for CCGR-Mini)")
+    p.add_argument("--out", type=OutputDir("output"), action="append", required=True,
                    help="output folder (one per --checkpoint, in the same order)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: %(default)s)")
-    p.add_argument("--from-embeddings", type=Path, default=None, help="score saved embeddings.npz, no model run")
+    p.add_argument("--from-embeddings", type=InputFile("embeddings", "npz"), default=None,
+                   help="score saved embeddings.npz, no model run")
     p.add_argument("--train-dataset", default=None, help="label of the training set (default: the checkpoint's)")
     p.add_argument("--metric", choices=("euc", "cos"), default=None, help="distance (default: the experiment's)")
     p.add_argument("--bootstrap", type=int, default=None, help="identity resamples for rank-1 CIs (0 = off)")
@@ -97,8 +101,13 @@ def checkpoint_experiment(path: Path) -> Experiment | None:
 
 
 def read_gallery_keys(partition: Path | None, protocol: str) -> set[str] | None:
-    """CCGR-Mini's gallery list (``GALLERY_SET`` of the partition); None for other protocols."""
+    """CCGR-Mini's gallery list (``GALLERY_SET`` of the partition); None for other protocols (a given
+    partition is still checked: a malformed file is an error, not ignored)."""
     if protocol != "ccgr_mini":
+        if partition is not None:
+            from biggait.data.dataset import load_partition
+
+            load_partition(partition)
         return None
     if partition is None:
         raise EvaluationError("--dataset ccgr_mini: --partition is required (its GALLERY_SET lists the gallery)")
@@ -283,7 +292,8 @@ def add_efficiency_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait efficiency``."""
     from biggait.evaluation.efficiency import DEFAULT_FOREGROUND
 
-    p.add_argument("--experiment", default=None, help="experiment YAML (default: the released configuration)")
+    p.add_argument("--experiment", type=InputFile("experiment YAML", "yaml"), default=None,
+                   help="experiment YAML (default: the released configuration)")
     p.add_argument("--scale", default=None, choices=["demo", "paper"], help="scale overlay (default: paper)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. model.lvm=vitb14 (repeatable)")
@@ -317,11 +327,13 @@ def add_probe_arguments(p: argparse.ArgumentParser) -> None:
     from biggait.evaluation.probe import ProbeSettings
 
     d = ProbeSettings()
-    p.add_argument("--lvm-checkpoint", type=Path, default=None,
+    p.add_argument("--lvm-checkpoint", type=InputFile("upstream checkpoint", "pt"), default=None,
                    help="upstream weights, Meta DINOv2 layout (default: the random ViT of the model config, --seed)")
     p.add_argument("--dataset", required=True, help="dataset preset with silhouettes: ccpg | casiab | sustech1k | ccgr_mini")
-    p.add_argument("--root", type=Path, required=True, help="dataset root <root>/<id>/<type>/<view>/*.pkl")
-    p.add_argument("--partition", type=Path, required=True, help="partition JSON (its TEST_SET is probed)")
+    p.add_argument("--root", type=InputDir("dataset root"), required=True,
+                   help="dataset root <root>/<id>/<type>/<view>/*.pkl")
+    p.add_argument("--partition", type=InputFile("partition", "json"), required=True,
+                   help="partition JSON (its TEST_SET is probed)")
     p.add_argument("--scale", choices=("demo", "paper"), default="demo",
                    help="model config (variant, tiny, image size, patch, map size) from this scale (default %(default)s)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -329,7 +341,7 @@ def add_probe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--every", type=int, default=d.every, help="every k-th frame of each test sequence (default %(default)s)")
     p.add_argument("--max-frames", type=int, default=d.max_frames, help="at most this many frames (default %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="initialisation seed of the random upstream (default %(default)s)")
-    p.add_argument("--out", type=Path, required=True, help="result JSON")
+    p.add_argument("--out", type=OutputFile("result JSON"), required=True, help="result JSON")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 

@@ -28,6 +28,8 @@ from biggait.io import (atomic_path, csv_text, csv_value, git_commit, package_ve
 if TYPE_CHECKING:  # pragma: no cover
     from biggait.evaluation.protocols import EvalResult
 
+VIEW_MATRIX_CORNER = "probe_view\\gallery_view"  # the first header cell of a per-view matrix CSV
+
 
 @dataclass(frozen=True)
 class MetricRow:
@@ -84,7 +86,7 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
     with atomic_path(out / "view_matrices") as tmp:
         tmp.mkdir()
         for m in result.matrices:
-            text = csv_text(["probe_view\\gallery_view", *m.views], ([v, *row] for v, row in zip(m.views, m.values)))
+            text = csv_text([VIEW_MATRIX_CORNER, *m.views], ([v, *row] for v, row in zip(m.views, m.values)))
             (tmp / f"{m.protocol}_{m.condition}_{m.metric}.csv").write_text(text)
     provenance = {"git_commit": git_commit(), "versions": package_versions()}
     payload = {**info, "unit": "percent", "provenance": provenance,
@@ -189,12 +191,19 @@ def read_collected(path: str | Path) -> list[MetricRow]:
 
 
 def load_results(path: str | Path) -> list[MetricRow]:
-    """Metrics from a gathered CSV, an evaluation folder, or a results folder holding ``eval/``."""
+    """Metrics from a gathered CSV, an evaluation folder, or a results folder holding ``eval/``;
+    DataError naming where it looked when it finds none."""
     path = Path(path)
     if path.is_file():
-        return read_collected(path)
-    if Path(paths.eval_root(str(path))).is_dir():
-        return collect_eval_dir(paths.eval_root(str(path)))
-    if path.is_dir():
-        return collect_eval_dir(path)
-    raise DataError(f"{path}: not found (expected a metrics CSV, a results folder or an eval folder)")
+        rows = read_collected(path)
+        if not rows:
+            raise DataError(f"{path}: no metrics in this gathered CSV (expected one line per number)")
+        return rows
+    if not path.is_dir():
+        raise DataError(f"{path}: not found (expected a metrics CSV, a results folder or an eval folder)")
+    where = Path(paths.eval_root(str(path)))
+    rows = collect_eval_dir(where if where.is_dir() else path)
+    if not rows:
+        raise DataError(f"{where if where.is_dir() else path}: no evaluations found (expected "
+                        f"<experiment>/seed<k>/<test>/{paths.METRICS_CSV} below it, written by biggait evaluate)")
+    return rows

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from biggait.cli_paths import InputDir, InputFile
 from biggait.parity.golden import WEIGHTS_NAME, default_golden_dir
 
 __all__ = ["COMMANDS", "add_arguments", "run"]
@@ -12,15 +12,19 @@ __all__ = ["COMMANDS", "add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait selfcheck``."""
-    p.add_argument("--golden-dir", type=Path, default=None,
+    p.add_argument("--golden-dir", type=InputDir("golden folder"), default=None,
                    help="folder of golden vectors (default: $BIGGAIT_GOLDEN_DIR or ../shared/golden/opengait)")
-    p.add_argument("--weights", type=Path, default=None, help=f"golden weights file (default: <golden-dir>/{WEIGHTS_NAME})")
+    p.add_argument("--weights", type=InputFile("golden weights", "pt"), default=None,
+                   help=f"golden weights file (default: <golden-dir>/{WEIGHTS_NAME})")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per compared array; exit 1 when any fails."""
+    from biggait.models.weights import read_weights
     from biggait.parity.selfcheck import run_checks, report_lines
 
+    if args.weights is not None:
+        read_weights(args.weights, "golden weights file")  # a bad file fails before any case runs
     results = run_checks(args.golden_dir or default_golden_dir(), args.weights)
     for line in report_lines(results):
         print(line)

@@ -8,7 +8,27 @@ patch 4, a 16x8 token grid). Resumable: the same command continues an interrupte
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+from biggait.cli_paths import InputDir, InputFile, OutputFile
+
+if TYPE_CHECKING:
+    from biggait.pretrain.frames import Source
+
+
+class DataSource:
+    """``--data DATASET=ROOT:PARTITION``: a :class:`~biggait.pretrain.frames.Source` whose root folder and
+    partition file exist (checked while parsing, like the :mod:`biggait.cli_paths` types)."""
+
+    kind, fmt = "source", "json"
+
+    def __call__(self, text: str) -> Source:
+        from biggait.pretrain.frames import Source
+
+        source = Source.parse(text)
+        InputDir("dataset root").check(source.root)
+        InputFile("partition", "json").check(source.partition)
+        return source
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,10 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     d = PretrainConfig()
     p.add_argument("--variant", default=d.variant, help="LVM variant whose tiny stand-in is trained (default vits14)")
-    p.add_argument("--data", action="append", required=True, metavar="DATASET=ROOT:PARTITION",
+    p.add_argument("--data", type=DataSource(), action="append", required=True, metavar="DATASET=ROOT:PARTITION",
                    help="a dataset's training split to learn from (repeatable)")
-    p.add_argument("--out", type=Path, default=None, help="weights file (Meta DINOv2 layout); provenance at OUT.json")
-    p.add_argument("--frames-cache", type=Path, default=None, metavar="FILE",
+    p.add_argument("--out", type=OutputFile("weights"), default=None,
+                   help="weights file (Meta DINOv2 layout); provenance at OUT.json")
+    p.add_argument("--frames-cache", type=OutputFile("frames cache"), default=None, metavar="FILE",
                    help="read the canvas frames from FILE when it was made from the same --data and scale, else "
                         "build them and write FILE (the workflow prepares it once for every variant)")
     p.add_argument("--frames-only", action="store_true", help="only prepare --frames-cache, no pretraining")
@@ -44,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the frames, pretrain, print the weights file."""
     from biggait.config import load_experiment
     from biggait.errors import ConfigError
-    from biggait.pretrain.frames import Source, cached_frames
+    from biggait.pretrain.frames import cached_frames
     from biggait.pretrain.loop import PretrainConfig, pretrain
 
     model = load_experiment(None, scale=args.scale).model
@@ -61,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--frames-only: give --frames-cache FILE to write")
     if not args.frames_only and args.out is None:
         raise ConfigError("--out: the weights file to write is required (unless --frames-only)")
-    sources = [Source.parse(t) for t in args.data]
+    sources = list(args.data)
     frames = cached_frames(sources, cfg.image_hw, args.frames_cache, progress=not args.no_progress)
     if args.frames_only:
         print(f"{args.frames_cache}: {len(frames)} frames")

@@ -118,6 +118,10 @@ class EvaluationIndex:
             exp, seed, test = key
             if want is None or seed in want:
                 self.files.setdefault((exp, test), {})[seed] = Path(f)
+        if not self.files:
+            seeds_note = f" of seeds {', '.join(map(str, sorted(want)))}" if want is not None else ""
+            raise DataError(f"{self.where}: no evaluation{seeds_note} found (expected <experiment>/seed<k>/<test>/"
+                            f"{paths.METRICS_CSV}, written by biggait evaluate)")
 
     def side(self, cell: CellRef) -> Side:
         """Read one cell's evaluations (every seed found); ``problem`` says why it cannot be scored."""

@@ -16,10 +16,13 @@ import math
 import sys
 from pathlib import Path
 
+from biggait.cli_paths import InputDir, InputFile, InputPath, OutputDir, OutputFile, OutputStem
 from biggait.errors import ConfigError
 from biggait.reporting.specs import TABLES
 
 __all__ = ["COMMANDS"]
+
+STEM = OutputStem("figure")  # <out>.png and <out>.pdf
 
 
 # ---- biggait tables ------------------------------------------------------------------------------------
@@ -29,20 +32,21 @@ def add_tables_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("tables", nargs="*", metavar="TABLE",
                    help=f"tables to build (default: all): {', '.join(TABLES)}")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--metrics", type=Path, nargs="*", metavar="FILE",
+    src.add_argument("--metrics", type=InputFile("metrics", "csv"), nargs="*", metavar="FILE",
                      help="exactly these <experiment>/seed<k>/<test>/metrics.csv files (the workflow's inputs)")
-    src.add_argument("--results", type=Path,
+    src.add_argument("--results", type=InputPath("results folder or metrics CSV", "csv", results=True),
                      help="results folder holding eval/<exp>/seed<k>/<test>/metrics.csv, an eval folder, "
                           "or a gathered metrics CSV (every metrics file found is used)")
     eff = p.add_mutually_exclusive_group()
-    eff.add_argument("--efficiency", type=Path, nargs="*", metavar="FILE",
+    eff.add_argument("--efficiency", type=InputFile("efficiency", "json"), nargs="*", metavar="FILE",
                      help="exactly these <experiment>.json efficiency results")
-    eff.add_argument("--efficiency-dir", type=Path, help="folder of <experiment>.json efficiency results")
+    eff.add_argument("--efficiency-dir", type=InputDir("efficiency folder"),
+                     help="folder of <experiment>.json efficiency results")
     cost = p.add_mutually_exclusive_group()
-    cost.add_argument("--train-benchmarks", type=Path, nargs="*", metavar="FILE",
+    cost.add_argument("--train-benchmarks", type=InputFile("benchmark", "tsv"), nargs="*", metavar="FILE",
                       help="efficiency table: exactly these training benchmark files <experiment>_seed<k>.tsv "
                            "(wall time and peak memory per training; the workflow's inputs)")
-    cost.add_argument("--benchmarks-dir", type=Path,
+    cost.add_argument("--benchmarks-dir", type=InputDir("benchmarks folder"),
                       help="efficiency table: Snakemake's benchmarks folder (<results>/benchmarks); its "
                            "train/<experiment>_seed<k>.tsv and per-model evaluate/<experiment>_seed<k>_<train "
                            "set>.tsv files of the table's rows and --seeds are used")
@@ -50,8 +54,8 @@ def add_tables_arguments(p: argparse.ArgumentParser) -> None:
                    help="efficiency table: an evaluation job's benchmark file and the models it evaluated "
                         "(<experiment>_seed<k> ...); each model counts the job's time divided by their number "
                         "(repeat per job; the workflow's inputs)")
-    p.add_argument("--paper", required=True, type=Path, help="paper_reported.csv")
-    p.add_argument("--out", required=True, type=Path, help="output folder (results/tables)")
+    p.add_argument("--paper", required=True, type=InputFile("paper numbers", "csv"), help="paper_reported.csv")
+    p.add_argument("--out", required=True, type=OutputDir("output"), help="output folder (results/tables)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to average (default: all found)")
     p.add_argument("--scale", choices=("demo", "paper"), default="paper",
                    help="demo adds a note that the numbers are synthetic")
@@ -85,9 +89,9 @@ def run_tables(args: argparse.Namespace) -> int:
 # ---- biggait figures -----------------------------------------------------------------------------------
 
 def _data_args(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--root", required=True, type=Path, help="dataset root")
+    q.add_argument("--root", required=True, type=InputDir("dataset root"), help="dataset root")
     q.add_argument("--dataset", required=True, help="dataset preset (ccpg, casiab, sustech1k, ...)")
-    q.add_argument("--partition", type=Path, help="partition JSON (the test split is used)")
+    q.add_argument("--partition", type=InputFile("partition", "json"), help="partition JSON (the test split is used)")
     q.add_argument("--sequence", type=int, default=0, help="index of the test sequence shown")
 
 
@@ -96,43 +100,49 @@ def add_figures_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     q = sub.add_parser("pad-resize", help="Pad-and-Resize illustration")
     _data_args(q)
-    q.add_argument("--out", required=True, type=Path, help="output path without extension")
+    q.add_argument("--out", required=True, type=STEM, help="output path without extension")
     q = sub.add_parser("maps", help="masks and PCA maps of a trained BigGait")
     _data_args(q)
-    q.add_argument("--checkpoint", required=True, type=Path, help="run folder's model.pt")
+    q.add_argument("--checkpoint", required=True, type=InputFile("checkpoint", "pt"), help="run folder's model.pt")
     q.add_argument("--frames", type=int, default=8, help="frames shown")
-    q.add_argument("--out-masks", required=True, type=Path)
-    q.add_argument("--out-pca", required=True, type=Path)
+    q.add_argument("--out-masks", required=True, type=STEM)
+    q.add_argument("--out-pca", required=True, type=STEM)
     q = sub.add_parser("bars", help="ours vs paper bars of a table")
-    q.add_argument("--table", required=True, type=Path, help="long CSV written by `biggait tables`")
+    q.add_argument("--table", required=True, type=InputFile("table", "csv"),
+                   help="long CSV written by `biggait tables`")
     q.add_argument("--title", default="")
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("heatmap", help="per-view rank-1 heatmaps")
-    q.add_argument("--matrices", required=True, type=Path, nargs="+", help="per-view matrix CSVs")
+    q.add_argument("--matrices", required=True, type=InputFile("view matrix", "csv"), nargs="+",
+                   help="per-view matrix CSVs")
     q.add_argument("--title", default="")
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("views", help="rank-1 per probe view, one line per condition")
-    q.add_argument("--matrices", required=True, type=Path, nargs="+", help="per-view rank-1 matrix CSVs")
+    q.add_argument("--matrices", required=True, type=InputFile("view matrix", "csv"), nargs="+",
+                   help="per-view rank-1 matrix CSVs")
     q.add_argument("--title", default="")
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("curves", help="training curves")
-    q.add_argument("--runs", required=True, type=Path, nargs="+", help="run folders (or train_log.jsonl files)")
+    q.add_argument("--runs", required=True, type=InputPath("run folder or train log", "jsonl"), nargs="+",
+                   help="run folders (or train_log.jsonl files)")
     q.add_argument("--title", default="Training curves")
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("cmc", help="CMC curves per condition of evaluation folders")
-    q.add_argument("--evaluations", required=True, type=Path, nargs="+",
+    q.add_argument("--evaluations", required=True, type=InputDir("evaluation folder"), nargs="+",
                    help="evaluation folders (<experiment>/seed<k>/<test>/ holding embeddings.npz)")
     q.add_argument("--max-rank", type=int, default=10, help="last rank of the curves")
-    q.add_argument("--partition", type=Path, help="partition JSON (CCGR-Mini: its GALLERY_SET)")
+    q.add_argument("--partition", type=InputFile("partition", "json"),
+                   help="partition JSON (CCGR-Mini: its GALLERY_SET)")
     q.add_argument("--metric", choices=("euc", "cos"), help="distance (default: the evaluation's metrics.json)")
     q.add_argument("--title", default="")
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("embeddings", help="2-D PCA of test embeddings coloured by identity")
-    q.add_argument("--evaluation", required=True, type=Path, help="evaluation folder holding embeddings.npz")
+    q.add_argument("--evaluation", required=True, type=InputDir("evaluation folder"),
+                   help="evaluation folder holding embeddings.npz")
     q.add_argument("--max-identities", type=int, default=20, help="identities shown (the first, sorted)")
     q.add_argument("--metric", choices=("euc", "cos"), help="distance (default: the evaluation's metrics.json)")
     q.add_argument("--title", default="")
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=STEM)
 
 
 def run_figures(a: argparse.Namespace) -> int:
@@ -159,13 +169,14 @@ def run_figures(a: argparse.Namespace) -> int:
 
 def add_check_metrics_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait check-metrics``."""
-    p.add_argument("results", type=Path,
+    p.add_argument("results", type=InputPath("results folder or metrics CSV", "csv", results=True),
                    help="results folder (with eval/), an eval folder, or a gathered metrics CSV")
-    p.add_argument("--baseline", type=Path, help="gathered metrics CSV to compare with (CI regression)")
-    p.add_argument("--paper", type=Path, help="paper_reported.csv to compare with")
+    p.add_argument("--baseline", type=InputFile("baseline", "csv"),
+                   help="gathered metrics CSV to compare with (CI regression)")
+    p.add_argument("--paper", type=InputFile("paper numbers", "csv"), help="paper_reported.csv to compare with")
     p.add_argument("--tolerance", action="append", metavar="[METRIC_GLOB=]NUMBER",
                    help="absolute tolerance (default 1.0), repeatable: 2.0, 'mAP=3', 'rank1*=0.5'")
-    p.add_argument("--tolerances", type=Path, metavar="FILE",
+    p.add_argument("--tolerances", type=InputFile("tolerances", "csv"), metavar="FILE",
                    help="per-number tolerances measured from seed noise (`biggait tolerances`), e.g. "
                         "results/baseline/demo_tolerances.csv: only its checked numbers can fail (1%% false "
                         "alarms over the whole check); the numbers it lacks are reported as unchecked")
@@ -181,7 +192,8 @@ def add_check_metrics_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subset", action="store_true",
                    help="RESULTS is a reduced run: compare only the evaluations (experiment, seed, "
                         "train->test) it holds; a missing metric within them still fails")
-    p.add_argument("--save", type=Path, help="also write the gathered metrics CSV here (e.g. a new baseline)")
+    p.add_argument("--save", type=OutputFile("metrics CSV"),
+                   help="also write the gathered metrics CSV here (e.g. a new baseline)")
 
 
 def run_check_metrics(args: argparse.Namespace) -> int:
@@ -246,8 +258,10 @@ def run_check_metrics(args: argparse.Namespace) -> int:
 
 def add_tolerances_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait tolerances``."""
-    p.add_argument("results", type=Path, help="results folder (or gathered CSV) with several seeds per experiment")
-    p.add_argument("--out", type=Path, required=True, help="tolerances CSV (e.g. results/baseline/demo_tolerances.csv)")
+    p.add_argument("results", type=InputPath("results folder or metrics CSV", "csv", results=True),
+                   help="results folder (or gathered CSV) with several seeds per experiment")
+    p.add_argument("--out", type=OutputFile("tolerances CSV"), required=True,
+                   help="tolerances CSV (e.g. results/baseline/demo_tolerances.csv)")
     p.add_argument("--experiments", nargs="+", metavar="NAME", help="only these experiments")
     p.add_argument("--alpha", type=float, default=0.01,
                    help="false-alarm probability of the whole check on a harmless re-run (family-wise over the "
@@ -275,15 +289,18 @@ def run_tolerances(args: argparse.Namespace) -> int:
 
 def add_claims_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait claims``."""
-    p.add_argument("results", type=Path, help="results folder holding eval/<exp>/seed<k>/<test>/")
-    p.add_argument("--claims", type=Path, default=None,
+    p.add_argument("results", type=InputDir("results folder", results=True),
+                   help="results folder holding eval/<exp>/seed<k>/<test>/")
+    p.add_argument("--claims", type=InputFile("claims", "yaml"), default=None,
                    help="claims YAML (default: the repository's config/claims.yaml)")
-    p.add_argument("--out", type=Path, default=None, help="folder of claims.csv / claims.md (default: RESULTS)")
-    p.add_argument("--metrics", type=Path, nargs="*", metavar="FILE",
+    p.add_argument("--out", type=OutputDir("output"), default=None,
+                   help="folder of claims.csv / claims.md (default: RESULTS)")
+    p.add_argument("--metrics", type=InputFile("metrics", "csv"), nargs="*", metavar="FILE",
                    help="use exactly these <experiment>/seed<k>/<test>/metrics.csv files (identity_hits.npz "
                         "beside each); default: every evaluation below RESULTS/eval")
     p.add_argument("--seeds", type=int, nargs="+", help="only these seeds (default: all found)")
-    p.add_argument("--paper", type=Path, default=None, help="paper_reported.csv: show the paper's effect too")
+    p.add_argument("--paper", type=InputFile("paper numbers", "csv"), default=None,
+                   help="paper_reported.csv: show the paper's effect too")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
     p.add_argument("--scale", choices=("demo", "paper"), default="paper",
@@ -310,12 +327,15 @@ def run_claims(args: argparse.Namespace) -> int:
 
 def add_upstream_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait upstream-report``."""
-    p.add_argument("--metrics", type=Path, nargs="+", required=True, metavar="FILE",
+    p.add_argument("--metrics", type=InputFile("metrics", "csv"), nargs="+", required=True, metavar="FILE",
                    help="<experiment>/seed<k>/ccpg/metrics.csv of ccpg_random_upstream, biggait_ccpg and "
                         "gaitbase_ccpg (every seed to average)")
-    p.add_argument("--random-probe", type=Path, required=True, help="probe-upstream JSON of the random upstream")
-    p.add_argument("--pretrained-probe", type=Path, required=True, help="probe-upstream JSON of the pretrained upstream")
-    p.add_argument("--out", type=Path, required=True, help="output folder of upstream.csv / upstream.md (results/tables)")
+    p.add_argument("--random-probe", type=InputFile("probe", "json"), required=True,
+                   help="probe-upstream JSON of the random upstream")
+    p.add_argument("--pretrained-probe", type=InputFile("probe", "json"), required=True,
+                   help="probe-upstream JSON of the pretrained upstream")
+    p.add_argument("--out", type=OutputDir("output"), required=True,
+                   help="output folder of upstream.csv / upstream.md (results/tables)")
     p.add_argument("--scale", choices=("demo", "paper"), default="paper",
                    help="demo adds a note that the numbers are synthetic")
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from biggait import paths
+from biggait.cli_paths import EvaluationSpec, InputDir, OutputDir
 from biggait.datasets import DATASET_LABELS, PROTOCOLS, SCORES, get_protocol
 from biggait.errors import DataError
 from biggait.io import csv_text, write_text_atomic
@@ -140,11 +141,14 @@ def render(exp_a: str, exp_b: str, test: str, rows: list[Row], seeds: tuple[list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("a", help="your experiment's name, or an evaluation folder (…/seed<k>/<test>, …/eval/<exp>)")
-    p.add_argument("b", help="the reference, e.g. biggait_ccpg (same forms as A)")
+    p.add_argument("a", type=EvaluationSpec("evaluation", results=True),
+                   help="your experiment's name, or an evaluation folder (…/seed<k>/<test>, …/eval/<exp>)")
+    p.add_argument("b", type=EvaluationSpec("evaluation", results=True),
+                   help="the reference, e.g. biggait_ccpg (same forms as A)")
     p.add_argument("--test", default=None, help="test dataset (needed when a side has several)")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results folder for experiment names")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: <results>/compare)")
+    p.add_argument("--results", type=InputDir("results folder", results=True), default=Path("results"),
+                   help="results folder for experiment names")
+    p.add_argument("--out", type=OutputDir("output"), default=None, help="output folder (default: <results>/compare)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="only these seeds (default: every one found)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")

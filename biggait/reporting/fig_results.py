@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from biggait.errors import DataError
+from biggait.evaluation.metrics_files import VIEW_MATRIX_CORNER
 from biggait.reporting.fig_style import panel_grid, seaborn, style
 
 
@@ -117,6 +118,9 @@ def read_view_matrix(path: str | Path) -> tuple[list[str], list[str], np.ndarray
         rows = list(csv.reader(fh))
     if len(rows) < 2 or len(rows[0]) < 2:
         raise DataError(f"{path}: expected a header of gallery views and one row per probe view")
+    if rows[0][0] != VIEW_MATRIX_CORNER:
+        raise DataError(f"{path}: header starts with {rows[0][0]!r}, expected {VIEW_MATRIX_CORNER!r} (a per-view "
+                        "matrix of biggait evaluate)")
     gallery = rows[0][1:]
     probe = [r[0] for r in rows[1:]]
     try:
@@ -147,6 +151,9 @@ def heatmap_figure(matrices: list[tuple[str, list[str], list[str], np.ndarray]],
     return fig
 
 
+LOSS_TERMS = ("total", "triplet", "ce", "reconstruction", "mask_smoothness", "denoising_smoothness", "diversity")
+
+
 def read_train_log(path: str | Path) -> dict[str, np.ndarray]:
     """``train_log.jsonl`` -> {column: values} ordered by iteration (the last entry wins when a
     resumed run logged an iteration twice)."""
@@ -164,6 +171,9 @@ def read_train_log(path: str | Path) -> dict[str, np.ndarray]:
         if "iteration" in row:
             by_iter[int(row["iteration"])] = row
     its = sorted(by_iter)
+    if not any(t in r for r in by_iter.values() for t in LOSS_TERMS):
+        raise DataError(f"{path}: no line with an 'iteration' and a loss term ({', '.join(LOSS_TERMS)}); expected "
+                        "the train_log.jsonl of biggait train")
     keys = [k for k in dict.fromkeys(k for r in by_iter.values() for k in r)
             if k != "iteration" and all(isinstance(by_iter[i].get(k), (int, float, type(None)))
                                         and not isinstance(by_iter[i].get(k), bool) for i in its)]
@@ -171,9 +181,6 @@ def read_train_log(path: str | Path) -> dict[str, np.ndarray]:
     for k in keys:
         out[k] = np.array([np.nan if by_iter[i].get(k) is None else by_iter[i][k] for i in its], dtype=np.float64)
     return out
-
-
-LOSS_TERMS = ("total", "triplet", "ce", "reconstruction", "mask_smoothness", "denoising_smoothness", "diversity")
 
 
 def curves_figure(logs: dict[str, dict[str, np.ndarray]], title: str = ""):

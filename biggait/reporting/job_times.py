@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from biggait.cli_paths import InputDir, OutputDir
 from biggait.errors import DataError
 from biggait.io import csv_value, write_text_atomic
 
@@ -120,12 +121,17 @@ def render(jobs: pd.DataFrame) -> tuple[str, str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("benchmarks", type=Path, help="the benchmarks folder, <results>/benchmarks")
-    p.add_argument("--out", type=Path, required=True, help="output folder of job_times.{csv,md} (<results>/tables)")
+    p.add_argument("benchmarks", type=InputDir("benchmarks folder"), help="the benchmarks folder, <results>/benchmarks")
+    p.add_argument("--out", type=OutputDir("output"), required=True,
+                   help="output folder of job_times.{csv,md} (<results>/tables)")
 
 
 def run(args: argparse.Namespace) -> int:
-    csv_out, md = render(gather(args.benchmarks))
+    jobs = gather(args.benchmarks)
+    if jobs.empty:
+        raise DataError(f"{args.benchmarks}: no benchmark file found (expected <rule>/<job>.tsv below it, "
+                        "written by the workflow's benchmarked jobs)")
+    csv_out, md = render(jobs)
     write_text_atomic(args.out / "job_times.csv", csv_out)
     write_text_atomic(args.out / "job_times.md", md)
     print(md + f"\nwrote {args.out}/job_times.csv and {args.out}/job_times.md")

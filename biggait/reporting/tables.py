@@ -139,6 +139,8 @@ def read_efficiency(path: str | Path) -> dict[str, float]:
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object")
     out = {k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if not out:
+        raise DataError(f"{path}: no numbers (expected `biggait efficiency --json` output, e.g. total_params)")
     # Derived columns (the paper counts multiply-accumulates as FLOPs: GFLOPs = GMACs).
     if "total_params" in out:
         out.setdefault("params_M", out["total_params"] / 1e6)
@@ -346,8 +348,11 @@ def build_tables(names: list[str], inputs: TableInputs, paper_csv: str | Path, o
     for spec in specs:
         note = demo_note(spec.name) if scale == "demo" else ""
         if spec.kind == "efficiency":
-            cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note,
-                                           inputs.trainings(spec, seeds), inputs.evaluations(spec, seeds))
+            trainings, evaluations = inputs.trainings(spec, seeds), inputs.evaluations(spec, seeds)
+            if inputs.benchmarks_dir is not None and not trainings and not evaluations:
+                raise DataError(f"{inputs.benchmarks_dir}: no benchmark file of the {spec.name} table's experiments "
+                                "(expected train/<experiment>_seed<k>.tsv, evaluate/<experiment>_seed<k>_<train>.tsv)")
+            cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note, trainings, evaluations)
         else:
             cells = build_accuracy_table(spec, metrics, paper, seeds, note)
             missing = sorted({(c.experiment, c.test) for c in cells if c.status == "missing"})

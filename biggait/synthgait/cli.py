@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from biggait.synthgait.domains import DOMAINS, SCALES, scale_plans
+from biggait.cli_paths import OutputDir
 from biggait.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ __all__ = ["COMMANDS", "add_arguments", "run", "spec_from_args"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the ``synth`` options."""
-    p.add_argument("--out", required=True, type=Path, help="output folder: OUT/<domain>/ trees + OUT/<domain>.json")
+    p.add_argument("--out", required=True, type=OutputDir("output"),
+                   help="output folder: OUT/<domain>/ trees + OUT/<domain>.json")
     p.add_argument("--scale", default="demo", help=f"named sizes: {', '.join(SCALES)} (default demo)")
     p.add_argument("--domains", default=",".join(DOMAINS), help="comma-separated subset of: " + ", ".join(DOMAINS))
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")

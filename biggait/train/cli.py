@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from biggait.cli_paths import InputFile, OutputDir
 from biggait.config import load_experiment
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait train``."""
-    p.add_argument("experiment", type=Path, help="experiment YAML (config/experiments/*.yaml)")
-    p.add_argument("--out", type=Path, required=True, help="run folder (created; resumable)")
+    p.add_argument("experiment", type=InputFile("experiment YAML", "yaml"),
+                   help="experiment YAML (config/experiments/*.yaml)")
+    p.add_argument("--out", type=OutputDir("run"), required=True, help="run folder (created; resumable)")
     p.add_argument("--scale", choices=("demo", "paper"), default=None,
                    help="scale overlay (default: the experiment's own, else paper)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
