@@ -54,13 +54,33 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class BiggerGaitConfig:
+    """``arch: biggergait`` (BiggerGait, NeurIPS 2025; docs/biggergait.md): the released values by default.
+
+    Depth groups J = depth / ``layers_per_group``; group i is scored by head ``i // (J / heads)``.
+    Released variants: 1 layer per group / 12 heads and 2 layers per group / 2 heads.
+    """
+
+    layers_per_group: int = 1  # adjacent upstream layers concatenated into one projection input
+    heads: int = 12  # gait heads; J must be a multiple of it (shared heads see J / heads groups each)
+    parts: int = 32  # HPP strips per head (one row of the 32x16 trunk output each)
+    map_dim: int = 16  # channels of each projection's output (the heads' input)
+    hidden_dim: int = 0  # projection hidden width; 0 = half the upstream width (192 for ViT-S), as released
+    chunk_frames: int = 96  # frames are split into s // chunk_frames + 1 time chunks (released torch.chunk)
+    # Released quirk: the frozen mask branch's BatchNorm follows the model's train/eval mode (batch statistics and
+    # drifting running statistics in training). False keeps it in eval mode (running statistics) always.
+    mask_bn_follows_mode: bool = True
+    pos_embed_interpolation: Literal["size", "scale_factor"] = "size"  # size: transformers >= 4.45; scale_factor: +0.1
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """BigGait architecture and its ablation switches (released behaviour by default)."""
 
-    arch: Literal["biggait", "gaitbase"] = "biggait"  # gaitbase = silhouette baseline
+    arch: Literal["biggait", "gaitbase", "biggergait"] = "biggait"  # gaitbase = silhouette baseline
     lvm: str = "vits14"  # vits14 | vitb14 | vitl14 | vitg14 | *_reg4 (biggait.models.backbone)
     lvm_tiny: bool = False  # a tiny ViT of the variant's shape family (demo: pretrained by pretrain-lvm; tests: random)
-    lvm_checkpoint: str = ""  # official Meta file dinov2_<variant>_pretrain.pth; "" = random init
+    lvm_checkpoint: str = ""  # official Meta file dinov2_<variant>_pretrain.pth or a HuggingFace DINOv2 folder; "" = random
     lvm_random: bool = False  # ablation: keep the upstream's random initialisation; no checkpoint is loaded
     image_size: int = 224  # LVM input width; height is twice it (448x224)
     lvm_patch: int = 14  # ViT patch size; other values only for the tiny stand-ins (demo: 4 -> 16x8 grid)
@@ -82,12 +102,16 @@ class ModelConfig:
     embed_dim: int = 256  # per-strip embedding size
     parts: int = 16  # horizontal pyramid strips
     num_classes: int = 0  # 0 = number of training identities of the dataset
+    biggergait: BiggerGaitConfig = field(default_factory=BiggerGaitConfig)  # arch: biggergait only
 
     def upstream_signature(self) -> tuple:
         """What the frozen upstream's maps depend on besides its weights: two models with equal
         signatures and equal LVM weights compute identical maps of the same frames (shared evaluation)."""
-        if self.arch != "biggait":
+        if self.arch == "gaitbase":
             return ("gaitbase", self.sils_size, self.pad_and_resize)
+        if self.arch == "biggergait":  # no shared upstream pass (it has no ``upstream`` method)
+            return ("biggergait", self.lvm, self.lvm_tiny, self.lvm_patch, self.image_size,
+                    self.biggergait.pos_embed_interpolation)
         return ("biggait", self.lvm, self.lvm_tiny, self.lvm_patch, self.image_size, self.sils_size,
                 self.pad_and_resize)
 

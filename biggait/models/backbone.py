@@ -11,8 +11,11 @@ Taps (spec section 2):
 Both are returned channels-last (token order), which is what the GRE and the fast upsampling
 want.
 
-Positional embeddings: the checkpoint's 37x37 grid is resampled once, the original DINOv2 way
-(bicubic, ``scale_factor=((gh+0.1)/37, (gw+0.1)/37)``, no antialias, float32), and installed.
+Positional embeddings: the checkpoint's 37x37 grid is resampled once and installed: by default the
+original DINOv2 way (bicubic, ``scale_factor=((gh+0.1)/37, (gw+0.1)/37)``, no antialias, float32, what
+BigGait's vendored copy does); ``pos_embed="size"`` resamples to the output size instead (bicubic
+``size=(gh, gw)``, what HuggingFace transformers >= 4.45 does, and so BiggerGait's goldens).
+:meth:`FrozenLVM.hidden_states` gives every raw block output (BiggerGait's taps).
 """
 
 from __future__ import annotations
@@ -78,24 +81,31 @@ def mid4_indices(depth: int) -> list[int]:
     return [int(i * depth / 4 + depth / 4 - 1) for i in range(4)]
 
 
-def interpolate_pos_embed(patch_pos: Tensor, grid: tuple[int, int]) -> Tensor:
-    """Resample a square patch positional embedding the original DINOv2 way.
+POS_EMBED_METHODS = ("scale_factor", "size")
+
+
+def interpolate_pos_embed(patch_pos: Tensor, grid: tuple[int, int], method: str = "scale_factor") -> Tensor:
+    """Resample a square patch positional embedding (bicubic, align_corners False, no antialias, float32).
 
     Args:
         patch_pos: ``[1, M*M, C]`` (no prefix tokens), e.g. M = 37.
         grid: the target ``(gh, gw)`` patch grid, e.g. (32, 16) for 448x224.
+        method: ``scale_factor`` (the original DINOv2 code: the sampling grid is set by
+            ``scale_factor=((gh+0.1)/M, (gw+0.1)/M)``) or ``size`` (HuggingFace transformers >= 4.45:
+            ``size=(gh, gw)``). They differ by up to 0.36 on real weights.
     Returns:
-        ``[1, gh*gw, C]`` in the input's dtype; computed in float32 with bicubic
-        ``scale_factor=((gh+0.1)/M, (gw+0.1)/M)``, align_corners False, no antialias.
+        ``[1, gh*gw, C]`` in the input's dtype.
     """
+    if method not in POS_EMBED_METHODS:
+        raise ConfigError(f"pos-embed interpolation {method!r}: expected one of {list(POS_EMBED_METHODS)}")
     n_tok, dim = patch_pos.shape[1], patch_pos.shape[2]
     m = int(math.sqrt(n_tok))
     if m * m != n_tok:
         raise ValueError(f"positional embedding of {n_tok} tokens is not a square grid")
     gh, gw = grid
     src = patch_pos.float().reshape(1, m, m, dim).permute(0, 3, 1, 2)  # [1, C, M, M]
-    out = F.interpolate(src, scale_factor=((gh + 0.1) / m, (gw + 0.1) / m), mode="bicubic",
-                        align_corners=False, antialias=False)  # [1, C, gh, gw]
+    how = dict(size=(gh, gw)) if method == "size" else dict(scale_factor=((gh + 0.1) / m, (gw + 0.1) / m))
+    out = F.interpolate(src, mode="bicubic", align_corners=False, antialias=False, **how)  # [1, C, gh, gw]
     if tuple(out.shape[-2:]) != (gh, gw):
         raise ValueError(f"pos-embed interpolation gave {tuple(out.shape[-2:])}, expected {(gh, gw)}")
     return out.permute(0, 2, 3, 1).reshape(1, gh * gw, dim).to(patch_pos.dtype)
@@ -127,10 +137,15 @@ class FrozenLVM(nn.Module):
     """A frozen timm DINOv2 ViT that returns the ``last`` and ``mid4`` taps.
 
     Always in eval mode (``train()`` is a no-op for it) and run without an autograd graph.
+    ``pos_embed``: how a checkpoint's positional embedding is resampled (:func:`interpolate_pos_embed`).
     """
 
-    def __init__(self, variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = PATCH) -> None:
+    def __init__(self, variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = PATCH,
+                 pos_embed: str = "scale_factor") -> None:
         super().__init__()
+        if pos_embed not in POS_EMBED_METHODS:
+            raise ConfigError(f"pos-embed interpolation {pos_embed!r}: expected one of {list(POS_EMBED_METHODS)}")
+        self.pos_embed_method = pos_embed
         self.vit = build_vit(variant, tiny, image_hw, patch)
         self.variant, self.tiny, self.patch = variant, tiny, patch
         self.grid = (image_hw[0] // patch, image_hw[1] // patch)
@@ -161,7 +176,7 @@ class FrozenLVM(nn.Module):
         entry for plain models; for register models (timm ``no_embed_class``) it is folded into
         the cls token by the caller, like timm's DINOv2 conversion does.
         """
-        patch = interpolate_pos_embed(patch_pos, self.grid).to(self.vit.pos_embed.dtype)
+        patch = interpolate_pos_embed(patch_pos, self.grid, self.pos_embed_method).to(self.vit.pos_embed.dtype)
         new = patch if self.no_embed_class else torch.cat([cls_pos.to(patch.dtype), patch], dim=1)
         if new.shape != self.vit.pos_embed.shape:
             raise ValueError(f"pos_embed {tuple(new.shape)} does not fit the model's {tuple(self.vit.pos_embed.shape)}")
@@ -177,6 +192,19 @@ class FrozenLVM(nn.Module):
         mid = torch.cat(inter, dim=-1)  # [B, gh*gw, 4C], raw block outputs, prefix tokens dropped
         mid = F.layer_norm(mid, (mid.shape[-1],), eps=1e-6).reshape(b, gh, gw, -1)
         return last, mid
+
+    @torch.no_grad()
+    def hidden_states(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """x ``[B, 3, H, W]`` -> (embedding output ``[B, T, C]``: patch embedding + prefix tokens + positions,
+        the raw output of every block ``depth x [B, T, C]``); T = prefix + gh*gw tokens, prefix first.
+        No final norm (HuggingFace ``hidden_states[0]`` and ``hidden_states[1:]``)."""
+        v = self.vit
+        h = v.norm_pre(v.patch_drop(v._pos_embed(v.patch_embed(x))))
+        first, outs = h, []
+        for blk in v.blocks:
+            h = blk(h)
+            outs.append(h)
+        return first, outs
 
     def reported_num_params(self) -> int:
         """Parameters as the pretrained DINOv2 counts them: 37x37 (+cls) pos-embed and mask token."""

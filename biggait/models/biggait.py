@@ -22,7 +22,8 @@ from biggait.models.backbone import FrozenLVM, get_variant
 from biggait.models.extractor import GRE
 from biggait.models.gaitbase import GaitBase
 from biggait.models.padding import to_canvas, validity_mask
-from biggait.models.weights import load_mask_branch, load_meta_checkpoint
+from biggait.models.hf_dinov2 import load_upstream_path
+from biggait.models.weights import load_mask_branch
 
 logger = logging.getLogger(__name__)
 
@@ -275,14 +276,16 @@ class SilhouetteGaitBase(nn.Module):
 
 def build_model(model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig | None = None, *,
                 load_lvm: bool = True) -> nn.Module:
-    """Build BigGait or the silhouette GaitBase baseline (``model_cfg.arch``).
+    """Build BigGait, the silhouette GaitBase baseline or BiggerGait (``model_cfg.arch``;
+    :func:`biggait.models.biggergait.build_biggergait`).
 
     Args:
         model_cfg: the architecture and its switches.
         num_classes: training identities (``model_cfg.num_classes`` wins when non-zero).
         loss_cfg: optional; auxiliary terms whose weight is 0 are then not computed.
         load_lvm: load ``model_cfg.lvm_checkpoint`` (off when a checkpoint will overwrite the weights).
-    The LVM weights come from ``model_cfg.lvm_checkpoint`` (an official Meta file) when set, unless
+    The LVM weights come from ``model_cfg.lvm_checkpoint`` (an official Meta file or a HuggingFace DINOv2
+    folder, :mod:`biggait.models.hf_dinov2`) when set, unless
     ``model_cfg.lvm_random`` (the random-upstream ablation) keeps the random initialisation.
     """
     num_classes = model_cfg.num_classes or num_classes
@@ -290,6 +293,10 @@ def build_model(model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig |
         raise ConfigError(f"model.num_classes: expected a positive number of classes, got {num_classes}")
     if model_cfg.arch == "gaitbase":
         return SilhouetteGaitBase(model_cfg, num_classes)
+    if model_cfg.arch == "biggergait":
+        from biggait.models.biggergait import build_biggergait  # here: it imports this module
+
+        return build_biggergait(model_cfg, num_classes, load_lvm=load_lvm)
     get_variant(model_cfg.lvm)
     model = BigGait(model_cfg, num_classes, loss_cfg)
     if not load_lvm:
@@ -299,7 +306,7 @@ def build_model(model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig |
             logger.info("model.lvm_random: %s keeps its random weights (%s is not loaded)", model_cfg.lvm,
                         model_cfg.lvm_checkpoint)
     elif model_cfg.lvm_checkpoint:
-        load_meta_checkpoint(model.lvm, Path(model_cfg.lvm_checkpoint))
+        load_upstream_path(model.lvm, model_cfg.lvm_checkpoint)
     elif not model_cfg.lvm_tiny:
         logger.warning("model.lvm_checkpoint is empty: %s starts from random weights", model_cfg.lvm)
     return model

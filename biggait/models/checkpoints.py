@@ -86,15 +86,21 @@ def _is_opengait(sd: object) -> bool:
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu",
-               exp: Experiment | None = None) -> tuple[nn.Module, Experiment]:
+               exp: Experiment | None = None, upstream: str | Path | None = None) -> tuple[nn.Module, Experiment]:
     """Rebuild a model from a checkpoint -> ``(model in eval mode, experiment)``.
 
     Our checkpoints carry their experiment. An OpenGait BigGait checkpoint (``{"model": ...}``
     with OpenGait key names, or that state dict alone) is built with ``exp`` (default: the
-    released paper configuration) and the class count of its classifier.
+    released paper configuration) and the class count of its classifier. A released BiggerGait
+    checkpoint is built from its own shapes (:func:`biggait.models.biggergait_weights.load_released_model`);
+    ``upstream`` (a HuggingFace DINOv2 folder or Meta file) is needed when it holds no ``Backbone.*``.
     """
+    from biggait.models.biggergait_weights import is_released_biggergait, load_released_model
+
     raw = read_weights(path)
-    if raw.get("format") == FORMAT:
+    if is_released_biggergait(raw.get("model")) or is_released_biggergait(raw):
+        model, exp = load_released_model(raw, path, exp, upstream)
+    elif raw.get("format") == FORMAT:
         ckpt = _validate(raw, path)
         exp = experiment_from_dict(ckpt["experiment"], str(path))
         lvm_file = ckpt.get("lvm_from_file", "")  # the LVM is rebuilt from its file, else stored
@@ -116,5 +122,5 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu",
             raise CheckpointError(f"{path}: {exc}") from None
         load_opengait_state_dict(model, sd, str(path))
     else:
-        raise CheckpointError(f"{path}: neither a {FORMAT} checkpoint nor an OpenGait BigGait checkpoint")
+        raise CheckpointError(f"{path}: neither a {FORMAT} checkpoint nor an OpenGait BigGait / BiggerGait checkpoint")
     return model.to(map_location).eval(), exp

@@ -37,6 +37,17 @@ class CheckResult:
     tolerance: float  # the largest allowed abs diff (atol + rtol * max|golden|; 0 = exact)
     passed: bool
     note: str = ""
+    atol: float | None = None  # the bound's parts, when it has them (None: ``tolerance`` is the bound)
+    rtol: float = 0.0
+
+    def record(self) -> dict:
+        """One JSON record (``biggait selfcheck --json``); non-finite numbers become null."""
+        def num(v: float) -> float | None:
+            return float(v) if np.isfinite(v) else None
+
+        return {"case": self.case, "array": self.name, "max_abs_diff": num(self.max_abs_diff),
+                "atol": num(self.tolerance if self.atol is None else self.atol), "rtol": float(self.rtol),
+                "passed": bool(self.passed), "note": self.note}
 
 
 def compare_distances(case: str, name: str, ours, ref) -> list[CheckResult]:
@@ -63,7 +74,7 @@ def compare(case: str, name: str, ours, ref, atol: float, rtol: float = 0.0, not
     allowed = atol + rtol * np.abs(b)
     bad = ~(diff <= allowed)  # NaN counts as a failure
     return CheckResult(case, name, float(np.nanmax(diff)) if np.isfinite(diff).any() else float("nan"),
-                       float(np.nanmax(allowed)) if rtol else atol, not bool(bad.any()), note)
+                       float(np.nanmax(allowed)) if rtol else atol, not bool(bad.any()), note, atol, rtol)
 
 
 def compare_zero(case: str, name: str, value, bound, note: str = "analytically zero") -> CheckResult:
@@ -84,4 +95,4 @@ def compare_exact(case: str, name: str, ours, ref, note: str = "") -> CheckResul
     same = bool(np.array_equal(a, b))
     diff = 0.0 if same else (float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
                              if a.dtype.kind in "biuf" and b.dtype.kind in "biuf" else float("inf"))
-    return CheckResult(case, name, diff, 0.0, same, note)
+    return CheckResult(case, name, diff, 0.0, same, note, 0.0, 0.0)

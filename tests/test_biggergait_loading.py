@@ -1,0 +1,127 @@
+"""Released BiggerGait files: the explicit coverage check, both head key families, the mask-branch file, and
+HuggingFace DINOv2 folders (safetensors / pytorch_model.bin, both attention spellings) as upstreams."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from biggait.errors import CheckpointError, DataError
+from biggait.models.biggergait_weights import (CoverageError, backbone_of, load_mask_file, load_released_state_dict,
+                                               released_model_config)
+from biggait.models.checkpoints import load_model
+from biggait.models.hf_dinov2 import hf_to_meta, load_hf_folder
+from tests.biggergait_golden import biggergait_dir  # noqa: F401 (fixture)
+
+torch.set_num_threads(1)
+GROUP = "biggergait_group_ccpg_opengait_fp16.pt"
+DEFAULT = "biggergait_ccpg_opengait_fp16_nobackbone.pt"
+HF_CONFIG = {"model_type": "dinov2", "hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6,
+             "patch_size": 14, "image_size": 518, "use_swiglu_ffn": False}
+
+
+@pytest.fixture(scope="module")
+def group(biggergait_dir):
+    """(the Group state dict, a model built from it)."""
+    sd = torch.load(biggergait_dir / GROUP, map_location="cpu", weights_only=True)["model"]
+    model, _ = load_model(biggergait_dir / GROUP)
+    return sd, model
+
+
+def _hf_folder(path, backbone: dict, weights: str = "model.safetensors", cfg: dict | None = None):
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(cfg or HF_CONFIG))
+    tensors = {k: v.float().contiguous() for k, v in backbone.items()}
+    if weights.endswith(".safetensors"):
+        save_file(tensors, str(path / weights))
+    else:
+        torch.save(tensors, path / weights)
+    return path
+
+
+def test_released_group_checkpoint_fills_every_tensor(group):
+    sd, model = group
+    cfg = model.cfg
+    assert (model.groups, len(model.heads.heads), cfg.lvm, cfg.num_classes) == (6, 2, "vits14", 100)
+    assert cfg.biggergait.layers_per_group == 2 and cfg.channels == (16, 32, 64, 128) and cfg.embed_dim == 64
+    own = model.state_dict()
+    assert torch.equal(own["heads.heads.1.fcs.fc_bin"], sd["Gait_Net.real_gait.1.FCs.fc_bin"].float())
+    assert torch.equal(own["humanspace.proj.5.4.bias"], sd["HumanSpace_Conv.5.4.bias"].float())
+    assert torch.equal(own["mask.bn_in.running_var"], sd["Mask_Branch.bn_s.running_var"].float())
+    qkv = own["lvm.vit.blocks.3.attn.qkv.weight"]
+    assert torch.equal(qkv[384:768], sd["Backbone.encoder.layer.3.attention.attention.key.weight"].float())
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda sd: [sd.pop(k) for k in ("Gait_Net.real_gait.1.FCs.fc_bin", "Gait_Net.Gait_List.3.FCs.fc_bin",
+                                     "Gait_Net.Gait_List.4.FCs.fc_bin", "Gait_Net.Gait_List.5.FCs.fc_bin")],
+     "missing tensor.*heads.heads.1.fcs.fc_bin"),
+    (lambda sd: sd.__setitem__("HumanSpace_Conv.0.9.weight", torch.zeros(1)), "unexpected.*HumanSpace_Conv.0.9.weight"),
+    (lambda sd: sd.__setitem__("HumanSpace_Conv.2.4.bias", torch.zeros(17)), "mis-shaped.*HumanSpace_Conv.2.4.bias"),
+    (lambda sd: sd.__setitem__("Gait_Net.Gait_List.4.BNNecks.bn1d.bias", torch.ones(2048)),
+     "Gait_List.4.BNNecks.bn1d.bias disagrees with Gait_Net.real_gait.1"),
+    (lambda sd: sd.pop("Backbone.encoder.layer.7.mlp.fc1.bias"), "blocks.7.mlp.fc1.bias"),
+    (lambda sd: sd.__setitem__("Backbone.pooler.weight", torch.zeros(1)), "Backbone.*pooler.weight"),
+])
+def test_a_missing_extra_misshaped_or_conflicting_tensor_is_named(group, edit, message):
+    sd, model = group
+    broken = dict(sd)
+    edit(broken)
+    with pytest.raises(CoverageError, match=message) as err:
+        load_released_state_dict(model, broken, "ckpt.pt")
+    assert isinstance(err.value, DataError) and isinstance(err.value, CheckpointError)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("family", ["real_gait", "Gait_List"])
+def test_either_head_key_family_alone_fills_the_heads(group, family):
+    sd, model = group
+    other = "Gait_List" if family == "real_gait" else "real_gait"
+    only = {k: v for k, v in sd.items() if not k.startswith(f"Gait_Net.{other}.")}
+    fresh = type(model)(model.cfg, 100)
+    load_released_state_dict(fresh, only, "one-family.pt")
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
+    assert released_model_config(only, model.cfg, "x").biggergait.layers_per_group == 2
+
+
+def test_checkpoint_without_backbone_needs_an_upstream_folder(group, biggergait_dir, tmp_path):
+    sd, group_model = group
+    with pytest.raises(CoverageError, match="no Backbone"):
+        load_model(biggergait_dir / DEFAULT)
+    folder = _hf_folder(tmp_path / "dinov2-small", backbone_of(sd))
+    model, exp = load_model(biggergait_dir / DEFAULT, upstream=folder)
+    assert model.groups == 12 and len(model.heads.heads) == 12 and exp.model.lvm_checkpoint == str(folder)
+    lvm_a, lvm_b = model.lvm.state_dict(), group_model.lvm.state_dict()
+    assert all(torch.equal(lvm_a[k], lvm_b[k]) for k in lvm_a)
+
+
+def test_hf_folder_as_bin_with_transformers5_names_and_mismatches(group, tmp_path):
+    sd, model = group
+    renamed = {re.sub(r"attention\.attention\.(query|key|value)\.",
+                      lambda m: f"attention.{m.group(1)[0]}_proj.", k).replace("attention.output.dense.", "attention.o_proj."): v
+               for k, v in backbone_of(sd).items()}
+    folder = _hf_folder(tmp_path / "bin", renamed, "pytorch_model.bin")
+    fresh = type(model)(model.cfg, 100)
+    load_hf_folder(fresh.lvm, folder)
+    assert torch.equal(fresh.lvm.vit.blocks[11].attn.proj.weight, model.lvm.vit.blocks[11].attn.proj.weight)
+    wide = _hf_folder(tmp_path / "base", backbone_of(sd), cfg={**HF_CONFIG, "hidden_size": 768})
+    with pytest.raises(CheckpointError, match="hidden_size.*768"):
+        load_hf_folder(fresh.lvm, wide)
+    with pytest.raises(CheckpointError, match="query, key and value"):
+        hf_to_meta({k: v for k, v in backbone_of(sd).items() if ".0.attention.attention.value." not in k}, "x")
+
+
+def test_mask_branch_file_loads_exactly(group, biggergait_dir, tmp_path):
+    sd, model = group
+    fresh = type(model)(model.cfg, 100)
+    load_mask_file(fresh.mask, biggergait_dir / "MaskBranch_vits14.pt")
+    assert torch.equal(fresh.mask.recon.weight, sd["Mask_Branch.up_sampling.weight"].float())
+    raw = torch.load(biggergait_dir / "MaskBranch_vits14.pt", weights_only=True)
+    raw["model"].pop("bn_t.running_var")
+    torch.save(raw, tmp_path / "mask.pt")
+    with pytest.raises(CoverageError, match="missing tensor.*bn_out.running_var"):
+        load_mask_file(fresh.mask, tmp_path / "mask.pt")
