@@ -5,7 +5,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed
 CORES  ?= all
 
-.PHONY: demo test bench gpu-check setup lock clean-results release-standins
+.PHONY: demo test test-fast bench gpu-check setup lock clean-results release-standins
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+# The edit-test loop: the tests that start no Snakemake process and run no end-to-end job (README, "Tests").
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -m "not dag and not slow"
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only

@@ -4,6 +4,7 @@ they skip loudly only when the folder is absent and BIGGAIT_REQUIRE_GOLDEN is un
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,23 @@ import torch
 from biggait.parity.golden import WEIGHTS_NAME, default_golden_dir
 
 torch.set_num_threads(2)  # the goldens were made with 2 threads; results are exact at that count
+
+
+@pytest.fixture(autouse=True)
+def _dag_tests_are_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that starts a Snakemake process must carry the ``dag`` mark, so that ``make test-fast``
+    (``-m "not dag"``) really runs none: an unmarked test that tries fails here, in either lane."""
+    if request.node.get_closest_marker("dag"):
+        return
+    popen_init = subprocess.Popen.__init__
+
+    def guarded(self, args, *a, **kw):
+        first = args if isinstance(args, (str, os.PathLike)) else (args[0] if args else "")
+        if Path(str(first).split()[0] if isinstance(first, str) else first).name == "snakemake":
+            pytest.fail(f"{request.node.nodeid} starts Snakemake: mark it @pytest.mark.dag")
+        popen_init(self, args, *a, **kw)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
 
 
 @pytest.fixture(scope="session")

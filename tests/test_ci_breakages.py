@@ -33,6 +33,9 @@ from biggait.evaluation.metrics_files import load_results
 from biggait.reporting import tolerances as noise_tol
 from tests.ci_dag import BASELINE, BIN, REPO, TOLERANCES, ci_plan
 
+
+pytestmark = pytest.mark.dag  # starts Snakemake (left out by make test-fast)
+
 RANK1 = "rank1_exclude_identical_view"
 CONDITIONS = ("CL", "UP", "DN", "BG")
 # The number that must catch a breakage: (protocol, condition, metric) of biggait_ccpg on CCPG.

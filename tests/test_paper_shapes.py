@@ -21,7 +21,7 @@ from biggait.data.pickles import load_array
 from biggait.models.weights import read_weights
 from tests.ci_dag import BIN, REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.dag]
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 
-def test_required_pins_present():
+# The packages the project's users named; each is pinned, and the environment the tests run in has the pin.
+NAMED_PACKAGES = ("torch", "torchvision", "timm", "pandas", "matplotlib", "seaborn", "snakemake", "pytest-benchmark",
+                  "scipy")
+
+
+@pytest.mark.parametrize("package", NAMED_PACKAGES)
+def test_named_packages_are_pinned_and_installed_at_the_pin(package):
+    from importlib.metadata import version
+
     pins = constraint_pins()
-    assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
-    assert pins["timm"] == "1.0.31" and pins["snakemake"] == "9.27.1"
+    assert package in pins, f"requirements/constraints.txt does not pin {package}"
+    assert version(package).split("+")[0] == pins[package], f"{package} {version(package)} installed, pinned {pins[package]}"
 
 
 def _project() -> dict:

@@ -332,6 +332,7 @@ def _dry_run(*args: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.dag
 def test_dag_has_the_upstream_table_on_the_demo_only(tmp_path: Path) -> None:
     text = _dry_run("upstream_report", "-p", "--config", f"results={tmp_path}/demo")
     assert "probe-upstream" in text and "--lvm-checkpoint" in text and "upstream-report" in text

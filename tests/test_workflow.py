@@ -6,10 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+pytestmark = pytest.mark.dag  # starts Snakemake (left out by make test-fast)
+
 TABLE_TARGETS = ["table_ccpg", "table_casiab", "table_sustech1k", "table_cross_domain", "table_ablation_branches",
                  "table_ablation_regularisers", "table_ablation_design", "table_lvm_size", "table_efficiency"]
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.helpers import constraint_pins
@@ -66,6 +67,7 @@ def _dry_run_commands(tmp_path: Path, *args: str, env: dict | None = None) -> li
             if line.startswith("Shell command: ") and not line.endswith("None")]
 
 
+@pytest.mark.dag
 def test_sdm_conda_jobs_run_the_environments_biggait(tmp_path: Path) -> None:
     """With --sdm conda every job runs the conda environment's `biggait`/`python` (on its PATH), else the
     venv's. conda itself is not needed for a dry run with a stand-in that answers Snakemake's checks."""
@@ -163,6 +165,7 @@ def test_config_readme_documents_every_key() -> None:
     assert not missing, f"config/README.md does not document {sorted(missing)}"
 
 
+@pytest.mark.dag
 def test_lint_reports_nothing() -> None:
     out = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, timeout=180)

@@ -13,6 +13,9 @@ from biggait.cli import main
 from tests.ci_dag import BASELINE, CI_EXPERIMENTS, REPO, TOLERANCES, dag_command
 
 
+pytestmark = pytest.mark.dag  # starts Snakemake (left out by make test-fast)
+
+
 @pytest.mark.slow
 def test_ci_dag_and_check_metrics(ci_results: Path, capsys: pytest.CaptureFixture) -> None:
     res = ci_results

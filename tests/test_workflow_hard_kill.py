@@ -14,7 +14,7 @@ import pytest
 
 from tests.ci_dag import BIN, REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.dag]
 
 
 def _cmd(work: Path, *extra: str) -> list[str]:

@@ -265,7 +265,7 @@ def add_tolerances_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--experiments", nargs="+", metavar="NAME", help="only these experiments")
     p.add_argument("--alpha", type=float, default=0.01,
                    help="false-alarm probability of the whole check on a harmless re-run (family-wise over the "
-                        "checked numbers; default 0.01): tolerance = t(alpha/K, df) * seed std * sqrt(1 + 1/seeds)")
+                        "checked numbers; default 0.01): tolerance = t(alpha/K, df) * pooled seed std * sqrt(1 + 1/seeds)")
     p.add_argument("--floor", type=float, default=1.0, help="smallest tolerance (default 1.0)")
 
 

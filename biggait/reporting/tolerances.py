@@ -148,8 +148,7 @@ def derive(rows: list[MetricRow], alpha: float = FAMILY_ALPHA, floor: float = 1.
 
     Three seeds give a poor standard deviation (one experiment's CCPG mean rank-1 varied by 0.8
     points over seeds 0-2, while a thread-count change of the same seed moved it by 5), so the
-    tolerance uses the larger of a number's own std and the std pooled over every experiment of the
-    same family (``families``: experiment -> architecture, see :func:`architectures`; one family
+    tolerance uses the std pooled over every experiment of the same family (``families``: experiment -> architecture, see :func:`architectures`; one family
     when None) measured on the same test set, protocol, condition and metric (root mean of their
     variances). Pooling stays within an architecture: the silhouette GaitBase's seed noise says
     nothing about BigGait's (on the 2026-12-01 demo its CCPG mean varied 3x more, measured in
