@@ -17,7 +17,7 @@ from biggait.data.pickles import load_array
 from biggait.datasets import get_preset
 from biggait.synthgait.body import sample_identity, walk
 from biggait.synthgait.domains import DOMAINS, DomainPlan, scale_plans
-from biggait.synthgait.formats import pad_and_resize
+from biggait.synthgait.formats import offline_pad_and_resize
 from biggait.synthgait.preview import sequence_frames
 from biggait.synthgait.proxy import ProxyRecord, features, rank1_table
 from biggait.synthgait.generator import SeqJob, SynthSpec, generate, plan_jobs, render_sequence, rng_for
@@ -202,7 +202,7 @@ def test_clothing_hurts_appearance_much_more_than_bags() -> None:
 def test_pad_and_resize_matches_the_released_preprocessing(golden_dir: Path) -> None:
     g = np.load(golden_dir / "preproc_pretreatment_rgb.npz")
     for i in range(7):
-        ours = pad_and_resize(g[f"crop_{i}"], 256)[..., ::-1].transpose(2, 0, 1)  # BGR crop -> RGB CHW
+        ours = offline_pad_and_resize(g[f"crop_{i}"], 256)[..., ::-1].transpose(2, 0, 1)  # BGR crop -> RGB CHW
         assert np.array_equal(ours, g["aligned_rgbs"][i]), i
 
 

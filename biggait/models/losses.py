@@ -33,7 +33,7 @@ class TripletResult:
     dist: Tensor  # [p, n, n]
 
 
-def pairwise_distance(x: Tensor) -> Tensor:
+def strip_distances(x: Tensor) -> Tensor:
     """Per-strip Euclidean distances ``sqrt(relu(|x|^2 + |y|^2 - 2xy))``. x ``[p, n, c]`` -> ``[p, n, n]``.
 
     The self-distance is the square root of rounding residue, not exactly 0 (as released).
@@ -50,7 +50,7 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2) -> Tri
     ``relu(d_ap - d_an + margin)``; a strip's loss is the mean of its non-zero terms.
     """
     x = embeddings.permute(2, 0, 1).contiguous().float()  # [p, n, c]; contiguous like the release (matmul blocking)
-    dist = pairwise_distance(x)  # [p, n, n]
+    dist = strip_distances(x)  # [p, n, n]
     same = labels.unsqueeze(1) == labels.unsqueeze(0)  # [n, n]
     valid = same.unsqueeze(2) & ~same.unsqueeze(1)  # [a, pos, neg]
     hinge = F.relu(dist.unsqueeze(3) - dist.unsqueeze(2) + margin) * valid  # [p, a, pos, neg]

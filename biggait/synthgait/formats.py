@@ -22,7 +22,7 @@ import numpy as np
 from biggait.data.preprocess import pad_and_resize_crop
 from biggait.datasets import get_preset
 
-__all__ = ["file_names", "pad_and_resize", "squash", "tight_box", "format_sequence", "write_pickles"]
+__all__ = ["file_names", "offline_pad_and_resize", "squash", "tight_box", "format_sequence", "write_pickles"]
 
 
 def file_names(dataset: str, view: str) -> dict[str, str]:
@@ -39,7 +39,7 @@ def tight_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def pad_and_resize(img: np.ndarray, height: int) -> np.ndarray:
+def offline_pad_and_resize(img: np.ndarray, height: int) -> np.ndarray:
     """The CCPG offline pad-and-resize of an [h, w(, C)] crop to [height, height/2(, C)]."""
     return pad_and_resize_crop(img, height, height // 2)
 
@@ -56,7 +56,7 @@ def format_sequence(dataset: str, crop: str, size: int, view: str, rgb_crops: li
     Returns file name -> array, ready for :func:`write_pickles`.
     """
     names = file_names(dataset, view)
-    fit = (lambda im: pad_and_resize(im, size)) if crop == "pad" else (lambda im: squash(im, size))
+    fit = (lambda im: offline_pad_and_resize(im, size)) if crop == "pad" else (lambda im: squash(im, size))
     rgbs, sils, ratios = [], [], []
     for rgb, sil in zip(rgb_crops, sil_crops):
         h, w = sil.shape
