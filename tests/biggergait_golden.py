@@ -17,9 +17,9 @@ full_parity = pytest.mark.skipif(not FULL, reason="SLOW FULL BIGGERGAIT PARITY S
                                  "(or run `biggait selfcheck --golden-dir <golden>/biggergait`)")
 
 
-@pytest.fixture(scope="session")
-def biggergait_dir() -> Path:
-    """``<golden>/biggergait`` (BIGGAIT_GOLDEN_DIR or ../shared/golden/opengait); skipped loudly when absent."""
+def golden_folder() -> Path:
+    """``<golden>/biggergait`` (BIGGAIT_GOLDEN_DIR or ../shared/golden/opengait); skipped loudly when absent
+    (failed when BIGGAIT_REQUIRE_GOLDEN is set). The test modules' ``biggergait_dir`` fixture."""
     d = default_golden_dir() / "biggergait"
     if not (d / "manifest.json").is_file():
         msg = f"BIGGERGAIT GOLDEN VECTORS NOT FOUND at {d}: set BIGGAIT_GOLDEN_DIR to run the BiggerGait parity tests"

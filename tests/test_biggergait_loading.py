@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+from pathlib import Path
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -15,9 +17,14 @@ from biggait.models.biggergait_weights import (CoverageError, backbone_of, load_
                                                released_model_config)
 from biggait.models.checkpoints import load_model
 from biggait.models.hf_dinov2 import hf_to_meta, load_hf_folder
-from tests.biggergait_golden import biggergait_dir  # noqa: F401 (fixture)
+from tests.biggergait_golden import full_parity, golden_folder
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def biggergait_dir() -> Path:
+    return golden_folder()
 GROUP = "biggergait_group_ccpg_opengait_fp16.pt"
 DEFAULT = "biggergait_ccpg_opengait_fp16_nobackbone.pt"
 HF_CONFIG = {"model_type": "dinov2", "hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6,
@@ -125,3 +132,34 @@ def test_mask_branch_file_loads_exactly(group, biggergait_dir, tmp_path):
     torch.save(raw, tmp_path / "mask.pt")
     with pytest.raises(CoverageError, match="missing tensor.*bn_out.running_var"):
         load_mask_file(fresh.mask, tmp_path / "mask.pt")
+
+
+@full_parity  # ~15 s: 28 frames through the full-size ViT-S
+def test_biggait_evaluate_scores_a_released_checkpoint(biggergait_dir, tmp_path):
+    """`biggait evaluate` on the golden Group checkpoint, as released (no conversion step), on a tiny CCPG tree."""
+    import csv
+
+    import numpy as np
+
+    from biggait.cli import main
+    from biggait.data.pickles import save_array
+
+    rng = np.random.default_rng(0)
+    root, ids = tmp_path / "ccpg", ("100", "101")
+    for sid in ids:
+        for t in ("U0_D0_BG", "U0_D0", "U1_D1", "U2_D2", "U3_D3", "U0_D3", "U1_D0"):
+            for v in ("01_x", "02_y"):
+                rgb = rng.integers(0, 60, size=(1, 3, 32, 16), dtype=np.uint8)
+                rgb[:, :, 6:28, 4:12] += np.uint8(150 + 40 * ids.index(sid))
+                save_array(root / sid / t / v / f"{v}-aligned-rgbs.pkl", rgb)
+                save_array(root / sid / t / v / f"{v}-ratios.pkl", np.full(1, 0.45, np.float32))
+    part = tmp_path / "ccpg.json"
+    part.write_text(json.dumps({"TRAIN_SET": [], "TEST_SET": list(ids)}))
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(biggergait_dir / GROUP), "--dataset", "ccpg", "--root", str(root),
+                 "--partition", str(part), "--out", str(out), "--device", "cpu", "--bootstrap", "0",
+                 "--pack-frames", "28", "--no-mask-iou"]) == 0
+    emb = np.load(out / "embeddings.npz")
+    assert emb["features"].shape == (28, 64, 192)
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert any(r["metric"].startswith("rank1") for r in rows)

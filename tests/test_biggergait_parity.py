@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,14 @@ import torch
 from biggait.cli import main
 from biggait.config import BiggerGaitConfig, ModelConfig
 from biggait.models.biggergait import BiggerGait
-from tests.biggergait_golden import biggergait_dir, full_parity  # noqa: F401 (fixture)
+from tests.biggergait_golden import full_parity, golden_folder
 
 torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def biggergait_dir() -> Path:
+    return golden_folder()
 
 
 def _folder(src: Path, dst: Path, case_kind: str, weights: str, corrupt: str | None = None) -> Path:
@@ -27,7 +31,7 @@ def _folder(src: Path, dst: Path, case_kind: str, weights: str, corrupt: str | N
     if (src / "meta.json").is_file():  # the full-width parameter counts
         (dst / "meta.json").symlink_to(src / "meta.json")
     renames = {}
-    for key, w in manifest["weights"].items():
+    for w in manifest["weights"].values():
         for field in ("file", "backbone_from", "mask_branch_file"):
             if w.get(field):
                 if w[field] not in renames:
@@ -97,3 +101,49 @@ def test_every_public_golden_case_passes(biggergait_dir):
     assert {c["file"] for c in manifest["cases"]} <= cases
     failed = [f"{r.case}:{r.name} {r.max_abs_diff:.3e} > {r.tolerance:.1e} {r.note}" for r in results if not r.passed]
     assert not failed, failed
+
+
+def test_pos_embed_switch_is_what_tells_the_transformers_versions_apart(biggergait_dir):
+    """The golden's installed positional embedding is the ``size`` form; the ``scale_factor`` switch gives the
+    other golden array (0.36 away), so either setting is checked against the reference."""
+    import dataclasses
+
+    from biggait.parity import biggergait_golden as bg
+
+    manifest = bg.read_manifest(biggergait_dir)
+    case = next(c for c in manifest["cases"] if c["kind"] == "forward" and c["weights"] == "default")
+    with np.load(biggergait_dir / case["file"]) as z:
+        used, other = z["pos_embed_used"], z["pos_embed_scale_factor_plus_0_1"]
+    model = bg.load_case_model(biggergait_dir, manifest, case)
+    np.testing.assert_allclose(model.lvm.vit.pos_embed[0].detach().numpy(), used, atol=1e-5, rtol=0)
+    cfg = model.cfg
+    old = dataclasses.replace(cfg, biggergait=dataclasses.replace(cfg.biggergait, pos_embed_interpolation="scale_factor"))
+    twin = BiggerGait(old, cfg.num_classes)
+    twin.load_state_dict(model.state_dict(), strict=False)  # every tensor but the resampled positions
+    from biggait.models.biggergait_weights import backbone_of, load_backbone
+
+    load_backbone(twin, backbone_of(bg._state(str(biggergait_dir / manifest["weights"]["group"]["file"]))), "group")
+    ours = twin.lvm.vit.pos_embed[0].detach().numpy()
+    np.testing.assert_allclose(ours, other, atol=1e-5, rtol=0)
+    assert np.abs(ours - used).max() > 0.3
+
+
+@full_parity
+def test_the_training_golden_catches_an_eval_mode_mask_head(biggergait_dir, monkeypatch):
+    """With the frozen mask head kept in eval mode (the switch off), step 1 no longer matches the release."""
+    import dataclasses
+
+    from biggait.parity import biggergait_golden as bg
+    from biggait.parity.biggergait_train_checks import check_train_steps
+
+    real = bg.case_model_config
+
+    def eval_mask(manifest, case):
+        cfg = real(manifest, case)
+        return dataclasses.replace(cfg, biggergait=dataclasses.replace(cfg.biggergait, mask_bn_follows_mode=False))
+
+    monkeypatch.setattr(bg, "case_model_config", eval_mask)
+    manifest = bg.read_manifest(biggergait_dir)
+    case = next(c for c in manifest["cases"] if c["kind"] == "train_steps")
+    failed = {r.name for r in check_train_steps(biggergait_dir, manifest, case, steps=1) if not r.passed}
+    assert "mask_32x16" in failed and "step1.buffer.Mask_Branch.bn_s.running_mean" in failed

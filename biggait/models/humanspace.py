@@ -47,7 +47,7 @@ def joint_layer_norm(blocks: list[Tensor], prefix: int) -> Tensor:
 def group_inputs(joint: Tensor, grid: tuple[int, int], groups: int) -> list[Tensor]:
     """Joint-LN tokens ``[B, gh*gw, L*C]`` -> ``groups`` NCHW-contiguous maps ``[B, L*C/groups, gh, gw]``
     of adjacent layers (train-mode BatchNorm on CPU is exact on NCHW memory only)."""
-    b, n, c = joint.shape
+    b, _, c = joint.shape
     maps = joint.transpose(1, 2).reshape(b, c, *grid)  # [B, L*C, gh, gw]
     return [x.contiguous() for x in maps.chunk(groups, dim=1)]
 

@@ -137,7 +137,7 @@ def sha256(path: Path) -> str:
 def weights_checks(golden_dir: Path, manifest: dict) -> list[CheckResult]:
     """Per weights entry: the file's sha256 (when listed) and its ``Mask_Branch.*`` = the mask-branch file."""
     out = []
-    for key, w in manifest["weights"].items():
+    for w in manifest["weights"].values():
         path = Path(golden_dir) / w["file"]
         if w.get("sha256"):
             ok = sha256(path) == w["sha256"]

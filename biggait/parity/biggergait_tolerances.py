@@ -28,10 +28,15 @@ STEP1_LOSS_RTOL = 2e-5  # loss_total / terms / per-part triplet losses at step 1
 STEP1_OUT_ATOL = 2e-5  # step1.embeddings / logits: measured 3.6e-6 / 3.3e-6 (values <= 4.1)
 STEP1_BUFFER_ATOL = 1e-5  # step-1 buffers, the drifting mask BatchNorm included: measured 1.9e-6
 STEP1_HEAD_GRAD_REL_L2 = 1e-4  # step-1 gradients of FCs / BNNecks, relative L2: measured 6.6e-6
-STEP1_GRAD_REL_L2 = 2e-2  # step-1 gradients elsewhere (ill-conditioned BatchNorm backward): up to 4.2e-3
+STEP1_GRAD_REL_L2 = 4e-2  # step-1 gradients elsewhere (ill-conditioned BatchNorm backward). README: 2e-2 from
+#   4.2e-3 measured across thread counts; against the Intel-made golden an AMD EPYC (AVX-512) measured 1.85e-2
+#   (HumanSpace_Conv.1): across CPUs the spread is 4x larger, so 4e-2 (a wrong mode or sharing gives O(1))
 ZERO_GRAD_ATOL = 1e-6  # HumanSpace conv biases feed batch-statistics BatchNorms: gradient analytically 0 (|g| <= 3e-7)
-STEP1_PARAM_REL_UPDATE = 3e-2  # |theta - golden| / |golden - theta0| after step 1: measured 5.9e-3
-BIAS_RECURRENCE_ATOL = 1e-7  # those biases vs momentum + weight decay + schedule in float64: golden 7e-9 / 1.3e-8
+STEP1_PARAM_REL_UPDATE = 4e-2  # |theta - golden| / |golden - theta0| after step 1: README 3e-2 from 5.9e-3;
+#   1.85e-2 on the AMD EPYC (step 1 has no momentum yet: the update's error is its gradient's, as above)
+BIAS_RECURRENCE_ATOL = 1e-7  # those biases vs momentum + weight decay + schedule in float64: golden 7e-9 / 1.3e-8,
+#   ours up to 7.4e-8 after 4 steps (their rounding-noise gradients, |g| <= 3e-7, times lr)
+BIAS_VS_GOLDEN_ATOL = 2e-7  # the same biases, ours vs the golden's: both within BIAS_RECURRENCE_ATOL of it
 LATER_TOTAL_RTOL = (1e-3, 3e-3, 3e-2)  # loss_total of steps 2..4 (chaotic): measured 1.2e-4, 2.5e-4, 3.6e-3
 LATER_TERM_RTOL = (2e-3, 0.1, 3e-2)  # triplet / softmax terms of steps 2..4: triplet measured 4.6e-4, 2.3e-2, 5.9e-3
 LATER_ACCURACY_ATOL = 0.02  # softmax_accuracy of steps 2..4 (a count of argmax hits, chaotic)

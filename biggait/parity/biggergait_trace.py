@@ -130,7 +130,7 @@ class GoldenRecorder(Trace):
     def _cat_channels(self, name: str) -> Tensor:
         """``[ns, J, C, h, w]`` -> the reference's ``[n, J*C, s, h, w]`` (channel = group * C + c)."""
         x = self._assembled(name)
-        ns, j, c, h, w = x.shape
+        _, j, c, h, w = x.shape
         return x.reshape(self.n, self.s, j * c, h, w).transpose(1, 2)
 
     def arrays(self, emb: Tensor, bnneck: Tensor, logits: Tensor) -> dict[str, np.ndarray]:

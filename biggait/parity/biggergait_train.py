@@ -104,8 +104,8 @@ def run_train_case(golden_dir: Path, manifest: dict, case: dict, golden: dict, s
     model.train()
     for k in range(int(case["steps"]) if steps is None else steps):
         seen: dict = {}
-        hooks = [model.register_forward_hook(lambda m, a, o: seen.update(out=o)),
-                 model.mask.register_forward_hook(lambda m, a, o: seen.setdefault("p1", []).append(o))]
+        hooks = [model.register_forward_hook(lambda m, a, o, seen=seen: seen.update(out=o)),
+                 model.mask.register_forward_hook(lambda m, a, o, seen=seen: seen.setdefault("p1", []).append(o))]
         model.set_iteration(k)
         lr = opt.param_groups[0]["lr"]
         frames = normalised(golden["input_uint8"][k])
