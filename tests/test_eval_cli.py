@@ -14,8 +14,9 @@ import torch
 from biggait import cli
 from biggait.config import load_experiment
 from biggait.data.pickles import save_array
-from biggait.evaluation import cli as eval_cli
+from biggait.evaluation import metrics_files
 from biggait.evaluation.extract import Embeddings
+from biggait.evaluation.results import MetricRow
 
 CCPG_TYPES = ("U0_D0_BG", "U0_D0", "U1_D1", "U2_D2", "U3_D3", "U0_D3", "U1_D0")
 IDS = ("100", "101")
@@ -73,7 +74,7 @@ def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, 
     assert emb.meta["experiment"] == "tiny_sustech" and sorted(set(emb.views)) == list(VIEWS)
     assert (emb.mask_union > 0).all()  # silhouettes were compared for every sequence
     rows = _read_csv(out / "metrics.csv")
-    assert list(rows[0]) == list(eval_cli.CSV_COLUMNS)
+    assert list(rows[0]) == list(metrics_files.METRICS_CSV_COLUMNS)
     assert {(r["train_dataset"], r["test_dataset"]) for r in rows} == {("sustech1k", "ccpg")}  # cross-domain
     keys = {(r["protocol"], r["condition"], r["metric"]) for r in rows}
     for c in ("CL", "UP", "DN", "BG"):
@@ -161,7 +162,7 @@ def test_unknown_dataset_and_missing_inputs(tmp_path, capsys):
 
 
 def test_nan_cells_are_written_empty():
-    text = eval_cli.metrics_csv_text([eval_cli.MetricRow("gait", "CL", "rank1", math.nan)], "a", "b")
+    text = metrics_files.metrics_csv_text([MetricRow("gait", "CL", "rank1", math.nan)], "a", "b")
     assert text.splitlines()[1] == "a,b,gait,CL,rank1,,,"
 
 
@@ -217,3 +218,25 @@ def test_checkpoints_and_outs_must_pair(tiny, capsys):
                      "--dataset", "ccpg", "--root", str(tiny["root"]), "--out", str(tiny["base"] / "x")])
     assert code != 0
     assert "expected one --out per --checkpoint, got 2 checkpoints and 1 --out" in capsys.readouterr().err
+
+
+def test_each_checkpoint_is_read_once(tiny, monkeypatch):
+    """The checkpoint's bytes give its hash, its experiment and its model: the file is read once, and
+    torch.load runs once per checkpoint (not for the experiment, then the model)."""
+    import pathlib
+
+    reads, loads = [], []
+    real_read, real_load = pathlib.Path.read_bytes, torch.load
+
+    def read_bytes(self):
+        reads.append(self.name)
+        return real_read(self)
+
+    def load(*a, **k):
+        loads.append(1)
+        return real_load(*a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(torch, "load", load)
+    assert _evaluate(tiny, tiny["base"] / "read_once", "--no-mask-iou", "--bootstrap", "0") == 0
+    assert reads.count(tiny["ckpt"].name) == 1 and len(loads) == 1

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from biggait.data.dataset import GaitDataset
-from biggait.evaluation.cli import get_protocol
+from biggait.datasets import get_protocol
 from biggait.evaluation.mask_quality import silhouettes_on_map
 from biggait.models.padding import to_canvas
 

@@ -15,7 +15,7 @@ import torch
 from biggait.config import load_experiment
 from biggait.data.dataset import GaitDataset
 from biggait.evaluation import probe as P
-from biggait.evaluation.cli import get_protocol
+from biggait.datasets import get_protocol
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("checkpoints", nargs="+")

@@ -17,11 +17,11 @@ _EXPORTS = {
     "de_diag": "biggait.evaluation.metrics",
     "first_match_ranks": "biggait.evaluation.metrics",
     "retrieval_metrics": "biggait.evaluation.metrics",
-    "MetricRow": "biggait.evaluation.metrics_files",
+    "MetricRow": "biggait.evaluation.results",
     "PROTOCOLS": "biggait.datasets",
     "get_protocol": "biggait.datasets",
-    "EvalResult": "biggait.evaluation.protocols",
-    "ViewMatrix": "biggait.evaluation.protocols",
+    "EvalResult": "biggait.evaluation.results",
+    "ViewMatrix": "biggait.evaluation.results",
     "evaluate": "biggait.evaluation.protocols",
 }
 __all__ = list(_EXPORTS)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from biggait.evaluation.metrics_files import MetricRow
+from biggait.evaluation.results import MetricRow
 from biggait.datasets import ProtocolSpec
 from biggait.evaluation.protocols import type_mask
 from biggait.models.padding import to_canvas

@@ -1,4 +1,5 @@
-"""The metrics files: :class:`MetricRow`, what ``biggait evaluate`` writes and how the reporting reads it.
+"""The metrics files: what ``biggait evaluate`` writes and how the reporting reads it
+(:class:`~biggait.evaluation.results.MetricRow` rows).
 
 Per evaluation (``biggait.paths.eval_dir``): ``metrics.csv`` in the long format of
 docs/interfaces.md (:data:`METRICS_CSV_COLUMNS`), ``metrics.json`` (the same rows, run details and
@@ -14,9 +15,8 @@ exact double that was written.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import pandas as pd
 
@@ -24,37 +24,9 @@ from biggait import paths
 from biggait.errors import DataError
 from biggait.io import (atomic_path, csv_text, csv_value, git_commit, package_versions, parse_number,
                         write_json_atomic, write_text_atomic)
-
-if TYPE_CHECKING:  # pragma: no cover
-    from biggait.evaluation.protocols import EvalResult
+from biggait.evaluation.results import EvalResult, MetricRow
 
 VIEW_MATRIX_CORNER = "probe_view\\gallery_view"  # the first header cell of a per-view matrix CSV
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """One number (percent for accuracies), with its bootstrap interval if any.
-
-    The protocols fill ``protocol`` .. ``ci_high``; rows read back from metrics files also carry
-    the evaluation they belong to (``experiment``, ``seed``, ``train_dataset``, ``test_dataset``).
-    """
-
-    protocol: str  # gait | reid | mask_iou | upstream_probe
-    condition: str
-    metric: str  # gait: rank{k}_exclude_identical_view, rank1_include_identical_view;
-    #              reid: rank{k}, mAP, mINP; mask_iou, upstream_probe (condition all): iou
-    value: float
-    ci_low: float = math.nan
-    ci_high: float = math.nan
-    experiment: str = ""
-    seed: int = 0
-    train_dataset: str = ""
-    test_dataset: str = ""
-
-    def key(self) -> tuple[str, int, str, str, str, str, str]:
-        """Identity of the number (everything but the values)."""
-        return (self.experiment, self.seed, self.train_dataset, self.test_dataset, self.protocol,
-                self.condition, self.metric)
 
 
 # metrics.csv, one evaluation; the gathered CSV adds the evaluation's experiment and seed in front.

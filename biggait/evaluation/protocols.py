@@ -3,7 +3,7 @@
 The protocols themselves are data in the dataset registry (:data:`biggait.datasets.PROTOCOLS`):
 per dataset its conditions (probe types -> gallery types), how types are matched (exactly, or by
 substring for SUSTech1K) and how views are read (CCPG: the folder name up to the first ``_``). :func:`evaluate` turns features plus metadata into an
-:class:`EvalResult`: long-format metric rows, per-view matrices and a JSON-ready detail dict —
+:class:`~biggait.evaluation.results.EvalResult`: long-format metric rows, per-view matrices and a JSON-ready detail dict —
 tables, not log lines. One distance matrix is computed per (probe set, gallery) and sliced per
 view pair; it is never recomputed per pair.
 """
@@ -11,7 +11,7 @@ view pair; it is never recomputed per pair.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,40 +20,11 @@ from biggait.errors import EvaluationError
 from biggait.evaluation.bootstrap import bootstrap_ci, id_sums, ratio_statistic
 from biggait.evaluation.distance import METRICS, check_features, pairwise_distance, prepare
 from biggait.evaluation.identity_hits import IdentityHits
-from biggait.evaluation.metrics_files import MetricRow
 from biggait.evaluation.metrics import (de_diag, encode_labels, first_match_ranks, retrieval_metrics,
                                         view_pair_accuracy)
+from biggait.evaluation.results import EvalResult, MetricRow, ViewMatrix
 
 logger = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class ViewMatrix:
-    """Rank-k accuracy per (probe view, gallery view), percent, rounded as the reference."""
-
-    protocol: str
-    condition: str
-    metric: str
-    views: list[str]
-    values: np.ndarray  # [V, V]: rows = probe views, columns = gallery views
-
-
-@dataclass
-class EvalResult:
-    """What :func:`evaluate` returns: rows for metrics.csv, matrices, and JSON details."""
-
-    protocol: str
-    metric: str
-    rows: list[MetricRow] = field(default_factory=list)
-    matrices: list[ViewMatrix] = field(default_factory=list)
-    details: dict = field(default_factory=dict)
-    identity_hits: IdentityHits | None = None  # per-identity rank-1 counts (identity_hits.npz)
-
-    def value(self, protocol: str, condition: str, metric: str) -> float:
-        """Look one number up (KeyError if absent)."""
-        for r in self.rows:
-            if (r.protocol, r.condition, r.metric) == (protocol, condition, metric):
-                return r.value
-        raise KeyError((protocol, condition, metric))
 
 
 def type_mask(types: np.ndarray, wanted: Types, match: str) -> np.ndarray:

@@ -95,9 +95,15 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu",
     checkpoint is built from its own shapes (:func:`biggait.models.biggergait_weights.load_released_model`);
     ``upstream`` (a HuggingFace DINOv2 folder or Meta file) is needed when it holds no ``Backbone.*``.
     """
+    return model_from_weights(read_weights(path), path, map_location, exp, upstream)
+
+
+def model_from_weights(raw: dict, path: str | Path, map_location: str | torch.device = "cpu",
+                       exp: Experiment | None = None,
+                       upstream: str | Path | None = None) -> tuple[nn.Module, Experiment]:
+    """:func:`load_model` of a checkpoint already read (``raw``: :func:`read_weights` of ``path``)."""
     from biggait.models.biggergait_weights import is_released_biggergait, load_released_model
 
-    raw = read_weights(path)
     if is_released_biggergait(raw.get("model")) or is_released_biggergait(raw):
         model, exp = load_released_model(raw, path, exp, upstream)
     elif raw.get("format") == FORMAT:

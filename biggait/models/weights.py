@@ -8,6 +8,7 @@ Meta publishes it.
 
 from __future__ import annotations
 
+import io
 import logging
 import pickle
 import re
@@ -50,8 +51,18 @@ def read_weights(path: str | Path, what: str = "checkpoint") -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: {what} not found")
+    return _load_weights(path, path)
+
+
+def weights_from_bytes(data: bytes, source: str | Path) -> dict:
+    """:func:`read_weights` of a file's bytes already in memory (``source`` names it in errors): a caller
+    that also hashes the file reads it once."""
+    return _load_weights(io.BytesIO(data), Path(source))
+
+
+def _load_weights(src: Path | io.BytesIO, path: Path) -> dict:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(src, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: refusing to load: the file holds pickled Python objects, not only "

@@ -18,7 +18,8 @@ from typing import Callable
 import numpy as np
 
 from biggait.evaluation.distance import pairwise_distance
-from biggait.evaluation.protocols import EvalResult, evaluate
+from biggait.evaluation.protocols import evaluate
+from biggait.evaluation.results import EvalResult
 from biggait.parity.golden import CheckResult, compare, compare_distances, compare_exact
 from biggait.parity.tolerances import METRIC_ATOL
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biggait.errors import ConfigError
-from biggait.evaluation.metrics_files import MetricRow
+from biggait.evaluation.results import MetricRow
 from biggait.reporting.specs import TABLES
 from biggait.reporting.cells import read_paper_csv
 from biggait.reporting.tables import build_accuracy_table

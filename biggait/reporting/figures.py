@@ -107,7 +107,7 @@ def views(matrices: list[Path], title: str, out: Path) -> list[Path]:
 def cmc(evaluations: list[Path], max_rank: int, partition: Path | None, metric: str | None, title: str,
         out: Path) -> list[Path]:
     """CMC curves per condition of evaluation folders (their ``embeddings.npz`` scored by the protocol)."""
-    from biggait.evaluation.cli import read_gallery_keys
+    from biggait.evaluation.pipeline import read_gallery_keys
     from biggait.reporting import fig_cmc
 
     if not evaluations:

@@ -28,7 +28,8 @@ from scipy.special import stdtrit  # Student t quantile (= scipy.stats.t.ppf), w
 from biggait import paths
 from biggait.datasets import DATASET_LABELS, SCORES, dataset_name
 from biggait.errors import DataError
-from biggait.evaluation.metrics_files import MetricRow, load_results, read_metrics_files
+from biggait.evaluation.metrics_files import load_results, read_metrics_files
+from biggait.evaluation.results import MetricRow
 from biggait.io import csv_value, read_json, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv

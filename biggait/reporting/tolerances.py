@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biggait.errors import DataError
-from biggait.evaluation.metrics_files import MetricRow
+from biggait.evaluation.results import MetricRow
 from biggait.io import csv_text, parse_number, write_text_atomic
 
 KEY_COLUMNS = ("experiment", "train_dataset", "test_dataset", "protocol", "condition", "metric")

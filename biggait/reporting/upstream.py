@@ -25,7 +25,8 @@ import numpy as np
 from biggait import paths
 from biggait.datasets import PROTOCOLS
 from biggait.errors import DataError
-from biggait.evaluation.metrics_files import MetricRow, read_metrics_files
+from biggait.evaluation.metrics_files import read_metrics_files
+from biggait.evaluation.results import MetricRow
 from biggait.evaluation.probe import MEASURES
 from biggait.io import atomic_path, csv_text, read_json
 
