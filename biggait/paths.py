@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 MODEL_NAME = "model.pt"  # written last by the trainer: its presence means the run finished
 TRAIN_LOG = "train_log.jsonl"
@@ -36,18 +37,76 @@ EMBEDDINGS_NPZ = "embeddings.npz"
 EMBEDDINGS_PARTIAL = ".embeddings.partial.npz"  # extraction's resumable progress, beside embeddings.npz
 VIEW_MATRICES_DIR = "view_matrices"
 IDENTITY_HITS = "identity_hits.npz"  # next to metrics.csv: per-identity rank-1 counts (paired bootstrap)
-CLAIMS_SUFFIXES = (".csv", ".md")
+CLAIMS_REPORT = "claims"  # <results>/claims{.csv,.md}
+JOB_TIMES_TABLE = "job_times"  # <results>/tables/job_times{.csv,.md}
 VIEW_MATRIX_GLOB = f"{VIEW_MATRICES_DIR}/gait_*_rank1.csv"  # the per-view rank-1 matrices of the figures
 TABLE_SUFFIXES = (".csv", "_wide.csv", ".md", ".tex")
 UPSTREAM_TABLE = "upstream"  # results/tables/upstream{.csv,.md}
-UPSTREAM_SUFFIXES = (".csv", ".md")
 UPSTREAM_KINDS = ("random", "pretrained")  # the probed upstreams
+_MODEL_NAME = re.compile(r"(.+)_seed(\d+)")  # <experiment>_seed<k>: one trained model (job and benchmark names)
 # <experiment>/seed<k>/<test>/metrics.csv below an eval folder
 _METRICS_REL = re.compile(r"(?:^|/)([^/]+)/seed(\d+)/([^/]+)/" + re.escape(METRICS_CSV) + "$")
 
 
+class TableFiles(NamedTuple):
+    """The four files of one ``biggait tables`` table."""
+
+    csv: str  # long: one number per line
+    wide_csv: str
+    md: str
+    tex: str
+
+
+class ReportFiles(NamedTuple):
+    """A report written as ``<stem>.csv`` and ``<stem>.md`` (claims, the upstream table, job times)."""
+
+    csv: str
+    md: str
+
+
+def model_name(exp: str, seed: object) -> str:
+    """``<experiment>_seed<k>``: how jobs, logs and benchmark files name one trained model."""
+    return f"{exp}_seed{seed}"
+
+
+def parse_model_name(text: str) -> tuple[str, int] | None:
+    """``(experiment, k)`` of ``<experiment>_seed<k>``, else None."""
+    m = _MODEL_NAME.fullmatch(text)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def train_job(exp: str, seed: object) -> str:
+    """The log / benchmark name (``<rule>/<job>``) of one training."""
+    return f"train/{model_name(exp, seed)}"
+
+
+def evaluate_job(exp: str, seed: object, test: str) -> str:
+    """The log / benchmark name of one model's own evaluation job on ``test``."""
+    return f"evaluate/{model_name(exp, seed)}_{test}"
+
+
+def shared_evaluate_job(group: str) -> str:
+    """The log / benchmark name of a shared evaluation job (several models, one test set)."""
+    return f"evaluate/shared_{group}"
+
+
+def report_files(folder: str, stem: str) -> ReportFiles:
+    """``<folder>/<stem>.csv`` and ``<folder>/<stem>.md``."""
+    return ReportFiles(f"{folder}/{stem}.csv", f"{folder}/{stem}.md")
+
+
 def synthgait_dir(results: str) -> str:
     return f"{results}/data/synthgait"
+
+
+def synthgait_root(results: str, domain: str) -> str:
+    """One SynthGait domain's dataset root."""
+    return f"{synthgait_dir(results)}/{domain}"
+
+
+def synthgait_partition(results: str, domain: str) -> str:
+    """Its partition JSON, beside the domain's folder."""
+    return f"{synthgait_dir(results)}/{domain}.json"
 
 
 def pretrained_lvm(results: str, variant: str) -> str:
@@ -78,7 +137,12 @@ def eval_root(results: str) -> str:
 
 
 def eval_dir(results: str, exp: str, seed: object, test: str) -> str:
-    return f"{eval_root(results)}/{exp}/seed{seed}/{test}"
+    return eval_dir_in(eval_root(results), exp, seed, test)
+
+
+def eval_dir_in(eval_folder: str | Path, exp: str, seed: object, test: str) -> str:
+    """One evaluation's folder below an eval folder (``<results>/eval``, or one given by hand)."""
+    return f"{Path(eval_folder).as_posix()}/{exp}/seed{seed}/{test}"
 
 
 def metrics_file(results: str, exp: str, seed: object, test: str) -> str:
@@ -106,15 +170,25 @@ def parse_metrics_file(path: str | Path) -> tuple[str, int, str] | None:
 
 
 def efficiency_file(results: str, exp: str) -> str:
-    return f"{results}/efficiency/{exp}.json"
+    return efficiency_in(f"{results}/efficiency", exp)
+
+
+def efficiency_in(folder: str | Path, exp: str) -> str:
+    """``biggait efficiency --json`` of ``exp`` in a folder of them (``<results>/efficiency``)."""
+    return f"{Path(folder).as_posix()}/{exp}.json"
 
 
 def tables_dir(results: str) -> str:
     return f"{results}/tables"
 
 
-def table_files(results: str, table: str) -> list[str]:
-    return [f"{tables_dir(results)}/{table}{s}" for s in TABLE_SUFFIXES]
+def table_files(results: str, table: str) -> TableFiles:
+    return table_files_in(tables_dir(results), table)
+
+
+def table_files_in(folder: str | Path, table: str) -> TableFiles:
+    """A table's files in a tables folder (``biggait tables --out``)."""
+    return TableFiles(*(f"{Path(folder).as_posix()}/{table}{s}" for s in TABLE_SUFFIXES))
 
 
 def compare_stem(results: str, a: str, b: str, test: str) -> str:
@@ -122,9 +196,9 @@ def compare_stem(results: str, a: str, b: str, test: str) -> str:
     return f"{results}/compare/{a}_vs_{b}_{test}"
 
 
-def claims_files(results: str) -> list[str]:
+def claims_files(results: str) -> ReportFiles:
     """``claims.csv`` and ``claims.md`` of ``biggait claims``, at the top of the results folder."""
-    return [f"{results}/claims{s}" for s in CLAIMS_SUFFIXES]
+    return report_files(results, CLAIMS_REPORT)
 
 
 def upstream_probe(results: str, kind: str) -> str:
@@ -132,9 +206,9 @@ def upstream_probe(results: str, kind: str) -> str:
     return f"{results}/upstream/probe_{kind}.json"
 
 
-def upstream_files(results: str) -> list[str]:
+def upstream_files(results: str) -> ReportFiles:
     """``upstream.csv`` and ``upstream.md`` of ``biggait upstream-report``, beside the tables."""
-    return [f"{tables_dir(results)}/{UPSTREAM_TABLE}{s}" for s in UPSTREAM_SUFFIXES]
+    return report_files(tables_dir(results), UPSTREAM_TABLE)
 
 
 def figures_dir(results: str) -> str:
@@ -156,9 +230,14 @@ def benchmarks_dir(results: str) -> str:
 
 def benchmark_file(results: str, name: str) -> str:
     """A job's Snakemake ``benchmark:`` file (``name``: ``<rule>/<job>``, like its log's)."""
-    return f"{benchmarks_dir(results)}/{name}.tsv"
+    return benchmark_in(benchmarks_dir(results), name)
 
 
-def job_times_files(results: str) -> list[str]:
-    """``biggait job-times``' table: Markdown first (the report's item), then CSV."""
-    return [f"{tables_dir(results)}/job_times{s}" for s in (".md", ".csv")]
+def benchmark_in(folder: str | Path, name: str) -> str:
+    """A benchmark file below a benchmarks folder (``<results>/benchmarks``)."""
+    return f"{Path(folder).as_posix()}/{name}.tsv"
+
+
+def job_times_files(results: str) -> ReportFiles:
+    """``biggait job-times``' table (``job_times.csv``, ``job_times.md``), beside the tables."""
+    return report_files(tables_dir(results), JOB_TIMES_TABLE)

@@ -55,7 +55,7 @@ def _json_safe(obj: object) -> object:
 
 def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: dict) -> None:
     """Write metrics.json, identity_hits.npz, metrics.csv and view_matrices/ (each atomically) into ``out``."""
-    with atomic_path(out / "view_matrices") as tmp:
+    with atomic_path(out / paths.VIEW_MATRICES_DIR) as tmp:
         tmp.mkdir()
         for m in result.matrices:
             text = csv_text([VIEW_MATRIX_CORNER, *m.views], ([v, *row] for v, row in zip(m.views, m.values)))
@@ -65,7 +65,7 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
                "rows": [{k: getattr(r, k) for k in ("protocol", "condition", "metric", "value", "ci_low", "ci_high")}
                         for r in rows],
                "details": result.details}
-    write_json_atomic(out / "metrics.json", _json_safe(payload))
+    write_json_atomic(out / paths.METRICS_JSON, _json_safe(payload))
     if result.identity_hits is not None:  # before metrics.csv, the rule's output, written last
         result.identity_hits.save(out / paths.IDENTITY_HITS)
     write_text_atomic(out / paths.METRICS_CSV, metrics_csv_text(rows, info["train_dataset"], info["test_dataset"]))

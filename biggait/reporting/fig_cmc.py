@@ -27,8 +27,6 @@ from biggait.evaluation.protocols import evaluate
 from biggait.io import read_json
 from biggait.reporting.fig_style import panel_grid, seaborn, style
 
-EMBEDDINGS_NPZ = "embeddings.npz"
-METRICS_JSON = "metrics.json"
 PROTOCOL_TITLES = {"gait": "gait (identical views excluded)", "reid": "ReID"}
 
 
@@ -60,15 +58,15 @@ def evaluation_label(folder: str | Path) -> str:
 def read_evaluation(folder: str | Path, metric: str | None = None) -> Evaluation:
     """An evaluation folder: ``embeddings.npz`` plus the test set and distance of ``metrics.json``."""
     folder = Path(folder)
-    npz = folder / EMBEDDINGS_NPZ
+    npz = folder / paths.EMBEDDINGS_NPZ
     if not npz.is_file():
         raise DataError(f"{npz}: embeddings not found (`biggait evaluate` writes them)")
     emb = Embeddings.load(npz)
-    info = read_json(folder / METRICS_JSON, "metrics") if (folder / METRICS_JSON).is_file() else {}
+    info = read_json(folder / paths.METRICS_JSON, "metrics") if (folder / paths.METRICS_JSON).is_file() else {}
     info = info if isinstance(info, dict) else {}
     test = emb.meta.get("test_dataset") or info.get("test_dataset")
     if not test:
-        raise DataError(f"{npz}: no test_dataset in its metadata nor in {METRICS_JSON}")
+        raise DataError(f"{npz}: no test_dataset in its metadata nor in {paths.METRICS_JSON}")
     return Evaluation(evaluation_label(folder), emb, str(test), metric or str(info.get("metric") or "euc"))
 
 

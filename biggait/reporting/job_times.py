@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from biggait import paths
 from biggait.cli_paths import InputDir, OutputDir
 from biggait.errors import DataError
 from biggait.io import csv_value, write_text_atomic
@@ -132,9 +133,10 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"{args.benchmarks}: no benchmark file found (expected <rule>/<job>.tsv below it, "
                         "written by the workflow's benchmarked jobs)")
     csv_out, md = render(jobs)
-    write_text_atomic(args.out / "job_times.csv", csv_out)
-    write_text_atomic(args.out / "job_times.md", md)
-    print(md + f"\nwrote {args.out}/job_times.csv and {args.out}/job_times.md")
+    files = paths.report_files(str(args.out), paths.JOB_TIMES_TABLE)
+    write_text_atomic(files.csv, csv_out)
+    write_text_atomic(files.md, md)
+    print(md + f"\nwrote {files.csv} and {files.md}")
     return 0
 
 

@@ -115,7 +115,7 @@ class WorkflowPlan:
         trainings that ``run_tables`` run anyway; the table never starts a training of its own."""
         if TABLES[table].kind != "efficiency":
             return []
-        return [paths.benchmark_file(self.results, f"train/{e}_seed{s}")
+        return [paths.benchmark_file(self.results, paths.train_job(e, s))
                 for e in self.table_experiments(table) for s in self.train_seeds(e, run_tables)]
 
     def table_eval_benchmarks(self, table: str, run_tables: list[str],
@@ -128,7 +128,8 @@ class WorkflowPlan:
         chosen = set(self.table_experiments(table))
         wanted = {(row.experiment, s, row.train) for row in TABLES[table].rows if row.experiment in chosen
                   for s in self.train_seeds(row.experiment, run_tables)}
-        return [(paths.benchmark_file(self.results, f"evaluate/shared_{name}"), [f"{e}_seed{s}" for e, s in members])
+        return [(paths.benchmark_file(self.results, paths.shared_evaluate_job(name)),
+                 [paths.model_name(e, s) for e, s in members])
                 for name, test, members in groups if any((e, s, test) in wanted for e, s in members)]
 
     def table_seeds(self, table: str) -> list[int]:
@@ -144,14 +145,14 @@ class WorkflowPlan:
 
     def dataset_root(self, ds: str) -> str:
         if self.config["synthgait"]:
-            return f"{paths.synthgait_dir(self.results)}/{ds}"
+            return paths.synthgait_root(self.results, ds)
         if ds not in self.config["roots"]:
             raise ConfigError(f"config roots: no root for dataset {ds!r} (add roots: {{{ds}: PATH}})")
         return str(self.repo_path(self.config["roots"][ds]))
 
     def dataset_partition(self, ds: str) -> str:
         if self.config["synthgait"]:
-            return f"{paths.synthgait_dir(self.results)}/{ds}.json"
+            return paths.synthgait_partition(self.results, ds)
         if ds not in self.config["partitions"]:
             raise ConfigError(f"config partitions: no partition for dataset {ds!r}")
         return str(self.repo_path(self.config["partitions"][ds]))

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ from biggait.io import csv_value, read_json, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
 from biggait.reporting.job_times import read_benchmark
-from biggait.reporting.specs import (EFFICIENCY_COLUMNS, EVAL_COST_COLUMNS, TRAIN_COST_COLUMNS, TableSpec,
+from biggait.reporting.specs import (EFFICIENCY_COLUMNS, EVAL_COST_COLUMNS, TRAIN_COST_COLUMNS, Row, TableSpec,
                                      get_table)
 
 log = logging.getLogger(__name__)
@@ -153,11 +154,12 @@ def read_efficiency(path: str | Path) -> dict[str, float]:
 
 
 def model_key(text: str, where: str | Path) -> tuple[str, int]:
-    """``<experiment>_seed<k>`` -> (experiment, k); DataError naming ``where`` otherwise."""
-    exp, sep, seed = text.rpartition("_seed")
-    if not (sep and exp and seed.isdigit()):
+    """``<experiment>_seed<k>`` (:func:`biggait.paths.model_name`) -> (experiment, k); DataError naming
+    ``where`` otherwise."""
+    key = paths.parse_model_name(text)
+    if key is None:
         raise DataError(f"{where}: expected a model named <experiment>_seed<k>, got {text!r}")
-    return exp, int(seed)
+    return key
 
 
 def train_costs(benchmarks: Iterable[str | Path]) -> pd.DataFrame:
@@ -248,15 +250,13 @@ def long_csv(cells: list[Cell]) -> str:
 
 def write_table(cells: list[Cell], spec: TableSpec, out_dir: str | Path, note: str = "") -> list[Path]:
     """Write the long CSV, the wide CSV, Markdown and LaTeX of one table; returns the paths."""
-    out_dir = Path(out_dir)
+    files = paths.table_files_in(out_dir, spec.name)
     wide = render.wide_table(cells, 2 if spec.kind == "efficiency" else 1)
-    texts = {f"{spec.name}.csv": long_csv(cells),
-             f"{spec.name}_wide.csv": wide.to_csv(index=False, lineterminator="\n"),
-             f"{spec.name}.md": render.markdown(spec.title, note, wide),
-             f"{spec.name}.tex": render.latex(spec.title, note, wide)}
+    texts = {files.csv: long_csv(cells), files.wide_csv: wide.to_csv(index=False, lineterminator="\n"),
+             files.md: render.markdown(spec.title, note, wide), files.tex: render.latex(spec.title, note, wide)}
     for name, text in texts.items():
-        write_text_atomic(out_dir / name, text)
-    return [out_dir / n for n in texts]
+        write_text_atomic(name, text)
+    return [Path(n) for n in texts]
 
 
 @dataclass(frozen=True)
@@ -284,13 +284,13 @@ class TableInputs:
             return {Path(f).stem: Path(f) for f in self.efficiency_files}
         if self.efficiency_dir is None:
             raise DataError(f"table {spec.name}: needs the efficiency files (--efficiency or --efficiency-dir)")
-        return {row.experiment: Path(self.efficiency_dir) / f"{row.experiment}.json" for row in spec.rows}
+        return {row.experiment: Path(paths.efficiency_in(self.efficiency_dir, row.experiment)) for row in spec.rows}
 
     def trainings(self, spec: TableSpec, seeds: Iterable[int] | None = None) -> list[Path]:
         """The training benchmark files of the efficiency table's rows (none when not given)."""
         if self.train_benchmarks is not None:
             return [Path(f) for f in self.train_benchmarks]
-        return [f for f, _ in self._found(spec, seeds, "train", "")]
+        return [f for f, _ in self._found(spec, seeds, lambda row, seed: paths.train_job(row.experiment, seed))]
 
     def evaluations(self, spec: TableSpec, seeds: Iterable[int] | None = None) -> list[tuple[Path, list[str]]]:
         """The evaluation benchmark files of the efficiency table's rows and the models each job evaluated:
@@ -298,23 +298,23 @@ class TableInputs:
         ``benchmarks_dir`` (a shared job's file does not say which models it evaluated)."""
         if self.eval_benchmarks is not None:
             return [(Path(f), list(models)) for f, models in self.eval_benchmarks]
-        return [(f, [model]) for f, model in self._found(spec, seeds, "evaluate", "_{train}")]
+        return [(f, [model]) for f, model in
+                self._found(spec, seeds, lambda row, seed: paths.evaluate_job(row.experiment, seed, row.train))]
 
-    def _found(self, spec: TableSpec, seeds: Iterable[int] | None, stage: str,
-               suffix: str) -> list[tuple[Path, str]]:
-        """``(file, <experiment>_seed<k>)`` of ``benchmarks_dir/<stage>/<experiment>_seed<k><suffix>.tsv`` for
-        the rows' experiments and ``seeds`` (all when None); ``suffix`` may name the row's ``{train}`` set."""
+    def _found(self, spec: TableSpec, seeds: Iterable[int] | None,
+               job: Callable[[Row, str], str]) -> list[tuple[Path, str]]:
+        """``(file, <experiment>_seed<k>)`` of the benchmark files ``benchmarks_dir/<job(row, seed)>.tsv`` of
+        the rows' experiments and ``seeds`` (all when None)."""
         if self.benchmarks_dir is None:
             return []
         wanted = None if seeds is None else {int(s) for s in seeds}
         found = []
         for row in dict((r.experiment, r) for r in spec.rows).values():
-            tail = suffix.format(train=row.train)
-            for f in sorted((Path(self.benchmarks_dir) / stage).glob(f"{row.experiment}_seed*{tail}.tsv")):
-                model = f.stem[: len(f.stem) - len(tail)]
-                exp, _, seed = model.rpartition("_seed")
-                if exp == row.experiment and seed.isdigit() and (wanted is None or int(seed) in wanted):
-                    found.append((f, model))
+            pattern = re.escape(paths.benchmark_in(self.benchmarks_dir, job(row, "<k>"))).replace("<k>", r"(\d+)")
+            for f in sorted(Path(paths.benchmark_in(self.benchmarks_dir, job(row, "*"))).parent.glob("*.tsv")):
+                m = re.fullmatch(pattern, f.as_posix())
+                if m and (wanted is None or int(m.group(1)) in wanted):
+                    found.append((f, paths.model_name(row.experiment, m.group(1))))
         return found
 
     def missing_hint(self, experiment: str, test: str, seed: int) -> str:
@@ -322,9 +322,8 @@ class TableInputs:
         if self.metrics_files is not None:
             return f"{experiment} seed{seed} on {test} (not among the {len(self.metrics_files)} metrics files given)"
         res = Path(self.results or ".")
-        if Path(paths.eval_root(str(res))).is_dir():
-            return paths.metrics_file(str(res), experiment, seed, test)
-        return f"{res}/{experiment}/seed{seed}/{test}/{paths.METRICS_CSV}"
+        evals = Path(paths.eval_root(str(res)))
+        return f"{paths.eval_dir_in(evals if evals.is_dir() else res, experiment, seed, test)}/{paths.METRICS_CSV}"
 
 
 def demo_note(table: str) -> str:

@@ -34,6 +34,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from biggait import paths
 from biggait.errors import DataError
 from biggait.evaluation.results import MetricRow
 from biggait.io import csv_text, parse_number, write_text_atomic
@@ -120,7 +121,8 @@ def architectures(results: str | Path, experiments: list[str] | None = None) -> 
     if not root.is_dir():
         return {e: _configured_arch(e) for e in experiments or []}
     out: dict[str, str] = {}
-    for f in sorted((root / "eval" if (root / "eval").is_dir() else root).glob("**/metrics.json")):
+    evals = Path(paths.eval_root(str(root)))
+    for f in sorted((evals if evals.is_dir() else root).glob(f"**/{paths.METRICS_JSON}")):
         try:
             doc = json.loads(f.read_text())
         except (OSError, ValueError):

@@ -215,7 +215,7 @@ def markdown_table(rows: list[Row], seeds: dict[str, list[int]], probes: dict[st
 
 def upstream_files(out_dir: str | Path) -> list[Path]:
     """``upstream.csv`` and ``upstream.md`` in ``out_dir`` (results/tables)."""
-    return [Path(out_dir) / f"{paths.UPSTREAM_TABLE}{s}" for s in paths.UPSTREAM_SUFFIXES]
+    return [Path(p) for p in paths.report_files(str(out_dir), paths.UPSTREAM_TABLE)]
 
 
 def write_upstream_report(metrics_files: Iterable[str | Path], random_probe: str | Path, pretrained_probe: str | Path,

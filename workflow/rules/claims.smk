@@ -9,12 +9,12 @@ rule claims:
     input:
         metrics=[metrics_file(e, s, t) for e, t in claims_evaluations() for s in claim_seeds(e, t)],
         hits=[paths.identity_hits_file(R, e, s, t) for e, t in claims_evaluations() for s in claim_seeds(e, t)],
-        tables=[table_outputs(t)[0] for t in RUN_TABLES],  # after the tables
+        tables=[table_outputs(t).csv for t in RUN_TABLES],  # after the tables
         claims=CLAIMS_FILE,
         paper=PAPER_CSV,
     output:
-        report(paths.claims_files(R)[1], caption="../report/claims.rst", category="Claims"),
-        paths.claims_files(R)[0],
+        report(paths.claims_files(R).md, caption="../report/claims.rst", category="Claims"),
+        paths.claims_files(R).csv,
     log:
         paths.log_file(R, "claims"),
     localrule: True
@@ -23,7 +23,7 @@ rule claims:
     params:
         biggait=BIGGAIT,
         scale=SCALE,
-        results=lambda wc, output: os.path.dirname(output[1]),  # <results>/claims.csv
+        results=lambda wc, output: os.path.dirname(output[1]),  # <results>/claims.csv (output 0: claims.md)
         seeds=" ".join(str(s) for s in ALL_SEEDS),
     shell:
         "{params.biggait} claims {params.results} --claims {input.claims} --metrics {input.metrics} --seeds {params.seeds} "

@@ -133,5 +133,5 @@ def table_eval_jobs(table: str) -> list[tuple[str, list[str]]]:
     return PLAN.table_eval_benchmarks(table, RUN_TABLES, EVAL_GROUPS)
 
 
-def table_outputs(table: str) -> list[str]:
+def table_outputs(table: str) -> paths.TableFiles:
     return paths.table_files(R, table)

@@ -8,8 +8,8 @@ SYNTHGAIT_DOMAINS = list(DOMAINS)
 rule synthgait:
     """Generate the three SynthGait domains (ccpg, casiab, sustech1k) and their partitions."""
     output:
-        partitions=[f"{paths.synthgait_dir(R)}/{ds}.json" for ds in SYNTHGAIT_DOMAINS],
-        roots=[directory(f"{paths.synthgait_dir(R)}/{ds}") for ds in SYNTHGAIT_DOMAINS],
+        partitions=[paths.synthgait_partition(R, ds) for ds in SYNTHGAIT_DOMAINS],
+        roots=[directory(paths.synthgait_root(R, ds)) for ds in SYNTHGAIT_DOMAINS],
     log:
         paths.log_file(R, "synthgait"),
     benchmark:

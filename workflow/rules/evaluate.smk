@@ -12,9 +12,9 @@ rule evaluate:
         metrics=paths.metrics_file(R, "{exp}", "{seed}", "{test}"),
         hits=paths.identity_hits_file(R, "{exp}", "{seed}", "{test}"),
     log:
-        paths.log_file(R, "evaluate/{exp}_seed{seed}_{test}"),
+        paths.log_file(R, paths.evaluate_job("{exp}", "{seed}", "{test}")),
     benchmark:
-        paths.benchmark_file(R, "evaluate/{exp}_seed{seed}_{test}")
+        paths.benchmark_file(R, paths.evaluate_job("{exp}", "{seed}", "{test}"))
     wildcard_constraints:
         exp=r"[A-Za-z0-9_]+",
         seed=r"\d+",
@@ -72,9 +72,9 @@ for _name, _test, _members in EVAL_GROUPS:
             metrics=[paths.metrics_file(R, e, s, _test) for e, s in _members],
             hits=[paths.identity_hits_file(R, e, s, _test) for e, s in _members],
         log:
-            paths.log_file(R, f"evaluate/shared_{_name}"),
+            paths.log_file(R, paths.shared_evaluate_job(_name)),
         benchmark:
-            paths.benchmark_file(R, f"evaluate/shared_{_name}")
+            paths.benchmark_file(R, paths.shared_evaluate_job(_name))
         conda:
             "../envs/biggait.yaml"
         threads: config["threads"]["evaluate"]

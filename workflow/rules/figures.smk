@@ -55,7 +55,7 @@ rule fig_maps:
 
 rule fig_bars:
     input:
-        f"{paths.tables_dir(R)}/{{table}}.csv",
+        paths.table_files(R, "{table}").csv,
     output:
         png=report(
             f"{FIGS}/bars_{{table}}.png", caption="../report/bars.rst", category="Figures", subcategory="Ours vs paper"

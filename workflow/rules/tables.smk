@@ -6,8 +6,6 @@ efficiency table also reads the benchmark files (`--train-benchmarks FILE...`: w
 of its rows' trainings that the run's other tables train, and (`--eval-benchmark FILE MODEL...`) of the
 shared evaluation jobs that evaluate them; it starts no training of its own."""
 
-TABLES_DIR = paths.tables_dir(R)
-
 
 rule table:
     input:
@@ -17,14 +15,14 @@ rule table:
         paper=PAPER_CSV,
     output:
         report(
-            f"{TABLES_DIR}/{{table}}.md",
+            paths.table_files(R, "{table}").md,
             caption="../report/table.rst",
             category="Tables",
             labels=lambda wc: {"table": wc.table},
         ),
-        f"{TABLES_DIR}/{{table}}.csv",
-        f"{TABLES_DIR}/{{table}}_wide.csv",
-        f"{TABLES_DIR}/{{table}}.tex",
+        paths.table_files(R, "{table}").csv,
+        paths.table_files(R, "{table}").wide_csv,
+        paths.table_files(R, "{table}").tex,
     log:
         paths.log_file(R, "tables/{table}"),
     wildcard_constraints:
@@ -59,12 +57,12 @@ rule job_times:
         upstream_outputs(),
     output:
         report(
-            paths.job_times_files(R)[0],
+            paths.job_times_files(R).md,
             caption="../report/job_times.rst",
             category="Tables",
             labels={"table": "job_times"},
         ),
-        paths.job_times_files(R)[1],
+        paths.job_times_files(R).csv,
     log:
         paths.log_file(R, "tables/job_times"),
     localrule: True

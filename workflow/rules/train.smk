@@ -9,9 +9,9 @@ rule train:
     output:
         model=paths.model_file(R, "{exp}", "{seed}"),
     log:
-        paths.log_file(R, "train/{exp}_seed{seed}"),
+        paths.log_file(R, paths.train_job("{exp}", "{seed}")),
     benchmark:
-        paths.benchmark_file(R, "train/{exp}_seed{seed}")
+        paths.benchmark_file(R, paths.train_job("{exp}", "{seed}"))
     wildcard_constraints:
         exp=r"[A-Za-z0-9_]+",
         seed=r"\d+",

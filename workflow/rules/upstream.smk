@@ -41,12 +41,12 @@ if UPSTREAM_ON:
             pretrained=paths.upstream_probe(R, "pretrained"),
         output:
             report(
-                paths.upstream_files(R)[1],
+                paths.upstream_files(R).md,
                 caption="../report/upstream.rst",
                 category="Tables",
                 labels={"table": "upstream"},
             ),
-            paths.upstream_files(R)[0],
+            paths.upstream_files(R).csv,
         log:
             paths.log_file(R, "tables/upstream"),
         localrule: True
