@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from snakemake.utils import update_config
 
-from biggait.reporting.preflight import WorkflowPlan
+from biggait.plan import WorkflowPlan
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -27,7 +27,8 @@ from biggait.models import build_model, load_model, save_checkpoint
 from biggait.models.weights import read_weights
 from biggait.pretrain.mae import MAE
 from biggait.reporting import upstream as up
-from biggait.reporting.preflight import UPSTREAM_EXPERIMENTS, WorkflowPlan
+from biggait.plan import WorkflowPlan
+from biggait.reporting.specs import UPSTREAM_EXPERIMENTS
 from tests.helpers import IDS, write_tiny_tree
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,28 +1,23 @@
-"""The DAG's plan and preflight: the workflow config read against the tables, experiments and disk.
+"""The DAG's preflight: which of the configured tables can run, checked against the disk.
 
-``workflow/rules/common.smk`` builds one :class:`WorkflowPlan` at parse time and takes from it the
-tables that run (:meth:`WorkflowPlan.run_tables`: with inputs missing at paper scale the DAG stops
-before any work and lists what is missing and how to prepare it, unless ``only_available``), the
-data location of each dataset, the DINOv2 checkpoint of each experiment and the inputs of each
-table. Paths below the results folder come from :mod:`biggait.paths`.
+At paper scale a table needs its datasets' roots and partitions and its experiments' DINOv2
+checkpoints (:class:`biggait.plan.WorkflowPlan` says where they are). With any missing, the DAG stops
+before any work and lists what is missing and how to prepare it, unless ``only_available``: then it
+runs the tables that have all their inputs. ``workflow/rules/common.smk`` calls :func:`run_tables` once.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from biggait import paths
-from biggait.config import Experiment, load_experiment
 from biggait.datasets import DATASET_LABELS
-from biggait.errors import BigGaitError, ConfigError
+from biggait.errors import ConfigError
 from biggait.reporting.specs import TABLES
-from biggait.standins import standin_path
 
-# The upstream table's experiments: random upstream, pretrained upstream, the silhouette baseline.
-UPSTREAM_EXPERIMENTS = ("ccpg_random_upstream", "biggait_ccpg", "gaitbase_ccpg")
+if TYPE_CHECKING:  # pragma: no cover
+    from biggait.plan import WorkflowPlan
 
 _HOWTO = {
     "root": ("{label} dataset root {path} is missing: obtain {label} from its authors, convert it to "
@@ -35,262 +30,57 @@ _HOWTO = {
 }
 
 
-def coerce_cli_values(cfg: dict) -> None:
-    """`--config only_available=true seeds=[0,1]` arrives as strings; make them booleans / ints (in place)."""
-    for key in ("only_available", "synthgait"):
-        if isinstance(cfg.get(key), str) and cfg[key].lower() in ("true", "false", "1", "0", "yes", "no"):
-            cfg[key] = cfg[key].lower() in ("true", "1", "yes")
-    if isinstance(cfg.get("gpus_per_job"), str) and cfg["gpus_per_job"].isdigit():
-        cfg["gpus_per_job"] = int(cfg["gpus_per_job"])
-    def ints(values: list) -> list:
-        return [int(x) if isinstance(x, str) and x.isdigit() else x for x in values]
+def missing_inputs(plan: WorkflowPlan, table: str) -> list[str]:
+    """Human-readable lines for every dataset root, partition or checkpoint a table lacks."""
+    if plan.config["synthgait"]:
+        return []
+    lines: list[str] = []
+    datasets: set[str] = set()
+    # efficiency builds the models only; the trainings it times belong to other tables, checked there
+    needs_data = TABLES[table].kind != "efficiency"
+    for exp, test in plan.table_evaluations(table) if needs_data else []:
+        datasets.add(plan.experiment(exp).data.dataset)
+        if test != "-":
+            datasets.add(test)
+        ckpt = plan.lvm_checkpoint(exp)
+        if ckpt and not Path(ckpt).is_file():
+            lvm = plan.experiment(exp).model.lvm
+            lines.append(_HOWTO["checkpoint"].format(path=ckpt, lvm=lvm, name=Path(ckpt).name))
+    for ds in sorted(datasets):
+        lines += _missing_data(plan, ds)
+    return lines
 
-    if isinstance(cfg.get("seeds"), list):
-        cfg["seeds"] = ints(cfg["seeds"])
-    if isinstance(cfg.get("table_seeds"), dict):
-        cfg["table_seeds"] = {t: ints(v) if isinstance(v, list) else v for t, v in cfg["table_seeds"].items()}
-    for key in ("tables", "experiments", "seeds"):  # a single value given on the command line
-        if isinstance(cfg.get(key), (str, int)) and not isinstance(cfg.get(key), bool):
-            cfg[key] = [cfg[key]]
+
+def _missing_data(plan: WorkflowPlan, ds: str) -> list[str]:
+    label = DATASET_LABELS.get(ds, ds)
+    try:
+        root, part = plan.dataset_root(ds), plan.dataset_partition(ds)
+    except ConfigError as exc:
+        return [str(exc)]
+    lines = []
+    if not Path(root).is_dir():
+        lines.append(_HOWTO["root"].format(label=label, path=root, ds=ds))
+    if not Path(part).is_file():
+        lines.append(_HOWTO["partition"].format(label=label, path=part, ds=ds))
+    return lines
 
 
-class WorkflowPlan:
-    """The validated workflow config of one Snakemake run, resolved against the repository."""
-
-    def __init__(self, config: dict, repo: Path) -> None:
-        self.config = config
-        self.repo = Path(repo)
-        self.scale = config["scale"]
-        self.seeds = list(config["seeds"])
-        self.results = self._as_output(self.repo_path(config["results"]))
-
-    def repo_path(self, p: str | Path) -> Path:
-        """A config path: absolute as given, relative ones against the repository root."""
-        p = Path(os.path.expanduser(str(p)))
-        return p if p.is_absolute() else self.repo / p
-
-    @staticmethod
-    def _as_output(p: Path) -> str:
-        """Output paths relative to the working directory when below it (nicer targets and logs)."""
-        try:
-            return str(p.resolve().relative_to(Path.cwd().resolve()))
-        except ValueError:
-            return str(p.resolve())
-
-    def experiment_file(self, name: str) -> Path:
-        return self.repo / "config" / "experiments" / f"{name}.yaml"
-
-    @functools.cache
-    def experiment(self, name: str) -> Experiment:
-        """The resolved experiment of config/experiments/<name>.yaml at the configured scale."""
-        try:
-            return load_experiment(self.experiment_file(name), scale=self.scale)
-        except BigGaitError as exc:
-            raise ConfigError(f"experiment {name}: {exc}") from None
-
-    # ---- what the tables need ----------------------------------------------------------------------------
-
-    def table_evaluations(self, table: str) -> list[tuple[str, str]]:
-        """(experiment, test dataset) pairs a table needs (test '-' for the efficiency table)."""
-        chosen = self.config["experiments"]
-        return [(e, t) for e, t in TABLES[table].evaluations() if not chosen or e in chosen]
-
-    def table_experiments(self, table: str) -> list[str]:
-        return list(dict.fromkeys(e for e, _ in self.table_evaluations(table)))
-
-    def table_inputs(self, table: str) -> list[str]:
-        """The metrics files (efficiency JSONs for the efficiency table) a table is built from."""
-        r = self.results
-        if TABLES[table].kind == "efficiency":
-            return [paths.efficiency_file(r, e) for e in self.table_experiments(table)]
-        return [paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.table_seeds(table)]
-
-    def train_seeds(self, exp: str, tables: list[str]) -> list[int]:
-        """Seeds ``exp`` is trained with for ``tables`` (the accuracy tables among them that hold it)."""
-        return sorted({s for t in tables if TABLES[t].kind == "accuracy" and exp in self.table_experiments(t)
-                       for s in self.table_seeds(t)})
-
-    def table_train_benchmarks(self, table: str, run_tables: list[str]) -> list[str]:
-        """The efficiency table's training benchmark files (wall time, peak memory): those of its rows'
-        trainings that ``run_tables`` run anyway; the table never starts a training of its own."""
-        if TABLES[table].kind != "efficiency":
-            return []
-        return [paths.benchmark_file(self.results, paths.train_job(e, s))
-                for e in self.table_experiments(table) for s in self.train_seeds(e, run_tables)]
-
-    def table_eval_benchmarks(self, table: str, run_tables: list[str],
-                              groups: list[tuple[str, str, list[tuple[str, int]]]]) -> list[tuple[str, list[str]]]:
-        """The efficiency table's evaluation benchmark files, each with every model its job evaluated
-        (``<exp>_seed<k>``): the shared jobs (``groups``: :meth:`evaluation_groups` of ``run_tables``) that
-        evaluate its rows' trainings (:meth:`table_train_benchmarks`) on their training set."""
-        if TABLES[table].kind != "efficiency":
-            return []
-        chosen = set(self.table_experiments(table))
-        wanted = {(row.experiment, s, row.train) for row in TABLES[table].rows if row.experiment in chosen
-                  for s in self.train_seeds(row.experiment, run_tables)}
-        return [(paths.benchmark_file(self.results, paths.shared_evaluate_job(name)),
-                 [paths.model_name(e, s) for e, s in members])
-                for name, test, members in groups if any((e, s, test) in wanted for e, s in members)]
-
-    def table_seeds(self, table: str) -> list[int]:
-        """Seeds of a table: config ``table_seeds[table]``, else ``seeds``."""
-        return list((self.config.get("table_seeds") or {}).get(table, self.seeds))
-
-    def evaluation_seeds(self, exp: str, test: str, tables: list[str]) -> list[int]:
-        """Seeds an evaluation is run with: the union over the given tables that hold it."""
-        seeds = {s for t in tables if (exp, test) in self.table_evaluations(t) for s in self.table_seeds(t)}
-        return sorted(seeds)
-
-    # ---- data and checkpoints --------------------------------------------------------------------------
-
-    def dataset_root(self, ds: str) -> str:
-        if self.config["synthgait"]:
-            return paths.synthgait_root(self.results, ds)
-        if ds not in self.config["roots"]:
-            raise ConfigError(f"config roots: no root for dataset {ds!r} (add roots: {{{ds}: PATH}})")
-        return str(self.repo_path(self.config["roots"][ds]))
-
-    def dataset_partition(self, ds: str) -> str:
-        if self.config["synthgait"]:
-            return paths.synthgait_partition(self.results, ds)
-        if ds not in self.config["partitions"]:
-            raise ConfigError(f"config partitions: no partition for dataset {ds!r}")
-        return str(self.repo_path(self.config["partitions"][ds]))
-
-    def lvm_checkpoint(self, exp_name: str) -> str:
-        """The upstream weights an experiment needs: the official DINOv2 file, the demo's pretrained
-        tiny stand-in (config ``pretrain_lvm``: shipped in standins/, or pretrained by the DAG), or '' (the tiny random ViT, the random-upstream
-        ablation ``model.lvm_random``, the GaitBase baseline)."""
-        exp = self.experiment(exp_name)
-        if exp.model.arch != "biggait" or exp.model.lvm_random:
-            return ""
-        if exp.model.lvm_tiny:  # the demo: the released stand-in (standins/), or the DAG's own pretraining
-            if not self.config.get("pretrain_lvm"):
-                return ""
-            if self.pretrains_lvm():
-                return paths.pretrained_lvm(self.results, exp.model.lvm)
-            return str(standin_path(exp.model.lvm))
-        if exp.model.lvm in self.config["lvm_checkpoints"]:
-            return str(self.repo_path(self.config["lvm_checkpoints"][exp.model.lvm]))
-        return exp.model.lvm_checkpoint
-
-    def pretrains_lvm(self) -> bool:
-        """Whether the DAG pretrains the tiny stand-ins itself (``pretrain_lvm.source: pretrain``, the default
-        while the committed baseline is the one made that way) instead of loading the released ones
-        (``source: shipped``)."""
-        opts = self.config.get("pretrain_lvm")
-        return bool(opts) and opts.get("source", "pretrain") == "pretrain"
-
-    def train_sets(self, exp: str, seed: object) -> list[str]:
-        """The --set overrides of one training: seed, data location, checkpoint, config `set`."""
-        ds = self.experiment(exp).data.dataset
-        sets = [f"train.seed={seed}", f"data.root={self.dataset_root(ds)}",
-                f"data.partition={self.dataset_partition(ds)}"]
-        ckpt = self.lvm_checkpoint(exp)
-        if ckpt:
-            sets.append(f"model.lvm_checkpoint={ckpt}")
-        return sets + list(self.config["set"])
-
-    # ---- the upstream table (demo) -----------------------------------------------------------------------
-
-    def upstream_report(self) -> bool:
-        """Whether the DAG builds ``tables/upstream.{csv,md}`` (random vs pretrained upstream): only when the
-        config pretrains the upstream (``pretrain_lvm``: demo, CI) and its experiments filter keeps all three
-        experiments the table compares."""
-        chosen = self.config["experiments"]
-        return bool(self.config.get("pretrain_lvm")) and (not chosen or set(UPSTREAM_EXPERIMENTS) <= set(chosen))
-
-    def upstream_evaluations(self) -> list[tuple[str, int]]:
-        """(experiment, seed) evaluated on CCPG for the upstream table: the random upstream with the first
-        seed of the CCPG table, BigGait and GaitBase with every seed of the CCPG table."""
-        seeds = self.table_seeds("ccpg")
-        random_exp, *others = UPSTREAM_EXPERIMENTS
-        return [(random_exp, seeds[0])] + [(e, s) for e in others for s in seeds]
-
-    # ---- shared evaluation ------------------------------------------------------------------------------
-
-    def evaluations(self, tables: list[str]) -> list[tuple[str, int, str]]:
-        """(experiment, seed, test) of every evaluation the given tables and the upstream table read."""
-        out = [(e, s, t) for tb in tables if TABLES[tb].kind == "accuracy"
-               for e, t in self.table_evaluations(tb) for s in self.table_seeds(tb)]
-        if self.upstream_report():
-            out += [(e, s, "ccpg") for e, s in self.upstream_evaluations()]
-        return list(dict.fromkeys(out))
-
-    def upstream_key(self, exp_name: str, seed: int) -> tuple:
-        """What a model's test-time upstream maps depend on, as far as the config tells: models with equal
-        keys are evaluated together (``biggait evaluate`` then checks the weights and shares the forward)."""
-        exp = self.experiment(exp_name)
-        m = exp.model
-        if m.arch != "biggait":
-            return exp.test_pass(), m.upstream_signature()
-        weights = self.lvm_checkpoint(exp_name) if not m.lvm_random else ""
-        return exp.test_pass(), m.upstream_signature(), weights or f"random, seed {seed}"
-
-    def evaluation_groups(self, tables: list[str], size: int) -> list[tuple[str, str, list[tuple[str, int]]]]:
-        """The evaluations of ``tables`` as jobs of at most ``size`` models: ``(name, test, [(exp, seed)])``,
-        each job's models sharing one test set and one upstream (:meth:`upstream_key`), in table order."""
-        by_key: dict[tuple, list[tuple[str, int]]] = {}
-        for e, s, t in self.evaluations(tables):
-            by_key.setdefault((t, self.upstream_key(e, s)), []).append((e, s))
-        groups, count = [], {}
-        for (test, _), members in by_key.items():
-            for i in range(0, len(members), size):
-                count[test] = count.get(test, 0) + 1
-                groups.append((f"{test}_{count[test]}", test, members[i:i + size]))
-        return groups
-
-    # ---- preflight ---------------------------------------------------------------------------------------
-
-    def missing_inputs(self, table: str) -> list[str]:
-        """Human-readable lines for every dataset root, partition or checkpoint a table lacks."""
-        if self.config["synthgait"]:
-            return []
-        lines: list[str] = []
-        datasets: set[str] = set()
-        # efficiency builds the models only; the trainings it times belong to other tables, checked there
-        needs_data = TABLES[table].kind != "efficiency"
-        for exp, test in self.table_evaluations(table) if needs_data else []:
-            datasets.add(self.experiment(exp).data.dataset)
-            if test != "-":
-                datasets.add(test)
-            ckpt = self.lvm_checkpoint(exp)
-            if ckpt and not Path(ckpt).is_file():
-                lvm = self.experiment(exp).model.lvm
-                lines.append(_HOWTO["checkpoint"].format(path=ckpt, lvm=lvm, name=Path(ckpt).name))
-        for ds in sorted(datasets):
-            lines += self._missing_data(ds)
-        return lines
-
-    def _missing_data(self, ds: str) -> list[str]:
-        label = DATASET_LABELS.get(ds, ds)
-        try:
-            root, part = self.dataset_root(ds), self.dataset_partition(ds)
-        except ConfigError as exc:
-            return [str(exc)]
-        lines = []
-        if not Path(root).is_dir():
-            lines.append(_HOWTO["root"].format(label=label, path=root, ds=ds))
-        if not Path(part).is_file():
-            lines.append(_HOWTO["partition"].format(label=label, path=part, ds=ds))
-        return lines
-
-    def run_tables(self) -> list[str]:
-        """The tables reproduce_all builds; ConfigError when inputs are missing (unless only_available)."""
-        wanted = list(self.config["tables"])
-        missing = {t: self.missing_inputs(t) for t in wanted}
-        if not any(missing.values()):
-            return wanted
-        if self.config["only_available"]:
-            for t, lines in missing.items():
-                if lines:
-                    print(f"only_available: skipping table {t} ({len(lines)} input(s) missing, e.g. {lines[0]})",
-                          file=sys.stderr)
-            kept = [t for t in wanted if not missing[t]]
-            if not kept:
-                print("only_available: no table has all its inputs; nothing to run", file=sys.stderr)
-            return kept
-        lines = sorted({line for ls in missing.values() for line in ls})
-        raise ConfigError(
-            "missing inputs, nothing was run:\n  - " + "\n  - ".join(lines)
-            + "\nPrepare them, or run only the tables whose inputs exist: --config only_available=true")
+def run_tables(plan: WorkflowPlan) -> list[str]:
+    """The tables reproduce_all builds; ConfigError when inputs are missing (unless only_available)."""
+    wanted = list(plan.config["tables"])
+    missing = {t: missing_inputs(plan, t) for t in wanted}
+    if not any(missing.values()):
+        return wanted
+    if plan.config["only_available"]:
+        for t, lines in missing.items():
+            if lines:
+                print(f"only_available: skipping table {t} ({len(lines)} input(s) missing, e.g. {lines[0]})",
+                      file=sys.stderr)
+        kept = [t for t in wanted if not missing[t]]
+        if not kept:
+            print("only_available: no table has all its inputs; nothing to run", file=sys.stderr)
+        return kept
+    lines = sorted({line for ls in missing.values() for line in ls})
+    raise ConfigError(
+        "missing inputs, nothing was run:\n  - " + "\n  - ".join(lines)
+        + "\nPrepare them, or run only the tables whose inputs exist: --config only_available=true")

@@ -110,6 +110,12 @@ TABLES: dict[str, TableSpec] = {
         paper_table="efficiency", kind="efficiency", mean_column=False),
 }
 
+# The upstream table (demo, `biggait upstream-report`): its columns -> the experiments they read, the
+# random upstream first.
+UPSTREAM_COLUMNS: dict[str, str] = {"random_upstream": "ccpg_random_upstream", "pretrained_upstream": "biggait_ccpg",
+                                    "gaitbase": "gaitbase_ccpg"}
+UPSTREAM_EXPERIMENTS: tuple[str, ...] = tuple(UPSTREAM_COLUMNS.values())
+
 # Efficiency columns: (label, key in the efficiency JSON, paper_reported.csv metric or "").
 EFFICIENCY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("params (M)", "params_M", "params_M"),

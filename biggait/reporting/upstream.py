@@ -29,10 +29,10 @@ from biggait.evaluation.metrics_files import read_metrics_files
 from biggait.evaluation.results import MetricRow
 from biggait.evaluation.probe import MEASURES
 from biggait.io import atomic_path, csv_text, read_json
+from biggait.reporting.specs import UPSTREAM_COLUMNS
 
 # column -> the experiment whose evaluations on CCPG fill it
-EXPERIMENTS = {"random_upstream": "ccpg_random_upstream", "pretrained_upstream": "biggait_ccpg",
-               "gaitbase": "gaitbase_ccpg"}
+EXPERIMENTS = UPSTREAM_COLUMNS  # column -> experiment (biggait.reporting.specs, which the workflow's plan reads)
 TEST = "ccpg"
 RANK1 = ("gait", "rank1_exclude_identical_view")
 MASK_IOU_TARGET = 0.70  # the unsupervised mask should find the walker (the prior alone: ~0.55)

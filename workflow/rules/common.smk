@@ -1,8 +1,9 @@
 """Config validation, paths and input functions; everything runs at parse time.
 
-The plan (which tables run, where the data is, the preflight that stops a paper-scale DAG with
-missing inputs) is biggait.reporting.preflight.WorkflowPlan; every path below the results folder
-comes from biggait.paths; the table layouts from biggait.reporting.specs.TABLES.
+The plan (where the data is, what each table, claim and figure needs) is biggait.plan.WorkflowPlan;
+which tables run is the preflight's (biggait.reporting.preflight.run_tables: it stops a paper-scale
+DAG with missing inputs); every path below the results folder comes from biggait.paths; the table
+layouts from biggait.reporting.specs.TABLES.
 """
 
 import shlex
@@ -16,7 +17,8 @@ from snakemake.utils import validate
 from biggait import paths
 from biggait.datasets import DATASET_LABELS
 from biggait.errors import BigGaitError
-from biggait.reporting.preflight import WorkflowPlan, coerce_cli_values
+from biggait.plan import WorkflowPlan, coerce_cli_values
+from biggait.reporting.preflight import run_tables
 from biggait.reporting.specs import TABLES
 
 coerce_cli_values(config)
@@ -87,7 +89,7 @@ def dataset_partition(ds: str) -> str:
     return _plan(PLAN.dataset_partition, ds)
 
 
-RUN_TABLES = _plan(PLAN.run_tables)
+RUN_TABLES = _plan(run_tables, PLAN)
 
 
 # ------------------------------------------------------------------ paths and input functions

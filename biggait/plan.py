@@ -1,0 +1,288 @@
+"""The workflow's plan: the Snakemake config of one run read against the tables, the experiments and the
+repository, and what the DAG builds from it.
+
+``workflow/rules/common.smk`` builds one :class:`WorkflowPlan` at parse time and takes from it the data
+location of each dataset, the upstream checkpoint of each experiment, the inputs of each table, the
+shared evaluation jobs, the upstream table's evaluations, the claims' evaluations and the figures
+reproduce_all draws. Which tables run is the preflight's answer
+(:func:`biggait.reporting.preflight.run_tables`: at paper scale, tables whose inputs are missing stop
+the DAG or are skipped); the methods that depend on it take it as ``run_tables``. Paths below the
+results folder come from :mod:`biggait.paths`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from biggait import paths
+from biggait.config import Experiment, load_experiment
+from biggait.errors import BigGaitError, ConfigError
+from biggait.reporting.specs import TABLES, UPSTREAM_EXPERIMENTS
+from biggait.standins import standin_path
+
+# The figures drawn per evaluation of config figures.heatmap_evaluations (rules in figures.smk).
+EVALUATION_FIGURES = ("views", "per_view_rank1", "cmc", "embeddings")
+PAD_RESIZE_DATASETS = ("sustech1k", "casiab")  # the Pad-and-Resize figure: the first of these evaluated
+
+
+def coerce_cli_values(cfg: dict) -> None:
+    """`--config only_available=true seeds=[0,1]` arrives as strings; make them booleans / ints (in place)."""
+    for key in ("only_available", "synthgait"):
+        if isinstance(cfg.get(key), str) and cfg[key].lower() in ("true", "false", "1", "0", "yes", "no"):
+            cfg[key] = cfg[key].lower() in ("true", "1", "yes")
+    if isinstance(cfg.get("gpus_per_job"), str) and cfg["gpus_per_job"].isdigit():
+        cfg["gpus_per_job"] = int(cfg["gpus_per_job"])
+    def ints(values: list) -> list:
+        return [int(x) if isinstance(x, str) and x.isdigit() else x for x in values]
+
+    if isinstance(cfg.get("seeds"), list):
+        cfg["seeds"] = ints(cfg["seeds"])
+    if isinstance(cfg.get("table_seeds"), dict):
+        cfg["table_seeds"] = {t: ints(v) if isinstance(v, list) else v for t, v in cfg["table_seeds"].items()}
+    for key in ("tables", "experiments", "seeds"):  # a single value given on the command line
+        if isinstance(cfg.get(key), (str, int)) and not isinstance(cfg.get(key), bool):
+            cfg[key] = [cfg[key]]
+
+
+class WorkflowPlan:
+    """The validated workflow config of one Snakemake run, resolved against the repository."""
+
+    def __init__(self, config: dict, repo: Path) -> None:
+        self.config = config
+        self.repo = Path(repo)
+        self.scale = config["scale"]
+        self.seeds = list(config["seeds"])
+        self.results = self._as_output(self.repo_path(config["results"]))
+
+    def repo_path(self, p: str | Path) -> Path:
+        """A config path: absolute as given, relative ones against the repository root."""
+        p = Path(os.path.expanduser(str(p)))
+        return p if p.is_absolute() else self.repo / p
+
+    @staticmethod
+    def _as_output(p: Path) -> str:
+        """Output paths relative to the working directory when below it (nicer targets and logs)."""
+        try:
+            return str(p.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(p.resolve())
+
+    def experiment_file(self, name: str) -> Path:
+        return self.repo / "config" / "experiments" / f"{name}.yaml"
+
+    @functools.cache
+    def experiment(self, name: str) -> Experiment:
+        """The resolved experiment of config/experiments/<name>.yaml at the configured scale."""
+        try:
+            return load_experiment(self.experiment_file(name), scale=self.scale)
+        except BigGaitError as exc:
+            raise ConfigError(f"experiment {name}: {exc}") from None
+
+    # ---- what the tables need ----------------------------------------------------------------------------
+
+    def table_evaluations(self, table: str) -> list[tuple[str, str]]:
+        """(experiment, test dataset) pairs a table needs (test '-' for the efficiency table)."""
+        chosen = self.config["experiments"]
+        return [(e, t) for e, t in TABLES[table].evaluations() if not chosen or e in chosen]
+
+    def table_experiments(self, table: str) -> list[str]:
+        return list(dict.fromkeys(e for e, _ in self.table_evaluations(table)))
+
+    def table_inputs(self, table: str) -> list[str]:
+        """The metrics files (efficiency JSONs for the efficiency table) a table is built from."""
+        r = self.results
+        if TABLES[table].kind == "efficiency":
+            return [paths.efficiency_file(r, e) for e in self.table_experiments(table)]
+        return [paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.table_seeds(table)]
+
+    def train_seeds(self, exp: str, tables: list[str]) -> list[int]:
+        """Seeds ``exp`` is trained with for ``tables`` (the accuracy tables among them that hold it)."""
+        return sorted({s for t in tables if TABLES[t].kind == "accuracy" and exp in self.table_experiments(t)
+                       for s in self.table_seeds(t)})
+
+    def table_train_benchmarks(self, table: str, run_tables: list[str]) -> list[str]:
+        """The efficiency table's training benchmark files (wall time, peak memory): those of its rows'
+        trainings that ``run_tables`` run anyway; the table never starts a training of its own."""
+        if TABLES[table].kind != "efficiency":
+            return []
+        return [paths.benchmark_file(self.results, paths.train_job(e, s))
+                for e in self.table_experiments(table) for s in self.train_seeds(e, run_tables)]
+
+    def table_eval_benchmarks(self, table: str, run_tables: list[str],
+                              groups: list[tuple[str, str, list[tuple[str, int]]]]) -> list[tuple[str, list[str]]]:
+        """The efficiency table's evaluation benchmark files, each with every model its job evaluated
+        (``<exp>_seed<k>``): the shared jobs (``groups``: :meth:`evaluation_groups` of ``run_tables``) that
+        evaluate its rows' trainings (:meth:`table_train_benchmarks`) on their training set."""
+        if TABLES[table].kind != "efficiency":
+            return []
+        chosen = set(self.table_experiments(table))
+        wanted = {(row.experiment, s, row.train) for row in TABLES[table].rows if row.experiment in chosen
+                  for s in self.train_seeds(row.experiment, run_tables)}
+        return [(paths.benchmark_file(self.results, paths.shared_evaluate_job(name)),
+                 [paths.model_name(e, s) for e, s in members])
+                for name, test, members in groups if any((e, s, test) in wanted for e, s in members)]
+
+    def table_seeds(self, table: str) -> list[int]:
+        """Seeds of a table: config ``table_seeds[table]``, else ``seeds``."""
+        return list((self.config.get("table_seeds") or {}).get(table, self.seeds))
+
+    def evaluation_seeds(self, exp: str, test: str, tables: list[str]) -> list[int]:
+        """Seeds an evaluation is run with: the union over the given tables that hold it."""
+        seeds = {s for t in tables if (exp, test) in self.table_evaluations(t) for s in self.table_seeds(t)}
+        return sorted(seeds)
+
+    # ---- data and checkpoints --------------------------------------------------------------------------
+
+    def dataset_root(self, ds: str) -> str:
+        if self.config["synthgait"]:
+            return paths.synthgait_root(self.results, ds)
+        if ds not in self.config["roots"]:
+            raise ConfigError(f"config roots: no root for dataset {ds!r} (add roots: {{{ds}: PATH}})")
+        return str(self.repo_path(self.config["roots"][ds]))
+
+    def dataset_partition(self, ds: str) -> str:
+        if self.config["synthgait"]:
+            return paths.synthgait_partition(self.results, ds)
+        if ds not in self.config["partitions"]:
+            raise ConfigError(f"config partitions: no partition for dataset {ds!r}")
+        return str(self.repo_path(self.config["partitions"][ds]))
+
+    def lvm_checkpoint(self, exp_name: str) -> str:
+        """The upstream weights an experiment needs: the official DINOv2 file, the demo's pretrained
+        tiny stand-in (config ``pretrain_lvm``: shipped in standins/, or pretrained by the DAG), or '' (the tiny random ViT, the random-upstream
+        ablation ``model.lvm_random``, the GaitBase baseline)."""
+        exp = self.experiment(exp_name)
+        if exp.model.arch != "biggait" or exp.model.lvm_random:
+            return ""
+        if exp.model.lvm_tiny:  # the demo: the released stand-in (standins/), or the DAG's own pretraining
+            if not self.config.get("pretrain_lvm"):
+                return ""
+            if self.pretrains_lvm():
+                return paths.pretrained_lvm(self.results, exp.model.lvm)
+            return str(standin_path(exp.model.lvm))
+        if exp.model.lvm in self.config["lvm_checkpoints"]:
+            return str(self.repo_path(self.config["lvm_checkpoints"][exp.model.lvm]))
+        return exp.model.lvm_checkpoint
+
+    def pretrains_lvm(self) -> bool:
+        """Whether the DAG pretrains the tiny stand-ins itself (``pretrain_lvm.source: pretrain``, the default
+        while the committed baseline is the one made that way) instead of loading the released ones
+        (``source: shipped``)."""
+        opts = self.config.get("pretrain_lvm")
+        return bool(opts) and opts.get("source", "pretrain") == "pretrain"
+
+    def train_sets(self, exp: str, seed: object) -> list[str]:
+        """The --set overrides of one training: seed, data location, checkpoint, config `set`."""
+        ds = self.experiment(exp).data.dataset
+        sets = [f"train.seed={seed}", f"data.root={self.dataset_root(ds)}",
+                f"data.partition={self.dataset_partition(ds)}"]
+        ckpt = self.lvm_checkpoint(exp)
+        if ckpt:
+            sets.append(f"model.lvm_checkpoint={ckpt}")
+        return sets + list(self.config["set"])
+
+    # ---- the upstream table (demo) -----------------------------------------------------------------------
+
+    def upstream_report(self) -> bool:
+        """Whether the DAG builds ``tables/upstream.{csv,md}`` (random vs pretrained upstream): only when the
+        config pretrains the upstream (``pretrain_lvm``: demo, CI) and its experiments filter keeps all three
+        experiments the table compares."""
+        chosen = self.config["experiments"]
+        return bool(self.config.get("pretrain_lvm")) and (not chosen or set(UPSTREAM_EXPERIMENTS) <= set(chosen))
+
+    def upstream_evaluations(self) -> list[tuple[str, int]]:
+        """(experiment, seed) evaluated on CCPG for the upstream table: the random upstream with the first
+        seed of the CCPG table, BigGait and GaitBase with every seed of the CCPG table."""
+        seeds = self.table_seeds("ccpg")
+        random_exp, *others = UPSTREAM_EXPERIMENTS
+        return [(random_exp, seeds[0])] + [(e, s) for e in others for s in seeds]
+
+    # ---- shared evaluation ------------------------------------------------------------------------------
+
+    def evaluations(self, tables: list[str]) -> list[tuple[str, int, str]]:
+        """(experiment, seed, test) of every evaluation the given tables and the upstream table read."""
+        out = [(e, s, t) for tb in tables if TABLES[tb].kind == "accuracy"
+               for e, t in self.table_evaluations(tb) for s in self.table_seeds(tb)]
+        if self.upstream_report():
+            out += [(e, s, "ccpg") for e, s in self.upstream_evaluations()]
+        return list(dict.fromkeys(out))
+
+    def upstream_key(self, exp_name: str, seed: int) -> tuple:
+        """What a model's test-time upstream maps depend on, as far as the config tells: models with equal
+        keys are evaluated together (``biggait evaluate`` then checks the weights and shares the forward)."""
+        exp = self.experiment(exp_name)
+        m = exp.model
+        if m.arch != "biggait":
+            return exp.test_pass(), m.upstream_signature()
+        weights = self.lvm_checkpoint(exp_name) if not m.lvm_random else ""
+        return exp.test_pass(), m.upstream_signature(), weights or f"random, seed {seed}"
+
+    def evaluation_groups(self, tables: list[str], size: int) -> list[tuple[str, str, list[tuple[str, int]]]]:
+        """The evaluations of ``tables`` as jobs of at most ``size`` models: ``(name, test, [(exp, seed)])``,
+        each job's models sharing one test set and one upstream (:meth:`upstream_key`), in table order."""
+        by_key: dict[tuple, list[tuple[str, int]]] = {}
+        for e, s, t in self.evaluations(tables):
+            by_key.setdefault((t, self.upstream_key(e, s)), []).append((e, s))
+        groups, count = [], {}
+        for (test, _), members in by_key.items():
+            for i in range(0, len(members), size):
+                count[test] = count.get(test, 0) + 1
+                groups.append((f"{test}_{count[test]}", test, members[i:i + size]))
+        return groups
+
+    # ---- what the run builds beyond the tables ------------------------------------------------------------
+
+    @staticmethod
+    def accuracy_tables(run_tables: list[str]) -> list[str]:
+        """The accuracy tables among ``run_tables`` (the efficiency table trains and evaluates nothing)."""
+        return [t for t in run_tables if TABLES[t].kind == "accuracy"]
+
+    def run_experiments(self, run_tables: list[str]) -> list[str]:
+        """Trained experiments of the tables that run, in table order."""
+        return list(dict.fromkeys(e for t in self.accuracy_tables(run_tables) for e in self.table_experiments(t)))
+
+    def run_evaluations(self, run_tables: list[str]) -> set[tuple[str, str]]:
+        """(experiment, test) evaluations of the tables that run."""
+        return {(e, t) for tb in run_tables for e, t in self.table_evaluations(tb) if t != "-"}
+
+    def all_seeds(self, run_tables: list[str]) -> list[int]:
+        """Every seed a table of the run reads."""
+        return sorted({s for t in run_tables for s in self.table_seeds(t)})
+
+    def claims_evaluations(self, claimed: list[tuple[str, str]], run_tables: list[str]) -> list[tuple[str, str]]:
+        """The (experiment, test) evaluations the claims read (``claimed``:
+        :func:`biggait.reporting.claims_config.claim_evaluations`) that the run's tables make; a claim
+        whose cells are not run reads "not run"."""
+        run = {ev for t in self.accuracy_tables(run_tables) for ev in self.table_evaluations(t)}
+        return [ev for ev in claimed if ev in run]
+
+    def claim_seeds(self, exp: str, test: str, run_tables: list[str]) -> list[int]:
+        return self.evaluation_seeds(exp, test, self.accuracy_tables(run_tables))
+
+    def figure_seed(self) -> int:
+        """The seed whose runs the per-model figures show."""
+        return self.seeds[0]
+
+    def figure_targets(self, run_tables: list[str]) -> list[str]:
+        """Every figure reproduce_all draws (``.png``; each rule writes the ``.pdf`` beside it), given the
+        tables that run: the bars of each accuracy table, the training curves, the Pad-and-Resize crop,
+        the maps of config ``figures.maps_experiments`` and the per-evaluation figures of
+        ``figures.heatmap_evaluations``, each only when the run trains / evaluates what it shows."""
+        fig = functools.partial(paths.figure, self.results)
+        out = [fig(f"bars_{t}") for t in self.accuracy_tables(run_tables)]
+        experiments, evaluations = self.run_experiments(run_tables), self.run_evaluations(run_tables)
+        if experiments:
+            out.append(fig("training_curves"))
+        pad_ds = next((d for d in PAD_RESIZE_DATASETS if any(t == d for _, t in evaluations)), None)
+        if pad_ds:
+            out.append(fig(f"pad_and_resize_{pad_ds}"))
+        for e in self.config["figures"]["maps_experiments"]:
+            if e in experiments and self.experiment(e).model.arch == "biggait":
+                out += [fig(f"masks_{e}"), fig(f"pca_{e}")]
+        for item in self.config["figures"]["heatmap_evaluations"]:
+            e, t = item.split(":")
+            if (e, t) in evaluations:
+                out += [fig(f"{kind}_{e}_{t}") for kind in EVALUATION_FIGURES]
+        return [f"{f}.png" for f in out]
