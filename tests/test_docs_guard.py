@@ -93,3 +93,42 @@ def test_readme_make_targets_exist() -> None:
     named = set(re.findall(r"`make ([a-z][a-z-]*)", (REPO / "README.md").read_text()))
     named |= set(re.findall(r"^make ([a-z][a-z-]*)", (REPO / "README.md").read_text(), flags=re.M))
     assert named and not named - targets, f"README names make targets the Makefile lacks: {sorted(named - targets)}"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> the package modules it imports (at any level, TYPE_CHECKING and function bodies included)."""
+    mods = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, p in mods.items():
+        deps = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                deps.add(node.module)
+                deps |= {f"{node.module}.{a.name}" for a in node.names}
+        graph[name] = {d for d in deps if d in mods and d != name and not name.startswith(d + ".")}
+    return graph
+
+
+def test_import_contract_of_interfaces_md() -> None:
+    """No import cycle between modules; nothing imports a stage's cli.py; only gpu_check imports parity/."""
+    graph = _import_graph()
+    cycles = [(a, b) for a, deps in graph.items() for b in deps if a in _reachable(graph, b)]
+    assert not cycles, f"import cycles: {sorted(cycles)}"
+    cli_users = sorted(a for a, deps in graph.items() for b in deps if b.endswith(".cli") and b != "biggait.cli"
+                       and a.rsplit(".", 1)[0] != b.rsplit(".", 1)[0])
+    assert not cli_users, f"modules importing a stage's cli: {cli_users}"
+    parity_users = sorted(a for a, deps in graph.items() if not a.startswith("biggait.parity")
+                          and any(b.startswith("biggait.parity") for b in deps))
+    assert parity_users == ["biggait.gpu_check"], parity_users
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen

@@ -8,7 +8,6 @@ called as ``model(frames, ratios, seq_lengths=None, return_maps=False) -> ModelO
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -23,20 +22,10 @@ from biggait.models.extractor import GRE
 from biggait.models.gaitbase import GaitBase
 from biggait.models.padding import to_canvas, validity_mask
 from biggait.models.hf_dinov2 import load_upstream_path
+from biggait.models.output import ModelOutput
 from biggait.models.weights import load_mask_branch
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ModelOutput:
-    """What a forward returns (docs/interfaces.md)."""
-
-    embeddings: Tensor  # [n, embed_dim, parts] retrieval features
-    logits: Tensor  # [n, num_classes, parts] cosine logits (not scaled)
-    bnneck: Tensor  # [n, embed_dim, parts]
-    aux: dict[str, Tensor] = field(default_factory=dict)  # raw auxiliary losses (training)
-    maps: dict[str, Tensor] = field(default_factory=dict)  # only with return_maps=True
 
 
 def check_inputs(frames: Tensor, ratios: Tensor | None, seq_lengths: Tensor | None, channels: int) -> None:

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from biggait.config import ModelConfig
 from biggait.errors import ConfigError, DataError
 from biggait.models.backbone import FrozenLVM
-from biggait.models.biggait import ModelOutput
+from biggait.models.output import ModelOutput
 from biggait.models.gait_heads import SharedHeads, released_init
 from biggait.models.humanspace import HumanSpace, group_inputs, joint_layer_norm
 from biggait.models.token_mask import TokenMaskBranch, token_mask

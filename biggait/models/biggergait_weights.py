@@ -209,20 +209,3 @@ def released_model_config(sd: dict[str, Tensor], base: ModelConfig, source: str)
     return dataclasses.replace(base, arch="biggergait", lvm=variant[0], lvm_tiny=False, channels=channels,
                                embed_dim=embed, num_classes=classes, biggergait=bcfg, lvm_checkpoint="",
                                mask_pretrained="")
-
-
-def load_released_model(raw: dict, path: str | Path, exp=None, upstream: str | Path | None = None):
-    """A released BiggerGait checkpoint -> ``(model in eval mode, experiment)``, the architecture read from
-    the file (:func:`released_model_config`). A file without ``Backbone.*`` needs ``upstream`` (or
-    ``exp.model.lvm_checkpoint``): the HuggingFace folder or Meta file of the DINOv2 it was trained on."""
-    from biggait.config import Experiment
-    from biggait.models.biggergait import build_biggergait
-
-    exp = exp or Experiment(name="biggergait_released")
-    sd = unwrap(raw)
-    mcfg = released_model_config(sd, exp.model, str(path))
-    model = build_biggergait(mcfg, mcfg.num_classes, load_lvm=False)
-    upstream = upstream or exp.model.lvm_checkpoint or None
-    load_released_state_dict(model, sd, str(path), upstream=upstream)
-    mcfg = dataclasses.replace(mcfg, lvm_checkpoint=str(upstream) if upstream and not backbone_of(sd) else "")
-    return model.eval(), dataclasses.replace(exp, model=mcfg)
