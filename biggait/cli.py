@@ -30,7 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tolerances": ("biggait.reporting.cli", "per-number tolerances of check-metrics from seed-to-seed noise"),
     "compare": ("biggait.reporting.compare", "paired rank-1 comparison of two evaluated models, per condition"),
     "claims": ("biggait.reporting.cli", "test the paper's claims (config/claims.yaml) with paired bootstraps"),
-    "upstream-report": ("biggait.reporting.cli", "random vs pretrained upstream: mask IoU, rank-1, probes (tables/upstream)"),
+    "upstream-report": (
+        "biggait.reporting.cli",
+        "random vs pretrained upstream: mask IoU, rank-1, probes (tables/upstream)",
+    ),
     "job-times": ("biggait.reporting.job_times", "wall time and peak memory of the workflow's jobs (tables/job_times)"),
     "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),
     "gpu-check": ("biggait.gpu_check", "GPU acceptance: goldens on CUDA, training / extraction speed, GPU claiming"),
@@ -61,7 +64,9 @@ class _VersionAction(argparse.Action):
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; only the command named in ``argv`` (if any) gets its stage's arguments."""
-    parser = argparse.ArgumentParser(prog="biggait", description="BigGait reproduction suite: one command per pipeline step")
+    parser = argparse.ArgumentParser(
+        prog="biggait", description="BigGait reproduction suite: one command per pipeline step"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -86,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser(argv)
         cpu_kernels.apply_torch_flags()
         args = parser.parse_args(argv)
-        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                            format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+        )
         if not getattr(args, "command", None):
             parser.print_help()
             return 2

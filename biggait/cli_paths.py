@@ -92,8 +92,10 @@ class EvaluationSpec(_PathType):
             if path.exists() and not path.is_dir():
                 raise DataError(f"{text}: is a file (expected an experiment name or a {self.what} folder)")
             if not path.is_dir():
-                raise DataError(f"{text}: {self.what} folder not found (expected an experiment name, or a folder "
-                                "<experiment>[/seed<k>/<test>])")
+                raise DataError(
+                    f"{text}: {self.what} folder not found (expected an experiment name, or a folder "
+                    "<experiment>[/seed<k>/<test>])"
+                )
         return text
 
 
@@ -113,8 +115,9 @@ def _check_creatable(path: Path, what: str, folder: bool) -> None:
     try:
         fd, probe = tempfile.mkstemp(prefix=".biggait-probe-", dir=base)
     except OSError as exc:
-        raise DataError(f"{path}: cannot be written ({exc.strerror or exc} in {base}; expected a writable "
-                        f"{what} path)") from None
+        raise DataError(
+            f"{path}: cannot be written ({exc.strerror or exc} in {base}; expected a writable {what} path)"
+        ) from None
     os.close(fd)
     os.unlink(probe)
 

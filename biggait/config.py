@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -80,11 +81,13 @@ class ModelConfig:
     arch: Literal["biggait", "gaitbase", "biggergait"] = "biggait"  # gaitbase = silhouette baseline
     lvm: str = "vits14"  # vits14 | vitb14 | vitl14 | vitg14 | *_reg4 (biggait.models.backbone)
     lvm_tiny: bool = False  # a tiny ViT of the variant's shape family (demo: pretrained by pretrain-lvm; tests: random)
-    lvm_checkpoint: str = ""  # official Meta file dinov2_<variant>_pretrain.pth or a HuggingFace DINOv2 folder; "" = random
+    lvm_checkpoint: str = (
+        ""  # official Meta file dinov2_<variant>_pretrain.pth or a HuggingFace DINOv2 folder; "" = random
+    )
     lvm_random: bool = False  # ablation: keep the upstream's random initialisation; no checkpoint is loaded
     image_size: int = 224  # LVM input width; height is twice it (448x224)
     lvm_patch: int = 14  # ViT patch size; other values only for the tiny stand-ins (demo: 4 -> 16x8 grid)
-    sils_size: int = 32  # GRE map width; height is twice it (64x32)
+    gre_map_width: int = 32  # GRE map width; height is twice it (64x32)
     taps: Literal["both", "last", "mid4"] = "both"  # which LVM taps feed the GRE
     mask_branch: bool = True  # off: every valid pixel is foreground
     appearance_branch: bool = True
@@ -108,12 +111,25 @@ class ModelConfig:
         """What the frozen upstream's maps depend on besides its weights: two models with equal
         signatures and equal LVM weights compute identical maps of the same frames (shared evaluation)."""
         if self.arch == "gaitbase":
-            return ("gaitbase", self.sils_size, self.pad_and_resize)
+            return ("gaitbase", self.gre_map_width, self.pad_and_resize)
         if self.arch == "biggergait":  # no shared upstream pass (it has no ``upstream`` method)
-            return ("biggergait", self.lvm, self.lvm_tiny, self.lvm_patch, self.image_size,
-                    self.biggergait.pos_embed_interpolation)
-        return ("biggait", self.lvm, self.lvm_tiny, self.lvm_patch, self.image_size, self.sils_size,
-                self.pad_and_resize)
+            return (
+                "biggergait",
+                self.lvm,
+                self.lvm_tiny,
+                self.lvm_patch,
+                self.image_size,
+                self.biggergait.pos_embed_interpolation,
+            )
+        return (
+            "biggait",
+            self.lvm,
+            self.lvm_tiny,
+            self.lvm_patch,
+            self.image_size,
+            self.gre_map_width,
+            self.pad_and_resize,
+        )
 
 
 @dataclass(frozen=True)
@@ -236,6 +252,27 @@ def _check_value(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where}: unsupported type {tp!r}")  # pragma: no cover
 
 
+# Renamed keys: old path -> new name. The old one still loads, with one warning line on stderr per process.
+DEPRECATED_KEYS = {"model.sils_size": "gre_map_width"}
+_warned: set[str] = set()
+
+
+def _rename_deprecated(layer: dict, where: str) -> dict:
+    """``layer`` (one YAML file's or the overrides' raw mapping) with its deprecated keys renamed."""
+    for old_path, new in DEPRECATED_KEYS.items():
+        section, _, old = old_path.rpartition(".")
+        sec = layer.get(section)
+        if not isinstance(sec, dict) or old not in sec:
+            continue
+        if new in sec:
+            raise ConfigError(f"{where}: {old_path} is a deprecated alias of {section}.{new}; give only {new}")
+        layer = {**layer, section: {(new if k == old else k): v for k, v in sec.items()}}
+        if old_path not in _warned:
+            _warned.add(old_path)
+            print(f"warning: {where}: {old_path} is deprecated, use {section}.{new} (same meaning)", file=sys.stderr)
+    return layer
+
+
 def _build(cls: type, raw: dict, where: str) -> Any:
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
@@ -283,16 +320,22 @@ def _read_yaml(path: Path) -> dict:
 def _resolve_paths(raw: dict, base_dir: Path) -> dict:
     """Resolve the known path-valued keys of a raw layer against ``base_dir``."""
     raw = json.loads(json.dumps(raw))  # deep copy of plain data
-    for section, key in (("data", "root"), ("data", "partition"), ("model", "lvm_checkpoint"),
-                         ("model", "mask_pretrained")):
+    for section, key in (
+        ("data", "root"),
+        ("data", "partition"),
+        ("model", "lvm_checkpoint"),
+        ("model", "mask_pretrained"),
+    ):
         sec = raw.get(section)
         if isinstance(sec, dict) and isinstance(sec.get(key), str) and sec[key]:
             sec[key] = str((base_dir / sec[key]).resolve()) if not Path(sec[key]).is_absolute() else sec[key]
     for extra in _SCALE_EXTRAS:
         m = raw.get(extra)
         if isinstance(m, dict):
-            raw[extra] = {k: (str((base_dir / v).resolve()) if isinstance(v, str) and v and not Path(v).is_absolute() else v)
-                          for k, v in m.items()}
+            raw[extra] = {
+                k: (str((base_dir / v).resolve()) if isinstance(v, str) and v and not Path(v).is_absolute() else v)
+                for k, v in m.items()
+            }
     return raw
 
 
@@ -339,8 +382,7 @@ def repo_config_file(*parts: str, what: str) -> Path:
     """
     d = config_dir()
     if not d.is_dir():
-        raise ConfigError(f"biggait was installed without its repository (config/ not found at {d}): "
-                          f"{INSTALL_HINT}")
+        raise ConfigError(f"biggait was installed without its repository (config/ not found at {d}): {INSTALL_HINT}")
     path = d.joinpath(*parts)
     if not path.is_file():
         raise ConfigError(f"{path}: {what} not found")
@@ -369,7 +411,7 @@ def load_experiment(
     exp_raw: dict = {}
     if path is not None:
         p = Path(path)
-        exp_raw = _resolve_paths(_read_yaml(p), p.resolve().parent)
+        exp_raw = _rename_deprecated(_resolve_paths(_read_yaml(p), p.resolve().parent), str(p))
         for extra in _SCALE_EXTRAS:
             if extra in exp_raw:
                 raise ConfigError(f"{p}: {extra}: only allowed in a scale overlay")
@@ -377,13 +419,17 @@ def load_experiment(
     for text in overrides:
         keys, value = parse_override(text)
         _set_in(over_raw, keys, value)
+    over_raw = _rename_deprecated(over_raw, "--set")
     scale = scale or over_raw.get("scale") or exp_raw.get("scale") or "paper"
     if scale not in ("demo", "paper"):
         raise ConfigError(f"scale: expected one of ['demo', 'paper'], got {scale!r}")
     # The overlay is never optional: a missing one would silently leave the defaults (paper scale).
-    sf = Path(scale_file) if scale_file else repo_config_file("scales", f"{scale}.yaml",
-                                                               what=f"scale overlay of scale {scale!r}")
-    scale_raw = _resolve_paths(_read_yaml(sf), sf.resolve().parent)
+    sf = (
+        Path(scale_file)
+        if scale_file
+        else repo_config_file("scales", f"{scale}.yaml", what=f"scale overlay of scale {scale!r}")
+    )
+    scale_raw = _rename_deprecated(_resolve_paths(_read_yaml(sf), sf.resolve().parent), str(sf))
     extras = {k: scale_raw.pop(k, {}) or {} for k in _SCALE_EXTRAS}
 
     merged = _deep_merge(_deep_merge(scale_raw, exp_raw), over_raw)
@@ -411,7 +457,7 @@ def load_experiment(
 def experiment_from_dict(raw: dict, where: str = "<dict>") -> Experiment:
     """Rebuild an Experiment from :func:`to_dict` output (e.g. a run folder's config.yaml)."""
     try:
-        return _build(Experiment, raw, "")
+        return _build(Experiment, _rename_deprecated(raw, where), "")
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

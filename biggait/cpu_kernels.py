@@ -59,8 +59,10 @@ def pin(mode: str = REPRODUCIBLE) -> None:  # noqa: D401
         if "torch" in sys.modules and any(os.environ.get(k) != v for k, v in REPRODUCIBLE_ENV.items()):
             from biggait.errors import BigGaitError
 
-            raise BigGaitError(f"reproducible CPU kernels must be set before torch is imported "
-                               f"(set {MODE_ENV}=native to run with the native ones)")
+            raise BigGaitError(
+                f"reproducible CPU kernels must be set before torch is imported "
+                f"(set {MODE_ENV}=native to run with the native ones)"
+            )
         os.environ.update(REPRODUCIBLE_ENV)
     apply_torch_flags()
 

@@ -15,9 +15,26 @@ from typing import Literal
 
 from biggait.errors import DataError, EvaluationError
 
-__all__ = ["Column", "Dataset", "DatasetPreset", "ProtocolSpec", "Score", "DATASETS", "PRESETS", "PROTOCOLS",
-           "DATASET_LABELS", "SCORES", "WITHIN_COLUMNS", "CROSS_COLUMNS", "ALIASES", "dataset_name",
-           "canonical_name", "get_preset", "get_protocol", "known_presets"]
+__all__ = [
+    "Column",
+    "Dataset",
+    "DatasetPreset",
+    "ProtocolSpec",
+    "Score",
+    "DATASETS",
+    "PRESETS",
+    "PROTOCOLS",
+    "DATASET_LABELS",
+    "SCORES",
+    "WITHIN_COLUMNS",
+    "CROSS_COLUMNS",
+    "ALIASES",
+    "dataset_name",
+    "canonical_name",
+    "get_preset",
+    "get_protocol",
+    "known_presets",
+]
 
 Types = tuple[str, ...]
 
@@ -137,50 +154,87 @@ _CCPG_CAMERA_SEP = "_"
 _CASIAB_TYPES = tuple(f"nm-{i:02d}" for i in range(1, 7)) + ("bg-01", "bg-02", "cl-01", "cl-02")
 _CASIAB_GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
 _SUSTECH_GALLERY = ("00-nm",)
-_SUSTECH_CONDITIONS = ("Normal", "Bag", "Clothing", "Carrying", "Umbrella", "Uniform", "Occlusion", "Night",
-                       "Overall")
+_SUSTECH_CONDITIONS = ("Normal", "Bag", "Clothing", "Carrying", "Umbrella", "Uniform", "Occlusion", "Night", "Overall")
 
 # The dict literal is the only registry.
 DATASETS: dict[str, Dataset] = {
     "ccpg": Dataset(
-        name="ccpg", label="CCPG",
+        name="ccpg",
+        label="CCPG",
         files=DatasetPreset(
-            name="ccpg", rgb_glob="*-aligned-rgbs.pkl", rgb_layout="chw",
-            ratio_glob="*-ratios.pkl", ratio_layout="wh", sil_glob="*-aligned-sils.pkl",
-            frame_aspect=0.5, test_max_frames=250, num_classes=100, types=_CCPG_TYPES,
-            camera_sep=_CCPG_CAMERA_SEP),
+            name="ccpg",
+            rgb_glob="*-aligned-rgbs.pkl",
+            rgb_layout="chw",
+            ratio_glob="*-ratios.pkl",
+            ratio_layout="wh",
+            sil_glob="*-aligned-sils.pkl",
+            frame_aspect=0.5,
+            test_max_frames=250,
+            num_classes=100,
+            types=_CCPG_TYPES,
+            camera_sep=_CCPG_CAMERA_SEP,
+        ),
         protocol=ProtocolSpec(
-            kind="ccpg", view_sep=_CCPG_CAMERA_SEP, num_rank=5, ranks=(1, 5),
+            kind="ccpg",
+            view_sep=_CCPG_CAMERA_SEP,
+            num_rank=5,
+            ranks=(1, 5),
             conditions={
                 "CL": (("U0_D0_BG", "U0_D0"), ("U1_D1", "U2_D2", "U3_D3")),
                 "UP": (("U3_D3",), ("U0_D3",)),
                 "DN": (("U1_D0",), ("U1_D1",)),
                 "BG": (("U0_D0_BG",), ("U0_D0",)),
-            }),
-        score=_GAIT, columns=_cols("CL", "UP", "DN", "BG")),
+            },
+        ),
+        score=_GAIT,
+        columns=_cols("CL", "UP", "DN", "BG"),
+    ),
     "casiab": Dataset(  # CASIA-B and the re-segmented RGB CASIA-B* share the protocol
-        name="casiab", label="CASIA-B*",
+        name="casiab",
+        label="CASIA-B*",
         files=DatasetPreset(
-            name="casiab", rgb_glob="*-rgbs.pkl", rgb_layout="chw",
-            ratio_glob="*-ratios.pkl", ratio_layout="wh", sil_glob="*-sils.pkl",
-            frame_aspect=1.0, test_max_frames=0, num_classes=74, types=_CASIAB_TYPES),
+            name="casiab",
+            rgb_glob="*-rgbs.pkl",
+            rgb_layout="chw",
+            ratio_glob="*-ratios.pkl",
+            ratio_layout="wh",
+            sil_glob="*-sils.pkl",
+            frame_aspect=1.0,
+            test_max_frames=0,
+            num_classes=74,
+            types=_CASIAB_TYPES,
+        ),
         protocol=ProtocolSpec(
-            kind="cross_view", num_rank=1,
+            kind="cross_view",
+            num_rank=1,
             conditions={
                 "NM": (("nm-05", "nm-06"), _CASIAB_GALLERY),
                 "BG": (("bg-01", "bg-02"), _CASIAB_GALLERY),
                 "CL": (("cl-01", "cl-02"), _CASIAB_GALLERY),
-            }),
-        score=_GAIT, columns=_cols("NM", "BG", "CL"),
-        aliases=("casia-b", "casia_b", "casiab_star", "casia-b*")),
+            },
+        ),
+        score=_GAIT,
+        columns=_cols("NM", "BG", "CL"),
+        aliases=("casia-b", "casia_b", "casiab_star", "casia-b*"),
+    ),
     "sustech1k": Dataset(
-        name="sustech1k", label="SUSTech1K",
+        name="sustech1k",
+        label="SUSTech1K",
         files=DatasetPreset(
-            name="sustech1k", rgb_glob="05-*-Camera-RGB_raw.pkl", rgb_layout="hwc",
-            ratio_glob="04-*-Camera-Ratios-HW.pkl", ratio_layout="hw", sil_glob="03-*-Camera-Sils_aligned.pkl",
-            frame_aspect=1.0, test_max_frames=720, num_classes=250),
+            name="sustech1k",
+            rgb_glob="05-*-Camera-RGB_raw.pkl",
+            rgb_layout="hwc",
+            ratio_glob="04-*-Camera-Ratios-HW.pkl",
+            ratio_layout="hw",
+            sil_glob="03-*-Camera-Sils_aligned.pkl",
+            frame_aspect=1.0,
+            test_max_frames=720,
+            num_classes=250,
+        ),
         protocol=ProtocolSpec(
-            kind="cross_view", match="substring", num_rank=5,
+            kind="cross_view",
+            match="substring",
+            num_rank=5,
             conditions={
                 "Normal": (("01-nm",), _SUSTECH_GALLERY),
                 "Bag": (("bg",), _SUSTECH_GALLERY),
@@ -191,19 +245,32 @@ DATASETS: dict[str, Dataset] = {
                 "Occlusion": (("oc",), _SUSTECH_GALLERY),
                 "Night": (("nt",), _SUSTECH_GALLERY),
                 "Overall": (("01", "02", "03", "04"), _SUSTECH_GALLERY),
-            }),
-        score=_GAIT, columns=_cols(*_SUSTECH_CONDITIONS),
+            },
+        ),
+        score=_GAIT,
+        columns=_cols(*_SUSTECH_CONDITIONS),
         # the cross-domain table shows fewer columns, under the paper's short names
-        cross_columns=(Column("CL", "Clothing"), Column("NT", "Night"), Column("Overall", "Overall"))),
+        cross_columns=(Column("CL", "Clothing"), Column("NT", "Night"), Column("Overall", "Overall")),
+    ),
     "ccgr_mini": Dataset(
-        name="ccgr_mini", label="CCGR-Mini",
+        name="ccgr_mini",
+        label="CCGR-Mini",
         files=DatasetPreset(
-            name="ccgr_mini", rgb_glob="*-rgbs.pkl", rgb_layout="chw",
-            ratio_glob="*-ratios.pkl", ratio_layout="wh", sil_glob="*-sils.pkl",
-            frame_aspect=1.0, test_max_frames=720, num_classes=571),
+            name="ccgr_mini",
+            rgb_glob="*-rgbs.pkl",
+            rgb_layout="chw",
+            ratio_glob="*-ratios.pkl",
+            ratio_layout="wh",
+            sil_glob="*-sils.pkl",
+            frame_aspect=1.0,
+            test_max_frames=720,
+            num_classes=571,
+        ),
         # Gallery = the partition's GALLERY_SET of "id-type-view" keys; every other sequence probes.
         protocol=ProtocolSpec(kind="listed_gallery", ranks=(1, 5, 10), conditions={"all": ((), ())}),
-        score=Score("reid", "rank1"), aliases=("ccgr-mini", "ccgrmini")),
+        score=Score("reid", "rank1"),
+        aliases=("ccgr-mini", "ccgrmini"),
+    ),
 }
 
 # ---- views of the registry ---------------------------------------------------------------------------
@@ -212,8 +279,9 @@ PROTOCOLS: dict[str, ProtocolSpec] = {n: d.protocol for n, d in DATASETS.items()
 DATASET_LABELS: dict[str, str] = {n: d.label for n, d in DATASETS.items()}
 SCORES: dict[str, Score] = {n: d.score for n, d in DATASETS.items()}
 WITHIN_COLUMNS: dict[str, tuple[Column, ...]] = {n: d.columns for n, d in DATASETS.items() if d.columns}
-CROSS_COLUMNS: dict[str, tuple[Column, ...]] = {n: d.cross_columns or d.columns for n, d in DATASETS.items()
-                                                if d.columns}
+CROSS_COLUMNS: dict[str, tuple[Column, ...]] = {
+    n: d.cross_columns or d.columns for n, d in DATASETS.items() if d.columns
+}
 ALIASES: dict[str, str] = {a: n for n, d in DATASETS.items() for a in d.aliases}
 
 

@@ -9,8 +9,9 @@ import torch
 from biggait.errors import BigGaitError, ConfigError
 
 
-def resolve_device(spec: str, *, local_rank: int = 0, what: str = "train.device",
-                   error: type[BigGaitError] = ConfigError) -> torch.device:
+def resolve_device(
+    spec: str, *, local_rank: int = 0, what: str = "train.device", error: type[BigGaitError] = ConfigError
+) -> torch.device:
     """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; explicit specs are checked.
 
     ``what`` names the setting in error messages (``train.device``, ``--device``); ``error`` is the
@@ -24,9 +25,11 @@ def resolve_device(spec: str, *, local_rank: int = 0, what: str = "train.device"
             return torch.device(f"cuda:{local_rank}")
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         if visible:  # a GPU was claimed or assigned (gpu_claim, SLURM): never fall back to the CPU silently
-            raise error(f"{what}: auto: CUDA_VISIBLE_DEVICES={visible} gives this job a GPU but CUDA is not usable "
-                        f"by torch {torch.__version__} ({cuda_problem()}); install the torch wheel for your "
-                        "driver (README, 'GPUs'), or set CUDA_VISIBLE_DEVICES= to run on the CPU")
+            raise error(
+                f"{what}: auto: CUDA_VISIBLE_DEVICES={visible} gives this job a GPU but CUDA is not usable "
+                f"by torch {torch.__version__} ({cuda_problem()}); install the torch wheel for your "
+                "driver (README, 'GPUs'), or set CUDA_VISIBLE_DEVICES= to run on the CPU"
+            )
         return torch.device("cpu")
     try:
         dev = torch.device(spec)

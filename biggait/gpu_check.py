@@ -23,7 +23,6 @@ numbers are not the acceptance numbers.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -61,8 +60,10 @@ def check_golden(dev: torch.device, golden_dir: Path, amp: torch.dtype | None) -
     out: dict = {"fp32": {}, "autocast": {}, "autocast_dtype": str(amp).replace("torch.", "") if amp else None}
     for case in cases:
         res = check_forward(golden_dir, weights, case, device=str(dev))
-        out["fp32"][case] = {"passed": all(r.passed for r in res),
-                             "arrays": {r.name: [r.max_abs_diff, r.tolerance, r.passed] for r in res}}
+        out["fp32"][case] = {
+            "passed": all(r.passed for r in res),
+            "arrays": {r.name: [r.max_abs_diff, r.tolerance, r.passed] for r in res},
+        }
         if amp is not None:
             res = check_forward(golden_dir, weights, case, device=str(dev), autocast=amp)
             out["autocast"][case] = {r.name: r.max_abs_diff for r in res}
@@ -98,10 +99,17 @@ def check_train(dev: torch.device, shapes: dict, steps: int, amp_setting: str = 
         terms, _ = train_step(model, opt, scaler, frames, ratios, labels, model.loss_cfg, amp_dtype=amp)
     _sync(dev)
     per_step = (time.perf_counter() - t0) / steps
-    return {"batch": [shapes["batch_p"], shapes["batch_k"], s], "frames_per_step": n * s, "amp": str(amp),
-            "seconds_per_iter": per_step, "iters_per_s": 1.0 / per_step, "frames_per_s": n * s / per_step,
-            "peak_memory_gib": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
-            "projected_hours_40k": per_step * shapes["iters"] / 3600, "loss": float(terms["total"].detach())}
+    return {
+        "batch": [shapes["batch_p"], shapes["batch_k"], s],
+        "frames_per_step": n * s,
+        "amp": str(amp),
+        "seconds_per_iter": per_step,
+        "iters_per_s": 1.0 / per_step,
+        "frames_per_s": n * s / per_step,
+        "peak_memory_gib": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+        "projected_hours_40k": per_step * shapes["iters"] / 3600,
+        "loss": float(terms["total"].detach()),
+    }
 
 
 def check_eval(dev: torch.device, shapes: dict) -> dict:
@@ -130,9 +138,13 @@ def check_eval(dev: torch.device, shapes: dict) -> dict:
     views = rng.integers(0, 10, n).astype(str)
     t0 = time.perf_counter()
     evaluate("ccpg", feats, labels, types, views)
-    return {"extract_frames_per_s": t / float(np.median(times)), "sequence_frames": t,
-            "ccpg_protocol_seconds": time.perf_counter() - t0, "ccpg_sequences": n,
-            "note": "the protocol's distances run on the CPU (exact fp32, as the released evaluator)"}
+    return {
+        "extract_frames_per_s": t / float(np.median(times)),
+        "sequence_frames": t,
+        "ccpg_protocol_seconds": time.perf_counter() - t0,
+        "ccpg_sequences": n,
+        "note": "the protocol's distances run on the CPU (exact fp32, as the released evaluator)",
+    }
 
 
 def check_claim() -> dict:
@@ -142,23 +154,47 @@ def check_claim() -> dict:
     gpus = list_gpus()
     if not gpus:
         return {"skipped": "nvidia-smi lists no GPU"}
-    probe = ("import json, os, torch; p = torch.cuda.get_device_properties(0); "
-             "print(json.dumps({'visible': os.environ['CUDA_VISIBLE_DEVICES'], 'name': p.name, "
-             "'uuid': str(getattr(p, 'uuid', ''))}))")
+    probe = (
+        "import json, os, torch; p = torch.cuda.get_device_properties(0); "
+        "print(json.dumps({'visible': os.environ['CUDA_VISIBLE_DEVICES'], 'name': p.name, "
+        "'uuid': str(getattr(p, 'uuid', ''))}))"
+    )
     lock_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "biggait-gpu-check-locks"
-    cmd = [sys.executable, "-m", "biggait.gpu_claim", "--gpus", "1", "--lock-dir", str(lock_dir), "--wait", "60",
-           "--", sys.executable, "-c", probe]
+    cmd = [
+        sys.executable,
+        "-m",
+        "biggait.gpu_claim",
+        "--gpus",
+        "1",
+        "--lock-dir",
+        str(lock_dir),
+        "--wait",
+        "60",
+        "--",
+        sys.executable,
+        "-c",
+        probe,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         return {"passed": False, "error": out.stderr.strip().splitlines()[-1:] or ["no output"]}
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    smi = subprocess.run(["nvidia-smi", "--query-gpu=index,name,uuid", "--format=csv,noheader"],
-                         capture_output=True, text=True, timeout=30).stdout
+    smi = subprocess.run(
+        ["nvidia-smi", "--query-gpu=index,name,uuid", "--format=csv,noheader"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
     rows = {r.split(",")[0].strip(): [c.strip() for c in r.split(",")[1:]] for r in smi.strip().splitlines()}
     name, uuid = rows.get(seen["visible"], ["?", "?"])
     same = seen["name"] == name and (not seen["uuid"] or uuid.endswith(seen["uuid"]) or seen["uuid"] in uuid)
-    return {"claimed": seen["visible"], "cuda_name": seen["name"], "smi_name": name, "smi_uuid": uuid,
-            "passed": bool(same)}
+    return {
+        "claimed": seen["visible"],
+        "cuda_name": seen["name"],
+        "smi_name": name,
+        "smi_uuid": uuid,
+        "passed": bool(same),
+    }
 
 
 def run_gpu_check(device: str, golden_dir: Path, steps: int, quick: bool) -> dict:
@@ -167,13 +203,19 @@ def run_gpu_check(device: str, golden_dir: Path, steps: int, quick: bool) -> dic
     from biggait.train.loop import resolve_amp
 
     amp = resolve_amp("auto", dev) if dev.type == "cuda" else torch.bfloat16
-    result: dict = {"device": str(dev), "quick": quick, "versions": package_versions(),
-                    "date": time.strftime("%Y-%m-%d")}
+    result: dict = {
+        "device": str(dev),
+        "quick": quick,
+        "versions": package_versions(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     t0 = time.perf_counter()
-    for name, fn in (("golden", lambda: check_golden(dev, golden_dir, amp)),
-                     ("train", lambda: check_train(dev, shapes, steps)),
-                     ("eval", lambda: check_eval(dev, shapes)),
-                     ("gpu_claim", check_claim if dev.type == "cuda" else lambda: {"skipped": "not a CUDA run"})):
+    for name, fn in (
+        ("golden", lambda: check_golden(dev, golden_dir, amp)),
+        ("train", lambda: check_train(dev, shapes, steps)),
+        ("eval", lambda: check_eval(dev, shapes)),
+        ("gpu_claim", check_claim if dev.type == "cuda" else lambda: {"skipped": "not a CUDA run"}),
+    ):
         s0 = time.perf_counter()
         try:
             result[name] = fn()
@@ -188,33 +230,50 @@ def run_gpu_check(device: str, golden_dir: Path, steps: int, quick: bool) -> dic
 
 def report_lines(res: dict) -> list[str]:
     """The printed table."""
-    lines = [f"gpu-check on {res['device']} ({', '.join(res['versions'].get('gpus') or ['no GPU'])}), "
-             f"torch {res['versions'].get('torch')} CUDA {res['versions'].get('torch_cuda')}"
-             + (" [--quick: not the acceptance shapes]" if res["quick"] else "")]
+    lines = [
+        f"gpu-check on {res['device']} ({', '.join(res['versions'].get('gpus') or ['no GPU'])}), "
+        f"torch {res['versions'].get('torch')} CUDA {res['versions'].get('torch_cuda')}"
+        + (" [--quick: not the acceptance shapes]" if res["quick"] else "")
+    ]
     g = res["golden"]
     if "fp32" in g:
         for case, c in g["fp32"].items():
             worst = max(c["arrays"].items(), key=lambda kv: kv[1][0] / kv[1][1] if kv[1][1] else 0.0)
-            lines.append(f"  golden fp32 {case:<36} {'PASS' if c['passed'] else 'FAIL'}  "
-                         f"(closest to its tolerance: {worst[0]} {worst[1][0]:.2e} <= {worst[1][1]:.0e})")
+            lines.append(
+                f"  golden fp32 {case:<36} {'PASS' if c['passed'] else 'FAIL'}  "
+                f"(closest to its tolerance: {worst[0]} {worst[1][0]:.2e} <= {worst[1][1]:.0e})"
+            )
         for case, diffs in g["autocast"].items():
-            lines.append(f"  golden {g['autocast_dtype']} {case:<36} embed_1 max diff {diffs.get('embed_1', float('nan')):.3e} (reported)")
+            lines.append(
+                f"  golden {g['autocast_dtype']} {case:<36}"
+                f" embed_1 max diff {diffs.get('embed_1', float('nan')):.3e} (reported)"
+            )
     else:
         lines.append(f"  golden: {g.get('skipped') or g.get('error')}")
     t = res["train"]
     if "iters_per_s" in t:
         mem = f"{t['peak_memory_gib']:.1f} GiB" if t["peak_memory_gib"] is not None else "n/a (CPU)"
-        lines.append(f"  train step {t['batch'][0]}x{t['batch'][1]}x{t['batch'][2]} {t['amp']}: {t['iters_per_s']:.3f} it/s, "
-                     f"{t['frames_per_s']:.0f} frames/s, peak {mem}, 40k iterations ~ {t['projected_hours_40k']:.2f} h")
+        lines.append(
+            f"  train step {t['batch'][0]}x{t['batch'][1]}x{t['batch'][2]} {t['amp']}: {t['iters_per_s']:.3f} it/s, "
+            f"{t['frames_per_s']:.0f} frames/s, peak {mem}, 40k iterations ~ {t['projected_hours_40k']:.2f} h"
+        )
     else:
         lines.append(f"  train: {t.get('error')}")
     e = res["eval"]
     if "extract_frames_per_s" in e:
-        lines.append(f"  extraction {e['extract_frames_per_s']:.0f} frames/s ({e['sequence_frames']}-frame sequences); "
-                     f"CCPG protocol on {e['ccpg_sequences']} sequences {e['ccpg_protocol_seconds']:.1f} s")
+        lines.append(
+            f"  extraction {e['extract_frames_per_s']:.0f} frames/s ({e['sequence_frames']}-frame sequences); "
+            f"CCPG protocol on {e['ccpg_sequences']} sequences {e['ccpg_protocol_seconds']:.1f} s"
+        )
     c = res["gpu_claim"]
-    lines.append(f"  gpu_claim: {c.get('skipped') or ('PASS' if c.get('passed') else 'FAIL')} "
-                 + (f"(claimed {c['claimed']}: CUDA sees {c['cuda_name']}, nvidia-smi {c['smi_name']})" if "claimed" in c else ""))
+    lines.append(
+        f"  gpu_claim: {c.get('skipped') or ('PASS' if c.get('passed') else 'FAIL')} "
+        + (
+            f"(claimed {c['claimed']}: CUDA sees {c['cuda_name']}, nvidia-smi {c['smi_name']})"
+            if "claimed" in c
+            else ""
+        )
+    )
     lines.append(f"{'PASSED' if res['passed'] else 'FAILED'} in {res['seconds']} s")
     return lines
 
@@ -223,17 +282,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from biggait.parity.golden import default_golden_dir
 
     p.add_argument("--device", default="cuda", help="cuda | cuda:N (cpu only with --quick) (default %(default)s)")
-    p.add_argument("--out", type=OutputFile("result JSON"), default=Path("results/gpu_check.json"),
-                   help="result JSON (default %(default)s)")
-    p.add_argument("--golden-dir", type=InputDir("golden folder"), default=default_golden_dir(),
-                   help="golden folder (default %(default)s)")
-    p.add_argument("--steps", type=int, default=10, help="timed training steps after 3 warm-up steps (default %(default)s)")
+    p.add_argument(
+        "--out",
+        type=OutputFile("result JSON"),
+        default=Path("results/gpu_check.json"),
+        help="result JSON (default %(default)s)",
+    )
+    p.add_argument(
+        "--golden-dir",
+        type=InputDir("golden folder"),
+        default=default_golden_dir(),
+        help="golden folder (default %(default)s)",
+    )
+    p.add_argument(
+        "--steps", type=int, default=10, help="timed training steps after 3 warm-up steps (default %(default)s)"
+    )
     p.add_argument("--quick", action="store_true", help="tiny shapes: a smoke run of the command, not the acceptance")
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.quick and not str(args.device).startswith("cuda"):
-        raise BigGaitError(f"--device {args.device}: the acceptance check runs on a CUDA GPU (use --quick for a smoke run)")
+        raise BigGaitError(
+            f"--device {args.device}: the acceptance check runs on a CUDA GPU (use --quick for a smoke run)"
+        )
     if args.steps < 1:
         raise BigGaitError(f"--steps {args.steps}: expected >= 1")
     res = run_gpu_check(args.device, args.golden_dir, args.steps, args.quick)

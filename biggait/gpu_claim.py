@@ -26,9 +26,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from biggait.locks import try_lock
 
@@ -84,8 +84,12 @@ def list_gpus() -> list[GpuInfo]:
     if exe is None:
         return []
     try:
-        out = subprocess.run([exe, "--query-gpu=index,uuid,memory.used,memory.total,utilization.gpu",
-                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [exe, "--query-gpu=index,uuid,memory.used,memory.total,utilization.gpu", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
     return parse_nvidia_smi(out.stdout) if out.returncode == 0 else []
@@ -112,9 +116,15 @@ def visible_gpus(gpus: list[GpuInfo], visible: str | None) -> list[GpuInfo]:
     return out
 
 
-def claim_gpu(lock_dir: str | Path, *, max_used_fraction: float = 0.5, wait_s: float = 0.0,
-              poll_s: float = 10.0, gpus: Callable[[], list[GpuInfo]] = list_gpus,
-              visible: str | None = None) -> tuple[int | str, int] | None:
+def claim_gpu(
+    lock_dir: str | Path,
+    *,
+    max_used_fraction: float = 0.5,
+    wait_s: float = 0.0,
+    poll_s: float = 10.0,
+    gpus: Callable[[], list[GpuInfo]] = list_gpus,
+    visible: str | None = None,
+) -> tuple[int | str, int] | None:
     """Lock the least-used free GPU among the ``visible`` ones (``CUDA_VISIBLE_DEVICES`` as the job got
     it, None = every GPU); returns ``(gpu, lock_fd)`` (the index, or a MIG id) or ``None`` when the
     job has no GPU. Keep ``lock_fd`` open for as long as the GPU is used.
@@ -130,14 +140,14 @@ def claim_gpu(lock_dir: str | Path, *, max_used_fraction: float = 0.5, wait_s: f
         found = visible_gpus(gpus(), visible)
         if not found:
             return None
-        for g in sorted(found, key=lambda g: (g.used_fraction > max_used_fraction, g.memory_used_mib,
-                                              g.utilization, g.index)):
+        for g in sorted(
+            found, key=lambda g: (g.used_fraction > max_used_fraction, g.memory_used_mib, g.utilization, g.index)
+        ):
             if g.used_fraction > max_used_fraction:
                 continue
             fd = try_lock(lock_dir / g.lock_name)
             if fd is not None:
-                log.info("claimed GPU %s (%.0f of %.0f MiB in use)", g.token, g.memory_used_mib,
-                         g.memory_total_mib)
+                log.info("claimed GPU %s (%.0f of %.0f MiB in use)", g.token, g.memory_used_mib, g.memory_total_mib)
                 return (g.index if g.index >= 0 else g.token), fd
         if wait_s and time.monotonic() - start > wait_s:
             raise TimeoutError(f"no free GPU among {len(found)} after {wait_s:.0f} s (locks in {lock_dir})")
@@ -160,8 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m biggait.gpu_claim", description=__doc__.splitlines()[0])
     p.add_argument("--gpus", type=int, default=1, help="GPUs the job asked for (0 = run on CPU)")
     p.add_argument("--lock-dir", type=Path, required=True, help="shared folder of per-GPU lock files")
-    p.add_argument("--max-used-fraction", type=float, default=0.5,
-                   help="skip GPUs with more of their memory in use than this")
+    p.add_argument(
+        "--max-used-fraction", type=float, default=0.5, help="skip GPUs with more of their memory in use than this"
+    )
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a free GPU (0 = for ever)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
     args = p.parse_args(argv)
@@ -174,8 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     claimed = None
     if args.gpus > 0:
         try:
-            claimed = claim_gpu(args.lock_dir, max_used_fraction=args.max_used_fraction, wait_s=args.wait,
-                                visible=os.environ.get("CUDA_VISIBLE_DEVICES"))
+            claimed = claim_gpu(
+                args.lock_dir,
+                max_used_fraction=args.max_used_fraction,
+                wait_s=args.wait,
+                visible=os.environ.get("CUDA_VISIBLE_DEVICES"),
+            )
         except TimeoutError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -34,6 +34,7 @@ def coerce_cli_values(cfg: dict) -> None:
             cfg[key] = cfg[key].lower() in ("true", "1", "yes")
     if isinstance(cfg.get("gpus_per_job"), str) and cfg["gpus_per_job"].isdigit():
         cfg["gpus_per_job"] = int(cfg["gpus_per_job"])
+
     def ints(values: list) -> list:
         return [int(x) if isinstance(x, str) and x.isdigit() else x for x in values]
 
@@ -72,7 +73,7 @@ class WorkflowPlan:
     def experiment_file(self, name: str) -> Path:
         return self.repo / "config" / "experiments" / f"{name}.yaml"
 
-    @functools.cache
+    @functools.cache  # noqa: B019 -- one plan per Snakemake run; caching its experiments is the point
     def experiment(self, name: str) -> Experiment:
         """The resolved experiment of config/experiments/<name>.yaml at the configured scale."""
         try:
@@ -95,34 +96,55 @@ class WorkflowPlan:
         r = self.results
         if TABLES[table].kind == "efficiency":
             return [paths.efficiency_file(r, e) for e in self.table_experiments(table)]
-        return [paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.table_seeds(table)]
+        return [
+            paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.table_seeds(table)
+        ]
 
     def train_seeds(self, exp: str, tables: list[str]) -> list[int]:
         """Seeds ``exp`` is trained with for ``tables`` (the accuracy tables among them that hold it)."""
-        return sorted({s for t in tables if TABLES[t].kind == "accuracy" and exp in self.table_experiments(t)
-                       for s in self.table_seeds(t)})
+        return sorted(
+            {
+                s
+                for t in tables
+                if TABLES[t].kind == "accuracy" and exp in self.table_experiments(t)
+                for s in self.table_seeds(t)
+            }
+        )
 
     def table_train_benchmarks(self, table: str, run_tables: list[str]) -> list[str]:
         """The efficiency table's training benchmark files (wall time, peak memory): those of its rows'
         trainings that ``run_tables`` run anyway; the table never starts a training of its own."""
         if TABLES[table].kind != "efficiency":
             return []
-        return [paths.benchmark_file(self.results, paths.train_job(e, s))
-                for e in self.table_experiments(table) for s in self.train_seeds(e, run_tables)]
+        return [
+            paths.benchmark_file(self.results, paths.train_job(e, s))
+            for e in self.table_experiments(table)
+            for s in self.train_seeds(e, run_tables)
+        ]
 
-    def table_eval_benchmarks(self, table: str, run_tables: list[str],
-                              groups: list[tuple[str, str, list[tuple[str, int]]]]) -> list[tuple[str, list[str]]]:
+    def table_eval_benchmarks(
+        self, table: str, run_tables: list[str], groups: list[tuple[str, str, list[tuple[str, int]]]]
+    ) -> list[tuple[str, list[str]]]:
         """The efficiency table's evaluation benchmark files, each with every model its job evaluated
         (``<exp>_seed<k>``): the shared jobs (``groups``: :meth:`evaluation_groups` of ``run_tables``) that
         evaluate its rows' trainings (:meth:`table_train_benchmarks`) on their training set."""
         if TABLES[table].kind != "efficiency":
             return []
         chosen = set(self.table_experiments(table))
-        wanted = {(row.experiment, s, row.train) for row in TABLES[table].rows if row.experiment in chosen
-                  for s in self.train_seeds(row.experiment, run_tables)}
-        return [(paths.benchmark_file(self.results, paths.shared_evaluate_job(name)),
-                 [paths.model_name(e, s) for e, s in members])
-                for name, test, members in groups if any((e, s, test) in wanted for e, s in members)]
+        wanted = {
+            (row.experiment, s, row.train)
+            for row in TABLES[table].rows
+            if row.experiment in chosen
+            for s in self.train_seeds(row.experiment, run_tables)
+        }
+        return [
+            (
+                paths.benchmark_file(self.results, paths.shared_evaluate_job(name)),
+                [paths.model_name(e, s) for e, s in members],
+            )
+            for name, test, members in groups
+            if any((e, s, test) in wanted for e, s in members)
+        ]
 
     def table_seeds(self, table: str) -> list[int]:
         """Seeds of a table: config ``table_seeds[table]``, else ``seeds``."""
@@ -151,7 +173,8 @@ class WorkflowPlan:
 
     def lvm_checkpoint(self, exp_name: str) -> str:
         """The upstream weights an experiment needs: the official DINOv2 file, the demo's pretrained
-        tiny stand-in (config ``pretrain_lvm``: shipped in standins/, or pretrained by the DAG), or '' (the tiny random ViT, the random-upstream
+        tiny stand-in (config ``pretrain_lvm``: shipped in standins/, or pretrained by the DAG), or '' (the tiny
+        random ViT, the random-upstream
         ablation ``model.lvm_random``, the GaitBase baseline)."""
         exp = self.experiment(exp_name)
         if exp.model.arch != "biggait" or exp.model.lvm_random:
@@ -176,8 +199,11 @@ class WorkflowPlan:
     def train_sets(self, exp: str, seed: object) -> list[str]:
         """The --set overrides of one training: seed, data location, checkpoint, config `set`."""
         ds = self.experiment(exp).data.dataset
-        sets = [f"train.seed={seed}", f"data.root={self.dataset_root(ds)}",
-                f"data.partition={self.dataset_partition(ds)}"]
+        sets = [
+            f"train.seed={seed}",
+            f"data.root={self.dataset_root(ds)}",
+            f"data.partition={self.dataset_partition(ds)}",
+        ]
         ckpt = self.lvm_checkpoint(exp)
         if ckpt:
             sets.append(f"model.lvm_checkpoint={ckpt}")
@@ -203,8 +229,13 @@ class WorkflowPlan:
 
     def evaluations(self, tables: list[str]) -> list[tuple[str, int, str]]:
         """(experiment, seed, test) of every evaluation the given tables and the upstream table read."""
-        out = [(e, s, t) for tb in tables if TABLES[tb].kind == "accuracy"
-               for e, t in self.table_evaluations(tb) for s in self.table_seeds(tb)]
+        out = [
+            (e, s, t)
+            for tb in tables
+            if TABLES[tb].kind == "accuracy"
+            for e, t in self.table_evaluations(tb)
+            for s in self.table_seeds(tb)
+        ]
         if self.upstream_report():
             out += [(e, s, "ccpg") for e, s in self.upstream_evaluations()]
         return list(dict.fromkeys(out))
@@ -229,7 +260,7 @@ class WorkflowPlan:
         for (test, _), members in by_key.items():
             for i in range(0, len(members), size):
                 count[test] = count.get(test, 0) + 1
-                groups.append((f"{test}_{count[test]}", test, members[i:i + size]))
+                groups.append((f"{test}_{count[test]}", test, members[i : i + size]))
         return groups
 
     # ---- what the run builds beyond the tables ------------------------------------------------------------

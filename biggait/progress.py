@@ -59,6 +59,12 @@ def progress_bar(iterable: Iterable | None = None, *, file: TextIO | None = None
     if _is_terminal(stream):
         return tqdm(iterable, file=stream, **kwargs)
     interval = max(float(kwargs.get("mininterval", 0.1)), LOG_INTERVAL_S)
-    kwargs.update(mininterval=interval, maxinterval=max(float(kwargs.get("maxinterval", 10.0)), interval),
-                  leave=True, dynamic_ncols=False, ncols=kwargs.get("ncols") or 100, ascii=True)
+    kwargs.update(
+        mininterval=interval,
+        maxinterval=max(float(kwargs.get("maxinterval", 10.0)), interval),
+        leave=True,
+        dynamic_ncols=False,
+        ncols=kwargs.get("ncols") or 100,
+        ascii=True,
+    )
     return _LogBar(iterable, file=_Lines(stream), **kwargs)

@@ -18,8 +18,15 @@ from biggait.errors import CheckpointError
 STANDIN_DIR = Path(__file__).resolve().parent.parent / "standins"
 SUMS_FILE = "SHA256SUMS"
 # The recipe of the shipped files (``biggait pretrain-lvm`` options; standins/README.md has the command)
-RECIPE = {"objective": "mae+tcl", "steps": 4000, "batch": 32, "decoder_depth": 2, "colour": "jitter",
-          "target": "pixels", "seed": 0}
+RECIPE = {
+    "objective": "mae+tcl",
+    "steps": 4000,
+    "batch": 32,
+    "decoder_depth": 2,
+    "colour": "jitter",
+    "target": "pixels",
+    "seed": 0,
+}
 
 
 def standin_path(variant: str, root: Path = STANDIN_DIR) -> Path:

@@ -13,8 +13,11 @@ from biggait.parity.golden import default_golden_dir
 # The whole golden folder takes minutes on 2 CPU cores (a 97-frame case, four training steps): it runs where
 # BIGGAIT_FULL_PARITY or BIGGAIT_REQUIRE_GOLDEN (CI) is set; `biggait selfcheck` runs it too.
 FULL = bool(os.environ.get("BIGGAIT_FULL_PARITY") or os.environ.get("BIGGAIT_REQUIRE_GOLDEN"))
-full_parity = pytest.mark.skipif(not FULL, reason="SLOW FULL BIGGERGAIT PARITY SKIPPED: set BIGGAIT_FULL_PARITY=1 "
-                                 "(or run `biggait selfcheck --golden-dir <golden>/biggergait`)")
+full_parity = pytest.mark.skipif(
+    not FULL,
+    reason="SLOW FULL BIGGERGAIT PARITY SKIPPED: set BIGGAIT_FULL_PARITY=1 "
+    "(or run `biggait selfcheck --golden-dir <golden>/biggergait`)",
+)
 
 
 def golden_folder() -> Path:

@@ -20,13 +20,24 @@ CI_EXPERIMENTS = ("biggait_ccpg", "gaitbase_ccpg")
 
 
 def dag_command(results: Path, *extra: str) -> list[str]:
-    return [str(BIN / "snakemake"), "table_ccpg", "claims", "--configfile", "config/ci.yaml", "--cores", "2",
-            "--config", f"results={results}", *extra]
+    return [
+        str(BIN / "snakemake"),
+        "table_ccpg",
+        "claims",
+        "--configfile",
+        "config/ci.yaml",
+        "--cores",
+        "2",
+        "--config",
+        f"results={results}",
+        *extra,
+    ]
 
 
 def run_ci_dag(results: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(dag_command(results), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=1500)
+    return subprocess.run(
+        dag_command(results), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1500
+    )
 
 
 def ci_plan(results: Path) -> WorkflowPlan:

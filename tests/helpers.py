@@ -31,8 +31,9 @@ def write_benchmark(path: Path, *rows: str) -> Path:
 def constraint_pins() -> dict[str, str]:
     """``{normalised name: version}`` of requirements/constraints.txt, read by requirements/lock.py's own
     parser (what `make lock` checks the environment against)."""
-    spec = importlib.util.spec_from_file_location("requirements_lock",
-                                                  Path(__file__).resolve().parent.parent / "requirements" / "lock.py")
+    spec = importlib.util.spec_from_file_location(
+        "requirements_lock", Path(__file__).resolve().parent.parent / "requirements" / "lock.py"
+    )
     lock = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lock)
     return lock.constraints()
@@ -54,7 +55,7 @@ def write_tiny_tree(root: Path, frames: int = 5) -> tuple[Path, Path]:
             save_array(view / "01-aligned-rgbs.pkl", (base[None] // 2 + noise + 20 * k).astype(np.uint8))
             save_array(view / "01-ratios.pkl", np.full(frames, 0.4 + 0.02 * k, dtype=np.float32))
             sils = np.zeros((frames, 32, 16), dtype=np.uint8)
-            sils[:, 4 + k:28, 5:11 + k % 3] = 255  # a id-dependent box
+            sils[:, 4 + k : 28, 5 : 11 + k % 3] = 255  # a id-dependent box
             save_array(view / "01-aligned-sils.pkl", sils)
     part = root / "ccpg.json"
     part.write_text(json.dumps({"TRAIN_SET": list(IDS), "TEST_SET": []}))
@@ -64,12 +65,22 @@ def write_tiny_tree(root: Path, frames: int = 5) -> tuple[Path, Path]:
 def tiny_overrides(data: Path, part: Path, **extra: object) -> list[str]:
     """``--set`` overrides of the demo scale for a model that trains in a fraction of a second per step."""
     sets = {
-        "data.root": str(data), "data.partition": str(part), "data.batch_p": 2, "data.batch_k": 2,
-        "data.frames_per_seq": 3, "data.num_workers": 0,
-        "model.channels": "[8, 8, 16, 16]", "model.embed_dim": 16, "model.parts": 4,
+        "data.root": str(data),
+        "data.partition": str(part),
+        "data.batch_p": 2,
+        "data.batch_k": 2,
+        "data.frames_per_seq": 3,
+        "data.num_workers": 0,
+        "model.channels": "[8, 8, 16, 16]",
+        "model.embed_dim": 16,
+        "model.parts": 4,
         "model.mask_train_iters": 4,
-        "train.total_iters": 6, "train.save_every": 3, "train.log_every": 1, "train.milestones": "[4]",
-        "train.device": "cpu", "train.seed": 3,
+        "train.total_iters": 6,
+        "train.save_every": 3,
+        "train.log_every": 1,
+        "train.milestones": "[4]",
+        "train.device": "cpu",
+        "train.seed": 3,
     }
     sets.update(extra)
     return [f"{k}={v}" for k, v in sets.items()]
@@ -96,8 +107,17 @@ def dump(path: Path, obj) -> None:
         pickle.dump(obj, fh, protocol=4)
 
 
-def make_seq(root: Path, sid: str, typ: str, view: str, T: int, preset: str = "ccpg", H: int = 16,
-             sils: bool = True, seed: int = 0) -> dict:
+def make_seq(
+    root: Path,
+    sid: str,
+    typ: str,
+    view: str,
+    T: int,
+    preset: str = "ccpg",
+    H: int = 16,
+    sils: bool = True,
+    seed: int = 0,
+) -> dict:
     """Write one sequence in ``preset``'s file conventions; returns the arrays in our convention."""
     rng = np.random.default_rng(seed)
     W = H // 2 if preset == "ccpg" else H

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from benchmarks import test_bench_eval as bench_eval
 from benchmarks import test_bench_model as bench_model
 from benchmarks import test_bench_synth as bench_synth
 from benchmarks import test_bench_train as bench_train
+
 from biggait.config import load_experiment
 from biggait.data.loader import make_train_loader
 from biggait.evaluation.protocols import evaluate
@@ -23,9 +23,16 @@ from biggait.synthgait.generator import SynthSpec, generate, plan_jobs, render_s
 
 def test_data_pipeline_workload(tmp_path: Path) -> None:  # test_bench_data
     generate(tmp_path, SynthSpec(0, {"ccpg": DomainPlan(4, 0, 4, ("01",))}), workers=1, progress=False)
-    exp = load_experiment(scale="demo", overrides=[
-        f"data.root={tmp_path / 'ccpg'}", f"data.partition={tmp_path / 'ccpg.json'}",
-        "data.batch_p=2", "data.batch_k=2", "data.num_workers=0"])
+    exp = load_experiment(
+        scale="demo",
+        overrides=[
+            f"data.root={tmp_path / 'ccpg'}",
+            f"data.partition={tmp_path / 'ccpg.json'}",
+            "data.batch_p=2",
+            "data.batch_k=2",
+            "data.num_workers=0",
+        ],
+    )
     batches = [b for _, b in itertools.islice(make_train_loader(exp), 2)]
     assert [b.frames.shape[0] for b in batches] == [4, 4]
 
@@ -61,6 +68,7 @@ def test_synth_workloads(tmp_path: Path) -> None:  # test_bench_synth
 def test_trainer_step_workload() -> None:  # test_bench_train
     exp = load_experiment(None, scale="demo", overrides=["train.device=cpu"])
     frames = torch.randn(4, 2, 3, 128, 64, generator=torch.Generator().manual_seed(0))
-    step = bench_train._step_fn(exp, frames, torch.full((4, 2), 0.45), torch.tensor([0, 0, 1, 1]), num_classes=20,
-                                iteration=0)
+    step = bench_train._step_fn(
+        exp, frames, torch.full((4, 2), 0.45), torch.tensor([0, 0, 1, 1]), num_classes=20, iteration=0
+    )
     assert math.isfinite(step())

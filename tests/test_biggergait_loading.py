@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,13 @@ import torch
 from safetensors.torch import save_file
 
 from biggait.errors import CheckpointError, DataError
-from biggait.models.biggergait_weights import (CoverageError, backbone_of, load_mask_file, load_released_state_dict,
-                                               released_model_config)
+from biggait.models.biggergait_weights import (
+    CoverageError,
+    backbone_of,
+    load_mask_file,
+    load_released_state_dict,
+    released_model_config,
+)
 from biggait.models.checkpoints import load_model
 from biggait.models.hf_dinov2 import hf_to_meta, load_hf_folder
 from tests.biggergait_golden import full_parity, golden_folder
@@ -25,10 +29,19 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="module")
 def biggergait_dir() -> Path:
     return golden_folder()
+
+
 GROUP = "biggergait_group_ccpg_opengait_fp16.pt"
 DEFAULT = "biggergait_ccpg_opengait_fp16_nobackbone.pt"
-HF_CONFIG = {"model_type": "dinov2", "hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6,
-             "patch_size": 14, "image_size": 518, "use_swiglu_ffn": False}
+HF_CONFIG = {
+    "model_type": "dinov2",
+    "hidden_size": 384,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 6,
+    "patch_size": 14,
+    "image_size": 518,
+    "use_swiglu_ffn": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +76,37 @@ def test_released_group_checkpoint_fills_every_tensor(group):
     assert torch.equal(qkv[384:768], sd["Backbone.encoder.layer.3.attention.attention.key.weight"].float())
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda sd: [sd.pop(k) for k in ("Gait_Net.real_gait.1.FCs.fc_bin", "Gait_Net.Gait_List.3.FCs.fc_bin",
-                                     "Gait_Net.Gait_List.4.FCs.fc_bin", "Gait_Net.Gait_List.5.FCs.fc_bin")],
-     "missing tensor.*heads.heads.1.fcs.fc_bin"),
-    (lambda sd: sd.__setitem__("HumanSpace_Conv.0.9.weight", torch.zeros(1)), "unexpected.*HumanSpace_Conv.0.9.weight"),
-    (lambda sd: sd.__setitem__("HumanSpace_Conv.2.4.bias", torch.zeros(17)), "mis-shaped.*HumanSpace_Conv.2.4.bias"),
-    (lambda sd: sd.__setitem__("Gait_Net.Gait_List.4.BNNecks.bn1d.bias", torch.ones(2048)),
-     "Gait_List.4.BNNecks.bn1d.bias disagrees with Gait_Net.real_gait.1"),
-    (lambda sd: sd.pop("Backbone.encoder.layer.7.mlp.fc1.bias"), "blocks.7.mlp.fc1.bias"),
-    (lambda sd: sd.__setitem__("Backbone.pooler.weight", torch.zeros(1)), "Backbone.*pooler.weight"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda sd: [
+                sd.pop(k)
+                for k in (
+                    "Gait_Net.real_gait.1.FCs.fc_bin",
+                    "Gait_Net.Gait_List.3.FCs.fc_bin",
+                    "Gait_Net.Gait_List.4.FCs.fc_bin",
+                    "Gait_Net.Gait_List.5.FCs.fc_bin",
+                )
+            ],
+            "missing tensor.*heads.heads.1.fcs.fc_bin",
+        ),
+        (
+            lambda sd: sd.__setitem__("HumanSpace_Conv.0.9.weight", torch.zeros(1)),
+            "unexpected.*HumanSpace_Conv.0.9.weight",
+        ),
+        (
+            lambda sd: sd.__setitem__("HumanSpace_Conv.2.4.bias", torch.zeros(17)),
+            "mis-shaped.*HumanSpace_Conv.2.4.bias",
+        ),
+        (
+            lambda sd: sd.__setitem__("Gait_Net.Gait_List.4.BNNecks.bn1d.bias", torch.ones(2048)),
+            "Gait_List.4.BNNecks.bn1d.bias disagrees with Gait_Net.real_gait.1",
+        ),
+        (lambda sd: sd.pop("Backbone.encoder.layer.7.mlp.fc1.bias"), "blocks.7.mlp.fc1.bias"),
+        (lambda sd: sd.__setitem__("Backbone.pooler.weight", torch.zeros(1)), "Backbone.*pooler.weight"),
+    ],
+)
 def test_a_missing_extra_misshaped_or_conflicting_tensor_is_named(group, edit, message):
     sd, model = group
     broken = dict(sd)
@@ -108,9 +141,12 @@ def test_checkpoint_without_backbone_needs_an_upstream_folder(group, biggergait_
 
 def test_hf_folder_as_bin_with_transformers5_names_and_mismatches(group, tmp_path):
     sd, model = group
-    renamed = {re.sub(r"attention\.attention\.(query|key|value)\.",
-                      lambda m: f"attention.{m.group(1)[0]}_proj.", k).replace("attention.output.dense.", "attention.o_proj."): v
-               for k, v in backbone_of(sd).items()}
+    renamed = {
+        re.sub(r"attention\.attention\.(query|key|value)\.", lambda m: f"attention.{m.group(1)[0]}_proj.", k).replace(
+            "attention.output.dense.", "attention.o_proj."
+        ): v
+        for k, v in backbone_of(sd).items()
+    }
     folder = _hf_folder(tmp_path / "bin", renamed, "pytorch_model.bin")
     fresh = type(model)(model.cfg, 100)
     load_hf_folder(fresh.lvm, folder)
@@ -156,9 +192,31 @@ def test_biggait_evaluate_scores_a_released_checkpoint(biggergait_dir, tmp_path)
     part = tmp_path / "ccpg.json"
     part.write_text(json.dumps({"TRAIN_SET": [], "TEST_SET": list(ids)}))
     out = tmp_path / "eval"
-    assert main(["evaluate", "--checkpoint", str(biggergait_dir / GROUP), "--dataset", "ccpg", "--root", str(root),
-                 "--partition", str(part), "--out", str(out), "--device", "cpu", "--bootstrap", "0",
-                 "--pack-frames", "28", "--no-mask-iou"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(biggergait_dir / GROUP),
+                "--dataset",
+                "ccpg",
+                "--root",
+                str(root),
+                "--partition",
+                str(part),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--bootstrap",
+                "0",
+                "--pack-frames",
+                "28",
+                "--no-mask-iou",
+            ]
+        )
+        == 0
+    )
     emb = np.load(out / "embeddings.npz")
     assert emb["features"].shape == (28, 64, 192)
     rows = list(csv.DictReader((out / "metrics.csv").open()))

@@ -22,8 +22,16 @@ torch.set_num_threads(1)
 
 def tiny(**bg) -> ModelConfig:
     """A tiny upstream (4 layers of width 48, patch 14) on a 56x28 canvas: 4x2 tokens, 8x4 maps."""
-    return ModelConfig(arch="biggergait", lvm_tiny=True, image_size=28, sils_size=4, channels=(4, 4, 8, 8),
-                       embed_dim=8, num_classes=5, biggergait=BiggerGaitConfig(**{"parts": 4, "heads": 2, **bg}))
+    return ModelConfig(
+        arch="biggergait",
+        lvm_tiny=True,
+        image_size=28,
+        gre_map_width=4,
+        channels=(4, 4, 8, 8),
+        embed_dim=8,
+        num_classes=5,
+        biggergait=BiggerGaitConfig(**{"parts": 4, "heads": 2, **bg}),
+    )
 
 
 def frames(n: int = 2, s: int = 5, seed: int = 0) -> torch.Tensor:
@@ -91,8 +99,11 @@ def test_joint_layer_norm_normalises_all_layers_together():
 def test_pos_embed_methods():
     src = torch.randn(1, 37 * 37, 4, generator=torch.Generator().manual_seed(3))
     by_size = interpolate_pos_embed(src, (32, 16), "size")
-    ref = F.interpolate(src.reshape(1, 37, 37, 4).permute(0, 3, 1, 2), size=(32, 16), mode="bicubic",
-                        align_corners=False).permute(0, 2, 3, 1).reshape(1, 512, 4)
+    ref = (
+        F.interpolate(src.reshape(1, 37, 37, 4).permute(0, 3, 1, 2), size=(32, 16), mode="bicubic", align_corners=False)
+        .permute(0, 2, 3, 1)
+        .reshape(1, 512, 4)
+    )
     assert torch.equal(by_size, ref)
     assert (by_size - interpolate_pos_embed(src, (32, 16), "scale_factor")).abs().max() > 1e-2
     with pytest.raises(ConfigError, match="pos-embed"):
@@ -107,16 +118,26 @@ def test_training_step_updates_heads_and_projections_only():
     frozen = {k: v.clone() for k, v in model.state_dict().items() if k.startswith(("lvm.", "mask.proj"))}
     head = model.heads.heads[0].fcs.fc_bin.detach().clone()
     opt = torch.optim.SGD(model.trainable_parameters(), lr=0.1, momentum=0.9)
-    terms, skipped = train_step(model, opt, torch.amp.GradScaler("cpu", enabled=False), frames(4, 3),
-                                None, torch.tensor([0, 0, 1, 1]), LossConfig())
+    terms, skipped = train_step(
+        model,
+        opt,
+        torch.amp.GradScaler("cpu", enabled=False),
+        frames(4, 3),
+        None,
+        torch.tensor([0, 0, 1, 1]),
+        LossConfig(),
+    )
     assert not skipped and set(terms) == {"triplet", "ce", "total"}
     assert all(torch.equal(model.state_dict()[k], v) for k, v in frozen.items())
     assert not torch.equal(model.heads.heads[0].fcs.fc_bin, head)
 
 
 def test_config_keys_and_bad_grouping():
-    exp = load_experiment(None, scale="demo", overrides=["model.arch=biggergait", "model.biggergait.heads=2",
-                                                         "model.biggergait.layers_per_group=2"])
+    exp = load_experiment(
+        None,
+        scale="demo",
+        overrides=["model.arch=biggergait", "model.biggergait.heads=2", "model.biggergait.layers_per_group=2"],
+    )
     assert exp.model.biggergait.heads == 2 and exp.model.biggergait.layers_per_group == 2
     with pytest.raises(ConfigError, match="unknown key"):
         load_experiment(None, scale="demo", overrides=["model.biggergait.groups=3"])

@@ -26,7 +26,9 @@ def _folder(src: Path, dst: Path, case_kind: str, weights: str, corrupt: str | N
     """A copy of the golden folder holding one case of ``case_kind`` / ``weights``, every file under a name the
     code cannot know (links to the originals); ``corrupt`` = an array of that case shifted by 1e-3 at one entry."""
     manifest = json.loads((src / "manifest.json").read_text())
-    case = next(c for c in manifest["cases"] if c["kind"] == case_kind and c["weights"] == weights and not c.get("seqL"))
+    case = next(
+        c for c in manifest["cases"] if c["kind"] == case_kind and c["weights"] == weights and not c.get("seqL")
+    )
     dst.mkdir()
     if (src / "meta.json").is_file():  # the full-width parameter counts
         (dst / "meta.json").symlink_to(src / "meta.json")
@@ -59,8 +61,18 @@ def test_selfcheck_runs_the_manifest_and_fails_on_a_corrupted_array(biggergait_d
     records = json.loads(out.read_text())
     assert records and all(set(r) >= {"case", "array", "max_abs_diff", "atol", "rtol", "passed"} for r in records)
     arrays = {r["array"] for r in records if r["case"] == "renamed_case.npz"}
-    assert {"embeddings", "logits", "bnneck_feat", "hidden_states_tokens", "joint_ln_tokens", "mask_32x16",
-            "pos_embed_used", "pos_embed_scale_factor_plus_0_1", "trunk_sample", "humanspace_stage_sum"} <= arrays
+    assert {
+        "embeddings",
+        "logits",
+        "bnneck_feat",
+        "hidden_states_tokens",
+        "joint_ln_tokens",
+        "mask_32x16",
+        "pos_embed_used",
+        "pos_embed_scale_factor_plus_0_1",
+        "trunk_sample",
+        "humanspace_stage_sum",
+    } <= arrays
     assert all(r["passed"] for r in records), [r for r in records if not r["passed"]]
     emb = next(r for r in records if r["array"] == "embeddings")
     assert emb["max_abs_diff"] < emb["atol"] == 2e-6
@@ -80,10 +92,15 @@ def test_selfcheck_refuses_a_manifest_case_whose_file_is_missing(biggergait_dir,
     assert main(["selfcheck", "--golden-dir", str(d)]) == 2
 
 
-@pytest.mark.parametrize("lpg, heads, total, trainable", [(1, 12, 142_208_450, 120_149_952),
-                                                          (2, 2, 42_833_890, 20_775_392),
-                                                          (1, 2, 42_853_570, 20_795_072),
-                                                          (1, 1, 32_918_082, 10_859_584)])
+@pytest.mark.parametrize(
+    "lpg, heads, total, trainable",
+    [
+        (1, 12, 142_208_450, 120_149_952),
+        (2, 2, 42_833_890, 20_775_392),
+        (1, 2, 42_853_570, 20_795_072),
+        (1, 1, 32_918_082, 10_859_584),
+    ],
+)
 def test_full_width_parameter_counts(lpg, heads, total, trainable):
     cfg = ModelConfig(arch="biggergait", biggergait=BiggerGaitConfig(layers_per_group=lpg, heads=heads))
     model = BiggerGait(cfg, 100)
@@ -117,7 +134,9 @@ def test_pos_embed_switch_is_what_tells_the_transformers_versions_apart(biggerga
     model = bg.load_case_model(biggergait_dir, manifest, case)
     np.testing.assert_allclose(model.lvm.vit.pos_embed[0].detach().numpy(), used, atol=1e-5, rtol=0)
     cfg = model.cfg
-    old = dataclasses.replace(cfg, biggergait=dataclasses.replace(cfg.biggergait, pos_embed_interpolation="scale_factor"))
+    old = dataclasses.replace(
+        cfg, biggergait=dataclasses.replace(cfg.biggergait, pos_embed_interpolation="scale_factor")
+    )
     twin = BiggerGait(old, cfg.num_classes)
     twin.load_state_dict(model.state_dict(), strict=False)  # every tensor but the resampled positions
     from biggait.models.biggergait_weights import backbone_of, load_backbone

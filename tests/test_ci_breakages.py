@@ -33,7 +33,6 @@ from biggait.evaluation.metrics_files import load_results
 from biggait.reporting import tolerances as noise_tol
 from tests.ci_dag import BASELINE, BIN, REPO, TOLERANCES, ci_plan
 
-
 pytestmark = pytest.mark.dag  # starts Snakemake (left out by make test-fast)
 
 RANK1 = "rank1_exclude_identical_view"
@@ -54,8 +53,15 @@ BREAKAGES = [c for c in CASES if c != "two_threads"]
 def _value(rows, measure: tuple[str, str, str]) -> float:
     """biggait_ccpg seed 0's number ``measure`` on CCPG (the mean over CL/UP/DN/BG for the mean rank-1)."""
     protocol, condition, metric = measure
-    mine = [r for r in rows if r.experiment == "biggait_ccpg" and r.seed == 0 and r.test_dataset == "ccpg"
-            and r.protocol == protocol and r.metric == metric]
+    mine = [
+        r
+        for r in rows
+        if r.experiment == "biggait_ccpg"
+        and r.seed == 0
+        and r.test_dataset == "ccpg"
+        and r.protocol == protocol
+        and r.metric == metric
+    ]
     if condition == noise_tol.MEAN_CONDITION:
         vals = [r.value for r in mine if r.condition in CONDITIONS]
         assert len(vals) == len(CONDITIONS)
@@ -70,13 +76,32 @@ def _command(ci: Path, out: Path, sets: list[str]) -> tuple[list[str], list[str]
     with ``sets`` added and the outputs under ``out``."""
     plan = ci_plan(ci)
     run = out / "run"
-    train = [str(BIN / "biggait"), "train", str(plan.experiment_file("biggait_ccpg")), "--scale", plan.scale,
-             "--out", str(run), "--no-progress"]
+    train = [
+        str(BIN / "biggait"),
+        "train",
+        str(plan.experiment_file("biggait_ccpg")),
+        "--scale",
+        plan.scale,
+        "--out",
+        str(run),
+        "--no-progress",
+    ]
     for s in plan.train_sets("biggait_ccpg", 0) + sets:
         train += ["--set", s]
-    evaluate = [str(BIN / "biggait"), "evaluate", "--checkpoint", str(run / "model.pt"), "--dataset", "ccpg",
-                "--root", plan.dataset_root("ccpg"), "--partition", plan.dataset_partition("ccpg"),
-                "--out", paths.eval_dir(str(out), "biggait_ccpg", 0, "ccpg")]
+    evaluate = [
+        str(BIN / "biggait"),
+        "evaluate",
+        "--checkpoint",
+        str(run / "model.pt"),
+        "--dataset",
+        "ccpg",
+        "--root",
+        plan.dataset_root("ccpg"),
+        "--partition",
+        plan.dataset_partition("ccpg"),
+        "--out",
+        paths.eval_dir(str(out), "biggait_ccpg", 0, "ccpg"),
+    ]
     return train, evaluate
 
 
@@ -94,8 +119,9 @@ def changed_runs(ci_results: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         script = " && ".join(subprocess.list2cmdline(c) for c in (train, evaluate))
         log = open(root / f"{name}.log", "w")
-        running.append((name, subprocess.Popen(["bash", "-c", script], cwd=REPO, env=env, stdout=log,
-                                               stderr=subprocess.STDOUT)))
+        running.append(
+            (name, subprocess.Popen(["bash", "-c", script], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
+        )
 
     while pending or running:
         while pending and len(running) < 2:
@@ -107,8 +133,23 @@ def changed_runs(ci_results: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def _check(result: Path, capsys: pytest.CaptureFixture) -> tuple[int, str]:
     capsys.readouterr()
-    rc = main(["check-metrics", str(result), "--baseline", str(BASELINE), "--tolerances", str(TOLERANCES),
-               "--experiments", "biggait_ccpg", "--seeds", "0", "--subset", "--metrics", *METRICS])
+    rc = main(
+        [
+            "check-metrics",
+            str(result),
+            "--baseline",
+            str(BASELINE),
+            "--tolerances",
+            str(TOLERANCES),
+            "--experiments",
+            "biggait_ccpg",
+            "--seeds",
+            "0",
+            "--subset",
+            "--metrics",
+            *METRICS,
+        ]
+    )
     return rc, capsys.readouterr().out
 
 
@@ -124,7 +165,8 @@ def test_breakage_is_caught(changed_runs: dict[str, Path], name: str, capsys: py
     assert flagged, f"{name}: not caught by {measure}:\n{out}"
     assert abs(effect) > max(tolerance, 3 * noise), (
         f"{name}: {measure} moved {effect:+.1f} points from the baseline seeds' mean {seeds_mean:.1f}, not clearly "
-        f"more than its tolerance {tolerance:.1f} and the seed noise (pooled std {noise:.1f})")
+        f"more than its tolerance {tolerance:.1f} and the seed noise (pooled std {noise:.1f})"
+    )
 
 
 def _baseline_noise(measure: tuple[str, str, str]) -> tuple[float, float, float]:
@@ -133,7 +175,10 @@ def _baseline_noise(measure: tuple[str, str, str]) -> tuple[float, float, float]
     with TOLERANCES.open(newline="") as fh:
         for row in csv.DictReader(fh):
             if (row["experiment"], row["test_dataset"], row["protocol"], row["condition"], row["metric"]) == (
-                    "biggait_ccpg", "ccpg", *measure):
+                "biggait_ccpg",
+                "ccpg",
+                *measure,
+            ):
                 return float(row["mean"]), float(row["pooled_std"]), float(row["tolerance"])
     raise AssertionError(f"{TOLERANCES}: no noise measured for biggait_ccpg's {measure} on CCPG")
 

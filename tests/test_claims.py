@@ -61,8 +61,10 @@ def write_eval(results: Path, exp: str, seed: int, shift: float, *, hits: bool =
     """metrics.csv and identity_hits.npz of a CCPG evaluation whose numbers follow from the counts."""
     ih = IdentityHits([f"{i:03d}" for i in range(N_IDS)], ["01", "02"])
     for k, cond in enumerate(CONDS):
-        ih.cells[("gait", cond)] = (hit_counts(shift, 1000 * seed + 10 * k + sum(map(ord, exp)) % 97),
-                                    np.full((N_IDS, 2, 2), PROBES))
+        ih.cells[("gait", cond)] = (
+            hit_counts(shift, 1000 * seed + 10 * k + sum(map(ord, exp)) % 97),
+            np.full((N_IDS, 2, 2), PROBES),
+        )
     rows = [MetricRow("gait", c, "rank1_exclude_identical_view", ih.value("gait", c)) for c in CONDS]
     out = Path(paths.eval_dir(str(results), exp, seed, "ccpg"))
     out.mkdir(parents=True, exist_ok=True)
@@ -96,10 +98,15 @@ def test_clear_gain_holds_and_missing_side_is_not_run(tmp_path: Path, claims_fil
     cl = out["cl_better"]
     assert cl.verdict == "holds" and cl.pairing == "paired" and cl.seeds_a == (0, 1)
     # the effect is the tables' number: mean over seeds of metrics.csv
-    a = np.mean([read_metrics_csv(paths.metrics_file(str(tmp_path), "biggait_ccpg", s, "ccpg"), "", s)[0].value
-                 for s in (0, 1)])
-    b = np.mean([read_metrics_csv(paths.metrics_file(str(tmp_path), "gaitbase_ccpg", s, "ccpg"), "", s)[0].value
-                 for s in (0, 1)])
+    a = np.mean(
+        [read_metrics_csv(paths.metrics_file(str(tmp_path), "biggait_ccpg", s, "ccpg"), "", s)[0].value for s in (0, 1)]
+    )
+    b = np.mean(
+        [
+            read_metrics_csv(paths.metrics_file(str(tmp_path), "gaitbase_ccpg", s, "ccpg"), "", s)[0].value
+            for s in (0, 1)
+        ]
+    )
     assert cl.effect == pytest.approx(a - b) and 10 < cl.effect < 20
     assert 0 < cl.ci_low < cl.effect < cl.ci_high
     assert out["mean_better"].verdict == "holds"
@@ -142,10 +149,22 @@ def test_outputs_are_byte_stable_and_seeds_selectable(tmp_path: Path, claims_fil
     for seed in (0, 1):
         write_eval(tmp_path, "biggait_ccpg", seed, +0.1)
         write_eval(tmp_path, "gaitbase_ccpg", seed, 0.0)
-    first = write_claims(tmp_path, claims_file, tmp_path / "o1", resamples=500, scale="demo",
-                         paper_csv=REPO / "config" / "paper_reported.csv")
-    second = write_claims(tmp_path, claims_file, tmp_path / "o2", resamples=500, scale="demo",
-                          paper_csv=REPO / "config" / "paper_reported.csv")
+    first = write_claims(
+        tmp_path,
+        claims_file,
+        tmp_path / "o1",
+        resamples=500,
+        scale="demo",
+        paper_csv=REPO / "config" / "paper_reported.csv",
+    )
+    second = write_claims(
+        tmp_path,
+        claims_file,
+        tmp_path / "o2",
+        resamples=500,
+        scale="demo",
+        paper_csv=REPO / "config" / "paper_reported.csv",
+    )
     assert [p.name for p in first] == ["claims.csv", "claims.md"]
     for p, q in zip(first, second):
         assert p.read_bytes() == q.read_bytes()
@@ -175,15 +194,23 @@ def test_missing_or_stale_identity_hits_is_not_run(tmp_path: Path, claims_file: 
     assert cl.verdict == "not run" and "stale" in cl.reason
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("column: CL}\n    b:", "column: XL}\n    b:"), "claim cl_better: a.column: 'XL' is not a column"),
-    (('direction: ">"\n  - id: mean', 'direction: "=>"\n  - id: mean'), "claim cl_better: direction"),
-    (("experiment: ccpg_no_mask", "experiment: ccpg_no_mask, colour: red"), "claim mask_helps: b.colour: unknown key"),
-    (("min_effect: 50", "min_effect: -1"), "claim b_ahead_by_50: min_effect"),
-    (("    statement: A beats B on CL.\n", ""), "claim cl_better: statement: missing"),
-    (("table: ablation_branches, experiment: ccpg_no_mask", "table: ccpg, experiment: ccpg_no_mask"),
-     "claim mask_helps: b.experiment: 'ccpg_no_mask' is not a row of table ccpg"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("column: CL}\n    b:", "column: XL}\n    b:"), "claim cl_better: a.column: 'XL' is not a column"),
+        (('direction: ">"\n  - id: mean', 'direction: "=>"\n  - id: mean'), "claim cl_better: direction"),
+        (
+            ("experiment: ccpg_no_mask", "experiment: ccpg_no_mask, colour: red"),
+            "claim mask_helps: b.colour: unknown key",
+        ),
+        (("min_effect: 50", "min_effect: -1"), "claim b_ahead_by_50: min_effect"),
+        (("    statement: A beats B on CL.\n", ""), "claim cl_better: statement: missing"),
+        (
+            ("table: ablation_branches, experiment: ccpg_no_mask", "table: ccpg, experiment: ccpg_no_mask"),
+            "claim mask_helps: b.experiment: 'ccpg_no_mask' is not a row of table ccpg",
+        ),
+    ],
+)
 def test_bad_claims_file_is_one_line_error_and_writes_nothing(tmp_path: Path, capsys, edit, message) -> None:
     bad = tmp_path / "bad.yaml"
     assert edit[0] in CLAIMS_YAML
@@ -208,24 +235,34 @@ def test_cli_writes_both_files(tmp_path: Path, claims_file: Path, capsys) -> Non
 def test_repository_claims_file_is_valid() -> None:
     claims = load_claims(REPO / "config" / "claims.yaml")
     ids = {c.id for c in claims}
-    assert {"ccpg_cl_biggait_beats_gaitbase", "mask_branch_helps", "pad_and_resize_helps_sustech1k",
-            "cross_ccpg_to_sustech1k_biggait_beats_gaitbase", "lvm_g_beats_s"} <= ids
+    assert {
+        "ccpg_cl_biggait_beats_gaitbase",
+        "mask_branch_helps",
+        "pad_and_resize_helps_sustech1k",
+        "cross_ccpg_to_sustech1k_biggait_beats_gaitbase",
+        "lvm_g_beats_s",
+    } <= ids
     cross = next(c for c in claims if c.id == "cross_ccpg_to_sustech1k_biggait_beats_gaitbase")
     assert (cross.a.train, cross.a.test, cross.a.conditions) == ("ccpg", "sustech1k", ("Overall",))
     with pytest.raises(ConfigError, match="claims file not found"):
         load_claims(REPO / "config" / "nope.yaml")
 
 
-@pytest.mark.parametrize("protocol, types, views", [
-    ("casiab", ["nm-01", "nm-02", "nm-05", "bg-01", "cl-01"], ["000", "090", "180"]),
-    ("ccpg", ["U0_D0", "U1_D1", "U3_D3", "U0_D3", "U1_D0", "U0_D0_BG"], ["01_1", "02_1", "03_2"]),
-])
+@pytest.mark.parametrize(
+    "protocol, types, views",
+    [
+        ("casiab", ["nm-01", "nm-02", "nm-05", "bg-01", "cl-01"], ["000", "090", "180"]),
+        ("ccpg", ["U0_D0", "U1_D1", "U3_D3", "U0_D3", "U1_D0", "U0_D0_BG"], ["01_1", "02_1", "03_2"]),
+    ],
+)
 def test_evaluate_writes_identity_hits_that_give_metrics(tmp_path: Path, protocol, types, views) -> None:
     rng = np.random.default_rng(1)
     meta = [(f"{i:03d}", t, v) for i in range(8) for t in types for v in views]
     ids = [m[0] for m in meta]
-    feats = rng.normal(size=(len(meta), 4, 2)).astype(np.float32) + np.array(
-        [int(i) for i in ids], dtype=np.float32)[:, None, None] * 0.3
+    feats = (
+        rng.normal(size=(len(meta), 4, 2)).astype(np.float32)
+        + np.array([int(i) for i in ids], dtype=np.float32)[:, None, None] * 0.3
+    )
     res = evaluate(protocol, feats, ids, [m[1] for m in meta], [m[2] for m in meta], bootstrap=0)
     write_metrics(tmp_path, res, res.rows, {"train_dataset": protocol, "test_dataset": protocol})
     hits = IdentityHits.load(tmp_path / paths.IDENTITY_HITS)

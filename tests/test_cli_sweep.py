@@ -22,8 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -43,7 +43,7 @@ UNWRITABLE = "/proc/biggait-nope/out"  # root ignores permission bits; nothing c
 # Cases that are not bad input by design, with the reason.
 ACCEPTED = {
     ("gpu-check", "--golden-dir", "empty-folder"): "without goldens the golden part is skipped and says so in its "
-                                                   "JSON; the speed parts still run",
+    "JSON; the speed parts still run",
 }
 
 
@@ -53,6 +53,7 @@ KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 
 
 # ---- the commands and their arguments ------------------------------------------------------------------
+
 
 def _leaves(parser: argparse.ArgumentParser, name: str):
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -110,24 +111,39 @@ def cases_of(action: argparse.Action) -> list[str]:
     kind = kind_of(action)
     malformed = list(MALFORMED[format_of(action)])
     evaluations = ["no-evaluations"] if getattr(action.type, "results", False) else []
-    return {"set": list(SETS),
-            "source": [f"root-{c}" for c in (*MISSING, "empty-folder", "file-for-folder")]
-            + [f"partition-{c}" for c in (*MISSING, "folder-for-file", *MALFORMED["json"])],
-            "out-dir": [*OUTPUTS, "file-for-folder"], "out-file": [*OUTPUTS, "folder-for-file"], "out-stem": OUTPUTS,
-            "dir": [*MISSING, "empty-folder", "file-for-folder", *evaluations],
-            "file": [*MISSING, "folder-for-file", *malformed],
-            "either": [*MISSING, "empty-folder", *malformed, *evaluations]}.get(kind, [])
+    return {
+        "set": list(SETS),
+        "source": [f"root-{c}" for c in (*MISSING, "empty-folder", "file-for-folder")]
+        + [f"partition-{c}" for c in (*MISSING, "folder-for-file", *MALFORMED["json"])],
+        "out-dir": [*OUTPUTS, "file-for-folder"],
+        "out-file": [*OUTPUTS, "folder-for-file"],
+        "out-stem": OUTPUTS,
+        "dir": [*MISSING, "empty-folder", "file-for-folder", *evaluations],
+        "file": [*MISSING, "folder-for-file", *malformed],
+        "either": [*MISSING, "empty-folder", *malformed, *evaluations],
+    }.get(kind, [])
 
 
 def sweep_cases() -> list:
     """``(command, argument, case)`` of every swept command (pytest params: the known gaps xfail)."""
-    return [pytest.param(command, flag(a), case, marks=[pytest.mark.xfail(reason=KNOWN_GAPS[key], strict=True)]
-                         if (key := (command, flag(a), case)) in KNOWN_GAPS else [])
-            for command, parser in commands().items() for a in parser._actions
-            for case in cases_of(a) if (command, flag(a), case) not in ACCEPTED]
+    return [
+        pytest.param(
+            command,
+            flag(a),
+            case,
+            marks=[pytest.mark.xfail(reason=KNOWN_GAPS[key], strict=True)]
+            if (key := (command, flag(a), case)) in KNOWN_GAPS
+            else [],
+        )
+        for command, parser in commands().items()
+        for a in parser._actions
+        for case in cases_of(a)
+        if (command, flag(a), case) not in ACCEPTED
+    ]
 
 
 # ---- the inputs: one small valid instance of everything the commands read -------------------------------
+
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -139,6 +155,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     raw = i / "raw" / "000" / "nm" / "000"  # raw frames for `data preprocess`
     raw.mkdir(parents=True)
     import cv2
+
     cv2.imwrite(str(raw / "0001.png"), np.full((40, 20, 3), 200, np.uint8))
     exp = tiny_experiment(tree, train_part)
     torch.manual_seed(0)
@@ -159,10 +176,17 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     probes = {}
     for upstream, lp in (("random", 0.1), ("file", 0.6)):
         probes[upstream] = i / f"probe_{upstream}.json"
-        probes[upstream].write_text(json.dumps({
-            "upstream": upstream, "lvm_checkpoint": "pre.pth" if upstream == "file" else "", "settings": {"seed": 0},
-            "frames": {"fit": 10, "eval": 10},
-            "iou": {"linear_probe": lp, "pca1": 0.2, "prior": 0.5, "all_person": 0.3}}))
+        probes[upstream].write_text(
+            json.dumps(
+                {
+                    "upstream": upstream,
+                    "lvm_checkpoint": "pre.pth" if upstream == "file" else "",
+                    "settings": {"seed": 0},
+                    "frames": {"fit": 10, "eval": 10},
+                    "iou": {"linear_probe": lp, "pca1": 0.2, "prior": 0.5, "all_person": 0.3},
+                }
+            )
+        )
     bench = i / "benchmarks"
     write_benchmark(bench / "train" / "biggait_ccpg_seed0.tsv", "10.0\t0:00:10\t100\t1\t1\t1\t0\t0\t1\t9.0")
     efficiency = i / "efficiency"
@@ -173,19 +197,39 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     matrix = i / "figures" / "gait_CL_rank1.csv"
     matrix.write_text("probe_view\\gallery_view,000,018\n000,100,50\n018,20,100\n")
     table = i / "figures" / "ccpg.csv"
-    table.write_text("table,method,experiment,train,test,condition,metric,source,ours,ours_std,n_seeds,ci_low,"
-                     "ci_high,paper,diff,status,confidence,provenance,note\n"
-                     "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,CL,rank1,ours,80,1,2,,,82.6,-2.6,compared,high,s,\n")
+    table.write_text(
+        "table,method,experiment,train,test,condition,metric,source,ours,ours_std,n_seeds,ci_low,"
+        "ci_high,paper,diff,status,confidence,provenance,note\n"
+        "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,CL,rank1,ours,80,1,2,,,82.6,-2.6,compared,high,s,\n"
+    )
     tolerances = i / "tolerances.csv"
     assert cli.main(["tolerances", str(results), "--out", str(tolerances)]) == 0
     golden = i / "golden"
     golden.mkdir()
     (golden / "weights.pt").write_bytes(ckpt.read_bytes())
-    return {"base": base, "tree": tree, "train_part": train_part, "test_part": test_part, "raw": i / "raw",
-            "ckpt": ckpt, "run": ckpt.parent, "experiment": experiment, "results": results, "baseline": baseline,
-            "claims": claims, "probes": probes, "bench": bench, "efficiency": efficiency, "evaluation": evaluation,
-            "matrix": matrix, "table": table, "tolerances": tolerances, "golden": golden,
-            "metrics": sorted(results.rglob(paths.METRICS_CSV)), "out": base / "out"}
+    return {
+        "base": base,
+        "tree": tree,
+        "train_part": train_part,
+        "test_part": test_part,
+        "raw": i / "raw",
+        "ckpt": ckpt,
+        "run": ckpt.parent,
+        "experiment": experiment,
+        "results": results,
+        "baseline": baseline,
+        "claims": claims,
+        "probes": probes,
+        "bench": bench,
+        "efficiency": efficiency,
+        "evaluation": evaluation,
+        "matrix": matrix,
+        "table": table,
+        "tolerances": tolerances,
+        "golden": golden,
+        "metrics": sorted(results.rglob(paths.METRICS_CSV)),
+        "out": base / "out",
+    }
 
 
 def _data(f: dict) -> dict:
@@ -196,25 +240,65 @@ Base = Callable[[dict], dict]
 # command -> its minimal valid command line over the inputs: {argument: value, a list of values, or True
 # for a flag}, positionals by dest.
 BASE: dict[str, Base] = {
-    "synth": lambda f: {"--out": f["out"] / "synth", "--scale": "tiny", "--domains": "ccpg", "--workers": "1",
-                        "--no-progress": True},
-    "data check": lambda f: {"root": f["tree"], "--dataset": "ccpg", "--partition": f["train_part"],
-                             "--no-progress": True},
+    "synth": lambda f: {
+        "--out": f["out"] / "synth",
+        "--scale": "tiny",
+        "--domains": "ccpg",
+        "--workers": "1",
+        "--no-progress": True,
+    },
+    "data check": lambda f: {
+        "root": f["tree"],
+        "--dataset": "ccpg",
+        "--partition": f["train_part"],
+        "--no-progress": True,
+    },
     "data preprocess": lambda f: {"src": f["raw"], "out": f["out"] / "aligned", "--no-progress": True},
-    "pretrain-lvm": lambda f: {"--data": f"ccpg={f['tree']}:{f['train_part']}", "--out": f["out"] / "lvm.pth",
-                               "--steps": "1", "--batch": "2", "--no-progress": True},
-    "train": lambda f: {"experiment": f["experiment"], "--out": f["out"] / "run", "--stop-after": "1",
-                        "--set": tiny_overrides(f["tree"], f["train_part"]), "--no-progress": True},
-    "evaluate": lambda f: {"--checkpoint": [f["ckpt"]], **_data(f), "--out": [f["out"] / "eval"],
-                           "--device": "cpu", "--bootstrap": "0", "--no-mask-iou": True},
+    "pretrain-lvm": lambda f: {
+        "--data": f"ccpg={f['tree']}:{f['train_part']}",
+        "--out": f["out"] / "lvm.pth",
+        "--steps": "1",
+        "--batch": "2",
+        "--no-progress": True,
+    },
+    "train": lambda f: {
+        "experiment": f["experiment"],
+        "--out": f["out"] / "run",
+        "--stop-after": "1",
+        "--set": tiny_overrides(f["tree"], f["train_part"]),
+        "--no-progress": True,
+    },
+    "evaluate": lambda f: {
+        "--checkpoint": [f["ckpt"]],
+        **_data(f),
+        "--out": [f["out"] / "eval"],
+        "--device": "cpu",
+        "--bootstrap": "0",
+        "--no-mask-iou": True,
+    },
     "efficiency": lambda f: {"--experiment": f["experiment"], "--scale": "demo"},
-    "probe-upstream": lambda f: {**_data(f), "--every": "2", "--max-frames": "8", "--out": f["out"] / "probe.json",
-                                 "--no-progress": True},
-    "tables": lambda f: {"tables": ["ccpg"], "--results": f["results"], "--paper": REPO / "config" /
-                         "paper_reported.csv", "--out": f["out"] / "tables", "--allow-missing": True},
+    "probe-upstream": lambda f: {
+        **_data(f),
+        "--every": "2",
+        "--max-frames": "8",
+        "--out": f["out"] / "probe.json",
+        "--no-progress": True,
+    },
+    "tables": lambda f: {
+        "tables": ["ccpg"],
+        "--results": f["results"],
+        "--paper": REPO / "config" / "paper_reported.csv",
+        "--out": f["out"] / "tables",
+        "--allow-missing": True,
+    },
     "figures pad-resize": lambda f: {**_data(f), "--out": f["out"] / "pad"},
-    "figures maps": lambda f: {**_data(f), "--checkpoint": f["ckpt"], "--frames": "2",
-                               "--out-masks": f["out"] / "masks", "--out-pca": f["out"] / "pca"},
+    "figures maps": lambda f: {
+        **_data(f),
+        "--checkpoint": f["ckpt"],
+        "--frames": "2",
+        "--out-masks": f["out"] / "masks",
+        "--out-pca": f["out"] / "pca",
+    },
     "figures bars": lambda f: {"--table": f["table"], "--out": f["out"] / "bars"},
     "figures heatmap": lambda f: {"--matrices": [f["matrix"]], "--out": f["out"] / "heat"},
     "figures views": lambda f: {"--matrices": [f["matrix"]], "--out": f["out"] / "views"},
@@ -223,12 +307,25 @@ BASE: dict[str, Base] = {
     "figures embeddings": lambda f: {"--evaluation": f["evaluation"], "--out": f["out"] / "emb"},
     "check-metrics": lambda f: {"results": f["results"], "--baseline": f["baseline"]},
     "tolerances": lambda f: {"results": f["results"], "--out": f["out"] / "tolerances.csv"},
-    "compare": lambda f: {"a": "biggait_ccpg", "b": "gaitbase_ccpg", "--results": f["results"],
-                          "--resamples": "100", "--out": f["out"] / "compare"},
-    "claims": lambda f: {"results": f["results"], "--claims": f["claims"], "--out": f["out"] / "claims",
-                         "--resamples": "100"},
-    "upstream-report": lambda f: {"--metrics": f["metrics"], "--random-probe": f["probes"]["random"],
-                                  "--pretrained-probe": f["probes"]["file"], "--out": f["out"] / "upstream"},
+    "compare": lambda f: {
+        "a": "biggait_ccpg",
+        "b": "gaitbase_ccpg",
+        "--results": f["results"],
+        "--resamples": "100",
+        "--out": f["out"] / "compare",
+    },
+    "claims": lambda f: {
+        "results": f["results"],
+        "--claims": f["claims"],
+        "--out": f["out"] / "claims",
+        "--resamples": "100",
+    },
+    "upstream-report": lambda f: {
+        "--metrics": f["metrics"],
+        "--random-probe": f["probes"]["random"],
+        "--pretrained-probe": f["probes"]["file"],
+        "--out": f["out"] / "upstream",
+    },
     "job-times": lambda f: {"benchmarks": f["bench"], "--out": f["out"] / "job_times"},
     "selfcheck": lambda f: {"--golden-dir": f["golden"]},
     # Every case of gpu-check is refused while parsing, before CUDA is needed.
@@ -238,8 +335,13 @@ BASE: dict[str, Base] = {
 
 def _efficiency(f: dict) -> dict:
     """The efficiency table's command line (its inputs are read by no other table)."""
-    return {"tables": ["efficiency"], "--results": f["results"], "--paper": REPO / "config" / "paper_reported.csv",
-            "--out": f["out"] / "tables", "--allow-missing": True}
+    return {
+        "tables": ["efficiency"],
+        "--results": f["results"],
+        "--paper": REPO / "config" / "paper_reported.csv",
+        "--out": f["out"] / "tables",
+        "--allow-missing": True,
+    }
 
 
 # (command, argument) -> the valid command line its cases start from, where an argument only matters then.
@@ -247,23 +349,31 @@ VARIANTS: dict[tuple[str, str], Base] = {
     ("tables", "--metrics"): lambda f: {**BASE["tables"](f), "--metrics": f["metrics"], "--results": None},
     ("tables", "--efficiency"): lambda f: {**_efficiency(f), "--efficiency": [f["efficiency"] / "biggait_ccpg.json"]},
     ("tables", "--efficiency-dir"): lambda f: {**_efficiency(f), "--efficiency-dir": f["efficiency"]},
-    ("tables", "--train-benchmarks"): lambda f: {**VARIANTS["tables", "--efficiency-dir"](f), "--train-benchmarks":
-                                                 sorted(f["bench"].rglob("*.tsv"))},
-    ("tables", "--benchmarks-dir"): lambda f: {**VARIANTS["tables", "--efficiency-dir"](f),
-                                               "--benchmarks-dir": f["bench"]},
-    ("check-metrics", "--paper"): lambda f: {"results": f["results"],
-                                             "--paper": REPO / "config" / "paper_reported.csv"},
+    ("tables", "--train-benchmarks"): lambda f: {
+        **VARIANTS["tables", "--efficiency-dir"](f),
+        "--train-benchmarks": sorted(f["bench"].rglob("*.tsv")),
+    },
+    ("tables", "--benchmarks-dir"): lambda f: {
+        **VARIANTS["tables", "--efficiency-dir"](f),
+        "--benchmarks-dir": f["bench"],
+    },
+    ("check-metrics", "--paper"): lambda f: {
+        "results": f["results"],
+        "--paper": REPO / "config" / "paper_reported.csv",
+    },
     ("check-metrics", "--tolerances"): lambda f: {**BASE["check-metrics"](f), "--tolerances": f["tolerances"]},
     ("check-metrics", "--save"): lambda f: {"results": f["results"], "--save": f["out"] / "gathered.csv"},
     ("claims", "--metrics"): lambda f: {**BASE["claims"](f), "--metrics": f["metrics"]},
     ("claims", "--paper"): lambda f: {**BASE["claims"](f), "--paper": REPO / "config" / "paper_reported.csv"},
-    ("evaluate", "--from-embeddings"): lambda f: {"--from-embeddings": f["evaluation"] / "embeddings.npz",
-                                                  "--dataset": "ccpg", "--out": [f["out"] / "eval"],
-                                                  "--bootstrap": "0"},
+    ("evaluate", "--from-embeddings"): lambda f: {
+        "--from-embeddings": f["evaluation"] / "embeddings.npz",
+        "--dataset": "ccpg",
+        "--out": [f["out"] / "eval"],
+        "--bootstrap": "0",
+    },
     ("probe-upstream", "--lvm-checkpoint"): lambda f: {**BASE["probe-upstream"](f), "--lvm-checkpoint": f["ckpt"]},
     ("figures cmc", "--partition"): lambda f: {**BASE["figures cmc"](f), "--partition": f["test_part"]},
-    ("pretrain-lvm", "--frames-cache"): lambda f: {**BASE["pretrain-lvm"](f), "--frames-cache":
-                                                   f["out"] / "frames.pt"},
+    ("pretrain-lvm", "--frames-cache"): lambda f: {**BASE["pretrain-lvm"](f), "--frames-cache": f["out"] / "frames.pt"},
     ("selfcheck", "--weights"): lambda f: {"--golden-dir": f["golden"], "--weights": f["golden"] / "weights.pt"},
 }
 
@@ -326,7 +436,7 @@ def _without_usage(err: str) -> list[str]:
     """stderr's lines without argparse's usage block (``usage: ...`` up to ``prog: error: ...``)."""
     lines = [ln for ln in err.splitlines() if ln.strip()]
     if lines and lines[0].startswith("usage:"):
-        lines = lines[next((k for k, ln in enumerate(lines) if re.match(r"\S.*: error: ", ln)), 0):]
+        lines = lines[next((k for k, ln in enumerate(lines) if re.match(r"\S.*: error: ", ln)), 0) :]
     return lines
 
 
@@ -361,20 +471,27 @@ def test_every_command_is_swept() -> None:
 
 
 # Path arguments without a biggait.cli_paths type, with the reason (they are not swept).
-UNTYPED = {("tables", "--eval-benchmark"): "FILE MODEL ... groups: read_benchmark names a missing or malformed "
-                                           "FILE when the efficiency table is built"}
+UNTYPED = {
+    ("tables", "--eval-benchmark"): "FILE MODEL ... groups: read_benchmark names a missing or malformed "
+    "FILE when the efficiency table is built"
+}
 
 
 def test_every_path_argument_is_typed() -> None:
     """A path argument uses a :mod:`biggait.cli_paths` type (its ``kind`` tells the sweep what to try)."""
-    untyped = [(c, flag(a)) for c, p in commands().items() for a in p._actions
-               if a.type is Path or (kind_of(a) is None and re.search(r"FILE|DIR|ROOT|PATH", str(a.metavar or "")))]
+    untyped = [
+        (c, flag(a))
+        for c, p in commands().items()
+        for a in p._actions
+        if a.type is Path or (kind_of(a) is None and re.search(r"FILE|DIR|ROOT|PATH", str(a.metavar or "")))
+    ]
     assert set(untyped) == set(UNTYPED), "give these arguments a biggait.cli_paths type"
 
 
 @pytest.mark.parametrize("command,argument,case", sweep_cases(), ids=lambda x: x.replace(" ", "_"))
-def test_bad_input_is_one_line_and_leaves_nothing(command: str, argument: str, case: str, inputs: dict,
-                                                  capsys: pytest.CaptureFixture, monkeypatch) -> None:
+def test_bad_input_is_one_line_and_leaves_nothing(
+    command: str, argument: str, case: str, inputs: dict, capsys: pytest.CaptureFixture, monkeypatch
+) -> None:
     parser = commands()[command]
     action = next(a for a in parser._actions if flag(a) == argument)
     args = VARIANTS.get((command, argument), BASE[command])(inputs)

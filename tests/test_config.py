@@ -1,7 +1,11 @@
+from pathlib import Path
+
 import pytest
 
 from biggait.config import Experiment, dump_yaml, experiment_from_dict, load_experiment, to_dict
 from biggait.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write(tmp_path, text, name="exp.yaml"):
@@ -65,12 +69,39 @@ def test_missing_file_is_one_clear_error(tmp_path):
         load_experiment(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("spelling, name", [("CCPG", "ccpg"), ("CASIA-B", "casiab"), ("CASIA-B*", "casiab"),
-                                            ("SUSTech1K", "sustech1k"), ("CCGR-Mini", "ccgr_mini"),
-                                            ("casia-b*", "casiab"), ("sustech1k", "sustech1k")])
+@pytest.mark.parametrize(
+    "spelling, name",
+    [
+        ("CCPG", "ccpg"),
+        ("CASIA-B", "casiab"),
+        ("CASIA-B*", "casiab"),
+        ("SUSTech1K", "sustech1k"),
+        ("CCGR-Mini", "ccgr_mini"),
+        ("casia-b*", "casiab"),
+        ("sustech1k", "sustech1k"),
+    ],
+)
 def test_dataset_names_as_opengait_writes_them(spelling, name):
     from biggait.datasets import get_preset, get_protocol
 
     assert get_preset(spelling).name == name and get_protocol(spelling)[0] == name
     exp = load_experiment(None, scale="demo", overrides=[f"data.dataset={spelling}"])
     assert exp.data.dataset == name
+
+
+def test_deprecated_sils_size_still_loads_with_one_warning(capsys, tmp_path):
+    """model.sils_size was renamed model.gre_map_width: the old key loads (file or --set), warns once, and
+    giving both is an error."""
+    import biggait.config as config_module
+
+    config_module._warned.clear()
+    exp = load_experiment(REPO / "config/experiments/biggait_ccpg.yaml", scale="demo", overrides=["model.sils_size=4"])
+    load_experiment(REPO / "config/experiments/biggait_ccpg.yaml", scale="demo", overrides=["model.sils_size=4"])
+    assert exp.model.gre_map_width == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["warning: --set: model.sils_size is deprecated, use model.gre_map_width (same meaning)"]
+    old = tmp_path / "old.yaml"
+    old.write_text("model:\n  sils_size: 6\n")
+    assert load_experiment(old, scale="demo").model.gre_map_width == 6
+    with pytest.raises(ConfigError, match="give only gre_map_width"):
+        load_experiment(old, scale="demo", overrides=["model.gre_map_width=6", "model.sils_size=6"])

@@ -39,9 +39,14 @@ print(json.dumps({"hash": h, **cpu_kernels.describe()}))
 
 
 def _run(**env: str) -> dict:
-    clean = {k: v for k, v in os.environ.items() if k not in (*cpu_kernels.REPRODUCIBLE_ENV, cpu_kernels.MODE_ENV,
-                                                              "MKL_ENABLE_INSTRUCTIONS")}
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env={**clean, **env}, capture_output=True, text=True, check=True)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in (*cpu_kernels.REPRODUCIBLE_ENV, cpu_kernels.MODE_ENV, "MKL_ENABLE_INSTRUCTIONS")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env={**clean, **env}, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 

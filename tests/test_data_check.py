@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import dump, make_seq, write_partition
 
 from biggait.cli import main
 from biggait.data.check import check_tree, format_report
-from helpers import dump, make_seq, write_partition
 
 
 class Evil:
@@ -36,8 +36,10 @@ def test_good_tree_counts(good, capsys):
     root, part = good
     report = check_tree(root, "ccpg", part, progress=False)
     assert report.ok and report.warnings == []
-    assert report.counts == {"train": {"ids": 2, "sequences": 8, "frames": 4 * 3 + 4 * 4},
-                             "test": {"ids": 1, "sequences": 4, "frames": 4 * 5}}
+    assert report.counts == {
+        "train": {"ids": 2, "sequences": 8, "frames": 4 * 3 + 4 * 4},
+        "test": {"ids": 1, "sequences": 4, "frames": 4 * 5},
+    }
     assert dict(report.types) == {"U0_D0": 6, "U1_D1": 6} and dict(report.views) == {"01_x": 6, "02_y": 6}
     assert main(["data", "check", str(root), "--dataset", "ccpg", "--partition", str(part), "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -55,8 +57,11 @@ def corrupt(root: Path, marker: Path) -> None:
     dump(root / "000" / "U1_D1" / "02_y" / "02_y-aligned-rgbs.pkl", np.zeros((3, 3, 16, 8), np.float64))  # dtype
     dump(root / "001" / "U0_D0" / "01_x" / "01_x-aligned-rgbs.pkl", np.zeros((4, 3, 16, 16), np.uint8))  # aspect
     dump(root / "001" / "U0_D0" / "01_x" / "01_x-aligned-sils.pkl", np.zeros((4, 16, 16), np.uint8))
-    for name, arr in (("aligned-rgbs", np.zeros((0, 3, 16, 8), np.uint8)), ("ratios", np.zeros(0)),
-                      ("aligned-sils", np.zeros((0, 16, 8), np.uint8))):
+    for name, arr in (
+        ("aligned-rgbs", np.zeros((0, 3, 16, 8), np.uint8)),
+        ("ratios", np.zeros(0)),
+        ("aligned-sils", np.zeros((0, 16, 8), np.uint8)),
+    ):
         dump(root / "001" / "U0_D0" / "02_y" / f"02_y-{name}.pkl", arr)  # 0 frames
     (root / "001" / "U1_D1" / "01_x" / "01_x-ratios.pkl").unlink()  # missing modality
     (root / "001" / "U3_D3" / "01_x").mkdir(parents=True)  # empty folder
@@ -114,6 +119,8 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["data", "check", str(empty), "--dataset", "ccpg"]) == 2  # nothing to check is an error
     assert "empty: no sequences found" in capsys.readouterr().err
     assert main(["data", "check", str(tmp_path), "--dataset", "gait3d"]) == 2
-    assert "error: unknown dataset preset 'gait3d' (known: casiab, ccgr_mini, ccpg, sustech1k)" in capsys.readouterr().err
+    assert (
+        "error: unknown dataset preset 'gait3d' (known: casiab, ccgr_mini, ccpg, sustech1k)" in capsys.readouterr().err
+    )
     assert main(["data", "check", str(tmp_path), "--dataset", "ccpg", "--partition", str(tmp_path / "p.json")]) == 2
     assert "p.json: partition file not found" in capsys.readouterr().err

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 import pytest
+from helpers import dump, make_seq, write_partition
 
 from biggait.data.dataset import GaitDataset, load_partition
 from biggait.datasets import PRESETS, get_preset, known_presets
 from biggait.errors import DataError
-from helpers import dump, make_seq, write_partition
 
 
 def test_presets_follow_the_interface_table():
@@ -19,12 +20,14 @@ def test_presets_follow_the_interface_table():
     s = get_preset("sustech1k")
     assert (s.rgb_layout, s.ratio_layout, s.rgb_glob) == ("hwc", "hw", "05-*-Camera-RGB_raw.pkl")
     assert get_preset("ccpg").glob("sils") == "*-aligned-sils.pkl"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         get_preset("ccpg").num_classes = 5  # frozen
 
 
 def test_unknown_preset_lists_known_ones():
-    with pytest.raises(DataError, match=r"unknown dataset preset 'gait3d' \(known: casiab, ccgr_mini, ccpg, sustech1k\)"):
+    with pytest.raises(
+        DataError, match=r"unknown dataset preset 'gait3d' \(known: casiab, ccgr_mini, ccpg, sustech1k\)"
+    ):
         get_preset("gait3d")
 
 
@@ -60,7 +63,11 @@ def test_partition_splits_and_labels(tmp_path):
     test = GaitDataset(tmp_path, "ccpg", part, split="test")
     assert train.ids == ["001", "003"] and test.ids == ["002", "010"]
     assert [(r.id, r.type, r.view) for r in train.sequences] == [
-        ("001", "U0_D0", "01_x"), ("001", "U1_D1", "02_y"), ("003", "U0_D0", "01_x"), ("003", "U1_D1", "02_y")]
+        ("001", "U0_D0", "01_x"),
+        ("001", "U1_D1", "02_y"),
+        ("003", "U0_D0", "01_x"),
+        ("003", "U1_D1", "02_y"),
+    ]
     assert train.labels.tolist() == [0, 0, 1, 1] and test.labels.tolist() == [0, 0, 1, 1]
     assert [a.tolist() for a in train.indices_by_label()] == [[0, 1], [2, 3]]
     assert len(GaitDataset(tmp_path, "ccpg")) == 8  # no partition: every id on disk
@@ -103,11 +110,14 @@ def test_modality_lengths_differ(tmp_path):
         GaitDataset(tmp_path, "ccpg").load(0)
 
 
-@pytest.mark.parametrize("array, message", [
-    (np.zeros((3, 3, 16, 8), np.float32), r"01_x-aligned-rgbs.pkl: rgb dtype float32, expected uint8"),
-    (np.zeros((3, 16, 8), np.uint8), r"01_x-aligned-rgbs.pkl: rgb shape \[3, 16, 8\], expected uint8 \[T,3,H,W\]"),
-    (np.zeros((3, 16, 8, 3), np.uint8), r"rgb shape \[3, 16, 8, 3\], expected"),
-])
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros((3, 3, 16, 8), np.float32), r"01_x-aligned-rgbs.pkl: rgb dtype float32, expected uint8"),
+        (np.zeros((3, 16, 8), np.uint8), r"01_x-aligned-rgbs.pkl: rgb shape \[3, 16, 8\], expected uint8 \[T,3,H,W\]"),
+        (np.zeros((3, 16, 8, 3), np.uint8), r"rgb shape \[3, 16, 8, 3\], expected"),
+    ],
+)
 def test_wrong_dtype_or_shape(tmp_path, array, message):
     make_seq(tmp_path, "001", "U0_D0", "01_x", T=3)
     dump(tmp_path / "001" / "U0_D0" / "01_x" / "01_x-aligned-rgbs.pkl", array)

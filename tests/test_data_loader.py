@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import make_seq, write_partition
 
 from biggait.config import DataConfig, Experiment, TrainConfig
 from biggait.data.loader import Batch, make_test_loader, make_train_loader, normalize_rgb
 from biggait.data.sampler import first_frames, plan_iteration, sample_frames
 from biggait.errors import DataError
-from helpers import make_seq, write_partition
 
 TRAIN = ["a1", "a2", "a3", "a4", "a5"]
 TEST = ["b1", "b2"]
@@ -33,8 +33,16 @@ def tree(tmp_path_factory) -> tuple[Path, Path, dict]:
 
 
 def experiment(root: Path, part: Path, **data) -> Experiment:
-    d = DataConfig(dataset="ccpg", root=str(root), partition=str(part), batch_p=3, batch_k=2,
-                   frames_per_seq=5, num_workers=0, **data)
+    d = DataConfig(
+        dataset="ccpg",
+        root=str(root),
+        partition=str(part),
+        batch_p=3,
+        batch_k=2,
+        frames_per_seq=5,
+        num_workers=0,
+        **data,
+    )
     return Experiment(data=d, train=TrainConfig(seed=7))
 
 
@@ -66,8 +74,10 @@ def test_plan_is_a_pure_pk_draw():
                 assert g[0] != g[1]  # without replacement when the identity has >= K
         seen.add(tuple(plan.seq_indices))
     assert len(seen) > 40  # iterations differ
-    assert plan_iteration(1, 5, by_label, 3, 2, 0.5).seq_indices.tolist() != a.seq_indices.tolist() or \
-        plan_iteration(2, 5, by_label, 3, 2, 0.5).seq_indices.tolist() != a.seq_indices.tolist()
+    assert (
+        plan_iteration(1, 5, by_label, 3, 2, 0.5).seq_indices.tolist() != a.seq_indices.tolist()
+        or plan_iteration(2, 5, by_label, 3, 2, 0.5).seq_indices.tolist() != a.seq_indices.tolist()
+    )
     assert plan_iteration(0, 0, by_label, 2, 2, 1.0).flips.all()
     assert not plan_iteration(0, 0, by_label, 2, 2, 0.0).flips.any()
     with pytest.raises(DataError, match="has 4 identities, fewer than data.batch_p=5"):
@@ -103,7 +113,7 @@ def test_train_batches_follow_the_contract(tree):
     root, part, ref = tree
     loader = make_train_loader(experiment(root, part))
     assert loader.num_classes == 5 and loader.dataset.ids == TRAIN
-    for it, batch in take(loader, 4):
+    for _, batch in take(loader, 4):
         assert batch.frames.shape == (6, 5, 3, 16, 8) and batch.frames.dtype == torch.float32
         assert batch.ratios.shape == (6, 5) and batch.ratios.dtype == torch.float32
         assert batch.labels.dtype == torch.int64 and batch.seq_lengths is None and batch.sils is None
@@ -132,8 +142,9 @@ def test_resume_and_workers_give_identical_batches(tree):
     assert [it for it, _ in full] == [0, 1, 2, 3, 4] and [it for it, _ in resumed] == [3, 4]
     for (_, a), (_, b) in zip(full[3:], resumed):
         assert torch.equal(a.frames, b.frames) and a.ids == b.ids and torch.equal(a.ratios, b.ratios)
-    workers = take(make_train_loader(dataclasses.replace(exp, data=dataclasses.replace(exp.data, num_workers=2)),
-                                     start_iter=2), 3)
+    workers = take(
+        make_train_loader(dataclasses.replace(exp, data=dataclasses.replace(exp.data, num_workers=2)), start_iter=2), 3
+    )
     for (ia, a), (ib, b) in zip(full[2:], workers):
         assert ia == ib and torch.equal(a.frames, b.frames) and a.types == b.types
     other_seed = take(make_train_loader(dataclasses.replace(exp, train=TrainConfig(seed=8))), 1)
@@ -143,7 +154,7 @@ def test_resume_and_workers_give_identical_batches(tree):
 def test_rank_shares_reassemble_the_single_process_batch(tree):
     root, part, _ = tree
     exp = experiment(root, part)
-    (_, whole), = take(make_train_loader(exp, start_iter=1), 1)
+    ((_, whole),) = take(make_train_loader(exp, start_iter=1), 1)
     shares = [take(make_train_loader(exp, start_iter=1, rank=r, world_size=2), 1)[0][1] for r in (0, 1)]
     assert [len(b.ids) for b in shares] == [len(whole.ids) // 2] * 2
     assert torch.equal(torch.cat([b.frames for b in shares]), whole.frames)
@@ -156,7 +167,7 @@ def test_rank_shares_reassemble_the_single_process_batch(tree):
 def test_silhouette_modality_and_sils(tree):
     root, part, ref = tree
     exp = experiment(root, part, modality="silhouette", flip_prob=1.0)
-    (_, batch), = take(make_train_loader(exp, with_sils=True), 1)
+    ((_, batch),) = take(make_train_loader(exp, with_sils=True), 1)
     assert batch.frames.shape == (6, 5, 1, 16, 8) and batch.sils.dtype == torch.uint8
     assert set(torch.unique(batch.frames).tolist()) <= {0.0, 1.0}
     torch.testing.assert_close(batch.frames[:, :, 0], batch.sils.float() / 255)
@@ -178,7 +189,9 @@ def test_test_loader_order_cap_and_labels(tree):
         np.testing.assert_array_equal(b.sils[0].numpy(), src["sils"])
         assert b.frames.shape[0] == 1 and b.ratios.shape == (1, len(src["rgb"]))
     capped = list(make_test_loader(dataclasses.replace(data, test_max_frames=4, num_workers=1)))
-    assert [b.frames.shape[1] for b in capped] == [min(4, len(ref[(b.ids[0], b.types[0], "01_x")]["rgb"])) for b in capped]
+    assert [b.frames.shape[1] for b in capped] == [
+        min(4, len(ref[(b.ids[0], b.types[0], "01_x")]["rgb"])) for b in capped
+    ]
     assert capped[2].sils is None
     everything = make_test_loader(data, root=root)  # an explicit root without a partition: every id
     assert len(everything) == len(ref)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from biggait.cli import main
-from biggait.parity.data_checks import CHECKS, check_pretreatment_rgb
 from biggait.data.pickles import load_array
 from biggait.data.preprocess import align_crop, preprocess_tree
 from biggait.errors import DataError
+from biggait.parity.data_checks import CHECKS, check_pretreatment_rgb
 from biggait.parity.selfcheck import CHECKS as ALL_CHECKS
 
 

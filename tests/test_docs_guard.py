@@ -97,8 +97,9 @@ def test_readme_make_targets_exist() -> None:
 
 def _import_graph() -> dict[str, set[str]]:
     """module -> the package modules it imports (at any level, TYPE_CHECKING and function bodies included)."""
-    mods = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
-            for p in PACKAGE.rglob("*.py")}
+    mods = {
+        ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p for p in PACKAGE.rglob("*.py")
+    }
     graph = {}
     for name, p in mods.items():
         deps = set()
@@ -117,11 +118,18 @@ def test_import_contract_of_interfaces_md() -> None:
     graph = _import_graph()
     cycles = [(a, b) for a, deps in graph.items() for b in deps if a in _reachable(graph, b)]
     assert not cycles, f"import cycles: {sorted(cycles)}"
-    cli_users = sorted(a for a, deps in graph.items() for b in deps if b.endswith(".cli") and b != "biggait.cli"
-                       and a.rsplit(".", 1)[0] != b.rsplit(".", 1)[0])
+    cli_users = sorted(
+        a
+        for a, deps in graph.items()
+        for b in deps
+        if b.endswith(".cli") and b != "biggait.cli" and a.rsplit(".", 1)[0] != b.rsplit(".", 1)[0]
+    )
     assert not cli_users, f"modules importing a stage's cli: {cli_users}"
-    parity_users = sorted(a for a, deps in graph.items() if not a.startswith("biggait.parity")
-                          and any(b.startswith("biggait.parity") for b in deps))
+    parity_users = sorted(
+        a
+        for a, deps in graph.items()
+        if not a.startswith("biggait.parity") and any(b.startswith("biggait.parity") for b in deps)
+    )
     assert parity_users == ["biggait.gpu_check"], parity_users
 
 

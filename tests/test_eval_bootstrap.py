@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from biggait.evaluation.bootstrap import (BCA, CHUNK, PERCENTILE, bootstrap_ci, id_sums, identity_bootstrap,
-                                          index_weights, ratio_statistic, resample_weights)
+from biggait.evaluation.bootstrap import (
+    BCA,
+    CHUNK,
+    PERCENTILE,
+    bootstrap_ci,
+    id_sums,
+    identity_bootstrap,
+    index_weights,
+    ratio_statistic,
+    resample_weights,
+)
 
 
 def test_resample_weights_draw_n_ids_with_replacement():
@@ -44,9 +53,16 @@ def _counts(n_ids: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _scipy_ratio(hits: np.ndarray, totals: np.ndarray, resamples: int, seed: int, method: str):
     """scipy called directly on the per-identity data, paired: the reference interval."""
-    return stats.bootstrap((hits, totals), lambda h, t, axis=-1: 100.0 * h.sum(axis) / t.sum(axis),
-                           paired=True, vectorized=True, n_resamples=resamples, batch=CHUNK, method=method,
-                           rng=np.random.default_rng(seed)).confidence_interval
+    return stats.bootstrap(
+        (hits, totals),
+        lambda h, t, axis=-1: 100.0 * h.sum(axis) / t.sum(axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=resamples,
+        batch=CHUNK,
+        method=method,
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
 
 
 def test_interval_matches_scipy_on_the_per_identity_data():
@@ -71,12 +87,19 @@ def test_too_few_identities_use_the_percentile_interval():
 def test_two_groups_match_scipy_two_sample_bootstrap():
     rng = np.random.default_rng(0)
     xa, xb = rng.uniform(0, 100, 12), rng.uniform(0, 100, 9)
+
     def mean_diff(wa: np.ndarray, wb: np.ndarray) -> np.ndarray:  # weighted means (jackknife: n - 1 drawn)
         return wa @ xa / wa.sum(axis=1) - wb @ xb / wb.sum(axis=1)
 
     ci = identity_bootstrap(mean_diff, (12, 9), 500, np.random.default_rng(4))
-    ref = stats.bootstrap((xa, xb), lambda a, b, axis=-1: a.mean(axis) - b.mean(axis), vectorized=True,
-                          n_resamples=500, batch=CHUNK, rng=np.random.default_rng(4)).confidence_interval
+    ref = stats.bootstrap(
+        (xa, xb),
+        lambda a, b, axis=-1: a.mean(axis) - b.mean(axis),
+        vectorized=True,
+        n_resamples=500,
+        batch=CHUNK,
+        rng=np.random.default_rng(4),
+    ).confidence_interval
     assert ci.method == BCA
     assert ci.low == pytest.approx(float(ref.low), rel=1e-9) and ci.high == pytest.approx(float(ref.high), rel=1e-9)
 

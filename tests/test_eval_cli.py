@@ -42,8 +42,11 @@ def tiny(tmp_path_factory):
                 save_array(folder / f"{v}-ratios.pkl", np.full(5, 0.45, np.float32))
     part = base / "ccpg.json"
     part.write_text(json.dumps({"TRAIN_SET": [], "TEST_SET": list(IDS)}))
-    exp = load_experiment(None, scale="demo", overrides=["name=tiny_sustech", "data.dataset=sustech1k",
-                                                          "data.test_max_frames=4", "eval.bootstrap=20"])
+    exp = load_experiment(
+        None,
+        scale="demo",
+        overrides=["name=tiny_sustech", "data.dataset=sustech1k", "data.test_max_frames=4", "eval.bootstrap=20"],
+    )
     from biggait.models.biggait import build_model
     from biggait.models.checkpoints import save_checkpoint
 
@@ -60,9 +63,24 @@ def _read_csv(path):
 
 
 def _evaluate(tiny, out, *extra):
-    return cli.main(["evaluate", "--checkpoint", str(tiny["ckpt"]), "--dataset", "ccpg", "--root",
-                     str(tiny["root"]), "--partition", str(tiny["partition"]), "--out", str(out),
-                     "--device", "cpu", *extra])
+    return cli.main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(tiny["ckpt"]),
+            "--dataset",
+            "ccpg",
+            "--root",
+            str(tiny["root"]),
+            "--partition",
+            str(tiny["partition"]),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            *extra,
+        ]
+    )
 
 
 def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, capsys):
@@ -79,8 +97,11 @@ def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, 
     keys = {(r["protocol"], r["condition"], r["metric"]) for r in rows}
     for c in ("CL", "UP", "DN", "BG"):
         assert {("gait", c, "rank1_exclude_identical_view"), ("reid", c, "mAP"), ("mask_iou", c, "iou")} <= keys
-    r1 = next(r for r in rows if r["protocol"] == "gait" and r["condition"] == "CL"
-              and r["metric"] == "rank1_exclude_identical_view")
+    r1 = next(
+        r
+        for r in rows
+        if r["protocol"] == "gait" and r["condition"] == "CL" and r["metric"] == "rank1_exclude_identical_view"
+    )
     assert float(r1["ci_low"]) <= float(r1["value"]) <= float(r1["ci_high"])
     iou = [float(r["value"]) for r in rows if r["protocol"] == "mask_iou"]
     assert all(0.0 <= v <= 100.0 for v in iou)
@@ -107,17 +128,32 @@ def test_evaluate_writes_every_output_then_reuses_embeddings(tiny, monkeypatch, 
     cos_rows = _read_csv(out / "metrics.csv")
     assert all(r["ci_low"] == "" for r in cos_rows)
     again = tiny["base"] / "from_emb"
-    assert cli.main(["evaluate", "--from-embeddings", str(out / "embeddings.npz"), "--dataset", "ccpg",
-                     "--out", str(again), "--bootstrap", "0"]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--from-embeddings",
+                str(out / "embeddings.npz"),
+                "--dataset",
+                "ccpg",
+                "--out",
+                str(again),
+                "--bootstrap",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert _read_csv(again / "metrics.csv")[0]["train_dataset"] == "sustech1k"
-    assert [r["value"] for r in _read_csv(again / "metrics.csv") if r["protocol"] == "upstream_probe"] == \
-        [probe[0]["value"]]  # kept with the embeddings
-
+    assert [r["value"] for r in _read_csv(again / "metrics.csv") if r["protocol"] == "upstream_probe"] == [
+        probe[0]["value"]
+    ]  # kept with the embeddings
 
 
 def _write_embeddings(path, features, n_meta):
-    Embeddings(features, np.array(["1"] * len(features)), np.array(["U0_D0"] * len(features)),
-               np.array(["01"] * len(features))).save(path)
+    Embeddings(
+        features, np.array(["1"] * len(features)), np.array(["U0_D0"] * len(features)), np.array(["01"] * len(features))
+    ).save(path)
     if n_meta != len(features):  # rewrite with inconsistent metadata, bypassing the dataclass check
         with np.load(path) as z:
             data = {k: z[k] for k in z.files}
@@ -126,18 +162,26 @@ def _write_embeddings(path, features, n_meta):
             np.savez(fh, **data)
 
 
-@pytest.mark.parametrize("features,n_meta,message", [
-    (np.zeros((4, 256), np.float32), 4, "expected features [N, C, P]"),
-    (np.zeros((4, 8, 2), np.float32), 3, "4 feature rows but 3 labels"),
-])
+@pytest.mark.parametrize(
+    "features,n_meta,message",
+    [
+        (np.zeros((4, 256), np.float32), 4, "expected features [N, C, P]"),
+        (np.zeros((4, 8, 2), np.float32), 3, "4 feature rows but 3 labels"),
+    ],
+)
 def test_bad_embeddings_fail_in_one_line_without_outputs(tmp_path, capsys, features, n_meta, message):
     src = tmp_path / "emb.npz"
     if features.ndim == 3:
         _write_embeddings(src, features, n_meta)
     else:
         with open(src, "wb") as fh:
-            np.savez(fh, features=features, labels=np.array(["1"] * 4), types=np.array(["U0_D0"] * 4),
-                     views=np.array(["01"] * 4))
+            np.savez(
+                fh,
+                features=features,
+                labels=np.array(["1"] * 4),
+                types=np.array(["U0_D0"] * 4),
+                views=np.array(["01"] * 4),
+            )
     out = tmp_path / "out"
     assert cli.main(["evaluate", "--from-embeddings", str(src), "--dataset", "ccpg", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -147,8 +191,10 @@ def test_bad_embeddings_fail_in_one_line_without_outputs(tmp_path, capsys, featu
 
 def test_unknown_dataset_and_missing_inputs(tmp_path, capsys):
     out = tmp_path / "out"
-    assert cli.main(["evaluate", "--from-embeddings", str(tmp_path / "x.npz"), "--dataset", "ccpg",
-                     "--out", str(out)]) == 2
+    assert (
+        cli.main(["evaluate", "--from-embeddings", str(tmp_path / "x.npz"), "--dataset", "ccpg", "--out", str(out)])
+        == 2
+    )
     assert "x.npz: embeddings file not found" in capsys.readouterr().err
     emb = tmp_path / "x.npz"
     emb.write_bytes(b"")  # exists: the errors below come before it is read
@@ -173,8 +219,11 @@ def test_several_checkpoints_share_one_pass_and_one_upstream(tiny, monkeypatch):
     from biggait.models.biggait import build_model
     from biggait.models.checkpoints import save_checkpoint
 
-    exp = load_experiment(None, scale="demo", overrides=["name=tiny_b", "data.test_max_frames=4",
-                                                          "eval.bootstrap=0", "eval.pack_frames=0"])
+    exp = load_experiment(
+        None,
+        scale="demo",
+        overrides=["name=tiny_b", "data.test_max_frames=4", "eval.bootstrap=0", "eval.pack_frames=0"],
+    )
     ckpts = {}
     torch.manual_seed(1)
     a = build_model(exp.model, 3)
@@ -194,8 +243,17 @@ def test_several_checkpoints_share_one_pass_and_one_upstream(tiny, monkeypatch):
         return real(self, x)
 
     monkeypatch.setattr(FrozenLVM, "forward", counting)
-    base = ["evaluate", "--dataset", "ccpg", "--root", str(tiny["root"]), "--partition", str(tiny["partition"]),
-            "--device", "cpu"]
+    base = [
+        "evaluate",
+        "--dataset",
+        "ccpg",
+        "--root",
+        str(tiny["root"]),
+        "--partition",
+        str(tiny["partition"]),
+        "--device",
+        "cpu",
+    ]
     alone = {}
     for name in ckpts:
         out = tiny["base"] / f"alone_{name}"
@@ -203,7 +261,9 @@ def test_several_checkpoints_share_one_pass_and_one_upstream(tiny, monkeypatch):
         alone[name] = Embeddings.load(out / "embeddings.npz").features
     per_model = calls["n"] // 3  # forwards of one model's pass (one per sequence)
     calls["n"] = 0
-    pairs = [x for name in ckpts for x in ("--checkpoint", str(ckpts[name]), "--out", str(tiny["base"] / f"together_{name}"))]
+    pairs = [
+        x for name in ckpts for x in ("--checkpoint", str(ckpts[name]), "--out", str(tiny["base"] / f"together_{name}"))
+    ]
     assert cli.main([*base, *pairs]) == 0
     assert calls["n"] == 2 * per_model  # one upstream pass for A and B, one for C
     for name in ckpts:
@@ -214,8 +274,21 @@ def test_several_checkpoints_share_one_pass_and_one_upstream(tiny, monkeypatch):
 
 
 def test_checkpoints_and_outs_must_pair(tiny, capsys):
-    code = cli.main(["evaluate", "--checkpoint", str(tiny["ckpt"]), "--checkpoint", str(tiny["ckpt"]),
-                     "--dataset", "ccpg", "--root", str(tiny["root"]), "--out", str(tiny["base"] / "x")])
+    code = cli.main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(tiny["ckpt"]),
+            "--checkpoint",
+            str(tiny["ckpt"]),
+            "--dataset",
+            "ccpg",
+            "--root",
+            str(tiny["root"]),
+            "--out",
+            str(tiny["base"] / "x"),
+        ]
+    )
     assert code != 0
     assert "expected one --out per --checkpoint, got 2 checkpoints and 1 --out" in capsys.readouterr().err
 

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from biggait.data.loader import Batch
+from biggait.device import resolve_device
 from biggait.errors import EvaluationError
-from biggait.evaluation.extract import Embeddings, extract_embeddings, resolve_device
+from biggait.evaluation.extract import Embeddings, extract_embeddings
 
 
 class _Recorder(nn.Module):
@@ -36,9 +37,18 @@ def _batches(k: int, with_sils: bool = True) -> list[Batch]:
     for i in range(k):
         sils = torch.zeros(1, 3, 16, 8, dtype=torch.uint8)
         sils[..., :8, :] = 255  # ground truth = top half, exactly the fake foreground
-        out.append(Batch(frames=torch.full((1, 3, 3, 16, 8), float(i)), ratios=torch.full((1, 3), 0.5),
-                         labels=torch.tensor([i // 2]), seq_lengths=None, ids=[f"{i // 2:03d}"],
-                         types=["nm-01"], views=[f"{i % 2:03d}"], sils=sils if with_sils else None))
+        out.append(
+            Batch(
+                frames=torch.full((1, 3, 3, 16, 8), float(i)),
+                ratios=torch.full((1, 3), 0.5),
+                labels=torch.tensor([i // 2]),
+                seq_lengths=None,
+                ids=[f"{i // 2:03d}"],
+                types=["nm-01"],
+                views=[f"{i % 2:03d}"],
+                sils=sils if with_sils else None,
+            )
+        )
     return out
 
 
@@ -80,8 +90,15 @@ def test_resume_after_interruption_forwards_only_the_rest(tmp_path):
     assert emb.features[:, 0, 0].tolist() == list(range(7)) and not partial.exists()
     # a partial file of another run (other fingerprint) is ignored, not resumed
     model3 = _Recorder()
-    Embeddings(np.zeros((2, 4, 2), np.float32), np.array(["a", "b"]), np.array(["t", "t"]), np.array(["v", "v"]),
-               np.array([-1, -1]), np.array([-1, -1]), {"fingerprint": {"checkpoint": "old"}}).save(partial)
+    Embeddings(
+        np.zeros((2, 4, 2), np.float32),
+        np.array(["a", "b"]),
+        np.array(["t", "t"]),
+        np.array(["v", "v"]),
+        np.array([-1, -1]),
+        np.array([-1, -1]),
+        {"fingerprint": {"checkpoint": "old"}},
+    ).save(partial)
     extract_embeddings(model3, _batches(3), meta=meta, partial_path=partial)
     assert model3.calls == 3
 
@@ -90,7 +107,7 @@ def test_empty_loader_and_bad_device():
     with pytest.raises(EvaluationError, match="no sequence"):
         extract_embeddings(_Recorder(), [])
     with pytest.raises(EvaluationError, match="--device"):
-        resolve_device("tpu:0")
+        resolve_device("tpu:0", what="--device", error=EvaluationError)
 
 
 def _real_batches(k: int) -> list[Batch]:
@@ -99,9 +116,18 @@ def _real_batches(k: int) -> list[Batch]:
     for i in range(k):
         s = 3 + i % 3  # unequal lengths: pooling must stay per sequence
         sils = (torch.rand(1, s, 64, 32, generator=g) > 0.5).to(torch.uint8) * 255
-        out.append(Batch(frames=torch.randn(1, s, 3, 64, 32, generator=g), ratios=torch.full((1, s), 0.45),
-                         labels=torch.tensor([i]), seq_lengths=None, ids=[f"{i:03d}"], types=["U0_D0"],
-                         views=["01_1"], sils=sils))
+        out.append(
+            Batch(
+                frames=torch.randn(1, s, 3, 64, 32, generator=g),
+                ratios=torch.full((1, s), 0.45),
+                labels=torch.tensor([i]),
+                seq_lengths=None,
+                ids=[f"{i:03d}"],
+                types=["U0_D0"],
+                views=["01_1"],
+                sils=sils,
+            )
+        )
     return out
 
 

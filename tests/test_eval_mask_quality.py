@@ -7,8 +7,8 @@ import math
 import numpy as np
 import torch
 
-from biggait.evaluation.mask_quality import mask_iou_rows, sequence_iou, sequence_overlap, silhouettes_on_map
 from biggait.datasets import PROTOCOLS
+from biggait.evaluation.mask_quality import mask_iou_rows, sequence_iou, sequence_overlap, silhouettes_on_map
 
 
 def test_prepadded_silhouettes_are_resized_directly():
@@ -45,5 +45,7 @@ def test_rows_per_condition_and_unmeasured_sequences():
     rows = {r.condition: r.value for r in mask_iou_rows(inter, union, types, PROTOCOLS["ccpg"])}
     assert rows == {"CL": 50.0, "BG": 50.0, "all": 50.0}  # UP/DN have no measured probe
     assert mask_iou_rows(np.full(4, -1), np.full(4, -1), types, PROTOCOLS["ccpg"]) == []
-    assert all(r.protocol == "mask_iou" and r.metric == "iou" and math.isnan(r.ci_low)
-               for r in mask_iou_rows(inter, union, types, PROTOCOLS["ccpg"]))
+    assert all(
+        r.protocol == "mask_iou" and r.metric == "iou" and math.isnan(r.ci_low)
+        for r in mask_iou_rows(inter, union, types, PROTOCOLS["ccpg"])
+    )

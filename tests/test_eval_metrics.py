@@ -10,8 +10,7 @@ import pytest
 from biggait.errors import EvaluationError
 from biggait.evaluation import distance
 from biggait.evaluation.distance import pairwise_distance
-from biggait.evaluation.metrics import (de_diag, encode_labels, first_match_ranks, retrieval_metrics,
-                                        view_pair_accuracy)
+from biggait.evaluation.metrics import de_diag, encode_labels, first_match_ranks, retrieval_metrics, view_pair_accuracy
 from biggait.parity.tolerances import DIST_RTOL
 
 
@@ -62,8 +61,7 @@ def test_mismatched_strip_layout_and_unknown_metric():
 
 
 # A 2-probe x 5-gallery matrix with labels chosen by hand.
-DIST = np.array([[0.1, 0.5, 0.2, 0.9, 0.4],
-                 [0.3, 0.2, 0.8, 0.1, 0.6]], dtype=np.float32)
+DIST = np.array([[0.1, 0.5, 0.2, 0.9, 0.4], [0.3, 0.2, 0.8, 0.1, 0.6]], dtype=np.float32)
 P_LAB = np.array([0, 1])
 G_LAB = np.array([1, 0, 0, 2, 1])
 

@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 
+from biggait.datasets import get_protocol
 from biggait.errors import EvaluationError
 from biggait.evaluation.distance import pairwise_distance
+from biggait.evaluation.protocols import evaluate
 from biggait.parity.eval_checks import CHECKS
 from biggait.parity.golden import compare_distances
-from biggait.datasets import get_protocol
-from biggait.evaluation.protocols import evaluate
 
 
 def _golden(golden_dir, stem):
@@ -53,8 +53,9 @@ def test_sustech1k_substring_conditions_and_ranks(golden_dir):
     res = evaluate("sustech1k", data["features"].astype(np.float32), data["labels"], data["types"], data["views"])
     assert res.details["conditions"]["Overall"]["n_probe"] == 4 * 8 * 4  # 01-nm, 02-bg, 03-cl, 04-cr
     assert res.details["conditions"]["Bag"]["n_probe"] == 8 * 4
-    assert [res.value("gait", "Overall", f"rank{k}_exclude_identical_view") for k in range(1, 6)] == \
-        ref["exclude_identical_view_mean"]["Overall"]
+    assert [res.value("gait", "Overall", f"rank{k}_exclude_identical_view") for k in range(1, 6)] == ref[
+        "exclude_identical_view_mean"
+    ]["Overall"]
 
 
 def test_bootstrap_intervals_bracket_point_estimates(golden_dir):
@@ -122,8 +123,13 @@ def test_bad_input_is_one_line_evaluation_error():
 def test_protocols_are_found_by_opengait_spellings():
     """OpenGait's dataset names, in any case, select our protocols (the condition tables themselves are
     checked by the golden evaluator parity above)."""
-    for spelling, name in [("CASIA-B*", "casiab"), ("casia-b", "casiab"), ("CCGR-Mini", "ccgr_mini"),
-                           ("SUSTech1K", "sustech1k"), ("CCPG", "ccpg")]:
+    for spelling, name in [
+        ("CASIA-B*", "casiab"),
+        ("casia-b", "casiab"),
+        ("CCGR-Mini", "ccgr_mini"),
+        ("SUSTech1K", "sustech1k"),
+        ("CCPG", "ccpg"),
+    ]:
         assert get_protocol(spelling)[0] == name, spelling
     with pytest.raises(EvaluationError):
         get_protocol("no-such-dataset")

@@ -49,16 +49,26 @@ def test_no_gpu_means_cpu(tmp_path: Path) -> None:
 
 
 def test_wrapper_execs_command_on_cpu(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "biggait.gpu_claim", "--gpus", "0", "--lock-dir", str(tmp_path), "--",
-           sys.executable, "-c", "import os; print(repr(os.environ['CUDA_VISIBLE_DEVICES'])); raise SystemExit(7)"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "biggait.gpu_claim",
+        "--gpus",
+        "0",
+        "--lock-dir",
+        str(tmp_path),
+        "--",
+        sys.executable,
+        "-c",
+        "import os; print(repr(os.environ['CUDA_VISIBLE_DEVICES'])); raise SystemExit(7)",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert out.returncode == 7 and out.stdout.strip() == "''"  # exit status of the command itself
     bad = subprocess.run(cmd[:7] + ["/nonexistent/cmd"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 127 and "cannot run" in bad.stderr
 
 
-SMI_UUID = ("0, GPU-aaaa-0000, 30000, 81559, 95\n1, GPU-bbbb-1111, 500, 81559, 0\n"
-            "2, GPU-cccc-2222, 1200, 81559, 3\n")
+SMI_UUID = "0, GPU-aaaa-0000, 30000, 81559, 95\n1, GPU-bbbb-1111, 500, 81559, 0\n2, GPU-cccc-2222, 1200, 81559, 3\n"
 
 
 def test_claim_stays_among_the_visible_devices(tmp_path: Path) -> None:

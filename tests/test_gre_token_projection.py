@@ -86,8 +86,9 @@ def test_token_grid_projection_matches_the_pixel_one(monkeypatch) -> None:
                 # the input BN's statistics come from BN's own kernel: bit for bit; later BNs see the
                 # projection's values, equal up to rounding
                 exact = bname.startswith("bn_in.")
-                torch.testing.assert_close(y, x, rtol=0 if exact else 1e-5, atol=0 if exact else 1e-7,
-                                           msg=f"{name}.{bname}")
+                torch.testing.assert_close(
+                    y, x, rtol=0 if exact else 1e-5, atol=0 if exact else 1e-7, msg=f"{name}.{bname}"
+                )
         base = token
     assert len(calls) == 3 * len(HEADS)
     base.eval()  # the running statistics in eval mode

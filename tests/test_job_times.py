@@ -13,12 +13,15 @@ from biggait.errors import DataError
 from biggait.reporting.job_times import gather, read_benchmark, render
 from tests.helpers import write_benchmark
 
+
 def test_gather_orders_by_stage_then_wall_time(tmp_path: Path) -> None:
     b = tmp_path / "benchmarks"
     write_benchmark(b / "train" / "a_seed0.tsv", "10.00\t0:00:10\t500.5\t1\t1\t1\t0\t0\t90.0\t9.5")
     write_benchmark(b / "train" / "b_seed0.tsv", "30.00\t0:00:30\t700.0\t1\t1\t1\t0\t0\t90.0\t29.0")
     write_benchmark(b / "evaluate" / "shared_ccpg_0.tsv", "5.00\t0:00:05\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA")
-    write_benchmark(b / "synthgait.tsv", "2.00\t0:00:02\t100\t1\t1\t1\t0\t0\t50\t1", "4.00\t0:00:04\t300\t1\t1\t1\t0\t0\t50\t3")
+    write_benchmark(
+        b / "synthgait.tsv", "2.00\t0:00:02\t100\t1\t1\t1\t0\t0\t50\t1", "4.00\t0:00:04\t300\t1\t1\t1\t0\t0\t50\t3"
+    )
     jobs = gather(b)
     assert list(jobs["job"]) == ["synthgait", "train/b_seed0", "train/a_seed0", "evaluate/shared_ccpg_0"]
     first, last = jobs.iloc[0], jobs.iloc[3]
@@ -34,7 +37,9 @@ def test_command_writes_csv_and_markdown(tmp_path: Path) -> None:
     assert main(["job-times", str(b), "--out", str(tmp_path / "tables")]) == 0
     rows = list(csv.DictReader((tmp_path / "tables" / "job_times.csv").open()))
     assert [(r["stage"], r["job"], r["wall_s"], r["max_rss_mb"]) for r in rows] == [
-        ("pretrain", "pretrain/vits14", "60", "900"), ("train", "train/biggait_ccpg_seed0", "3725.5", "2048")]
+        ("pretrain", "pretrain/vits14", "60", "900"),
+        ("train", "train/biggait_ccpg_seed0", "3725.5", "2048"),
+    ]
     md = (tmp_path / "tables" / "job_times.md").read_text()
     assert "| train/biggait_ccpg_seed0 | 1:02:06 | 3,725.5 | 3,700 | 2,048 |" in md
     assert "| **all** | 2 | 1:03:06 | 3,818 | 2,048 |" in md

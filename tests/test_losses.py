@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from biggait.config import LossConfig
-from biggait.models.losses import compose, connect_loss, cross_entropy, diversity_loss, triplet_loss
 from biggait.models.biggait import ModelOutput
+from biggait.models.losses import compose, connect_loss, cross_entropy, diversity_loss, triplet_loss
 from biggait.parity.model_checks import check_ce, check_connect, check_diversity, check_triplet, triplet_checks
 
 
@@ -49,7 +49,7 @@ def test_triplet_tolerances_still_catch_real_errors(golden_dir):
     assert failed(one_off) == {"dist (off-diagonal)"}
     assert failed(r.dist, r.mean_dist + 1e-3 * (torch.arange(len(r.mean_dist)) == 7)) == {"mean_dist"}
     assert failed(r.dist, r.dist.sum((1, 2)) / (n * (n - 1))) == {"mean_dist"}  # a wrong normaliser
-    padded = torch.sqrt(r.dist ** 2 + 1e-4)  # an epsilon inside the square root
+    padded = torch.sqrt(r.dist**2 + 1e-4)  # an epsilon inside the square root
     assert failed(padded) == {"dist (off-diagonal)", "dist (self-distance)", "mean_dist"}
 
 
@@ -95,16 +95,30 @@ def _fake_output(requires_grad: bool = True) -> ModelOutput:
     g = torch.Generator().manual_seed(1)
     emb = torch.randn(8, 4, 2, generator=g, requires_grad=requires_grad)
     logits = torch.randn(8, 4, 2, generator=g, requires_grad=requires_grad)
-    aux = {k: torch.tensor(v, requires_grad=requires_grad) for k, v in
-           (("reconstruction", 0.5), ("mask_smoothness", 0.3), ("denoising_smoothness", 0.1), ("diversity", 0.2))}
+    aux = {
+        k: torch.tensor(v, requires_grad=requires_grad)
+        for k, v in (
+            ("reconstruction", 0.5),
+            ("mask_smoothness", 0.3),
+            ("denoising_smoothness", 0.1),
+            ("diversity", 0.2),
+        )
+    }
     return ModelOutput(emb, logits, emb, aux, {})
 
 
 def test_compose_weights_and_skips_zero_terms():
     out, labels = _fake_output(), torch.arange(4).repeat_interleave(2)
     terms = compose(out, labels, LossConfig())
-    assert set(terms) == {"triplet", "ce", "reconstruction", "mask_smoothness", "denoising_smoothness", "diversity",
-                          "total"}
+    assert set(terms) == {
+        "triplet",
+        "ce",
+        "reconstruction",
+        "mask_smoothness",
+        "denoising_smoothness",
+        "diversity",
+        "total",
+    }
     assert torch.isclose(terms["diversity"], torch.tensor(5 * 0.2))
     assert torch.isclose(terms["mask_smoothness"], torch.tensor(0.02 * 0.3))
     assert torch.isclose(terms["total"], sum(v for k, v in terms.items() if k != "total"))

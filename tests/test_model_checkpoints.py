@@ -48,14 +48,17 @@ def test_meta_checkpoint_of_another_size_is_refused(tmp_path):
 
 def test_missing_meta_checkpoint_names_the_official_file(tmp_path):
     cfg = dataclasses.replace(EXP.model, lvm_checkpoint=str(tmp_path / "nope.pth"))
-    with pytest.raises(CheckpointError, match=r"dinov2_vits14_pretrain\.pth.*https://dl\.fbaipublicfiles\.com/dinov2/"
-                                              r"dinov2_vits14/dinov2_vits14_pretrain\.pth"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"dinov2_vits14_pretrain\.pth.*https://dl\.fbaipublicfiles\.com/dinov2/"
+        r"dinov2_vits14/dinov2_vits14_pretrain\.pth",
+    ):
         build_model(cfg, 4)
 
 
 def test_golden_backbone_as_meta_file_equals_opengait_load(golden_weights, tmp_path):
     full = read_weights(golden_weights)
-    meta = {k[len("backbone."):]: v for k, v in full.items() if k.startswith("backbone.")}
+    meta = {k[len("backbone.") :]: v for k, v in full.items() if k.startswith("backbone.")}
     path = tmp_path / "dinov2_vits14_pretrain.pth"
     torch.save(meta, path)
     a = FrozenLVM("vits14", False, (448, 224))

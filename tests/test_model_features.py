@@ -9,11 +9,11 @@ import torch
 
 from biggait.config import LossConfig, ModelConfig, load_experiment
 from biggait.errors import ConfigError, DataError
-from biggait.models.losses import compose
 from biggait.models import build_model
 from biggait.models.backbone import VARIANTS, FrozenLVM, mid4_indices
 from biggait.models.extractor import clean_foreground, resolve_polarity
 from biggait.models.gaitbase import horizontal_pooling
+from biggait.models.losses import compose
 
 DEMO = load_experiment(None, scale="demo").model
 
@@ -37,7 +37,11 @@ def test_demo_forward_shapes_and_maps():
     out = model(frames, ratios, return_maps=True)
     assert out.embeddings.shape == (4, 64, 16) and out.bnneck.shape == (4, 64, 16)
     assert out.logits.shape == (4, 4, 16)
-    assert out.maps["foreground"].shape == (12, 16, 8) and out.maps["valid"].shape == (12, 16, 8)  # 16x8: the token grid
+    assert out.maps["foreground"].shape == (12, 16, 8) and out.maps["valid"].shape == (
+        12,
+        16,
+        8,
+    )  # 16x8: the token grid
     assert out.maps["denoising"].shape == (4, 16, 3, 16, 8)
     assert out.aux == {}  # eval mode: no auxiliary losses
     assert torch.isfinite(out.embeddings).all()
@@ -95,11 +99,20 @@ def test_black_da_is_out_of_place_and_backward_works():
     compose(out, labels, LossConfig())["total"].backward()  # no in-place error
 
 
-@pytest.mark.parametrize("changes", [
-    dict(mask_branch=False), dict(appearance_branch=False), dict(denoising_branch=False),
-    dict(smoothness="per_channel"), dict(pad_and_resize=False), dict(black_da=False),
-    dict(taps="last"), dict(taps="mid4"), dict(lvm="vitb14_reg4"),
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(mask_branch=False),
+        dict(appearance_branch=False),
+        dict(denoising_branch=False),
+        dict(smoothness="per_channel"),
+        dict(pad_and_resize=False),
+        dict(black_da=False),
+        dict(taps="last"),
+        dict(taps="mid4"),
+        dict(lvm="vitb14_reg4"),
+    ],
+)
 def test_ablation_switches_train(changes):
     """Every switch still trains (finite loss, a backward); what each one changes is asserted below."""
     model = _model(**changes).train()
@@ -157,8 +170,9 @@ def test_pad_and_resize_off_squashes_the_canvas():
     model_on, model_off = _model(), _model(pad_and_resize=False)
     _, on = _maps(model_on, frames, ratios)
     out_off, off = _maps(model_off, frames, ratios)
-    squashed = torch.nn.functional.interpolate(frames.reshape(-1, 3, 64, 64), size=model_off.image_hw,
-                                               mode="bilinear", align_corners=False)
+    squashed = torch.nn.functional.interpolate(
+        frames.reshape(-1, 3, 64, 64), size=model_off.image_hw, mode="bilinear", align_corners=False
+    )
     assert torch.allclose(off["dino_input"], squashed)  # off: the square crop is squashed
     assert not torch.allclose(on["dino_input"], squashed)  # on: padded to the real aspect first
     assert bool((out_off.maps["valid"] == 1).all())
@@ -251,8 +265,9 @@ def test_hpp_released_and_small_maps():
     small = torch.randn(2, 5, 8, 4)
     out = horizontal_pooling(small, 16)  # rows repeated: strips 2k and 2k+1 pool row k
     assert out.shape == (2, 5, 16)
-    assert torch.allclose(out[..., 0], out[..., 1]) and torch.allclose(out[..., 0], small[:, :, 0].mean(-1)
-                                                                       + small[:, :, 0].max(-1)[0])
+    assert torch.allclose(out[..., 0], out[..., 1]) and torch.allclose(
+        out[..., 0], small[:, :, 0].mean(-1) + small[:, :, 0].max(-1)[0]
+    )
 
 
 def test_efficiency_counts_match_the_paper():

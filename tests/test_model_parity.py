@@ -40,8 +40,11 @@ def test_padding_resize_matches_golden(golden_dir):
 
 
 def test_selfcheck_registers_every_model_golden(golden_dir):
-    model_files = sorted(p.name for p in golden_dir.glob("*.npz")
-                         if p.name.startswith(("fwd_", "loss_")) or p.name == "preproc_padding_resize.npz")
+    model_files = sorted(
+        p.name
+        for p in golden_dir.glob("*.npz")
+        if p.name.startswith(("fwd_", "loss_")) or p.name == "preproc_padding_resize.npz"
+    )
     assert model_files and set(model_files) <= set(CHECKS)
 
 
@@ -53,8 +56,9 @@ def test_pos_embed_interpolation_uses_scale_factor():
     src = torch.randn(1, 37 * 37, 8, generator=g)
     ours = interpolate_pos_embed(src, (32, 16))
     assert ours.shape == (1, 512, 8)
-    by_size = torch.nn.functional.interpolate(src.reshape(1, 37, 37, 8).permute(0, 3, 1, 2), size=(32, 16),
-                                              mode="bicubic", align_corners=False)
+    by_size = torch.nn.functional.interpolate(
+        src.reshape(1, 37, 37, 8).permute(0, 3, 1, 2), size=(32, 16), mode="bicubic", align_corners=False
+    )
     by_size = by_size.permute(0, 2, 3, 1).reshape(1, 512, 8)
     assert (ours - by_size).abs().max() > 1e-3  # the two schemes differ measurably
     # Re-derive the rows with the formula (src = (dst + 0.5)/scale - 0.5, cubic convolution
@@ -66,8 +70,8 @@ def test_pos_embed_interpolation_uses_scale_factor():
     def cubic(t: float) -> float:
         a, t = -0.75, abs(t)
         if t <= 1:
-            return (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1
-        return a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a if t < 2 else 0.0
+            return (a + 2) * t**3 - (a + 3) * t**2 + 1
+        return a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a if t < 2 else 0.0
 
     scale = (32 + 0.1) / 37
     expect = []

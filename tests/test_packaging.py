@@ -27,7 +27,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.slow  # builds a wheel and a virtual environment, runs the CLI 6 times (~50 s on 2 shared cores)
+pytestmark = (
+    pytest.mark.slow
+)  # builds a wheel and a virtual environment, runs the CLI 6 times (~50 s on 2 shared cores)
 
 
 def _run(cmd: list, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -44,19 +46,35 @@ def wheel_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, src / name)
     shutil.copytree(ROOT / "biggait", src / "biggait", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    out = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                "-w", tmp / "dist", src], cwd=tmp)
+    out = _run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", tmp / "dist", src],
+        cwd=tmp,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     (wheel,) = (tmp / "dist").glob("biggait-*.whl")
 
     venv = tmp / "venv"
     out = _run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=tmp)
     assert out.returncode == 0, out.stdout + out.stderr
-    out = _run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q",
-                "--no-deps", "--no-index", wheel], cwd=tmp)
+    out = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            venv / "bin" / "python",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            wheel,
+        ],
+        cwd=tmp,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
-    purelib = _run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                   cwd=tmp).stdout.strip()
+    purelib = _run(
+        [venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp
+    ).stdout.strip()
     (Path(purelib) / "_borrowed_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return wheel, venv / "bin"
 
@@ -81,12 +99,21 @@ def test_wheel_imports_its_own_copy_and_reports_its_version(wheel_install, tmp_p
     assert out.returncode == 0 and out.stdout.strip() == "biggait 0.1.0", out.stdout + out.stderr  # no git commit
 
 
-@pytest.mark.parametrize("argv", [
-    ["train", ROOT / "config" / "experiments" / "biggait_ccpg.yaml", "--scale", "demo", "--out", "{tmp}/run"],
-    ["train", ROOT / "config" / "experiments" / "biggait_ccpg.yaml", "--out", "{tmp}/run"],  # scale: the file's, else paper
-    ["pretrain-lvm", "--data", "ccpg={tmp}/root:{tmp}/part.json", "--out", "{tmp}/v.pth"],
-    ["claims", "{tmp}"],
-], ids=["train-demo", "train-default-scale", "pretrain-lvm", "claims"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", ROOT / "config" / "experiments" / "biggait_ccpg.yaml", "--scale", "demo", "--out", "{tmp}/run"],
+        [
+            "train",
+            ROOT / "config" / "experiments" / "biggait_ccpg.yaml",
+            "--out",
+            "{tmp}/run",
+        ],  # scale: the file's, else paper
+        ["pretrain-lvm", "--data", "ccpg={tmp}/root:{tmp}/part.json", "--out", "{tmp}/v.pth"],
+        ["claims", "{tmp}"],
+    ],
+    ids=["train-demo", "train-default-scale", "pretrain-lvm", "claims"],
+)
 def test_commands_needing_the_repository_say_so(wheel_install, tmp_path, argv):
     """Run from the checkout (a user who ran `pip install .` in the clone): still one clear line, exit 2,
     and nothing written (no training at the defaults' scale)."""
@@ -96,8 +123,9 @@ def test_commands_needing_the_repository_say_so(wheel_install, tmp_path, argv):
     out = _run([bin_dir / "biggait", *[str(a).format(tmp=tmp_path) for a in argv]], cwd=ROOT)
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2, out.stdout + out.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: biggait was installed without its repository "
-                                                   "(config/ not found at "), out.stderr
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: biggait was installed without its repository (config/ not found at "
+    ), out.stderr
     assert lines[0].endswith("clone the repository and `pip install -e .` there"), lines[0]
     assert not (tmp_path / "run").exists() and not (tmp_path / "v.pth").exists()
 
@@ -105,7 +133,20 @@ def test_commands_needing_the_repository_say_so(wheel_install, tmp_path, argv):
 def test_commands_without_the_repository_work(wheel_install, tmp_path):
     """SynthGait's sizes live in the package: `biggait synth` runs from a wheel."""
     _, bin_dir = wheel_install
-    out = _run([bin_dir / "biggait", "synth", "--out", tmp_path / "sg", "--scale", "tiny", "--domains", "ccpg",
-                "--workers", "1"], cwd=tmp_path)
+    out = _run(
+        [
+            bin_dir / "biggait",
+            "synth",
+            "--out",
+            tmp_path / "sg",
+            "--scale",
+            "tiny",
+            "--domains",
+            "ccpg",
+            "--workers",
+            "1",
+        ],
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert (tmp_path / "sg" / "ccpg.json").is_file()

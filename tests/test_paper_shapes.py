@@ -10,7 +10,6 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,27 @@ pytestmark = [pytest.mark.slow, pytest.mark.dag]
 def tree(tmp_path_factory, golden_dir, golden_weights) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("paper_shapes")
     data = base / "synthgait"
-    subprocess.run([str(BIN / "biggait"), "synth", "--out", str(data), "--scale", "paper_shapes", "--domains", "ccpg",
-                    "--no-progress", "--workers", "2"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(BIN / "biggait"),
+            "synth",
+            "--out",
+            str(data),
+            "--scale",
+            "paper_shapes",
+            "--domains",
+            "ccpg",
+            "--no-progress",
+            "--workers",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+    )
     # A DINOv2-S file in Meta's layout: the golden OpenGait checkpoint's backbone (seeded random weights).
     raw = read_weights(golden_weights, "golden weights")
     sd = raw.get("model", raw)
-    meta = {k[len("backbone."):]: v.float() for k, v in sd.items() if k.startswith("backbone.")}
+    meta = {k[len("backbone.") :]: v.float() for k, v in sd.items() if k.startswith("backbone.")}
     ckpt = base / "dinov2_vits14_pretrain.pth"
     torch.save(meta, ckpt)
     return {"base": base, "data": data, "ckpt": ckpt}
@@ -47,19 +61,39 @@ def test_stored_frames_have_the_real_sizes(tree):
 def test_paper_config_trains_evaluates_and_tables_at_448x224(tree):
     results = tree["base"] / "results"
     overlay = {  # a second --configfile, merged over config/paper.yaml
-        "results": str(results), "tables": ["ccpg"], "experiments": ["biggait_ccpg"], "gpus_per_job": 0,
-        "roots": {"ccpg": str(tree["data"] / "ccpg")}, "partitions": {"ccpg": str(tree["data"] / "ccpg.json")},
-        "lvm_checkpoints": {"vits14": str(tree["ckpt"])}, "threads": {"train": 2, "evaluate": 2},
+        "results": str(results),
+        "tables": ["ccpg"],
+        "experiments": ["biggait_ccpg"],
+        "gpus_per_job": 0,
+        "roots": {"ccpg": str(tree["data"] / "ccpg")},
+        "partitions": {"ccpg": str(tree["data"] / "ccpg.json")},
+        "lvm_checkpoints": {"vits14": str(tree["ckpt"])},
+        "threads": {"train": 2, "evaluate": 2},
         "figures": {"maps_experiments": [], "heatmap_evaluations": []},
-        "set": ["train.total_iters=2", "train.milestones=[1]", "train.save_every=1", "train.log_every=1",
-                "data.batch_p=2", "data.batch_k=2", "data.frames_per_seq=2", "data.num_workers=0",
-                "data.test_max_frames=2", "eval.bootstrap=20", "train.device=cpu"],
+        "set": [
+            "train.total_iters=2",
+            "train.milestones=[1]",
+            "train.save_every=1",
+            "train.log_every=1",
+            "data.batch_p=2",
+            "data.batch_k=2",
+            "data.frames_per_seq=2",
+            "data.num_workers=0",
+            "data.test_max_frames=2",
+            "eval.bootstrap=20",
+            "train.device=cpu",
+        ],
     }
     cfg = tree["base"] / "overlay.yaml"
     cfg.write_text(yaml.safe_dump(overlay))
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    run = subprocess.run([str(BIN / "snakemake"), "--cores", "2", "table_ccpg", "--configfile", "config/paper.yaml",
-                          str(cfg)], cwd=REPO, env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [str(BIN / "snakemake"), "--cores", "2", "table_ccpg", "--configfile", "config/paper.yaml", str(cfg)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     resolved = (results / "runs" / "biggait_ccpg" / "seed0" / "config.yaml").read_text()
     assert "image_size: 224" in resolved and "lvm_tiny: false" in resolved and "scale: paper" in resolved

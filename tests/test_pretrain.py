@@ -46,6 +46,7 @@ def test_export_loads_into_the_upstream_exactly(variant: str) -> None:
     lvm = FrozenLVM(variant, True, (32, 16), 4)
     before, _ = lvm(normalize(torch.rand(2, 3, 32, 16) * 255))
     from biggait.models.weights import load_meta_state_dict
+
     load_meta_state_dict(lvm, mae.meta_state_dict(), "export")
     x = normalize(torch.rand(2, 3, 32, 16) * 255)
     mae.eval()
@@ -105,7 +106,9 @@ def test_cli_bad_inputs(tree: tuple[Path, Path], tmp_path: Path, capsys: pytest.
     data, part = tree
     assert main(["pretrain-lvm", "--data", "ccpg", "--out", str(tmp_path / "x.pth")]) == 2
     assert "DATASET=ROOT:PARTITION" in capsys.readouterr().err
-    assert main(["pretrain-lvm", "--data", f"ccpg={data}:{part}", "--steps", "0", "--out", str(tmp_path / "x.pth")]) == 2
+    assert (
+        main(["pretrain-lvm", "--data", f"ccpg={data}:{part}", "--steps", "0", "--out", str(tmp_path / "x.pth")]) == 2
+    )
     assert "steps" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
     with pytest.raises(ConfigError, match="lvm_patch"):
@@ -128,6 +131,7 @@ def test_every_objective_trains(tree: tuple[Path, Path], tmp_path: Path, objecti
 
 def test_hue_rotation_keeps_grey_and_strong_colour_changes_hue() -> None:
     from biggait.pretrain.mae import hue_rotation, strong_colour
+
     rot = hue_rotation(torch.tensor([0.0, 1.0, 2.0 * torch.pi / 3]))
     torch.testing.assert_close(rot[0], torch.eye(3))
     grey = torch.full((3,), 100.0)

@@ -59,8 +59,11 @@ def test_pad_resize_figure(tmp_path: Path) -> None:
 
 def test_train_log_last_entry_wins(tmp_path: Path) -> None:
     log = tmp_path / "train_log.jsonl"
-    rows = [{"iteration": 10, "total": 5.0, "ce": 4.0, "skipped": False}, {"iteration": 20, "total": 4.0, "ce": None},
-            {"iteration": 20, "total": 3.5, "ce": 3.0}]  # a resumed run logged 20 twice
+    rows = [
+        {"iteration": 10, "total": 5.0, "ce": 4.0, "skipped": False},
+        {"iteration": 20, "total": 4.0, "ce": None},
+        {"iteration": 20, "total": 3.5, "ce": 3.0},
+    ]  # a resumed run logged 20 twice
     log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     lg = read_train_log(log)
     assert lg["iteration"].tolist() == [10, 20] and lg["total"].tolist() == [5.0, 3.5]
@@ -72,11 +75,13 @@ def test_train_log_last_entry_wins(tmp_path: Path) -> None:
 
 def test_cli_bars_heatmap_curves(tmp_path: Path) -> None:
     table = tmp_path / "ccpg.csv"
-    table.write_text("table,method,experiment,train,test,condition,metric,source,ours,ours_std,n_seeds,ci_low,"
-                     "ci_high,paper,diff,status,confidence,provenance,note\n"
-                     "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,CL,rank1,ours,80,1,2,,,82.6,-2.6,compared,high,s,\n"
-                     "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,UP,rank1,ours,70,,1,,,,,not recovered,,,\n"
-                     "ccpg,GaitSet,,CCPG,CCPG,CL,rank1,cited,,,0,,,60.2,,cited,high,s,\n")
+    table.write_text(
+        "table,method,experiment,train,test,condition,metric,source,ours,ours_std,n_seeds,ci_low,"
+        "ci_high,paper,diff,status,confidence,provenance,note\n"
+        "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,CL,rank1,ours,80,1,2,,,82.6,-2.6,compared,high,s,\n"
+        "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,UP,rank1,ours,70,,1,,,,,not recovered,,,\n"
+        "ccpg,GaitSet,,CCPG,CCPG,CL,rank1,cited,,,0,,,60.2,,cited,high,s,\n"
+    )
     assert main(["figures", "bars", "--table", str(table), "--out", str(tmp_path / "bars")]) == 0
     assert is_png_pdf(tmp_path / "bars")
     mat = tmp_path / "view_matrices" / "gait_CL_rank1.csv"
@@ -88,8 +93,9 @@ def test_cli_bars_heatmap_curves(tmp_path: Path) -> None:
     assert is_png_pdf(tmp_path / "views")
     run = tmp_path / "runs" / "x" / "seed0"
     run.mkdir(parents=True)
-    (run / "train_log.jsonl").write_text("".join(json.dumps({"iteration": i, "total": 1 / i, "triplet": 0.1}) + "\n"
-                                                 for i in range(1, 6)))
+    (run / "train_log.jsonl").write_text(
+        "".join(json.dumps({"iteration": i, "total": 1 / i, "triplet": 0.1}) + "\n" for i in range(1, 6))
+    )
     assert main(["figures", "curves", "--runs", str(run), "--out", str(tmp_path / "curves")]) == 0
     assert is_png_pdf(tmp_path / "curves")
     assert main(["figures", "curves", "--runs", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c2")]) == 2
@@ -108,8 +114,13 @@ def ccpg_embeddings(n_ids: int = 6, noise: float = 0.8, seed: int = 0) -> Embedd
     centres = rng.normal(size=(n_ids, 8, 2))  # [ids, C, P]
     keys = [(i, t, v) for i in range(n_ids) for t in CCPG_TYPES for v in CCPG_VIEWS]
     feats = np.stack([centres[i] + noise * rng.normal(size=(8, 2)) for i, _, _ in keys]).astype(np.float32)
-    return Embeddings(feats, np.array([f"{i:03d}" for i, _, _ in keys]), np.array([t for _, t, _ in keys]),
-                      np.array([v for _, _, v in keys]), meta={"test_dataset": "ccpg"})
+    return Embeddings(
+        feats,
+        np.array([f"{i:03d}" for i, _, _ in keys]),
+        np.array([t for _, t, _ in keys]),
+        np.array([v for _, _, v in keys]),
+        meta={"test_dataset": "ccpg"},
+    )
 
 
 def eval_folder(root: Path, emb: Embeddings, metric: str = "euc") -> Path:
@@ -137,8 +148,10 @@ def test_cmc_rank1_equals_the_metrics(tmp_path: Path) -> None:
         assert reid[4] == pytest.approx(result.value("reid", cond, "rank5"), abs=1e-4)
     assert 0 < curves[("gait", "CL")][0] < 100  # a case with mistakes, not a trivial one
     # Well separated identities: every probe's nearest true match comes first.
-    perfect = {(c.protocol, c.condition): c.accuracy
-               for c in cmc_curves(read_evaluation(eval_folder(tmp_path / "p", ccpg_embeddings(noise=0.0))), 3)}
+    perfect = {
+        (c.protocol, c.condition): c.accuracy
+        for c in cmc_curves(read_evaluation(eval_folder(tmp_path / "p", ccpg_embeddings(noise=0.0))), 3)
+    }
     assert all(np.all(a == 100) for a in perfect.values())
 
 
@@ -179,12 +192,14 @@ def draw_every_kind(root: Path, out: Path) -> list[Path]:
     """Run each seaborn figure kind of the CLI on the hand-made inputs under ``root``; the files written."""
     out.mkdir(parents=True)
     mats = [str(p) for p in sorted((root / "view_matrices").glob("*.csv"))]
-    calls = [["bars", "--table", str(root / "ccpg.csv")],
-             ["heatmap", "--matrices", *mats],
-             ["views", "--matrices", *mats, "--title", "per view"],
-             ["curves", "--runs", str(root / "runs" / "x" / "seed0")],
-             ["cmc", "--evaluations", str(root / "eval" / "toy" / "seed0" / "ccpg"), "--max-rank", "6"],
-             ["embeddings", "--evaluation", str(root / "eval" / "toy" / "seed0" / "ccpg")]]
+    calls = [
+        ["bars", "--table", str(root / "ccpg.csv")],
+        ["heatmap", "--matrices", *mats],
+        ["views", "--matrices", *mats, "--title", "per view"],
+        ["curves", "--runs", str(root / "runs" / "x" / "seed0")],
+        ["cmc", "--evaluations", str(root / "eval" / "toy" / "seed0" / "ccpg"), "--max-rank", "6"],
+        ["embeddings", "--evaluation", str(root / "eval" / "toy" / "seed0" / "ccpg")],
+    ]
     for call in calls:
         assert main(["figures", *call, "--out", str(out / call[0])]) == 0, call
     return sorted(out.iterdir())
@@ -198,14 +213,17 @@ def test_every_kind_is_drawn_and_byte_stable(tmp_path: Path) -> None:
         "diff,status,confidence,provenance,note\n"
         "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,CL,rank1,ours,80,1,2,,,82.6,-2.6,compared,high,s,\n"
         "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,UP,rank1,ours,70,,1,,,,,not recovered,,,\n"
-        "ccpg,GaitBase,gaitbase_ccpg,CCPG,CCPG,CL,rank1,ours,60,2,2,,,,,not recovered,,,\n")
+        "ccpg,GaitBase,gaitbase_ccpg,CCPG,CCPG,CL,rank1,ours,60,2,2,,,,,not recovered,,,\n"
+    )
     for cond, shift in (("CL", 0), ("BG", 20)):
         (root / "view_matrices" / f"gait_{cond}_rank1.csv").write_text(
-            "probe_view\\gallery_view,000,018\n" f"000,90.0,{40 + shift}\n018,{55 + shift},88.0\n")
+            f"probe_view\\gallery_view,000,018\n000,90.0,{40 + shift}\n018,{55 + shift},88.0\n"
+        )
     run = root / "runs" / "x" / "seed0"
     run.mkdir(parents=True)
-    (run / "train_log.jsonl").write_text("".join(json.dumps({"iteration": i, "total": 1 / i, "ce": 0.5 / i}) + "\n"
-                                                 for i in range(1, 8)))
+    (run / "train_log.jsonl").write_text(
+        "".join(json.dumps({"iteration": i, "total": 1 / i, "ce": 0.5 / i}) + "\n" for i in range(1, 8))
+    )
     eval_folder(root, ccpg_embeddings())
     first = draw_every_kind(root, tmp_path / "a")
     second = draw_every_kind(root, tmp_path / "b")

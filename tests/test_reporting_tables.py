@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from biggait.cli import main
-from biggait.errors import DataError
 from biggait.datasets import SCORES, WITHIN_COLUMNS
+from biggait.errors import DataError
 from biggait.reporting.cells import read_paper_csv
 from biggait.reporting.specs import TABLES
 from biggait.reporting.tables import DEMO_NOTE, TableInputs, build_tables
@@ -57,8 +57,7 @@ def long_rows(path: Path) -> list[dict]:
 
 def md_rows(md: str) -> list[list[str]]:
     """The cells of each line of the Markdown table (header and alignment line included)."""
-    return [[x.strip() for x in line.strip().strip("|").split("|")] for line in md.splitlines()
-            if line.startswith("|")]
+    return [[x.strip() for x in line.strip().strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
 
 
 # Two-sided 95% t quantiles in closed form (independent of scipy): df 1 is Cauchy, df 2 has
@@ -103,7 +102,7 @@ def test_ccpg_table_mean_std_paper_diff_and_cited(results: Path) -> None:
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"rank-1 \%" in tex
     assert r"[95\% t-interval over seeds]" in tex  # the caption says what the brackets are
     assert r"BigGait & ours & 81.0 $\pm$ 1.4 [68.3, 93.7] &" in tex
-    body = tex[tex.index(r"\midrule"):tex.index(r"\bottomrule")]
+    body = tex[tex.index(r"\midrule") : tex.index(r"\bottomrule")]
     assert body.count(r"\midrule") == 4  # under the header, then between the 4 methods
     with (out / "ccpg_wide.csv").open() as fh:
         wide = list(csv.reader(fh))
@@ -138,8 +137,9 @@ def test_tables_are_byte_stable(results: Path) -> None:
     files = sorted((results / "eval").glob("*/seed*/ccpg/metrics.csv"))
     build_tables(["ccpg"], TableInputs(results), results / "paper.csv", results / "a", scale="demo")
     build_tables(["ccpg"], TableInputs(results), results / "paper.csv", results / "b", scale="demo")
-    build_tables(["ccpg"], TableInputs(metrics_files=tuple(reversed(files))), results / "paper.csv", results / "c",
-                 scale="demo")
+    build_tables(
+        ["ccpg"], TableInputs(metrics_files=tuple(reversed(files))), results / "paper.csv", results / "c", scale="demo"
+    )
     names = ["ccpg.csv", "ccpg_wide.csv", "ccpg.md", "ccpg.tex"]
     first = [(results / "a" / n).read_bytes() for n in names]
     assert all(first) and [(results / "b" / n).read_bytes() for n in names] == first
@@ -178,9 +178,16 @@ def test_efficiency_table(tmp_path: Path) -> None:
     eff = tmp_path / "eff"
     eff.mkdir()
     for row in TABLES["efficiency"].rows:
-        (eff / f"{row.experiment}.json").write_text(json.dumps(
-            {"total_params": 30_800_000 if row.experiment == "biggait_ccpg" else 1_000_000,
-             "trainable_params": 8_720_000, "gmacs_per_frame": 12.7, "input_hw": [448, 224]}))
+        (eff / f"{row.experiment}.json").write_text(
+            json.dumps(
+                {
+                    "total_params": 30_800_000 if row.experiment == "biggait_ccpg" else 1_000_000,
+                    "trainable_params": 8_720_000,
+                    "gmacs_per_frame": 12.7,
+                    "input_hw": [448, 224],
+                }
+            )
+        )
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff), tmp_path / "paper.csv", tmp_path / "t")
     rows = long_rows(tmp_path / "t" / "efficiency.csv")
     p = next(r for r in rows if r["method"] == "BigGait" and r["metric"] == "params_M")
@@ -201,8 +208,13 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
         write_benchmark(bench / f"biggait_ccpg_seed{seed}.tsv", f"{wall}\t0:10:00\t{rss}\t1\t1\t1\t0\t0\t99\t{wall}")
     write_benchmark(bench / "gaitbase_ccpg_seed0.tsv", "120.0\t0:02:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA")
     out = tmp_path / "t"
-    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
-                 tmp_path / "paper.csv", out, seeds=[0, 1, 2])
+    build_tables(
+        ["efficiency"],
+        TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
+        tmp_path / "paper.csv",
+        out,
+        seeds=[0, 1, 2],
+    )
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
     t = rows[("BigGait", "train_s")]
     assert float(t["ours"]) == pytest.approx(660.0) and float(t["ours_std"]) == pytest.approx(60.0)
@@ -214,12 +226,22 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     md = (out / "efficiency.md").read_text()
     assert "train (s)" in md and "660.00 ± 60.00 [" in md
     # --seeds selects the files; exactly the files given is the workflow's way
-    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
-                 tmp_path / "paper.csv", out, seeds=[1])
-    assert float({(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}[
-        ("BigGait", "train_s")]["ours"]) == pytest.approx(660.0)
-    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, train_benchmarks=(bench / "biggait_ccpg_seed2.tsv",)),
-                 tmp_path / "paper.csv", out)
+    build_tables(
+        ["efficiency"],
+        TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
+        tmp_path / "paper.csv",
+        out,
+        seeds=[1],
+    )
+    assert float(
+        {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}[("BigGait", "train_s")]["ours"]
+    ) == pytest.approx(660.0)
+    build_tables(
+        ["efficiency"],
+        TableInputs(efficiency_dir=eff, train_benchmarks=(bench / "biggait_ccpg_seed2.tsv",)),
+        tmp_path / "paper.csv",
+        out,
+    )
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
     assert float(rows[("BigGait", "train_s")]["ours"]) == pytest.approx(720.0)
     assert rows[("BigGait", "train_s")]["n_seeds"] == "1"
@@ -228,16 +250,25 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     ev.mkdir()
     write_benchmark(ev / "shared_ccpg_1.tsv", "240.0\t0:04:00\t900\t1\t1\t1\t0\t0\t99\t230")
     write_benchmark(ev / "lvm_g_seed0_ccpg.tsv", "90.0\t0:01:30\t900\t1\t1\t1\t0\t0\t99\t80")
-    jobs = ((ev / "shared_ccpg_1.tsv", ("biggait_ccpg_seed0", "biggait_ccpg_seed1", "gaitbase_ccpg_seed0",
-                                         "ccpg_no_mask_seed0")),)
+    jobs = (
+        (
+            ev / "shared_ccpg_1.tsv",
+            ("biggait_ccpg_seed0", "biggait_ccpg_seed1", "gaitbase_ccpg_seed0", "ccpg_no_mask_seed0"),
+        ),
+    )
     build_tables(["efficiency"], TableInputs(efficiency_dir=eff, eval_benchmarks=jobs), tmp_path / "paper.csv", out)
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
     assert float(rows[("BigGait", "eval_s")]["ours"]) == pytest.approx(60.0)  # 240 s / 4 models, seeds 0 and 1
     assert rows[("BigGait", "eval_s")]["n_seeds"] == "2" and float(rows[("GaitBase", "eval_s")]["ours"]) == 60.0
     assert rows[("BigGait (ViT-G/14)", "eval_s")]["status"] == "missing"
     assert "train_s" not in {r["metric"] for r in long_rows(out / "efficiency.csv")}  # no training given
-    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
-                 tmp_path / "paper.csv", out, seeds=[0])
+    build_tables(
+        ["efficiency"],
+        TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
+        tmp_path / "paper.csv",
+        out,
+        seeds=[0],
+    )
     rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
     assert float(rows[("BigGait (ViT-G/14)", "eval_s")]["ours"]) == pytest.approx(90.0)  # per-model file
     assert rows[("BigGait", "eval_s")]["status"] == "missing"  # a shared file names no models
@@ -245,11 +276,16 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     bad = tmp_path / "other.tsv"
     write_benchmark(bad, "1\t0:00:01\t1\t1\t1\t1\t0\t0\t1\t1")
     with pytest.raises(DataError, match="other.tsv: expected a model named <experiment>_seed<k>, got 'biggait'"):
-        build_tables(["efficiency"], TableInputs(efficiency_dir=eff, eval_benchmarks=((bad, ("biggait",)),)),
-                     tmp_path / "paper.csv", out)
+        build_tables(
+            ["efficiency"],
+            TableInputs(efficiency_dir=eff, eval_benchmarks=((bad, ("biggait",)),)),
+            tmp_path / "paper.csv",
+            out,
+        )
     with pytest.raises(DataError, match="other.tsv: expected a training benchmark file named"):
-        build_tables(["efficiency"], TableInputs(efficiency_dir=eff, train_benchmarks=(bad,)),
-                     tmp_path / "paper.csv", out)
+        build_tables(
+            ["efficiency"], TableInputs(efficiency_dir=eff, train_benchmarks=(bad,)), tmp_path / "paper.csv", out
+        )
 
 
 def test_paper_csv_checked(tmp_path: Path) -> None:
@@ -259,11 +295,39 @@ def test_paper_csv_checked(tmp_path: Path) -> None:
 
 
 def test_cli(results: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["tables", "ccpg", "--results", str(results), "--paper", str(results / "paper.csv"),
-                 "--out", str(results / "cli"), "--scale", "demo"]) == 0
+    assert (
+        main(
+            [
+                "tables",
+                "ccpg",
+                "--results",
+                str(results),
+                "--paper",
+                str(results / "paper.csv"),
+                "--out",
+                str(results / "cli"),
+                "--scale",
+                "demo",
+            ]
+        )
+        == 0
+    )
     assert (results / "cli" / "ccpg.tex").is_file()
-    assert main(["tables", "nope", "--results", str(results), "--paper", str(results / "paper.csv"),
-                 "--out", str(results / "cli")]) == 2
+    assert (
+        main(
+            [
+                "tables",
+                "nope",
+                "--results",
+                str(results),
+                "--paper",
+                str(results / "paper.csv"),
+                "--out",
+                str(results / "cli"),
+            ]
+        )
+        == 2
+    )
     assert "unknown" in capsys.readouterr().err
 
 
@@ -281,21 +345,49 @@ def test_stale_metrics_in_the_eval_folder_never_fill_a_cell(results: Path, capsy
     GaitBase's, in the same eval folder) must read 'missing', not fill the GaitBase row."""
     declared = [results / "eval" / "biggait_ccpg" / f"seed{s}" / "ccpg" / "metrics.csv" for s in (0, 1)]
     out = results / "declared"
-    rc = main(["tables", "ccpg", "--metrics", *map(str, declared), "--paper", str(results / "paper.csv"),
-               "--out", str(out), "--allow-missing"])
+    rc = main(
+        [
+            "tables",
+            "ccpg",
+            "--metrics",
+            *map(str, declared),
+            "--paper",
+            str(results / "paper.csv"),
+            "--out",
+            str(out),
+            "--allow-missing",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     rows = long_rows(out / "ccpg.csv")
     gaitbase = [r for r in rows if r["method"] == "GaitBase" and r["source"] == "ours"]
     assert gaitbase and all(r["status"] == "missing" and r["ours"] == "" for r in gaitbase)
-    assert all(r["status"] == "compared" or r["status"] == "not recovered"
-               for r in rows if r["method"] == "BigGait" and r["source"] == "ours")
+    assert all(
+        r["status"] == "compared" or r["status"] == "not recovered"
+        for r in rows
+        if r["method"] == "BigGait" and r["source"] == "ours"
+    )
     # Without --allow-missing the undeclared evaluation is an error naming it, not a silent fill.
-    rc = main(["tables", "ccpg", "--metrics", *map(str, declared), "--paper", str(results / "paper.csv"),
-               "--out", str(out)])
+    rc = main(
+        ["tables", "ccpg", "--metrics", *map(str, declared), "--paper", str(results / "paper.csv"), "--out", str(out)]
+    )
     assert rc == 2 and "gaitbase_ccpg seed0 on ccpg (not among the 2 metrics files given)" in capsys.readouterr().err
     # The search over the results folder (for a person) still finds both.
-    assert main(["tables", "ccpg", "--results", str(results), "--paper", str(results / "paper.csv"),
-                 "--out", str(results / "searched")]) == 0
+    assert (
+        main(
+            [
+                "tables",
+                "ccpg",
+                "--results",
+                str(results),
+                "--paper",
+                str(results / "paper.csv"),
+                "--out",
+                str(results / "searched"),
+            ]
+        )
+        == 0
+    )
     assert all(r["status"] != "missing" for r in long_rows(results / "searched" / "ccpg.csv") if r["source"] == "ours")
 
 
@@ -340,9 +432,20 @@ def test_cli_run_costs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     write_benchmark(train, "300\t0:05:00\t512\t1\t1\t1\t0\t0\t99\t290")
     job = tmp_path / "shared_ccpg_5.tsv"
     write_benchmark(job, "60\t0:01:00\t512\t1\t1\t1\t0\t0\t99\t50")
-    base = ["tables", "efficiency", "--metrics", "--efficiency", *map(str, effs), "--paper", str(tmp_path / "paper.csv"),
-            "--out", str(tmp_path / "t")]
-    assert main([*base, "--train-benchmarks", str(train), "--eval-benchmark", str(job), "lvm_b_seed0", "lvm_l_seed0"]) == 0
+    base = [
+        "tables",
+        "efficiency",
+        "--metrics",
+        "--efficiency",
+        *map(str, effs),
+        "--paper",
+        str(tmp_path / "paper.csv"),
+        "--out",
+        str(tmp_path / "t"),
+    ]
+    assert (
+        main([*base, "--train-benchmarks", str(train), "--eval-benchmark", str(job), "lvm_b_seed0", "lvm_l_seed0"]) == 0
+    )
     rows = {(r["method"], r["metric"]): r for r in long_rows(tmp_path / "t" / "efficiency.csv")}
     assert float(rows[("BigGait (ViT-B/14)", "train_s")]["ours"]) == 300.0
     assert float(rows[("BigGait (ViT-B/14)", "eval_s")]["ours"]) == 30.0

@@ -11,10 +11,18 @@ from tests.helpers import constraint_pins
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 # The packages the project's users named; each is pinned, and the environment the tests run in has the pin.
-NAMED_PACKAGES = ("torch", "torchvision", "timm", "pandas", "matplotlib", "seaborn", "snakemake", "pytest-benchmark",
-                  "scipy")
+NAMED_PACKAGES = (
+    "torch",
+    "torchvision",
+    "timm",
+    "pandas",
+    "matplotlib",
+    "seaborn",
+    "snakemake",
+    "pytest-benchmark",
+    "scipy",
+)
 
 
 @pytest.mark.parametrize("package", NAMED_PACKAGES)
@@ -23,7 +31,9 @@ def test_named_packages_are_pinned_and_installed_at_the_pin(package):
 
     pins = constraint_pins()
     assert package in pins, f"requirements/constraints.txt does not pin {package}"
-    assert version(package).split("+")[0] == pins[package], f"{package} {version(package)} installed, pinned {pins[package]}"
+    assert version(package).split("+")[0] == pins[package], (
+        f"{package} {version(package)} installed, pinned {pins[package]}"
+    )
 
 
 def _project() -> dict:
@@ -94,8 +104,11 @@ def test_lock_agrees_with_constraints():
     from packaging.utils import canonicalize_name
 
     lock = _lock()
-    wrong = {n: (v, lock.get(canonicalize_name(n))) for n, v in constraint_pins().items()
-             if lock.get(canonicalize_name(n)) != v}
+    wrong = {
+        n: (v, lock.get(canonicalize_name(n)))
+        for n, v in constraint_pins().items()
+        if lock.get(canonicalize_name(n)) != v
+    }
     assert not wrong, f"constraint vs lock.txt (run `make lock`): {wrong}"
     project = _project()
     declared = list(project["dependencies"]) + [d for e in project["optional-dependencies"].values() for d in e]

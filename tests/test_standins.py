@@ -48,8 +48,11 @@ def test_a_changed_or_missing_file_is_reported(tmp_path: Path) -> None:
 def _mae_from_meta(variant: str, sd: dict) -> MAE:
     """The Meta-layout file back into the pretraining model's encoder (the inverse of meta_state_dict)."""
     mae = MAE(variant, HW, PATCH)
-    vit = {k.replace(".mlp.w12.", ".mlp.fc1.").replace(".mlp.w3.", ".mlp.fc2.") if mae._swiglu() else k: v
-           for k, v in sd.items() if k not in ("pos_embed", "mask_token")}
+    vit = {
+        k.replace(".mlp.w12.", ".mlp.fc1.").replace(".mlp.w3.", ".mlp.fc2.") if mae._swiglu() else k: v
+        for k, v in sd.items()
+        if k not in ("pos_embed", "mask_token")
+    }
     vit["pos_embed"] = mae.vit.pos_embed.detach()  # unused by MAE.encode (it resamples pos_square)
     mae.vit.load_state_dict(vit)
     with torch.no_grad():
@@ -101,7 +104,7 @@ def test_the_recorded_command_starts_as_it_did(ci_results: Path, tmp_path: Path)
     for run in ("a", "b"):
         out = tmp_path / run / "v.pth"
         out.parent.mkdir()
-        assert not pretrain(cfg, frames, src, out, progress=False, stop_after=2, save_every=10 ** 9)
+        assert not pretrain(cfg, frames, src, out, progress=False, stop_after=2, save_every=10**9)
         states.append(torch.load(state_path(out), weights_only=True))
     assert all(torch.equal(states[0]["model"][k], states[1]["model"][k]) for k in states[0]["model"])
     step1 = states[0]["curve"][0]

@@ -15,13 +15,13 @@ import pytest
 from biggait.cli import main
 from biggait.data.pickles import load_array
 from biggait.datasets import get_preset
+from biggait.errors import DataError
 from biggait.synthgait.body import sample_identity, walk
 from biggait.synthgait.domains import DOMAINS, DomainPlan, scale_plans
 from biggait.synthgait.formats import offline_pad_and_resize
+from biggait.synthgait.generator import SeqJob, SynthSpec, generate, plan_jobs, render_sequence, rng_for
 from biggait.synthgait.preview import sequence_frames
 from biggait.synthgait.proxy import ProxyRecord, features, rank1_table
-from biggait.synthgait.generator import SeqJob, SynthSpec, generate, plan_jobs, render_sequence, rng_for
-from biggait.errors import DataError
 
 TINY = scale_plans("tiny")
 EXPECTED = {  # domain -> (rgb shape after T, ratio shape after T)
@@ -77,7 +77,7 @@ def test_layout_dtypes_and_shapes_follow_the_presets(tiny: Path, domain: str) ->
                 rw = int(ratios[t] * 64)
                 if rw < 30:
                     x0 = (32 - rw) // 2
-                    assert not rgb[t, :, :, : x0 - 1].any() and not rgb[t, :, :, x0 + rw + 1:].any()
+                    assert not rgb[t, :, :, : x0 - 1].any() and not rgb[t, :, :, x0 + rw + 1 :].any()
         else:
             assert seq.name in plan.views
         if domain == "sustech1k":
@@ -133,7 +133,10 @@ def test_nuisances_do_not_follow_identity() -> None:
         assert info[sid, "U0_D0"]["lower"] == info[sid, "U1_D0"]["lower"]
         assert info[sid, "U3_D3"]["lower"] == info[sid, "U0_D3"]["lower"]
         assert len({tuple(info[sid, t]["skin"]) for t in ("U0_D0", "U0_D0_BG", "U1_D1")}) == 3  # per sequence
-    uf = [render_sequence(0, j).info for j in plan_jobs(SynthSpec(0, {"sustech1k": DomainPlan(0, 2, 2, ("000",), ("06-uf",))}))]
+    uf = [
+        render_sequence(0, j).info
+        for j in plan_jobs(SynthSpec(0, {"sustech1k": DomainPlan(0, 2, 2, ("000",), ("06-uf",))}))
+    ]
     assert uf[0]["upper"] == uf[1]["upper"] and uf[0]["lower"] == uf[1]["lower"]  # everybody in uniform
 
 
@@ -141,9 +144,13 @@ def test_walker_keeps_a_foot_on_the_ground_and_is_periodic() -> None:
     ident = sample_identity(np.random.default_rng(3))
     phase = np.linspace(0, 2 * np.pi, 9)
     joints, caps = walk(ident, phase)
-    lowest = np.min([(caps.a - caps.radius[:, None, None])[..., 2], (caps.b - caps.radius[:, None, None])[..., 2]], (0, 1))
+    lowest = np.min(
+        [(caps.a - caps.radius[:, None, None])[..., 2], (caps.b - caps.radius[:, None, None])[..., 2]], (0, 1)
+    )
     assert np.allclose(lowest, 0.0, atol=1e-9)
-    assert np.allclose(joints["ankle_l"][0], joints["ankle_l"][-1]) and not np.allclose(joints["ankle_l"][0], joints["ankle_l"][4])
+    assert np.allclose(joints["ankle_l"][0], joints["ankle_l"][-1]) and not np.allclose(
+        joints["ankle_l"][0], joints["ankle_l"][4]
+    )
     assert (joints["head"][:, 2] > 0.8 * ident.height).all()
 
 
@@ -162,12 +169,15 @@ def test_resume_skips_existing_sequences_and_rewrites_the_missing_one(tmp_path: 
         generate(tmp_path, SynthSpec(1, spec.plans), workers=1, progress=False)
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--domains", "ccpg,mars"], "unknown domain mars"),
-    (["--scale", "huge"], "unknown SynthGait scale 'huge'"),
-    (["--ids", "0"], "--ids"),
-    (["--views", "casiab=045"], "unknown casiab view '045'"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--domains", "ccpg,mars"], "unknown domain mars"),
+        (["--scale", "huge"], "unknown SynthGait scale 'huge'"),
+        (["--ids", "0"], "--ids"),
+        (["--views", "casiab=045"], "unknown casiab view '045'"),
+    ],
+)
 def test_bad_arguments_give_one_line_and_write_nothing(tmp_path: Path, capsys, argv: list[str], needle: str) -> None:
     out = tmp_path / "out"
     assert main(["synth", "--out", str(out), *argv]) == 2
@@ -177,8 +187,12 @@ def test_bad_arguments_give_one_line_and_write_nothing(tmp_path: Path, capsys, a
 
 
 def test_cli_preview_only_writes_a_contact_sheet(tmp_path: Path) -> None:
-    assert main(["synth", "--out", str(tmp_path), "--scale", "tiny", "--domains", "ccpg", "--preview-only",
-                 "--frames", "4"]) == 0
+    assert (
+        main(
+            ["synth", "--out", str(tmp_path), "--scale", "tiny", "--domains", "ccpg", "--preview-only", "--frames", "4"]
+        )
+        == 0
+    )
     sheet = cv2.imread(str(tmp_path / "preview_ccpg.png"))
     assert sheet is not None and sheet.shape[0] > 2 * 7 * 64 and sheet.std() > 20
     assert not (tmp_path / "ccpg").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import statistics
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,10 @@ from biggait.reporting import tolerances as noise_tol
 
 
 def rows(values: dict[int, float], metric: str = "rank1_exclude_identical_view", cond: str = "CL") -> list[MetricRow]:
-    return [MetricRow("gait", cond, metric, v, experiment="biggait_ccpg", seed=s, train_dataset="ccpg",
-                      test_dataset="ccpg") for s, v in values.items()]
+    return [
+        MetricRow("gait", cond, metric, v, experiment="biggait_ccpg", seed=s, train_dataset="ccpg", test_dataset="ccpg")
+        for s, v in values.items()
+    ]
 
 
 def t_at(df: int, checked: int, alpha: float = 0.01) -> float:
@@ -26,14 +27,18 @@ def t_at(df: int, checked: int, alpha: float = 0.01) -> float:
 
 
 def test_derive_uses_seed_std_with_a_floor() -> None:
-    noise = noise_tol.derive(rows({0: 40.0, 1: 44.0, 2: 42.0}) + rows({0: 10.0, 1: 10.01, 2: 10.0}, cond="UP")
-                             + rows({0: 5.0}, cond="DN"), floor=1)
+    noise = noise_tol.derive(
+        rows({0: 40.0, 1: 44.0, 2: 42.0}) + rows({0: 10.0, 1: 10.01, 2: 10.0}, cond="UP") + rows({0: 5.0}, cond="DN"),
+        floor=1,
+    )
     by_cond = {n.key[4]: n for n in noise}
     assert set(by_cond) == {"CL", "UP", noise_tol.MEAN_CONDITION}  # DN has one seed: no noise estimate, no row
     assert not by_cond["CL"].checked and not by_cond["UP"].checked  # per condition: reported only
     assert noise_tol.t_quantile(0.01, 10**6) == pytest.approx(scipy.stats.norm.ppf(0.995), rel=1e-4)
     t2 = t_at(2, checked=1)  # one experiment of three seeds: 2 degrees of freedom
-    assert by_cond["CL"].std == pytest.approx(2.0) and by_cond["CL"].tolerance == pytest.approx(t2 * 2.0 * (4 / 3) ** 0.5)
+    assert by_cond["CL"].std == pytest.approx(2.0) and by_cond["CL"].tolerance == pytest.approx(
+        t2 * 2.0 * (4 / 3) ** 0.5
+    )
     assert by_cond["CL"].detectable == pytest.approx(by_cond["CL"].tolerance + noise_tol.Z80 * 2.0 * (4 / 3) ** 0.5)
     assert by_cond["CL"].spread == pytest.approx(4.0) and by_cond["CL"].seeds == 3
     assert by_cond["UP"].tolerance == 1.0  # the floor
@@ -45,15 +50,30 @@ def test_derive_uses_seed_std_with_a_floor() -> None:
 
 def test_too_noisy_numbers_are_not_checked() -> None:
     """A checked kind of number whose tolerance exceeds MAX_TOLERANCE covers most of its range: not checked."""
-    noisy = [r for s, (cl, up) in {0: (10.0, 20.0), 1: (60.0, 70.0), 2: (30.0, 90.0)}.items()
-             for r in rows({s: cl}) + rows({s: up}, cond="UP")]
+    noisy = [
+        r
+        for s, (cl, up) in {0: (10.0, 20.0), 1: (60.0, 70.0), 2: (30.0, 90.0)}.items()
+        for r in rows({s: cl}) + rows({s: up}, cond="UP")
+    ]
     mean = [n for n in noise_tol.derive(noisy) if n.key[4] == noise_tol.MEAN_CONDITION][0]
     assert mean.tolerance > noise_tol.MAX_TOLERANCE and not mean.checked
 
 
 def _seed_rows(exp: str, values: dict[int, tuple[float, float]]) -> list[MetricRow]:
-    return [MetricRow("gait", cond, "rank1_exclude_identical_view", v, experiment=exp, seed=s, train_dataset="ccpg",
-                      test_dataset="ccpg") for s, pair in values.items() for cond, v in zip(("CL", "UP"), pair)]
+    return [
+        MetricRow(
+            "gait",
+            cond,
+            "rank1_exclude_identical_view",
+            v,
+            experiment=exp,
+            seed=s,
+            train_dataset="ccpg",
+            test_dataset="ccpg",
+        )
+        for s, pair in values.items()
+        for cond, v in zip(("CL", "UP"), pair)
+    ]
 
 
 def test_check_metrics_fails_only_on_checked_numbers(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -96,11 +116,32 @@ def test_unlisted_numbers_are_unchecked(tmp_path: Path, capsys: pytest.CaptureFi
     seeds, tol, baseline, run = (tmp_path / f for f in ("s.csv", "t.csv", "b.csv", "r.csv"))
     write_collected(_seed_rows("biggait_ccpg", {0: (40.0, 10.0), 1: (44.0, 12.0), 2: (42.0, 11.0)}), seeds)
     assert main(["tolerances", str(seeds), "--out", str(tol)]) == 0
-    other = [MetricRow("gait", "CL", "rank1_exclude_identical_view", v, experiment="lvm_b", seed=0,
-                       train_dataset="ccpg", test_dataset="ccpg") for v in (50.0,)]
+    other = [
+        MetricRow(
+            "gait",
+            "CL",
+            "rank1_exclude_identical_view",
+            v,
+            experiment="lvm_b",
+            seed=0,
+            train_dataset="ccpg",
+            test_dataset="ccpg",
+        )
+        for v in (50.0,)
+    ]
     write_collected(_seed_rows("biggait_ccpg", {0: (40.0, 10.0)}) + other, baseline)
-    moved = [MetricRow("gait", "CL", "rank1_exclude_identical_view", 0.0, experiment="lvm_b", seed=0,
-                       train_dataset="ccpg", test_dataset="ccpg")]
+    moved = [
+        MetricRow(
+            "gait",
+            "CL",
+            "rank1_exclude_identical_view",
+            0.0,
+            experiment="lvm_b",
+            seed=0,
+            train_dataset="ccpg",
+            test_dataset="ccpg",
+        )
+    ]
     write_collected(_seed_rows("biggait_ccpg", {0: (40.0, 10.0)}) + moved, run)
     capsys.readouterr()
     assert main(["check-metrics", str(run), "--baseline", str(baseline), "--tolerances", str(tol)]) == 0
@@ -127,12 +168,24 @@ def test_false_alarm_rate_and_power_by_simulation() -> None:
         draws = truth[None] + rng.normal(0, 4.0, size=(4, n_exp, 4))  # condition std 4: the mean's std 2
         for s in range(4):
             for e in range(n_exp):
-                rows_ += [MetricRow("gait", c, "rank1_exclude_identical_view", float(draws[s, e, i]),
-                                    experiment=f"e{e}", seed=s, train_dataset="ccpg", test_dataset="ccpg")
-                          for i, c in enumerate(("CL", "UP", "DN", "BG"))]
+                rows_ += [
+                    MetricRow(
+                        "gait",
+                        c,
+                        "rank1_exclude_identical_view",
+                        float(draws[s, e, i]),
+                        experiment=f"e{e}",
+                        seed=s,
+                        train_dataset="ccpg",
+                        test_dataset="ccpg",
+                    )
+                    for i, c in enumerate(("CL", "UP", "DN", "BG"))
+                ]
         base = [r for r in rows_ if r.seed < 3]
         tol = {n.key: n for n in noise_tol.derive(base, floor=0.0) if n.checked}
-        rerun = {noise_tol.noise_key(r): r.value for r in noise_tol.with_condition_means([r for r in rows_ if r.seed == 3])}
+        rerun = {
+            noise_tol.noise_key(r): r.value for r in noise_tol.with_condition_means([r for r in rows_ if r.seed == 3])
+        }
         false_alarms += any(abs(rerun[k] - t.mean) > t.tolerance for k, t in tol.items())
         first = next(k for k in tol if k[0] == "e0")
         detectable.append(tol[first].detectable)
@@ -149,7 +202,11 @@ def test_bad_tolerances_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
         noise_tol.read(bad)
     with pytest.raises(DataError, match="not found"):
         noise_tol.read(tmp_path / "none.csv")
-    good = ",".join(noise_tol.COLUMNS) + "\n" + ",".join(["e", "a", "b", "gait", "CL", "rank1", "3", "1", "1", "1", "1", "-2", "1", "3"])
+    good = (
+        ",".join(noise_tol.COLUMNS)
+        + "\n"
+        + ",".join(["e", "a", "b", "gait", "CL", "rank1", "3", "1", "1", "1", "1", "-2", "1", "3"])
+    )
     bad.write_text(good + "\n")
     with pytest.raises(DataError, match="non-negative"):
         noise_tol.read(bad)
@@ -171,8 +228,19 @@ def test_condition_means_are_derived() -> None:
 def test_noise_is_pooled_over_experiments() -> None:
     """A number whose three seeds happen to agree still gets the noise its kind shows elsewhere."""
     quiet = rows({0: 30.0, 1: 30.1, 2: 30.0})
-    noisy = [MetricRow("gait", "CL", "rank1_exclude_identical_view", v, experiment="ccpg_no_mask", seed=s,
-                       train_dataset="ccpg", test_dataset="ccpg") for s, v in {0: 20.0, 1: 26.0, 2: 23.0}.items()]
+    noisy = [
+        MetricRow(
+            "gait",
+            "CL",
+            "rank1_exclude_identical_view",
+            v,
+            experiment="ccpg_no_mask",
+            seed=s,
+            train_dataset="ccpg",
+            test_dataset="ccpg",
+        )
+        for s, v in {0: 20.0, 1: 26.0, 2: 23.0}.items()
+    ]
     by_exp = {n.key[0]: n for n in noise_tol.derive(quiet + noisy, floor=1) if n.key[4] == "CL"}
     pooled = ((0.0033 + 9.0) / 2) ** 0.5
     assert by_exp["biggait_ccpg"].pooled_std == pytest.approx(pooled, rel=1e-2)
@@ -184,16 +252,32 @@ def test_noise_is_pooled_over_experiments() -> None:
 def test_noise_is_pooled_within_an_architecture(tmp_path: Path) -> None:
     """GaitBase's seed noise does not widen BigGait's tolerance (families from the evaluations' metrics.json);
     an architecture with one experiment there pools over every experiment."""
-    def exp_rows(exp: str, values: dict[int, float]) -> list[MetricRow]:
-        return [MetricRow("gait", "CL", "rank1_exclude_identical_view", v, experiment=exp, seed=s,
-                          train_dataset="ccpg", test_dataset="ccpg") for s, v in values.items()]
 
-    quiet = exp_rows("biggait_ccpg", {0: 30.0, 1: 31.0, 2: 32.0}) + exp_rows("ccpg_no_mask", {0: 30.0, 1: 30.0, 2: 32.0})
+    def exp_rows(exp: str, values: dict[int, float]) -> list[MetricRow]:
+        return [
+            MetricRow(
+                "gait",
+                "CL",
+                "rank1_exclude_identical_view",
+                v,
+                experiment=exp,
+                seed=s,
+                train_dataset="ccpg",
+                test_dataset="ccpg",
+            )
+            for s, v in values.items()
+        ]
+
+    quiet = exp_rows("biggait_ccpg", {0: 30.0, 1: 31.0, 2: 32.0}) + exp_rows(
+        "ccpg_no_mask", {0: 30.0, 1: 30.0, 2: 32.0}
+    )
     noisy = exp_rows("gaitbase_ccpg", {0: 20.0, 1: 26.0, 2: 23.0})
     for exp, arch in (("biggait_ccpg", "biggait"), ("ccpg_no_mask", "biggait"), ("gaitbase_ccpg", "gaitbase")):
         d = tmp_path / "eval" / exp / "seed0" / "ccpg"
         d.mkdir(parents=True)
-        (d / "metrics.json").write_text(f'{{"experiment": "{exp}", "resolved_experiment": {{"model": {{"arch": "{arch}"}}}}}}')
+        (d / "metrics.json").write_text(
+            f'{{"experiment": "{exp}", "resolved_experiment": {{"model": {{"arch": "{arch}"}}}}}}'
+        )
     families = noise_tol.architectures(tmp_path)
     assert families == {"biggait_ccpg": "biggait", "ccpg_no_mask": "biggait", "gaitbase_ccpg": "gaitbase"}
     split = {n.key[0]: n for n in noise_tol.derive(quiet + noisy, families=families) if n.key[4] == "CL"}
@@ -203,14 +287,27 @@ def test_noise_is_pooled_within_an_architecture(tmp_path: Path) -> None:
     assert split["gaitbase_ccpg"].pooled_std == together["gaitbase_ccpg"].pooled_std  # alone: every experiment
     assert noise_tol.architectures(tmp_path / "missing.csv") == {}
     assert noise_tol.architectures(tmp_path / "gathered.csv", ["gaitbase_ccpg", "biggait_ccpg"]) == {
-        "gaitbase_ccpg": "gaitbase", "biggait_ccpg": "biggait"}  # a gathered CSV: the experiments' config files
+        "gaitbase_ccpg": "gaitbase",
+        "biggait_ccpg": "biggait",
+    }  # a gathered CSV: the experiments' config files
 
 
 def test_upstream_probe_gets_its_floor() -> None:
     """The upstream probe is the same for every seed of an experiment (one shared upstream): seed
     noise reads 0, so its tolerance is the protocol's floor, not the 1-point default."""
-    probe = [MetricRow("upstream_probe", "all", "iou", 30.8, experiment="biggait_ccpg", seed=s,
-                       train_dataset="ccpg", test_dataset="ccpg") for s in (0, 1, 2)]
+    probe = [
+        MetricRow(
+            "upstream_probe",
+            "all",
+            "iou",
+            30.8,
+            experiment="biggait_ccpg",
+            seed=s,
+            train_dataset="ccpg",
+            test_dataset="ccpg",
+        )
+        for s in (0, 1, 2)
+    ]
     noise = {n.key[3]: n for n in noise_tol.derive(probe + rows({0: 40.0, 1: 44.0, 2: 42.0}))}
     assert noise["upstream_probe"].std == 0.0
     assert noise["upstream_probe"].tolerance == noise_tol.PROTOCOL_FLOORS["upstream_probe"] == 5.0

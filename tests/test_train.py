@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import IDS, assert_same_state, state_of, tiny_experiment, tiny_overrides, write_tiny_tree
 
-from biggait.models import losses
-from biggait.train import loop as train_mod
 from biggait.cli import main as cli_main
 from biggait.config import replace
 from biggait.errors import BigGaitError, CheckpointError, ConfigError
+from biggait.models import losses
 from biggait.models.biggait import build_model
 from biggait.models.checkpoints import load_model
+from biggait.train import loop as train_mod
 from biggait.train.loop import resolve_amp, train, train_model
 from biggait.train.state import list_checkpoints, read_checkpoint
-from helpers import IDS, assert_same_state, state_of, tiny_experiment, tiny_overrides, write_tiny_tree
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,9 @@ def test_run_folder_contents(full_run, tree):
     for r in rows:
         assert not r["skipped"] and r["frames_per_s"] > 0
         assert {"triplet", "ce", "diversity", "total"} <= r.keys()
-        assert math.isclose(r["total"], sum(v for k, v in r.items() if k in losses._AUX or k in ("triplet", "ce")),
-                            rel_tol=1e-5)
+        assert math.isclose(
+            r["total"], sum(v for k, v in r.items() if k in losses._AUX or k in ("triplet", "ce")), rel_tol=1e-5
+        )
     # multi-step schedule: milestone 4, gamma 0.1 (the lr logged is the one the step used)
     assert [round(r["lr"], 6) for r in rows] == [0.1, 0.1, 0.1, 0.1, 0.01, 0.01]
     # the mask branch trains for 4 iterations, then freezes (the demo scale skips its terms after that)
@@ -72,12 +73,17 @@ def test_killed_and_resumed_run_ends_with_identical_weights(full_run, tree, tmp_
     second = train_model(exp, out, progress=False)
     assert second.finished and second.iteration == 6
     assert_same_state(state_of(out / "model.pt"), state_of(full_run / "model.pt"))
-    a, b = read_checkpoint(out / "checkpoints" / "iter_000006.pt"), read_checkpoint(full_run / "checkpoints" / "iter_000006.pt")
+    a, b = (
+        read_checkpoint(out / "checkpoints" / "iter_000006.pt"),
+        read_checkpoint(full_run / "checkpoints" / "iter_000006.pt"),
+    )
     assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] == 6
     for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert torch.equal(pa["momentum_buffer"], pb["momentum_buffer"])
     assert torch.equal(a["rng"][0]["torch"], b["rng"][0]["torch"])
-    assert read_log(out) == [{**r, "frames_per_s": x["frames_per_s"]} for r, x in zip(read_log(full_run), read_log(out))]
+    assert read_log(out) == [
+        {**r, "frames_per_s": x["frames_per_s"]} for r, x in zip(read_log(full_run), read_log(out))
+    ]
 
 
 def test_finished_run_returns_immediately(full_run, tree, monkeypatch):
@@ -111,6 +117,7 @@ def _nan_after(calls: int):
         if count["n"] > calls:
             terms["total"] = terms["total"] * float("nan")
         return terms
+
     return compose
 
 
@@ -137,6 +144,7 @@ def test_transient_nonfinite_step_is_skipped_without_advancing_the_schedule(tree
         if calls["n"] == 2:
             terms["total"] = terms["total"] + float("inf")
         return terms
+
     monkeypatch.setattr(losses, "compose", compose)
     exp = tiny_experiment(*tree, **{"train.total_iters": 3, "train.milestones": "[1]"})
     out = tmp_path / "run"
@@ -183,8 +191,10 @@ def test_bad_settings_fail_clearly(tree, tmp_path):
 
 
 def test_silhouette_gaitbase_baseline_trains(tree, tmp_path):
-    exp = tiny_experiment(*tree, **{"model.arch": "gaitbase", "data.modality": "silhouette",
-                                    "train.total_iters": 2, "train.save_every": 2})
+    exp = tiny_experiment(
+        *tree,
+        **{"model.arch": "gaitbase", "data.modality": "silhouette", "train.total_iters": 2, "train.save_every": 2},
+    )
     result = train_model(exp, tmp_path / "run", progress=False)
     assert result.finished and type(result.model).__name__ == "SilhouetteGaitBase"
     assert [r["iteration"] for r in read_log(tmp_path / "run")] == [1, 2]
@@ -276,8 +286,9 @@ def test_frozen_mask_terms_stay_in_the_total_as_released(tree, tmp_path):
     rows = read_log(tmp_path / "run")
     assert all("reconstruction" in r and "mask_smoothness" in r for r in rows)  # after the freeze at 4 too
     for r in rows:
-        assert math.isclose(r["total"], sum(v for k, v in r.items() if k in losses._AUX or k in ("triplet", "ce")),
-                            rel_tol=1e-5)
+        assert math.isclose(
+            r["total"], sum(v for k, v in r.items() if k in losses._AUX or k in ("triplet", "ce")), rel_tol=1e-5
+        )
 
 
 def test_disk_full_while_checkpointing_keeps_the_previous_one(tree, tmp_path, monkeypatch):
@@ -296,9 +307,12 @@ def test_disk_full_while_checkpointing_keeps_the_previous_one(tree, tmp_path, mo
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoints.torch, "save", full)
-    with pytest.raises(CheckpointError, match=r"iter_000006.pt: could not write the checkpoint of iteration 6 "
-                                              r"\(No space left on device\); the previous checkpoint .*iter_000003.pt "
-                                              r"is intact; free space and run the same command to resume"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"iter_000006.pt: could not write the checkpoint of iteration 6 "
+        r"\(No space left on device\); the previous checkpoint .*iter_000003.pt "
+        r"is intact; free space and run the same command to resume",
+    ):
         train_model(exp, out, progress=False)
     assert [it for it, _ in list_checkpoints(out)] == [3]
     assert (out / "checkpoints" / "iter_000003.pt").read_bytes() == before
@@ -324,7 +338,10 @@ def test_out_of_memory_is_one_line_and_keeps_the_checkpoint(tree, tmp_path, monk
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(train_mod, "train_step", oom)
-    with pytest.raises(BigGaitError, match=r"out of memory at iteration 4 with a batch of 4 sequences x 3 frames .*"
-                                           r"data.batch_p=2.*the last checkpoint .*iter_000003.pt is intact"):
+    with pytest.raises(
+        BigGaitError,
+        match=r"out of memory at iteration 4 with a batch of 4 sequences x 3 frames .*"
+        r"data.batch_p=2.*the last checkpoint .*iter_000003.pt is intact",
+    ):
         train_model(exp, out, progress=False)
     assert [it for it, _ in list_checkpoints(out)] == [3]

@@ -8,9 +8,9 @@ import os
 import pytest
 import torch
 import torch.multiprocessing as mp
+from helpers import assert_same_state, free_port, state_of, tiny_experiment, write_tiny_tree
 
 from biggait.train import distributed as ddp
-from helpers import assert_same_state, free_port, state_of, tiny_experiment, write_tiny_tree
 
 WORLD = 2
 
@@ -20,13 +20,17 @@ def _worker(rank: int, port: int, tmp: str) -> None:
 
     from biggait.train.loop import train_model
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     tmp_path = Path(tmp)
     # batch 2 x 2 per rank: P = 4 identities in the global batch, 2 per rank
-    exp = tiny_experiment(tmp_path / "ccpg", tmp_path / "ccpg.json", **{
-        "data.batch_p": 4, "train.total_iters": 6, "train.save_every": 2, "train.sync_bn": True})
+    exp = tiny_experiment(
+        tmp_path / "ccpg",
+        tmp_path / "ccpg.json",
+        **{"data.batch_p": 4, "train.total_iters": 6, "train.save_every": 2, "train.sync_bn": True},
+    )
     try:
         result = train_model(exp, tmp_path / "run", progress=False)
         assert result.finished and result.iteration == 6

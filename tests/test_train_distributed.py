@@ -9,18 +9,19 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from helpers import free_port
 from torch import nn
 
-from biggait.train import distributed as ddp
-from helpers import free_port
 from biggait.errors import ConfigError
+from biggait.train import distributed as ddp
 
 WORLD = 2
 
 
 def _init(rank: int, port: int) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     info = ddp.init_from_env("cpu")
     assert info.distributed and info.rank == rank and info.device.type == "cpu"
@@ -65,20 +66,28 @@ def _syncbn_worker(rank: int, port: int, path: str) -> None:
     gparts = [torch.empty_like(xl) for _ in range(WORLD)]
     dist.all_gather(gparts, xl.grad)
     if rank == 0:
-        torch.save({"y": torch.cat(parts), "xgrad": torch.cat(gparts), "wgrad": wgrad,
-                    "rm": bn[0].running_mean, "rv": bn[0].running_var}, path)
+        torch.save(
+            {
+                "y": torch.cat(parts),
+                "xgrad": torch.cat(gparts),
+                "wgrad": wgrad,
+                "rm": bn[0].running_mean,
+                "rv": bn[0].running_var,
+            },
+            path,
+        )
     ddp.cleanup()
 
 
 def _gather_worker(rank: int, port: int, path: str) -> None:
     _init(rank, port)
     x, _ = _inputs()
-    xl = x[rank * 4:rank * 4 + 4].clone().requires_grad_(True)
+    xl = x[rank * 4 : rank * 4 + 4].clone().requires_grad_(True)
     labels = torch.arange(4) + 10 * rank
     g, gl = ddp.gather_embeddings(xl, labels)
     assert g.shape == (8, 3, 5) and torch.equal(gl, torch.tensor([0, 1, 2, 3, 10, 11, 12, 13]))
     assert torch.equal(g.detach(), x)
-    loss = (g ** 2).sum() * (gl.double()[:, None, None] + 1).mean()  # the same global loss on every rank
+    loss = (g**2).sum() * (gl.double()[:, None, None] + 1).mean()  # the same global loss on every rank
     loss.backward()
     grad = xl.grad.clone()
     dist.all_reduce(grad, op=dist.ReduceOp.AVG)  # what DDP does to parameter gradients
@@ -105,7 +114,7 @@ def test_gather_keeps_local_gradient_scaled_for_ddp_averaging(tmp_path):
     x, _ = _inputs()
     x.requires_grad_(True)
     labels = torch.tensor([0, 1, 2, 3, 10, 11, 12, 13])
-    ((x ** 2).sum() * (labels.double()[:, None, None] + 1).mean()).backward()
+    ((x**2).sum() * (labels.double()[:, None, None] + 1).mean()).backward()
     # each rank's local gradient, times the world size, equals the single-process gradient: after
     # DDP's averaging of parameter gradients the update is the one of the global loss
     torch.testing.assert_close(torch.load(path)["grads"], WORLD * x.grad)

@@ -24,8 +24,14 @@ def _failed(rs):
 def test_step1_matches_tightly(results):
     step1 = [r for r in results if r.name.startswith("step1")]
     names = {r.name for r in step1}
-    assert {"step1 loss_total", "step1 loss_shape_mse", "step1 embed_1", "step1 logits",
-            "step1 triplet_loss_num", "step1 grad rel-L2 (max over tensors)"} <= names
+    assert {
+        "step1 loss_total",
+        "step1 loss_shape_mse",
+        "step1 embed_1",
+        "step1 logits",
+        "step1 triplet_loss_num",
+        "step1 grad rel-L2 (max over tensors)",
+    } <= names
     assert sum(r.name.startswith("step1 buffer") for r in step1) == 75 - 2 * 3  # all but the two unused bn_t
     assert not _failed(step1), _failed(step1)
 
@@ -34,8 +40,13 @@ def test_step1_matches_tightly(results):
 def test_optimiser_trajectory_and_later_steps(results):
     rest = [r for r in results if not r.name.startswith("step1 ") or "Branch.down_sampling" in r.name]
     names = {r.name for r in rest}
-    assert {"lr", "lr_after", "final param Denoising_Branch.down_sampling.0.bias",
-            "final param Appearance_Branch.down_sampling.bias", "step5 loss_total"} <= names
+    assert {
+        "lr",
+        "lr_after",
+        "final param Denoising_Branch.down_sampling.0.bias",
+        "final param Appearance_Branch.down_sampling.bias",
+        "step5 loss_total",
+    } <= names
     assert any(n.startswith("final param Mask_Branch.") for n in names)  # frozen: exactly theta0
     assert not _failed(rest), _failed(rest)
 

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import assert_same_state, state_of, tiny_overrides, write_tiny_tree
 
 from biggait.train.preempt import PREEMPTED_EXIT
 from biggait.train.state import list_checkpoints
-from helpers import assert_same_state, state_of, tiny_overrides, write_tiny_tree
 
 TOTAL = 30
 
@@ -28,8 +28,19 @@ def _command(tree, tmp_path: Path, out: Path) -> list[str]:
     exp = tmp_path / "tiny.yaml"
     exp.write_text("name: tiny_preempt\n")
     sets = tiny_overrides(*tree, **{"train.total_iters": TOTAL, "train.save_every": 10, "train.milestones": "[20]"})
-    return [sys.executable, "-m", "biggait.cli", "train", str(exp), "--scale", "demo", "--out", str(out),
-            "--no-progress", *[x for s in sets for x in ("--set", s)]]
+    return [
+        sys.executable,
+        "-m",
+        "biggait.cli",
+        "train",
+        str(exp),
+        "--scale",
+        "demo",
+        "--out",
+        str(out),
+        "--no-progress",
+        *[x for s in sets for x in ("--set", s)],
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -41,8 +52,9 @@ def test_signal_checkpoints_exits_75_and_resumes_exactly(tree, tmp_path, sig):
     full = tmp_path / "full"
     subprocess.run(_command(tree, tmp_path, full), env=_env(), check=True, capture_output=True)
     out = tmp_path / "run"
-    proc = subprocess.Popen(_command(tree, tmp_path, out), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _command(tree, tmp_path, out), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     log = out / "train_log.jsonl"
     deadline = time.monotonic() + 120
     while not (log.is_file() and log.read_text().count("\n") >= 2):  # two steps done: mid-run

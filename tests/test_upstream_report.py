@@ -25,9 +25,9 @@ from biggait.evaluation.extract import Embeddings, extract_embeddings
 from biggait.evaluation.probe import MEASURES, PROB_GRID, ProbeSettings, build_upstream, probe_upstream, sample_frames
 from biggait.models import build_model, load_model, save_checkpoint
 from biggait.models.weights import read_weights
+from biggait.plan import WorkflowPlan
 from biggait.pretrain.mae import MAE
 from biggait.reporting import upstream as up
-from biggait.plan import WorkflowPlan
 from biggait.reporting.specs import UPSTREAM_EXPERIMENTS
 from tests.helpers import IDS, write_tiny_tree
 
@@ -64,6 +64,7 @@ def _differs(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 
 # ---- model.lvm_random -----------------------------------------------------------------------------------
 
+
 def test_lvm_random_skips_the_checkpoint(tree: dict) -> None:
     from_file = build_model(dataclasses.replace(DEMO, lvm_checkpoint=str(tree["lvm"])), 4)
     file_lvm = build_upstream(DEMO, tree["lvm"], seed=0).state_dict()
@@ -77,8 +78,16 @@ def test_lvm_random_skips_the_checkpoint(tree: dict) -> None:
 def test_random_upstream_model_pt_reloads_the_same_lvm_and_embeddings(tree: dict, tmp_path: Path) -> None:
     """model.pt of an lvm_random model stores its random LVM (no lvm_from_file): evaluating it
     reproduces the model's own embeddings, even with the upstream file gone."""
-    exp = load_experiment(None, scale="demo", overrides=[
-        "model.lvm_random=true", f"model.lvm_checkpoint={tree['lvm']}", "data.test_max_frames=4", "eval.bootstrap=0"])
+    exp = load_experiment(
+        None,
+        scale="demo",
+        overrides=[
+            "model.lvm_random=true",
+            f"model.lvm_checkpoint={tree['lvm']}",
+            "data.test_max_frames=4",
+            "eval.bootstrap=0",
+        ],
+    )
     torch.manual_seed(5)
     model = build_model(exp.model, 4).eval()
     ckpt = tmp_path / "model.pt"
@@ -94,8 +103,27 @@ def test_random_upstream_model_pt_reloads_the_same_lvm_and_embeddings(tree: dict
     model.freeze_mask()
     direct = extract_embeddings(model, loader)
     out = tmp_path / "eval"
-    assert main(["evaluate", "--checkpoint", str(ckpt), "--dataset", "ccpg", "--root", str(tree["root"]),
-                 "--partition", str(tree["partition"]), "--out", str(out), "--no-mask-iou", "--bootstrap", "0"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(ckpt),
+                "--dataset",
+                "ccpg",
+                "--root",
+                str(tree["root"]),
+                "--partition",
+                str(tree["partition"]),
+                "--out",
+                str(out),
+                "--no-mask-iou",
+                "--bootstrap",
+                "0",
+            ]
+        )
+        == 0
+    )
     via_cli = Embeddings.load(out / "embeddings.npz")
     np.testing.assert_allclose(via_cli.features, direct.features, rtol=0, atol=1e-5)
 
@@ -115,14 +143,33 @@ def test_evaluate_probes_the_model_s_own_upstream(tree: dict, tmp_path: Path) ->
         ckpt = tmp_path / name / "model.pt"
         save_checkpoint(ckpt, model, exp, 4, iteration=exp.model.mask_train_iters)
         out = tmp_path / name / "eval"
-        assert main(["evaluate", "--checkpoint", str(ckpt), "--dataset", "ccpg", "--root", str(tree["root"]),
-                     "--partition", str(tree["partition"]), "--out", str(out), "--bootstrap", "0"]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--checkpoint",
+                    str(ckpt),
+                    "--dataset",
+                    "ccpg",
+                    "--root",
+                    str(tree["root"]),
+                    "--partition",
+                    str(tree["partition"]),
+                    "--out",
+                    str(out),
+                    "--bootstrap",
+                    "0",
+                ]
+            )
+            == 0
+        )
         with (out / "metrics.csv").open() as fh:
             probe = [r for r in csv.DictReader(fh) if r["protocol"] == "upstream_probe"]
         assert [(r["condition"], r["metric"]) for r in probe] == [("all", "iou")]
         values[name] = float(probe[0]["value"])
-        assert values[name] == pytest.approx(100 * probe_trained_upstream(model.lvm, exp.model, ds, settings,
-                                                                          progress=False), abs=1e-4)
+        assert values[name] == pytest.approx(
+            100 * probe_trained_upstream(model.lvm, exp.model, ds, settings, progress=False), abs=1e-4
+        )
     from_file = probe_upstream(ds, DEMO, tree["lvm"], settings, progress=False)["iou"]["linear_probe"]
     assert values["file"] == pytest.approx(100 * from_file, abs=1e-4)  # = `biggait probe-upstream`
     assert values["random"] != pytest.approx(values["file"], abs=0.1)
@@ -137,14 +184,16 @@ def test_workflow_plan_gives_the_random_upstream_no_checkpoint(tmp_path: Path) -
     assert not any(s.startswith("model.lvm_checkpoint") for s in plan.train_sets("ccpg_random_upstream", 0))
     assert plan.upstream_report()
     seeds = plan.table_seeds("ccpg")
-    assert plan.upstream_evaluations() == ([("ccpg_random_upstream", seeds[0])]
-                                           + [(e, s) for e in ("biggait_ccpg", "gaitbase_ccpg") for s in seeds])
+    assert plan.upstream_evaluations() == (
+        [("ccpg_random_upstream", seeds[0])] + [(e, s) for e in ("biggait_ccpg", "gaitbase_ccpg") for s in seeds]
+    )
     assert not WorkflowPlan({**cfg, "pretrain_lvm": {}}, REPO).upstream_report()  # the paper scale: off
     assert not WorkflowPlan({**cfg, "experiments": ["biggait_ccpg", "gaitbase_ccpg"]}, REPO).upstream_report()
     assert tuple(up.EXPERIMENTS.values()) == UPSTREAM_EXPERIMENTS
 
 
 # ---- biggait probe-upstream ------------------------------------------------------------------------------
+
 
 def test_sample_frames_is_deterministic_and_capped() -> None:
     assert sample_frames([5, 3], every=2, max_frames=100) == [(0, 0), (0, 2), (0, 4), (1, 0), (1, 2)]
@@ -187,9 +236,29 @@ def test_build_upstream_random_is_seeded_file_is_the_file(tree: dict) -> None:
 
 def test_probe_cli_writes_json(tree: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "probe.json"
-    assert main(["probe-upstream", "--dataset", "ccpg", "--root", str(tree["root"]), "--partition",
-                 str(tree["partition"]), "--lvm-checkpoint", str(tree["lvm"]), "--every", "2", "--max-frames", "20",
-                 "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "probe-upstream",
+                "--dataset",
+                "ccpg",
+                "--root",
+                str(tree["root"]),
+                "--partition",
+                str(tree["partition"]),
+                "--lvm-checkpoint",
+                str(tree["lvm"]),
+                "--every",
+                "2",
+                "--max-frames",
+                "20",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert res["upstream"] == "file" and res["dataset"] == "ccpg" and res["settings"]["every"] == 2
     assert "linear_probe IoU" in capsys.readouterr().out
@@ -228,8 +297,17 @@ def _metrics(results: Path, exp: str, seed: int, rank1: dict[str, float], iou: d
 
 
 def _probe(path: Path, upstream: str, iou: dict[str, float]) -> Path:
-    path.write_text(json.dumps({"upstream": upstream, "lvm_checkpoint": "pre.pth" if upstream == "file" else "",
-                                "settings": {"seed": 0}, "frames": {"fit": 10, "eval": 10}, "iou": iou}))
+    path.write_text(
+        json.dumps(
+            {
+                "upstream": upstream,
+                "lvm_checkpoint": "pre.pth" if upstream == "file" else "",
+                "settings": {"seed": 0},
+                "frames": {"fit": 10, "eval": 10},
+                "iou": iou,
+            }
+        )
+    )
     return path
 
 
@@ -237,17 +315,28 @@ def _probe(path: Path, upstream: str, iou: dict[str, float]) -> Path:
 def report_inputs(tmp_path: Path) -> dict:
     r = tmp_path / "results"
     files = [
-        _metrics(r, "ccpg_random_upstream", 0, dict(zip(CONDS, (11, 12, 13, 14))),
-                 {"all": 30, "CL": 31, "UP": 29, "DN": 30, "BG": 30}),
+        _metrics(
+            r,
+            "ccpg_random_upstream",
+            0,
+            dict(zip(CONDS, (11, 12, 13, 14))),
+            {"all": 30, "CL": 31, "UP": 29, "DN": 30, "BG": 30},
+        ),
         _metrics(r, "biggait_ccpg", 0, dict(zip(CONDS, (40, 36, 50, 60))), {"all": 70, "CL": 72}),
         _metrics(r, "biggait_ccpg", 1, dict(zip(CONDS, (30, 38, 52, 58))), {"all": 74, "CL": 76}),
         _metrics(r, "gaitbase_ccpg", 0, dict(zip(CONDS, (44, 40, 45, 50))), None),
         _metrics(r, "gaitbase_ccpg", 1, dict(zip(CONDS, (46, 42, 47, 52))), None),
     ]
-    rnd = _probe(tmp_path / "probe_random.json", "random",
-                 {"linear_probe": 0.13, "pca1": 0.18, "prior": 0.52, "all_person": 0.31})
-    pre = _probe(tmp_path / "probe_pretrained.json", "file",
-                 {"linear_probe": 0.66, "pca1": 0.41, "prior": 0.52, "all_person": 0.31})
+    rnd = _probe(
+        tmp_path / "probe_random.json",
+        "random",
+        {"linear_probe": 0.13, "pca1": 0.18, "prior": 0.52, "all_person": 0.31},
+    )
+    pre = _probe(
+        tmp_path / "probe_pretrained.json",
+        "file",
+        {"linear_probe": 0.66, "pca1": 0.41, "prior": 0.52, "all_person": 0.31},
+    )
     return {"metrics": files, "random": rnd, "pretrained": pre, "out": tmp_path / "tables"}
 
 
@@ -298,18 +387,49 @@ def test_report_verdict_not_met(report_inputs: dict) -> None:
 
 def test_report_bad_inputs(report_inputs: dict, capsys: pytest.CaptureFixture) -> None:
     d = report_inputs
-    args = ["upstream-report", "--random-probe", str(d["random"]), "--pretrained-probe", str(d["pretrained"]),
-            "--out", str(d["out"])]
+    args = [
+        "upstream-report",
+        "--random-probe",
+        str(d["random"]),
+        "--pretrained-probe",
+        str(d["pretrained"]),
+        "--out",
+        str(d["out"]),
+    ]
     gone = d["metrics"][0].with_name("gone") / "metrics.csv"
     missing = Path(str(d["metrics"][0]).replace("seed0", "seed7"))
     cases = [
         ([*args, "--metrics", *map(str, d["metrics"]), str(missing)], str(missing)),  # missing file: named
         ([*args, "--metrics", *map(str, d["metrics"][1:])], "ccpg_random_upstream"),  # an experiment lacks
         ([*args, "--metrics", str(gone)], "gone"),
-        (["upstream-report", "--metrics", *map(str, d["metrics"]), "--random-probe", str(d["pretrained"]),
-          "--pretrained-probe", str(d["random"]), "--out", str(d["out"])], "swapped"),
-        (["upstream-report", "--metrics", *map(str, d["metrics"]), "--random-probe", str(d["random"]) + ".x",
-          "--pretrained-probe", str(d["pretrained"]), "--out", str(d["out"])], "probe_random.json.x"),
+        (
+            [
+                "upstream-report",
+                "--metrics",
+                *map(str, d["metrics"]),
+                "--random-probe",
+                str(d["pretrained"]),
+                "--pretrained-probe",
+                str(d["random"]),
+                "--out",
+                str(d["out"]),
+            ],
+            "swapped",
+        ),
+        (
+            [
+                "upstream-report",
+                "--metrics",
+                *map(str, d["metrics"]),
+                "--random-probe",
+                str(d["random"]) + ".x",
+                "--pretrained-probe",
+                str(d["pretrained"]),
+                "--out",
+                str(d["out"]),
+            ],
+            "probe_random.json.x",
+        ),
     ]
     for argv, needle in cases:
         assert main(argv) == 2
@@ -324,10 +444,17 @@ def test_report_bad_inputs(report_inputs: dict, capsys: pytest.CaptureFixture) -
 
 # ---- the DAG ---------------------------------------------------------------------------------------------
 
+
 def _dry_run(*args: str) -> str:
     smk = Path(sys.executable).parent / "snakemake"
-    out = subprocess.run([str(smk), "--nolock", "-n", *args], cwd=REPO, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, timeout=300)
+    out = subprocess.run(
+        [str(smk), "--nolock", "-n", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout
     return out.stdout
 
@@ -344,13 +471,19 @@ def test_dag_has_the_upstream_table_on_the_demo_only(tmp_path: Path) -> None:
     (tmp_path / "ccpg.json").write_text('{"TRAIN_SET": [], "TEST_SET": []}')
     (tmp_path / "vits14.pth").write_bytes(b"x")
     cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
-    cfg.update(results=str(tmp_path / "paper"), only_available=True, tables=["ccpg"],
-               roots={"ccpg": str(tmp_path / "ccpg")}, partitions={"ccpg": str(tmp_path / "ccpg.json")},
-               lvm_checkpoints={"vits14": str(tmp_path / "vits14.pth")})
+    cfg.update(
+        results=str(tmp_path / "paper"),
+        only_available=True,
+        tables=["ccpg"],
+        roots={"ccpg": str(tmp_path / "ccpg")},
+        partitions={"ccpg": str(tmp_path / "ccpg.json")},
+        lvm_checkpoints={"vits14": str(tmp_path / "vits14.pth")},
+    )
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     # --replace-workflow-config: the paper config alone (otherwise Snakemake merges config/config.yaml into it)
-    text = _dry_run("reproduce_all", "--configfile", str(tmp_path / "cfg.yaml"), "--replace-workflow-config",
-                    "--resources", "gpu=0")
+    text = _dry_run(
+        "reproduce_all", "--configfile", str(tmp_path / "cfg.yaml"), "--replace-workflow-config", "--resources", "gpu=0"
+    )
     assert "probe_upstream" not in text and "upstream_report" not in text and "ccpg_random_upstream" not in text
 
 
@@ -377,11 +510,12 @@ def test_evaluate_s_probe_keeps_its_features_within_a_memory_budget(tree: dict, 
 
     seen = []
     real = probe_mod.load_probe_frames
-    monkeypatch.setattr(probe_mod, "load_probe_frames", lambda ds, cfg, s, p=True: seen.append(s.max_frames)
-                        or real(ds, cfg, s, p))
+    monkeypatch.setattr(
+        probe_mod, "load_probe_frames", lambda ds, cfg, s, p=True: seen.append(s.max_frames) or real(ds, cfg, s, p)
+    )
     ds = GaitDataset(tree["root"], "ccpg", tree["partition"], split="test", with_sils=True)
     lvm = build_upstream(DEMO, None, seed=0)
-    frame_bytes = 4 * (2 * DEMO.sils_size) * DEMO.sils_size * lvm.embed_dim
+    frame_bytes = 4 * (2 * DEMO.gre_map_width) * DEMO.gre_map_width * lvm.embed_dim
     probe_mod.probe_trained_upstream(lvm, DEMO, ds, progress=False)
     monkeypatch.setattr(probe_mod, "EVAL_PROBE_BYTES", 20 * frame_bytes)
     probe_mod.probe_trained_upstream(lvm, DEMO, ds, progress=False)
@@ -398,15 +532,33 @@ def test_evaluate_probes_each_shared_upstream_once(tree: dict, tmp_path: Path, m
     real = probe_mod.probe_trained_upstream
     monkeypatch.setattr(probe_mod, "probe_trained_upstream", lambda *a, **k: calls.append(1) or real(*a, **k))
     args = []
-    for name, sets in (("a", [f"model.lvm_checkpoint={tree['lvm']}"]), ("b", [f"model.lvm_checkpoint={tree['lvm']}"]),
-                       ("random", ["model.lvm_random=true"])):
+    for name, sets in (
+        ("a", [f"model.lvm_checkpoint={tree['lvm']}"]),
+        ("b", [f"model.lvm_checkpoint={tree['lvm']}"]),
+        ("random", ["model.lvm_random=true"]),
+    ):
         exp = load_experiment(None, scale="demo", overrides=[*sets, "data.test_max_frames=4", "eval.bootstrap=0"])
         torch.manual_seed(len(args))
         ckpt = tmp_path / name / "model.pt"
         save_checkpoint(ckpt, build_model(exp.model, 4).eval(), exp, 4, iteration=exp.model.mask_train_iters)
         args += ["--checkpoint", str(ckpt), "--out", str(tmp_path / name / "eval")]
-    assert main(["evaluate", *args, "--dataset", "ccpg", "--root", str(tree["root"]),
-                 "--partition", str(tree["partition"]), "--bootstrap", "0"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                *args,
+                "--dataset",
+                "ccpg",
+                "--root",
+                str(tree["root"]),
+                "--partition",
+                str(tree["partition"]),
+                "--bootstrap",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert len(calls) == 2  # a and b share the file's upstream; the random one is its own
     probe = {}
     for name in ("a", "b", "random"):

@@ -14,14 +14,29 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 pytestmark = pytest.mark.dag  # starts Snakemake (left out by make test-fast)
 
-TABLE_TARGETS = ["table_ccpg", "table_casiab", "table_sustech1k", "table_cross_domain", "table_ablation_branches",
-                 "table_ablation_regularisers", "table_ablation_design", "table_lvm_size", "table_efficiency"]
+TABLE_TARGETS = [
+    "table_ccpg",
+    "table_casiab",
+    "table_sustech1k",
+    "table_cross_domain",
+    "table_ablation_branches",
+    "table_ablation_regularisers",
+    "table_ablation_design",
+    "table_lvm_size",
+    "table_efficiency",
+]
 
 
 def smk(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     """Run snakemake; its log goes to stdout and stderr, both end up in ``.stdout``."""
-    return subprocess.run([str(SNAKEMAKE), "--nolock", *args], cwd=cwd, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=180)
+    return subprocess.run(
+        [str(SNAKEMAKE), "--nolock", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=180,
+    )
 
 
 def job_counts(text: str) -> dict[str, int]:
@@ -62,7 +77,12 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     # the 6 within-domain and 3 branch-ablation experiments (config table_seeds)
     assert n_exp == 21 and counts["train"] == n_exp + 2 * (6 + 3)
     assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 5
-    assert counts["pretrain_lvm_main"] == 1 and counts["pretrain_lvm"] == 3 and counts["probe_upstream"] == 2 and counts["upstream_report"] == 1
+    assert (
+        counts["pretrain_lvm_main"] == 1
+        and counts["pretrain_lvm"] == 3
+        and counts["probe_upstream"] == 2
+        and counts["upstream_report"] == 1
+    )
     assert counts["pretrain_frames"] == 1  # the frames read once for the four stand-ins
     # one evaluation per (model, seed, test set): 39 on their own test set + 6 models x 2 other test sets
     # (seed 0), run as shared jobs per (test set, upstream) of at most eval_group_size = 8 models
@@ -112,9 +132,13 @@ def test_paper_scale_stops_with_missing_inputs_or_runs_only_available(tmp_path: 
     (tmp_path / "ccpg.json").write_text('{"TRAIN_SET": [], "TEST_SET": []}')
     (tmp_path / "vits14.pth").write_bytes(b"x")
     cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
-    cfg.update(results=str(tmp_path / "r"), only_available=True,
-               roots={"ccpg": str(tmp_path / "ccpg")}, partitions={"ccpg": str(tmp_path / "ccpg.json")},
-               lvm_checkpoints={"vits14": str(tmp_path / "vits14.pth")})
+    cfg.update(
+        results=str(tmp_path / "r"),
+        only_available=True,
+        roots={"ccpg": str(tmp_path / "ccpg")},
+        partitions={"ccpg": str(tmp_path / "ccpg.json")},
+        lvm_checkpoints={"vits14": str(tmp_path / "vits14.pth")},
+    )
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     out = smk("reproduce_all", "-n", "--configfile", str(tmp_path / "cfg.yaml"), "--resources", "gpu=0")
     assert out.returncode == 0, out.stdout
@@ -133,8 +157,9 @@ def test_table_rule_passes_exactly_its_declared_metrics(tmp_path: Path) -> None:
     out = smk("table_ccpg", "-n", "-p", "--config", f"results={tmp_path}", "tables=[ccpg]")
     assert out.returncode == 0, out.stdout
     cmd = next(line for line in out.stdout.splitlines() if " tables ccpg " in line)
-    declared = [f"{tmp_path}/eval/{e}/seed{k}/ccpg/metrics.csv" for e in ("gaitbase_ccpg", "biggait_ccpg")
-                for k in (0, 1, 2)]  # the demo's table_seeds: 3 seeds for ccpg
+    declared = [
+        f"{tmp_path}/eval/{e}/seed{k}/ccpg/metrics.csv" for e in ("gaitbase_ccpg", "biggait_ccpg") for k in (0, 1, 2)
+    ]  # the demo's table_seeds: 3 seeds for ccpg
     assert "--results" not in cmd and "--metrics" in cmd
     assert sorted(a for a in cmd.split() if a.endswith("metrics.csv")) == sorted(declared)
 
@@ -147,17 +172,34 @@ def test_efficiency_table_reads_the_timed_trainings_of_the_run(tmp_path: Path) -
     cmd = next(line for line in out.stdout.splitlines() if " tables efficiency " in line)
     timed = cmd.split("--train-benchmarks ", 1)[1].split(" --eval-benchmark ")[0].split(" --paper ")[0].split()
     # CCPG table: GaitBase and BigGait at seeds 0-2; LVM size: B/L/G at seed 0 (config/config.yaml)
-    assert timed == [f"{tmp_path}/benchmarks/train/{e}_seed{s}.tsv"
-                     for e, seeds in (("gaitbase_ccpg", (0, 1, 2)), ("biggait_ccpg", (0, 1, 2)),
-                                      ("lvm_b", (0,)), ("lvm_l", (0,)), ("lvm_g", (0,))) for s in seeds]
+    assert timed == [
+        f"{tmp_path}/benchmarks/train/{e}_seed{s}.tsv"
+        for e, seeds in (
+            ("gaitbase_ccpg", (0, 1, 2)),
+            ("biggait_ccpg", (0, 1, 2)),
+            ("lvm_b", (0,)),
+            ("lvm_l", (0,)),
+            ("lvm_g", (0,)),
+        )
+        for s in seeds
+    ]
     assert job_counts(out.stdout)["train"] == 9
     # the shared evaluation jobs on CCPG that evaluate those models, each with every model it evaluates
     jobs = [part.split() for part in cmd.split(" --eval-benchmark ")[1:]]
     jobs[-1] = jobs[-1][: jobs[-1].index("--paper")]
     evaluated = [m for job in jobs for m in job[1:]]
     assert all(job[0].startswith(f"{tmp_path}/benchmarks/evaluate/shared_ccpg_") for job in jobs)
-    assert {f"{e}_seed{s}" for e, seeds in (("gaitbase_ccpg", (0, 1, 2)), ("biggait_ccpg", (0, 1, 2)),
-                                            ("lvm_b", (0,)), ("lvm_l", (0,)), ("lvm_g", (0,))) for s in seeds} <= set(evaluated)
+    assert {
+        f"{e}_seed{s}"
+        for e, seeds in (
+            ("gaitbase_ccpg", (0, 1, 2)),
+            ("biggait_ccpg", (0, 1, 2)),
+            ("lvm_b", (0,)),
+            ("lvm_l", (0,)),
+            ("lvm_g", (0,)),
+        )
+        for s in seeds
+    } <= set(evaluated)
     assert len(evaluated) == len(set(evaluated))  # each model in one job
     alone = smk("table_efficiency", "-n", "-p", "--config", f"results={tmp_path}", "tables=[efficiency]")
     assert alone.returncode == 0, alone.stdout

@@ -22,7 +22,6 @@ SMK_FILES = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.s
 SHELL_NAMESPACES = {"input", "output", "params", "wildcards", "threads", "resources", "log"}
 
 
-
 def _pip_block(env: dict) -> list[str]:
     return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
 
@@ -59,12 +58,32 @@ esac
 
 
 def _dry_run_commands(tmp_path: Path, *args: str, env: dict | None = None) -> list[str]:
-    out = subprocess.run([str(BIN / "snakemake"), "table_ccpg", "-n", "-p", "--nolock", *args,
-                          "--configfile", "config/ci.yaml", "--config", f"results={tmp_path}/r"],
-                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=180, env=env)
+    out = subprocess.run(
+        [
+            str(BIN / "snakemake"),
+            "table_ccpg",
+            "-n",
+            "-p",
+            "--nolock",
+            *args,
+            "--configfile",
+            "config/ci.yaml",
+            "--config",
+            f"results={tmp_path}/r",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert out.returncode == 0, out.stdout
-    return [line.removeprefix("Shell command: ") for line in out.stdout.splitlines()
-            if line.startswith("Shell command: ") and not line.endswith("None")]
+    return [
+        line.removeprefix("Shell command: ")
+        for line in out.stdout.splitlines()
+        if line.startswith("Shell command: ") and not line.endswith("None")
+    ]
 
 
 @pytest.mark.dag
@@ -91,7 +110,7 @@ def _rule_blocks(text: str) -> dict[str, str]:
     starts = list(re.finditer(r"^[ \t]*rule[ \t]*(\w*)[ \t]*:", text, flags=re.M))
     for i, m in enumerate(starts):
         end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
-        body = text[m.start():end]
+        body = text[m.start() : end]
         name = m.group(1) or re.search(r"name:\s*\n?\s*(f?\"[^\"]+\"|\w+)", body).group(1)
         blocks[name] = body
     return blocks
@@ -116,16 +135,34 @@ def test_every_command_rule_has_log_and_conda_and_training_rules_benchmark() -> 
     for name, block in commands.items():
         assert re.search(r"^\s*log:", block, flags=re.M), f"rule {name}: no log:"
         assert '"../envs/biggait.yaml"' in block, f"rule {name}: no conda: ../envs/biggait.yaml"
-    for name in ("train", "evaluate", 'f"evaluate_{_name}"', "efficiency", "pretrain_frames", "_name", "synthgait",
-                 "probe_upstream"):
+    for name in (
+        "train",
+        "evaluate",
+        'f"evaluate_{_name}"',
+        "efficiency",
+        "pretrain_frames",
+        "_name",
+        "synthgait",
+        "probe_upstream",
+    ):
         assert re.search(r"^\s*benchmark:", commands[name], flags=re.M), f"rule {name}: no benchmark:"
 
 
 def test_cheap_jobs_are_local_rules() -> None:
     """Tables, claims, reports and figures drawn from CSVs run on the submitting host (no cluster job)."""
     rules = _all_rules()
-    for name in ("table", "job_times", "claims", "upstream_report", "compare", "fig_bars", "fig_views", "fig_curves",
-                 "reproduce_all", "figures"):
+    for name in (
+        "table",
+        "job_times",
+        "claims",
+        "upstream_report",
+        "compare",
+        "fig_bars",
+        "fig_views",
+        "fig_curves",
+        "reproduce_all",
+        "figures",
+    ):
         assert re.search(r"^\s*localrule:\s*True", rules[name], flags=re.M), f"rule {name}: not a localrule"
     for name in ("train", "evaluate", "fig_maps"):
         assert "localrule" not in rules[name], f"rule {name}: a heavy job must not be local"
@@ -167,14 +204,28 @@ def test_config_readme_documents_every_key() -> None:
 
 @pytest.mark.dag
 def test_lint_reports_nothing() -> None:
-    out = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, timeout=180)
+    out = subprocess.run(
+        [str(BIN / "snakemake"), "--lint"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0 and "Lints for" not in out.stdout, out.stdout
 
 
 def test_snakefmt_check() -> None:
     snakefmt = BIN / "snakefmt" if (BIN / "snakefmt").exists() else shutil.which("snakefmt")
-    assert snakefmt, "snakefmt is not installed (a dev dependency: pip install -c requirements/constraints.txt -e '.[dev]')"
-    out = subprocess.run([str(snakefmt), "--check", "--diff", *(str(f.relative_to(REPO)) for f in SMK_FILES)],
-                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert snakefmt, (
+        "snakefmt is not installed (a dev dependency: pip install -c requirements/constraints.txt -e '.[dev]')"
+    )
+    out = subprocess.run(
+        [str(snakefmt), "--check", "--diff", *(str(f.relative_to(REPO)) for f in SMK_FILES)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout

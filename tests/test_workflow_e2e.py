@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from biggait.cli import main
-
 from tests.ci_dag import BASELINE, CI_EXPERIMENTS, REPO, TOLERANCES, dag_command
-
 
 pytestmark = pytest.mark.dag  # starts Snakemake (left out by make test-fast)
 
@@ -33,10 +31,24 @@ def test_ci_dag_and_check_metrics(ci_results: Path, capsys: pytest.CaptureFixtur
     assert verdicts["mask_branch_helps"]["verdict"] == "not run"
     assert (res / "eval" / "biggait_ccpg" / "seed0" / "ccpg" / "identity_hits.npz").is_file()
     # Nothing left to do on a second run (finished trainings are not redone).
-    again = subprocess.run(dag_command(res, "-n"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=300)
+    again = subprocess.run(
+        dag_command(res, "-n"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300
+    )
     assert "Nothing to be done" in again.stdout
     capsys.readouterr()
-    rc = main(["check-metrics", str(res), "--baseline", str(BASELINE), "--tolerances", str(TOLERANCES),
-               "--experiments", *CI_EXPERIMENTS, "--subset", "--tolerance", "2"])
+    rc = main(
+        [
+            "check-metrics",
+            str(res),
+            "--baseline",
+            str(BASELINE),
+            "--tolerances",
+            str(TOLERANCES),
+            "--experiments",
+            *CI_EXPERIMENTS,
+            "--subset",
+            "--tolerance",
+            "2",
+        ]
+    )
     assert rc == 0, capsys.readouterr().out

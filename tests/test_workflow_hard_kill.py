@@ -18,16 +18,30 @@ pytestmark = [pytest.mark.slow, pytest.mark.dag]
 
 
 def _cmd(work: Path, *extra: str) -> list[str]:
-    return [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "1",
-            *extra, "--configfile", str(REPO / "config" / "ci.yaml"), "--config", f"results={work / 'results'}",
-            "tables=[efficiency]", "experiments=[gaitbase_ccpg,biggait_ccpg]"]
+    return [
+        str(BIN / "snakemake"),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--cores",
+        "1",
+        *extra,
+        "--configfile",
+        str(REPO / "config" / "ci.yaml"),
+        "--config",
+        f"results={work / 'results'}",
+        "tables=[efficiency]",
+        "experiments=[gaitbase_ccpg,biggait_ccpg]",
+    ]
 
 
 def test_unlock_then_rerun_after_a_hard_kill(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    proc = subprocess.Popen(_cmd(work, "table_efficiency"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        _cmd(work, "table_efficiency"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     locks = work / ".snakemake" / "locks"
     deadline = time.monotonic() + 120
     while not (locks.is_dir() and any(locks.iterdir()) and (work / "results" / "logs").is_dir()):

@@ -8,6 +8,7 @@ it matches the previous frame better unshifted than shifted (by a margin of 6 le
 reverse holds, undecided otherwise. Prints the share of pixels decided and how often a decided pixel
 agrees with the silhouette (0.5 = chance). Silhouettes only score it (docs/performance.md).
 """
+
 import argparse
 
 import numpy as np
@@ -21,8 +22,11 @@ from biggait.models.padding import to_canvas
 
 def motion_label(a: torch.Tensor, b: torch.Tensor, r: int = 3, margin: float = 6.0) -> torch.Tensor:
     """Frames ``[3, H, W]`` (0..255) at t and t+1 -> ``[H, W]``: 1 walker layer, -1 scene layer, 0 undecided."""
-    res = {(dy, dx): (b - torch.roll(a, (dy, dx), (1, 2))).abs().mean(0)
-           for dy in range(-r, r + 1) for dx in range(-r, r + 1)}
+    res = {
+        (dy, dx): (b - torch.roll(a, (dy, dx), (1, 2))).abs().mean(0)
+        for dy in range(-r, r + 1)
+        for dx in range(-r, r + 1)
+    }
     shift = min((k for k in res if k != (0, 0)), key=lambda k: float(res[k].mean()))
     still, moved = res[(0, 0)], res[shift]
     out = torch.zeros_like(still)
@@ -48,5 +52,7 @@ for name in ("ccpg", "casiab", "sustech1k"):
             if known.any():
                 decided.append(float(known.float().mean()))
                 agree.append(float((((lab > 0) & sil) | ((lab < 0) & ~sil)).sum() / known.sum()))
-    print(f"{name}: {np.mean(decided):.2f} of the pixels decided, {np.mean(agree):.3f} of them agree with the "
-          f"silhouette ({len(agree)} frame pairs)")
+    print(
+        f"{name}: {np.mean(decided):.2f} of the pixels decided, {np.mean(agree):.3f} of them agree with the "
+        f"silhouette ({len(agree)} frame pairs)"
+    )

@@ -3,6 +3,7 @@
 
     python tools/rerun_as_baseline_seeds.py results/rerun --out results/rerun/as_seeds_012.csv [--offset 3]
 """
+
 import argparse
 import dataclasses
 from pathlib import Path
@@ -16,7 +17,11 @@ ap.add_argument("--offset", type=int, default=3, help="seed s of the re-run is w
 args = ap.parse_args()
 rows = [dataclasses.replace(r, seed=r.seed - args.offset) for r in load_results(args.results)]
 if not rows or min(r.seed for r in rows) < 0:
-    raise SystemExit(f"error: {args.results}: expected the metrics of seeds >= {args.offset}, got "
-                     f"{sorted({r.seed + args.offset for r in rows}) or 'none'}")
+    raise SystemExit(
+        f"error: {args.results}: expected the metrics of seeds >= {args.offset}, got "
+        f"{sorted({r.seed + args.offset for r in rows}) or 'none'}"
+    )
 write_collected(rows, args.out)
-print(f"wrote {len(rows)} metrics of seeds {sorted({r.seed for r in rows})} (re-run seeds + {args.offset}) to {args.out}")
+print(
+    f"wrote {len(rows)} metrics of seeds {sorted({r.seed for r in rows})} (re-run seeds + {args.offset}) to {args.out}"
+)

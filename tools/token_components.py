@@ -7,6 +7,7 @@ the standardised tokens' variance that is the per-position mean, and for PC-1..5
 and their per-pixel correlation with the silhouette, the row and the distance from the centre column.
 Silhouettes only score; nothing is fitted to them.
 """
+
 import argparse
 
 import numpy as np
@@ -14,8 +15,8 @@ import torch
 
 from biggait.config import load_experiment
 from biggait.data.dataset import GaitDataset
-from biggait.evaluation import probe as P
 from biggait.datasets import get_protocol
+from biggait.evaluation import probe as P
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("checkpoints", nargs="+")
@@ -25,7 +26,7 @@ cfg = load_experiment(None, scale="demo").model
 protocol, _ = get_protocol("ccpg")
 ds = GaitDataset(f"{args.root}/ccpg", protocol, f"{args.root}/ccpg.json", split="test", with_sils=True)
 data = P.load_probe_frames(ds, cfg, P.ProbeSettings(), progress=False)
-h, w = 2 * cfg.sils_size, cfg.sils_size
+h, w = 2 * cfg.gre_map_width, cfg.gre_map_width
 for ck in args.checkpoints:
     lvm = P.build_upstream(cfg, None if ck == "random" else ck, 0)
     f = P.upstream_features(lvm, data.frames, (h, w), 256, progress=False)  # [N, h, w, C]
@@ -33,12 +34,14 @@ for ck in args.checkpoints:
     z = (f - f.reshape(-1, c).mean(0)) / f.reshape(-1, c).std(0).clamp_min(1e-6)
     vals, vecs = torch.linalg.eigh((z.reshape(-1, c).double().T @ z.reshape(-1, c).double()) / (n * h * w))
     vals, vecs = vals.flip(0), vecs.flip(1)
-    position_share = float((z.mean(0) ** 2).sum() * n / (z ** 2).sum())
+    position_share = float((z.mean(0) ** 2).sum() * n / (z**2).sum())
     print(f"{ck}: per-position mean = {position_share:.2f} of the variance")
     rows = torch.arange(h).float()[None, :, None].expand(n, h, w)
     cols = (torch.arange(w).float() - (w - 1) / 2).abs()[None, None, :].expand(n, h, w)
     for k in range(5):
         p = (z @ vecs[:, k].float()).flatten()
         r = [np.corrcoef(p, q.flatten())[0, 1] for q in (data.sils.float(), rows, cols)]
-        print(f"  PC{k + 1}: variance {vals[k] / vals.sum():.2f}  r(silhouette) {r[0]:+.2f}  r(row) {r[1]:+.2f}  "
-              f"r(|column - centre|) {r[2]:+.2f}")
+        print(
+            f"  PC{k + 1}: variance {vals[k] / vals.sum():.2f}  r(silhouette) {r[0]:+.2f}  r(row) {r[1]:+.2f}  "
+            f"r(|column - centre|) {r[2]:+.2f}"
+        )

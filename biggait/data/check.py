@@ -12,7 +12,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from biggait.data.dataset import convert_arrays, load_partition, scan_tree
 from biggait.data.pickles import load_array
 from biggait.datasets import DatasetPreset, get_preset
@@ -53,8 +52,9 @@ def _split_of(partition: dict[str, list[str]] | None) -> dict[str, str]:
     return split
 
 
-def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | Path | None = None,
-               progress: bool = True) -> CheckReport:
+def check_tree(
+    root: str | Path, preset: str | DatasetPreset, partition: str | Path | None = None, progress: bool = True
+) -> CheckReport:
     """Open and check every sequence under ``root``; see the module docstring for what is checked."""
     root, pre = Path(root), get_preset(preset)
     if not root.is_dir():
@@ -63,8 +63,9 @@ def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | P
     report = CheckReport(root, pre.name, Path(partition) if partition else None)
     records, problems, skipped = scan_tree(root, pre, None, ("rgb", "ratios"), optional=("sils",))
     if not records and not skipped and not problems:  # nothing to check is not a pass
-        raise DataError(f"{root}: no sequences found (expected <root>/<id>/<type>/<view>/*.pkl "
-                        f"for the {pre.name} preset)")
+        raise DataError(
+            f"{root}: no sequences found (expected <root>/<id>/<type>/<view>/*.pkl for the {pre.name} preset)"
+        )
     report.problems += problems
     report.problems += [f"{f}: empty sequence folder (no .pkl files)" for f in skipped]
 
@@ -73,12 +74,14 @@ def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | P
         both = sorted(set(part["TRAIN_SET"]) & set(part["TEST_SET"]))
         report.problems += [f"{partition}: id {i!r} is in both TRAIN_SET and TEST_SET" for i in both]
         on_disk = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
-        report.problems += [f"{root / i}: id {i!r} is in the partition but not on disk"
-                            for i in sorted(set(split) - on_disk)]
+        report.problems += [
+            f"{root / i}: id {i!r} is in the partition but not on disk" for i in sorted(set(split) - on_disk)
+        ]
         extra = sorted(on_disk - set(split))
         if extra:
-            report.warnings.append(f"{root}: {len(extra)} ids on disk are in no partition list "
-                                   f"(e.g. {', '.join(extra[:5])})")
+            report.warnings.append(
+                f"{root}: {len(extra)} ids on disk are in no partition list (e.g. {', '.join(extra[:5])})"
+            )
 
     seen: dict[str, set[str]] = {}  # split -> ids
     seqs: Counter = Counter()
@@ -96,8 +99,10 @@ def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | P
             continue
         h, w = arrays["rgb"].shape[2:]
         if abs(w / h - pre.frame_aspect) > 1e-6:
-            report.problems.append(f"{rec.files['rgb']}: frames {h}x{w} (H x W), expected W/H = "
-                                   f"{pre.frame_aspect:g} for the {pre.name} preset")
+            report.problems.append(
+                f"{rec.files['rgb']}: frames {h}x{w} (H x W), expected W/H = "
+                f"{pre.frame_aspect:g} for the {pre.name} preset"
+            )
         s = split.get(rec.id, "other") if part is not None else "all"
         seen.setdefault(s, set()).add(rec.id)
         seqs[s] += 1
@@ -108,13 +113,17 @@ def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | P
         size_example.setdefault((h, w), rec.files["rgb"])
 
     if len(report.frame_sizes) > 1:
-        sizes = ", ".join(f"{h}x{w} ({n} seqs, e.g. {size_example[(h, w)]})" for (h, w), n in report.frame_sizes.items())
+        sizes = ", ".join(
+            f"{h}x{w} ({n} seqs, e.g. {size_example[(h, w)]})" for (h, w), n in report.frame_sizes.items()
+        )
         report.problems.append(f"{root}: sequences have different frame sizes: {sizes}; expected one size")
     if pre.types:
         unknown = sorted(set(report.types) - set(pre.types))
         if unknown:
-            report.warnings.append(f"{root}: types unknown to the {pre.name} protocol: {', '.join(unknown)} "
-                                   f"(expected: {', '.join(pre.types)})")
+            report.warnings.append(
+                f"{root}: types unknown to the {pre.name} protocol: {', '.join(unknown)} "
+                f"(expected: {', '.join(pre.types)})"
+            )
     every = set().union(*combos.values()) if combos else set()
     gaps = [(i, sorted(every - c)) for i, c in sorted(combos.items()) if every - c]
     for i, missing in gaps[:_MAX_LISTED]:
@@ -131,8 +140,10 @@ def check_tree(root: str | Path, preset: str | DatasetPreset, partition: str | P
 def format_report(report: CheckReport) -> list[str]:
     """The report as printable lines: counts, types, views, then warnings and problems."""
     where = f" (partition {report.partition})" if report.partition else ""
-    lines = [f"{report.preset} dataset at {report.root}{where}",
-             f"{'split':<6} {'ids':>6} {'sequences':>10} {'frames':>12}"]
+    lines = [
+        f"{report.preset} dataset at {report.root}{where}",
+        f"{'split':<6} {'ids':>6} {'sequences':>10} {'frames':>12}",
+    ]
     for s, c in report.counts.items():
         lines.append(f"{s:<6} {c['ids']:>6} {c['sequences']:>10} {c['frames']:>12}")
     lines.append(f"types ({len(report.types)}): " + ", ".join(f"{t} ({n})" for t, n in sorted(report.types.items())))

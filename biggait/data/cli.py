@@ -1,7 +1,7 @@
 """``biggait data``: check a dataset tree, or preprocess raw frames into OpenGait pickles.
 
-    biggait data check ROOT --dataset NAME [--partition FILE]
-    biggait data preprocess SRC OUT [--workers N]
+biggait data check ROOT --dataset NAME [--partition FILE]
+biggait data preprocess SRC OUT [--workers N]
 """
 
 from __future__ import annotations
@@ -18,18 +18,24 @@ __all__ = ["COMMANDS", "add_arguments", "run"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the ``check`` and ``preprocess`` sub-commands to ``p``."""
     sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
-    c = sub.add_parser("check", help="validate a dataset tree against its preset and partition",
-                       description="Open every pickle of ROOT and check it against the preset; "
-                                   "print counts; exit 1 when a problem is found.")
+    c = sub.add_parser(
+        "check",
+        help="validate a dataset tree against its preset and partition",
+        description="Open every pickle of ROOT and check it against the preset; "
+        "print counts; exit 1 when a problem is found.",
+    )
     c.add_argument("root", type=InputDir("dataset root"), help="dataset root <root>/<id>/<type>/<view>/*.pkl")
-    c.add_argument("--dataset", required=True, metavar="NAME",
-                   help=f"dataset preset ({', '.join(known_presets())})")
-    c.add_argument("--partition", type=InputFile("partition", "json"), default=None,
-                   help="partition JSON {TRAIN_SET, TEST_SET}")
+    c.add_argument("--dataset", required=True, metavar="NAME", help=f"dataset preset ({', '.join(known_presets())})")
+    c.add_argument(
+        "--partition", type=InputFile("partition", "json"), default=None, help="partition JSON {TRAIN_SET, TEST_SET}"
+    )
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
-    pp = sub.add_parser("preprocess", help="pad-and-resize raw crops into aligned RGB pickles (resumable)",
-                        description="Turn SRC/<id>/<type>/<view>/*.jpg|png into OUT/<id>/<type>/<view>/"
-                                    "<view>-aligned-rgbs.pkl and <view>-ratios.pkl; finished sequences are skipped.")
+    pp = sub.add_parser(
+        "preprocess",
+        help="pad-and-resize raw crops into aligned RGB pickles (resumable)",
+        description="Turn SRC/<id>/<type>/<view>/*.jpg|png into OUT/<id>/<type>/<view>/"
+        "<view>-aligned-rgbs.pkl and <view>-ratios.pkl; finished sequences are skipped.",
+    )
     pp.add_argument("src", type=InputDir("source folder"), help="raw frames <src>/<id>/<type>/<view>/*.jpg|png")
     pp.add_argument("out", type=OutputDir("output root"), help="output root")
     pp.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
@@ -51,12 +57,20 @@ def run(args: argparse.Namespace) -> int:
     if args.data_command == "preprocess":
         from biggait.data.preprocess import preprocess_tree
 
-        summary = preprocess_tree(args.src, args.out, workers=args.workers, height=args.height,
-                                  width=args.width, progress=not args.no_progress)
+        summary = preprocess_tree(
+            args.src,
+            args.out,
+            workers=args.workers,
+            height=args.height,
+            width=args.width,
+            progress=not args.no_progress,
+        )
         for line in summary.failures:
             print(f"problem: {line}", file=sys.stderr)
-        print(f"{summary.written} sequences written ({summary.frames} frames), {summary.skipped} already done, "
-              f"{len(summary.failures)} failed")
+        print(
+            f"{summary.written} sequences written ({summary.frames} frames), {summary.skipped} already done, "
+            f"{len(summary.failures)} failed"
+        )
         return 1 if summary.failures else 0
     args._data_parser.print_help()
     return 2

@@ -68,7 +68,10 @@ def _subdirs(path: Path) -> list[str]:
 
 
 def scan_tree(
-    root: str | Path, preset: DatasetPreset, ids: list[str] | None, modalities: tuple[str, ...],
+    root: str | Path,
+    preset: DatasetPreset,
+    ids: list[str] | None,
+    modalities: tuple[str, ...],
     optional: tuple[str, ...] = (),
 ) -> tuple[list[SequenceRecord], list[str], list[Path]]:
     """List the sequences of ``ids`` (``None`` = every id folder) under ``root``.
@@ -112,15 +115,19 @@ def scan_tree(
                     elif not hits:
                         problems.append(f"{folder}: no {mod} pickle matching {pattern!r} (found: {', '.join(pkls)})")
                     else:
-                        problems.append(f"{folder}: {len(hits)} files match the {mod} pattern {pattern!r} "
-                                        f"({', '.join(hits)}); expected exactly one")
+                        problems.append(
+                            f"{folder}: {len(hits)} files match the {mod} pattern {pattern!r} "
+                            f"({', '.join(hits)}); expected exactly one"
+                        )
                 for mod in optional:
                     hits = fnmatch.filter(pkls, preset.glob(mod))
                     if len(hits) == 1:
                         files[mod] = folder / hits[0]
                     elif hits:
-                        problems.append(f"{folder}: {len(hits)} files match the {mod} pattern "
-                                        f"{preset.glob(mod)!r} ({', '.join(hits)}); expected at most one")
+                        problems.append(
+                            f"{folder}: {len(hits)} files match the {mod} pattern "
+                            f"{preset.glob(mod)!r} ({', '.join(hits)}); expected at most one"
+                        )
                 if all(m in files for m in modalities):
                     records.append(SequenceRecord(sid, typ, view, folder, files))
         if len(records) == n_before and not any(p.startswith(str(root / sid) + os.sep) for p in problems):
@@ -153,8 +160,10 @@ def convert_arrays(preset: DatasetPreset, raw: dict[str, np.ndarray], files: dic
         if s.ndim != 3:
             raise DataError(f"{f}: silhouette shape {list(s.shape)}, expected uint8 [T,H,W]")
         if "rgb" in out and s.shape[1:] != out["rgb"].shape[2:]:
-            raise DataError(f"{f}: silhouette frames {list(s.shape[1:])} differ from the RGB frames "
-                            f"{list(out['rgb'].shape[2:])} (expected aligned crops)")
+            raise DataError(
+                f"{f}: silhouette frames {list(s.shape[1:])} differ from the RGB frames "
+                f"{list(out['rgb'].shape[2:])} (expected aligned crops)"
+            )
         out["sils"] = s
     if "ratios" in raw:
         r, f = raw["ratios"], files["ratios"]
@@ -196,8 +205,15 @@ class GaitDataset:
     split; a sequence's label is the index of its id here), ``labels`` (int64 ``[N]``).
     """
 
-    def __init__(self, root: str | Path, preset: str | DatasetPreset, partition: str | Path | None = None,
-                 split: Split = "all", modality: str = "rgb", with_sils: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        preset: str | DatasetPreset,
+        partition: str | Path | None = None,
+        split: Split = "all",
+        modality: str = "rgb",
+        with_sils: bool = False,
+    ) -> None:
         self.root = Path(root)
         self.preset = get_preset(preset)
         self.modality = modality
@@ -207,8 +223,9 @@ class GaitDataset:
         ids: list[str] | None = None
         if partition:
             part = load_partition(partition)
-            ids = {"train": part["TRAIN_SET"], "test": part["TEST_SET"],
-                   "all": part["TRAIN_SET"] + part["TEST_SET"]}[split]
+            ids = {"train": part["TRAIN_SET"], "test": part["TEST_SET"], "all": part["TRAIN_SET"] + part["TEST_SET"]}[
+                split
+            ]
         elif split != "all":
             raise DataError(f"{self.root}: split {split!r} needs a partition file (TRAIN_SET / TEST_SET)")
         records, problems, skipped = scan_tree(self.root, self.preset, ids, self.modalities)
@@ -216,7 +233,9 @@ class GaitDataset:
             more = f" (and {len(problems) - 1} more problems; run `biggait data check`)" if len(problems) > 1 else ""
             raise DataError(problems[0] + more)
         if skipped:
-            logger.warning("%s: skipped %d view folders without .pkl files (e.g. %s)", self.root, len(skipped), skipped[0])
+            logger.warning(
+                "%s: skipped %d view folders without .pkl files (e.g. %s)", self.root, len(skipped), skipped[0]
+            )
         if not records:
             raise DataError(f"{self.root}: no sequence found for split {split!r} (expected <id>/<type>/<view>/*.pkl)")
         self.sequences: list[SequenceRecord] = records
@@ -235,7 +254,7 @@ class GaitDataset:
         """For each label (index into ``ids``), the sequence indices of that identity."""
         order = np.argsort(self.labels, kind="stable")
         bounds = np.searchsorted(self.labels[order], np.arange(len(self.ids) + 1))
-        return [order[bounds[k]:bounds[k + 1]] for k in range(len(self.ids))]
+        return [order[bounds[k] : bounds[k + 1]] for k in range(len(self.ids))]
 
     def load(self, i: int) -> dict[str, np.ndarray]:
         """Read sequence ``i``: ``rgb`` [T,3,H,W] uint8 and/or ``sils`` [T,H,W] uint8, ``ratios`` [T] float32."""
@@ -249,7 +268,8 @@ class GaitDataset:
         """Number of frames of sequence ``i`` (reads only its small ratio pickle; cached)."""
         if i not in self._lengths:
             rec = self.sequences[i]
-            r = convert_arrays(self.preset, {"ratios": load_array(rec.files["ratios"])},
-                               {"ratios": rec.files["ratios"]})
+            r = convert_arrays(
+                self.preset, {"ratios": load_array(rec.files["ratios"])}, {"ratios": rec.files["ratios"]}
+            )
             self._lengths[i] = len(r["ratios"])
         return self._lengths[i]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -22,12 +22,19 @@ from torch.utils.data import DataLoader, Dataset
 
 from biggait.config import DataConfig, Experiment
 from biggait.data.dataset import GaitDataset
-from biggait.datasets import get_preset
 from biggait.data.sampler import first_frames, frame_rng, plan_iteration, sample_frames
+from biggait.datasets import get_preset
 from biggait.errors import DataError
 
-__all__ = ["Batch", "normalize_rgb", "TrainLoader", "TestLoader", "make_train_loader", "make_test_loader",
-           "test_frame_cap"]
+__all__ = [
+    "Batch",
+    "normalize_rgb",
+    "TrainLoader",
+    "TestLoader",
+    "make_train_loader",
+    "make_test_loader",
+    "test_frame_cap",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +58,20 @@ class Batch:
     views: list[str]
     sils: Tensor | None = None  # [n, s, H, W] uint8 ground-truth silhouettes, when asked for
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         """A copy with every tensor moved to ``device``."""
-        mv = (lambda t: None if t is None else t.to(device, non_blocking=non_blocking))
-        return replace(self, frames=mv(self.frames), ratios=mv(self.ratios), labels=mv(self.labels),
-                       seq_lengths=mv(self.seq_lengths), sils=mv(self.sils))
+
+        def mv(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+
+        return replace(
+            self,
+            frames=mv(self.frames),
+            ratios=mv(self.ratios),
+            labels=mv(self.labels),
+            seq_lengths=mv(self.seq_lengths),
+            sils=mv(self.sils),
+        )
 
 
 def normalize_rgb(x: np.ndarray) -> np.ndarray:
@@ -68,8 +84,9 @@ def normalize_rgb(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _frames_of(data: dict[str, np.ndarray], modality: str, idx: np.ndarray, flip: bool
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _frames_of(
+    data: dict[str, np.ndarray], modality: str, idx: np.ndarray, flip: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Select frames ``idx`` of one loaded sequence, flip, normalise.
 
     Returns (frames [s, C, H, W] float32, ratios [s] float32, sils [s, H, W] uint8 or None).
@@ -97,8 +114,9 @@ def _stack(parts: list[np.ndarray], what: str, where: Path) -> Tensor:
 class _TrainIterations(Dataset):
     """Map-style view of the training stream: item ``i`` is ``(i, batch of iteration i)``."""
 
-    def __init__(self, dataset: GaitDataset, data: DataConfig, seed: int, with_sils: bool,
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self, dataset: GaitDataset, data: DataConfig, seed: int, with_sils: bool, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.dataset, self.data, self.seed, self.with_sils = dataset, data, seed, with_sils
         self.rank, self.world_size = rank, world_size
         self.by_label = dataset.indices_by_label()
@@ -125,7 +143,9 @@ class _TrainIterations(Dataset):
             ratios=torch.from_numpy(np.stack(ratios)),  # [P*K/world, s]
             labels=torch.from_numpy(self.dataset.labels[seq_indices]),
             seq_lengths=None,
-            ids=[r.id for r in recs], types=[r.type for r in recs], views=[r.view for r in recs],
+            ids=[r.id for r in recs],
+            types=[r.type for r in recs],
+            views=[r.view for r in recs],
             sils=_stack(sils, "silhouette", self.dataset.root) if self.with_sils else None,
         )
         return it, batch
@@ -144,8 +164,16 @@ class TrainLoader:
     Attributes: ``dataset`` (the training :class:`GaitDataset`), ``num_classes`` (its id count).
     """
 
-    def __init__(self, dataset: GaitDataset, data: DataConfig, seed: int, start_iter: int = 0,
-                 with_sils: bool = False, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        dataset: GaitDataset,
+        data: DataConfig,
+        seed: int,
+        start_iter: int = 0,
+        with_sils: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         self.dataset = dataset
         self.num_classes = len(dataset.ids)
         self.start_iter = start_iter
@@ -155,9 +183,14 @@ class TrainLoader:
         plan_iteration(seed, start_iter, self._items.by_label, data.batch_p, data.batch_k, data.flip_prob)
 
     def __iter__(self) -> Iterator[tuple[int, Batch]]:
-        loader = DataLoader(self._items, batch_size=None, sampler=itertools.count(self.start_iter),
-                            num_workers=self._workers, collate_fn=_identity,
-                            prefetch_factor=2 if self._workers > 0 else None)
+        loader = DataLoader(
+            self._items,
+            batch_size=None,
+            sampler=itertools.count(self.start_iter),
+            num_workers=self._workers,
+            collate_fn=_identity,
+            prefetch_factor=2 if self._workers > 0 else None,
+        )
         yield from loader
 
 
@@ -167,8 +200,9 @@ def _require(value: str | Path | None, key: str) -> Path:
     return Path(value)
 
 
-def make_train_loader(exp: Experiment, start_iter: int = 0, *, with_sils: bool = False,
-                      rank: int = 0, world_size: int = 1) -> TrainLoader:
+def make_train_loader(
+    exp: Experiment, start_iter: int = 0, *, with_sils: bool = False, rank: int = 0, world_size: int = 1
+) -> TrainLoader:
     """The training stream of ``exp`` (``exp.data``, seeded by ``exp.train.seed``) from ``start_iter``.
 
     With ``world_size > 1`` each batch holds this rank's contiguous share of the P x K sequences
@@ -178,10 +212,18 @@ def make_train_loader(exp: Experiment, start_iter: int = 0, *, with_sils: bool =
     if not 0 <= rank < world_size:
         raise DataError(f"rank {rank} outside world size {world_size}")
     if d.num_workers < 0 or d.frames_per_seq < 1:
-        raise DataError(f"data.num_workers={d.num_workers}, data.frames_per_seq={d.frames_per_seq}: "
-                        "expected num_workers >= 0 and frames_per_seq >= 1")
-    dataset = GaitDataset(_require(d.root, "data.root"), d.dataset, _require(d.partition, "data.partition"),
-                          split="train", modality=d.modality, with_sils=with_sils)
+        raise DataError(
+            f"data.num_workers={d.num_workers}, data.frames_per_seq={d.frames_per_seq}: "
+            "expected num_workers >= 0 and frames_per_seq >= 1"
+        )
+    dataset = GaitDataset(
+        _require(d.root, "data.root"),
+        d.dataset,
+        _require(d.partition, "data.partition"),
+        split="train",
+        modality=d.modality,
+        with_sils=with_sils,
+    )
     logger.info("training on %s", dataset)
     return TrainLoader(dataset, d, exp.train.seed, start_iter, with_sils, rank, world_size)
 
@@ -211,7 +253,9 @@ class _TestSequences(Dataset):
             ratios=torch.from_numpy(ratios)[None],  # [1, s]
             labels=torch.tensor([self.dataset.labels[i]], dtype=torch.int64),
             seq_lengths=None,
-            ids=[rec.id], types=[rec.type], views=[rec.view],
+            ids=[rec.id],
+            types=[rec.type],
+            views=[rec.view],
             sils=torch.from_numpy(np.ascontiguousarray(sils))[None] if self.with_sils else None,
         )
 
@@ -221,8 +265,9 @@ class TestLoader:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, dataset: GaitDataset, modality: str, cap: int, num_workers: int,
-                 with_sils: bool = False) -> None:
+    def __init__(
+        self, dataset: GaitDataset, modality: str, cap: int, num_workers: int, with_sils: bool = False
+    ) -> None:
         self.dataset, self.cap = dataset, cap
         self._items = _TestSequences(dataset, modality, cap, with_sils)
         self._workers = num_workers
@@ -231,13 +276,20 @@ class TestLoader:
         return len(self.dataset)
 
     def __iter__(self) -> Iterator[Batch]:
-        yield from DataLoader(self._items, batch_size=None, shuffle=False, num_workers=self._workers,
-                              collate_fn=_identity)
+        yield from DataLoader(
+            self._items, batch_size=None, shuffle=False, num_workers=self._workers, collate_fn=_identity
+        )
 
 
-def make_test_loader(data: DataConfig, dataset: str | None = None, root: str | Path | None = None,
-                     partition: str | Path | None = None, *, with_sils: bool = False,
-                     split: str = "test") -> TestLoader:
+def make_test_loader(
+    data: DataConfig,
+    dataset: str | None = None,
+    root: str | Path | None = None,
+    partition: str | Path | None = None,
+    *,
+    with_sils: bool = False,
+    split: str = "test",
+) -> TestLoader:
     """Test batches of ``dataset`` at ``root`` (defaults: ``data.dataset``, ``data.root``).
 
     ``partition`` defaults to ``data.partition`` only when neither ``root`` nor another dataset is
@@ -246,13 +298,18 @@ def make_test_loader(data: DataConfig, dataset: str | None = None, root: str | P
     """
     name = get_preset(dataset or data.dataset).name
     if root is None and name != data.dataset:
-        raise DataError(f"make_test_loader: dataset {name!r} differs from data.dataset {data.dataset!r}; "
-                        "pass its root")
+        raise DataError(f"make_test_loader: dataset {name!r} differs from data.dataset {data.dataset!r}; pass its root")
     if partition is None and root is None:
         partition = data.partition  # the configured dataset: its configured partition
     root = _require(root or data.root, "data.root")
     if data.num_workers < 0:
         raise DataError(f"data.num_workers={data.num_workers}: expected >= 0")
-    ds = GaitDataset(root, name, partition or None, split=split if partition else "all",  # type: ignore[arg-type]
-                     modality=data.modality, with_sils=with_sils)
+    ds = GaitDataset(
+        root,
+        name,
+        partition or None,
+        split=split if partition else "all",  # type: ignore[arg-type]
+        modality=data.modality,
+        with_sils=with_sils,
+    )
     return TestLoader(ds, data.modality, test_frame_cap(data, ds), data.num_workers, with_sils)

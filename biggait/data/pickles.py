@@ -44,10 +44,10 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 }
 for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
     for _name in ("_reconstruct", "scalar"):
-        _ALLOWED[(_mod, _name)] = (lambda m=_mod, n=_name: _numpy_attr(m, n))
+        _ALLOWED[(_mod, _name)] = lambda m=_mod, n=_name: _numpy_attr(m, n)
 for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
     # Protocol 5 rebuilds arrays from their buffer with ``_frombuffer``.
-    _ALLOWED[(_mod, "_frombuffer")] = (lambda m=_mod: _numpy_attr(m, "_frombuffer"))
+    _ALLOWED[(_mod, "_frombuffer")] = lambda m=_mod: _numpy_attr(m, "_frombuffer")
 
 
 class RefusedGlobal(pickle.UnpicklingError):
@@ -63,7 +63,8 @@ class ArrayUnpickler(pickle.Unpickler):
         resolver = _ALLOWED.get((module, name))
         if resolver is None:
             raise RefusedGlobal(
-                f"refused to load global {module}.{name} (only numpy arrays and plain containers are allowed)")
+                f"refused to load global {module}.{name} (only numpy arrays and plain containers are allowed)"
+            )
         return resolver()
 
 

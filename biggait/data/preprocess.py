@@ -32,8 +32,15 @@ from biggait.errors import BigGaitError, DataError
 from biggait.io import atomic_path
 from biggait.progress import progress_bar
 
-__all__ = ["align_crop", "frame_files", "preprocess_sequence", "list_raw_sequences", "preprocess_tree",
-           "PreprocessSummary", "IMAGE_EXTENSIONS"]
+__all__ = [
+    "align_crop",
+    "frame_files",
+    "preprocess_sequence",
+    "list_raw_sequences",
+    "preprocess_tree",
+    "PreprocessSummary",
+    "IMAGE_EXTENSIONS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +62,10 @@ def pad_and_resize_crop(img: np.ndarray, height: int, width: int) -> np.ndarray:
     if rw < width:
         canvas = np.zeros((height, width) + img.shape[2:], dtype=img.dtype)
         left = (width - rw) // 2
-        canvas[:, left:left + rw] = resized
+        canvas[:, left : left + rw] = resized
         return canvas
     start = (rw - width + 1) // 2
-    return np.ascontiguousarray(resized[:, start:start + width])
+    return np.ascontiguousarray(resized[:, start : start + width])
 
 
 def align_crop(img_bgr: np.ndarray, height: int = 256, width: int = 128) -> tuple[np.ndarray, float]:
@@ -136,8 +143,9 @@ def _job(args: tuple[Path, Path, int, int]) -> tuple[str, int | str]:
         return str(out_folder), str(exc)
 
 
-def preprocess_tree(src: str | Path, out: str | Path, workers: int = 0, height: int = 256, width: int = 128,
-                    progress: bool = True) -> PreprocessSummary:
+def preprocess_tree(
+    src: str | Path, out: str | Path, workers: int = 0, height: int = 256, width: int = 128, progress: bool = True
+) -> PreprocessSummary:
     """Preprocess every sequence of ``src`` into ``out`` (see the module docstring).
 
     Args:

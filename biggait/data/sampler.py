@@ -26,8 +26,9 @@ class IterationPlan:
     flips: np.ndarray  # [P*K] bool, horizontal flip of the whole sequence
 
 
-def plan_iteration(seed: int, iteration: int, by_label: list[np.ndarray], batch_p: int, batch_k: int,
-                   flip_prob: float) -> IterationPlan:
+def plan_iteration(
+    seed: int, iteration: int, by_label: list[np.ndarray], batch_p: int, batch_k: int, flip_prob: float
+) -> IterationPlan:
     """Draw the sequences and flips of one training iteration.
 
     P identities are drawn without replacement; for each, K sequences are drawn without

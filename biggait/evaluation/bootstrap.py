@@ -26,10 +26,10 @@ resamples whose statistic is NaN. :class:`Interval` says which method gave the b
 from __future__ import annotations
 
 import warnings
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
-
 
 Statistic = Callable[[np.ndarray], np.ndarray]  # weights [B, n_ids] -> values [B]
 CHUNK = 256  # resamples evaluated together (scipy's ``batch``: bounds memory to CHUNK x cells)
@@ -77,8 +77,13 @@ def _percentile_of(theta: float, dist: np.ndarray) -> float:
     return float(np.sum(dist < theta) + np.sum(dist <= theta)) / (2 * dist.size)
 
 
-def identity_bootstrap(statistic: Callable[..., np.ndarray], n_ids: Sequence[int], resamples: int,
-                       rng: np.random.Generator, level: float = 0.95) -> Interval:
+def identity_bootstrap(
+    statistic: Callable[..., np.ndarray],
+    n_ids: Sequence[int],
+    resamples: int,
+    rng: np.random.Generator,
+    level: float = 0.95,
+) -> Interval:
     """Interval of ``statistic`` over independent identity resamples of one or more groups.
 
     Args:
@@ -94,6 +99,7 @@ def identity_bootstrap(statistic: Callable[..., np.ndarray], n_ids: Sequence[int
     if resamples <= 0 or not sizes or min(sizes) == 0:
         return NO_INTERVAL
     from scipy import stats  # imported here: ~1 s CPU that every importer of biggait.evaluation would pay
+
     free = [k for k, n in enumerate(sizes) if n >= 2]  # scipy needs two observations per sample
 
     def weighted(weights: dict[int, np.ndarray], b: int) -> np.ndarray:
@@ -133,8 +139,13 @@ def identity_bootstrap(statistic: Callable[..., np.ndarray], n_ids: Sequence[int
     return Interval(low, high, PERCENTILE)
 
 
-def _bca_valid(theta: float, dist: np.ndarray, free: list[int], sizes: tuple[int, ...],
-               weighted: Callable[[dict[int, np.ndarray], int], np.ndarray]) -> bool:
+def _bca_valid(
+    theta: float,
+    dist: np.ndarray,
+    free: list[int],
+    sizes: tuple[int, ...],
+    weighted: Callable[[dict[int, np.ndarray], int], np.ndarray],
+) -> bool:
     """Whether BCa's bias correction and acceleration are defined (see the module docstring)."""
     if min(sizes[k] for k in free) < MIN_BCA_IDS or not np.isfinite(theta) or not np.isfinite(dist).all():
         return False
@@ -155,8 +166,7 @@ def _bca_valid(theta: float, dist: np.ndarray, free: list[int], sizes: tuple[int
     return varies
 
 
-def bootstrap_ci(statistic: Statistic, n_ids: int, resamples: int, seed: int,
-                 level: float = 0.95) -> Interval:
+def bootstrap_ci(statistic: Statistic, n_ids: int, resamples: int, seed: int, level: float = 0.95) -> Interval:
     """Interval of ``statistic`` over ``resamples`` identity resamples drawn from ``seed``.
 
     BCa where valid, else percentile (:func:`identity_bootstrap`); NaN bounds and no method when
@@ -165,8 +175,7 @@ def bootstrap_ci(statistic: Statistic, n_ids: int, resamples: int, seed: int,
     return identity_bootstrap(statistic, (n_ids,), resamples, np.random.default_rng(seed), level)
 
 
-def ratio_statistic(hits: np.ndarray, totals: np.ndarray,
-                    reduce: Callable[[np.ndarray], np.ndarray]) -> Statistic:
+def ratio_statistic(hits: np.ndarray, totals: np.ndarray, reduce: Callable[[np.ndarray], np.ndarray]) -> Statistic:
     """A statistic ``reduce(100 * (w @ hits) / (w @ totals))`` over per-identity sums.
 
     Args:
@@ -176,8 +185,9 @@ def ratio_statistic(hits: np.ndarray, totals: np.ndarray,
     """
     cells = hits.shape[1:]
     h = hits.reshape(hits.shape[0], -1)
-    t = np.broadcast_to(totals.reshape(totals.shape + (1,) * (hits.ndim - totals.ndim)),
-                        hits.shape).reshape(hits.shape[0], -1)
+    t = np.broadcast_to(totals.reshape(totals.shape + (1,) * (hits.ndim - totals.ndim)), hits.shape).reshape(
+        hits.shape[0], -1
+    )
 
     def stat(weights: np.ndarray) -> np.ndarray:
         num, den = weights @ h, weights @ t  # [B, cells]

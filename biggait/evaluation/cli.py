@@ -16,7 +16,8 @@ ci_high; percent) and ``view_matrices/<protocol>_<condition>_rank1.csv``. The pr
 evaluation is just another ``--dataset``). Where the test set has silhouettes, a BigGait model also
 gets ``mask_iou`` (its GRE foreground) and ``upstream_probe`` (a linear probe of its own frozen
 upstream's tokens for "person", :func:`biggait.evaluation.probe.probe_trained_upstream`: a random,
-i.e. not loaded, upstream reads far below a pretrained one), unless ``--no-mask-iou``. Features are never recomputed when ``--out`` already
+i.e. not loaded, upstream reads far below a pretrained one), unless ``--no-mask-iou``. Features are never recomputed
+when ``--out`` already
 holds embeddings of the same checkpoint and test set, or with ``--from-embeddings FILE``.
 
     biggait efficiency [--experiment FILE] [--scale demo|paper] [--json] [--throughput]
@@ -48,42 +49,82 @@ logger = logging.getLogger(__name__)
 
 # ---- biggait evaluate ---------------------------------------------------------------------------------
 
+
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait evaluate``."""
-    p.add_argument("--checkpoint", type=InputFile("checkpoint", "pt"), action="append", default=None,
-                   help="model.pt of a run (or an OpenGait BigGait checkpoint); repeat it, each with its own "
-                        "--out, to evaluate several models in one pass over the test set (models with the "
-                        "same frozen upstream then share its forward)")
-    p.add_argument("--dataset", required=True, help="test dataset preset = protocol: ccpg | casiab | sustech1k | ccgr_mini")
-    p.add_argument("--root", type=InputDir("test dataset root"),
-                   help="test dataset root <root>/<id>/<type>/<view>/*.pkl")
-    p.add_argument("--partition", type=InputFile("partition", "json"), default=None,
-                   help="partition JSON (TEST_SET; GALLERY_SET for CCGR-Mini)")
-    p.add_argument("--out", type=OutputDir("output"), action="append", required=True,
-                   help="output folder (one per --checkpoint, in the same order)")
+    p.add_argument(
+        "--checkpoint",
+        type=InputFile("checkpoint", "pt"),
+        action="append",
+        default=None,
+        help="model.pt of a run (or an OpenGait BigGait checkpoint); repeat it, each with its own "
+        "--out, to evaluate several models in one pass over the test set (models with the "
+        "same frozen upstream then share its forward)",
+    )
+    p.add_argument(
+        "--dataset", required=True, help="test dataset preset = protocol: ccpg | casiab | sustech1k | ccgr_mini"
+    )
+    p.add_argument(
+        "--root", type=InputDir("test dataset root"), help="test dataset root <root>/<id>/<type>/<view>/*.pkl"
+    )
+    p.add_argument(
+        "--partition",
+        type=InputFile("partition", "json"),
+        default=None,
+        help="partition JSON (TEST_SET; GALLERY_SET for CCGR-Mini)",
+    )
+    p.add_argument(
+        "--out",
+        type=OutputDir("output"),
+        action="append",
+        required=True,
+        help="output folder (one per --checkpoint, in the same order)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: %(default)s)")
-    p.add_argument("--from-embeddings", type=InputFile("embeddings", "npz"), default=None,
-                   help="score saved embeddings.npz, no model run")
+    p.add_argument(
+        "--from-embeddings",
+        type=InputFile("embeddings", "npz"),
+        default=None,
+        help="score saved embeddings.npz, no model run",
+    )
     p.add_argument("--train-dataset", default=None, help="label of the training set (default: the checkpoint's)")
     p.add_argument("--metric", choices=("euc", "cos"), default=None, help="distance (default: the experiment's)")
     p.add_argument("--bootstrap", type=int, default=None, help="identity resamples for rank-1 CIs (0 = off)")
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: the experiment's eval.seed)")
     p.add_argument("--test-max-frames", type=int, default=None, help="frames per test sequence (0 = preset's cap)")
-    p.add_argument("--pack-frames", type=int, default=None,
-                   help="run test sequences together up to this many frames per forward "
-                        "(default: the experiment's eval.pack_frames; 0 = one sequence at a time)")
-    p.add_argument("--no-mask-iou", action="store_true",
-                   help="skip the foreground-mask IoU and the upstream probe against silhouettes")
+    p.add_argument(
+        "--pack-frames",
+        type=int,
+        default=None,
+        help="run test sequences together up to this many frames per forward "
+        "(default: the experiment's eval.pack_frames; 0 = one sequence at a time)",
+    )
+    p.add_argument(
+        "--no-mask-iou",
+        action="store_true",
+        help="skip the foreground-mask IoU and the upstream probe against silhouettes",
+    )
 
 
 def evaluation_request(args: argparse.Namespace) -> EvalRequest:
     """The parsed ``biggait evaluate`` flags as an :class:`~biggait.evaluation.pipeline.EvalRequest`."""
     protocol, _ = get_protocol(args.dataset)
-    return EvalRequest(protocol, tuple(args.out), tuple(args.checkpoint or ()), root=args.root,
-                       partition=args.partition, from_embeddings=args.from_embeddings, device=args.device,
-                       train_dataset=args.train_dataset, metric=args.metric, bootstrap=args.bootstrap,
-                       seed=args.seed, test_max_frames=args.test_max_frames, pack_frames=args.pack_frames,
-                       mask_iou=not args.no_mask_iou)
+    return EvalRequest(
+        protocol,
+        tuple(args.out),
+        tuple(args.checkpoint or ()),
+        root=args.root,
+        partition=args.partition,
+        from_embeddings=args.from_embeddings,
+        device=args.device,
+        train_dataset=args.train_dataset,
+        metric=args.metric,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        test_max_frames=args.test_max_frames,
+        pack_frames=args.pack_frames,
+        mask_iou=not args.no_mask_iou,
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -103,21 +144,37 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 # ---- biggait efficiency -------------------------------------------------------------------------------
 
+
 def add_efficiency_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait efficiency``."""
     from biggait.evaluation.efficiency import DEFAULT_FOREGROUND
 
-    p.add_argument("--experiment", type=InputFile("experiment YAML", "yaml"), default=None,
-                   help="experiment YAML (default: the released configuration)")
+    p.add_argument(
+        "--experiment",
+        type=InputFile("experiment YAML", "yaml"),
+        default=None,
+        help="experiment YAML (default: the released configuration)",
+    )
     p.add_argument("--scale", default=None, choices=["demo", "paper"], help="scale overlay (default: paper)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. model.lvm=vitb14 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. model.lvm=vitb14 (repeatable)",
+    )
     p.add_argument("--num-classes", type=int, default=100, help="classifier size when model.num_classes is 0")
-    p.add_argument("--foreground", type=float, default=DEFAULT_FOREGROUND,
-                   help="share of map pixels selected as foreground (default %(default)s)")
+    p.add_argument(
+        "--foreground",
+        type=float,
+        default=DEFAULT_FOREGROUND,
+        help="share of map pixels selected as foreground (default %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--throughput", action="store_true",
-                   help="also time inference (frames/s of one 16-frame sequence on --device)")
+    p.add_argument(
+        "--throughput", action="store_true", help="also time inference (frames/s of one 16-frame sequence on --device)"
+    )
     p.add_argument("--device", default="auto", help="device for --throughput (default: cuda if available, else cpu)")
 
 
@@ -137,25 +194,53 @@ def run_efficiency(args: argparse.Namespace) -> int:
 
 # ---- biggait probe-upstream ---------------------------------------------------------------------------
 
+
 def add_probe_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait probe-upstream``."""
     from biggait.evaluation.probe import ProbeSettings
 
     d = ProbeSettings()
-    p.add_argument("--lvm-checkpoint", type=InputFile("upstream checkpoint", "pt"), default=None,
-                   help="upstream weights, Meta DINOv2 layout (default: the random ViT of the model config, --seed)")
-    p.add_argument("--dataset", required=True, help="dataset preset with silhouettes: ccpg | casiab | sustech1k | ccgr_mini")
-    p.add_argument("--root", type=InputDir("dataset root"), required=True,
-                   help="dataset root <root>/<id>/<type>/<view>/*.pkl")
-    p.add_argument("--partition", type=InputFile("partition", "json"), required=True,
-                   help="partition JSON (its TEST_SET is probed)")
-    p.add_argument("--scale", choices=("demo", "paper"), default="demo",
-                   help="model config (variant, tiny, image size, patch, map size) from this scale (default %(default)s)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. model.lvm=vitb14 (repeatable)")
-    p.add_argument("--every", type=int, default=d.every, help="every k-th frame of each test sequence (default %(default)s)")
-    p.add_argument("--max-frames", type=int, default=d.max_frames, help="at most this many frames (default %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed, help="initialisation seed of the random upstream (default %(default)s)")
+    p.add_argument(
+        "--lvm-checkpoint",
+        type=InputFile("upstream checkpoint", "pt"),
+        default=None,
+        help="upstream weights, Meta DINOv2 layout (default: the random ViT of the model config, --seed)",
+    )
+    p.add_argument(
+        "--dataset", required=True, help="dataset preset with silhouettes: ccpg | casiab | sustech1k | ccgr_mini"
+    )
+    p.add_argument(
+        "--root", type=InputDir("dataset root"), required=True, help="dataset root <root>/<id>/<type>/<view>/*.pkl"
+    )
+    p.add_argument(
+        "--partition",
+        type=InputFile("partition", "json"),
+        required=True,
+        help="partition JSON (its TEST_SET is probed)",
+    )
+    p.add_argument(
+        "--scale",
+        choices=("demo", "paper"),
+        default="demo",
+        help="model config (variant, tiny, image size, patch, map size) from this scale (default %(default)s)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. model.lvm=vitb14 (repeatable)",
+    )
+    p.add_argument(
+        "--every", type=int, default=d.every, help="every k-th frame of each test sequence (default %(default)s)"
+    )
+    p.add_argument(
+        "--max-frames", type=int, default=d.max_frames, help="at most this many frames (default %(default)s)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=d.seed, help="initialisation seed of the random upstream (default %(default)s)"
+    )
     p.add_argument("--out", type=OutputFile("result JSON"), required=True, help="result JSON")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -177,8 +262,10 @@ def run_probe(args: argparse.Namespace) -> int:
     res.update({"dataset": protocol, "root": str(args.root), "partition": str(args.partition), "scale": args.scale})
     write_json_atomic(args.out, res)
     iou = res["iou"]
-    print(f"{res['upstream']} upstream, {res['frames']['eval']} frames scored: "
-          + ", ".join(f"{k} IoU {v:.3f}" for k, v in iou.items()))
+    print(
+        f"{res['upstream']} upstream, {res['frames']['eval']} frames scored: "
+        + ", ".join(f"{k} IoU {v:.3f}" for k, v in iou.items())
+    )
     print(f"wrote {args.out}")
     return 0
 

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 
 from biggait.errors import EvaluationError
 
-
 Metric = Literal["euc", "cos"]
 METRICS: tuple[str, ...] = ("euc", "cos")
 CHUNK_ELEMENTS = 1 << 20  # probe rows x gallery per block (4 MiB of float32 per temporary)
@@ -52,7 +51,7 @@ class StripMajor:
     sq_norms: torch.Tensor  # [P, N] squared norm of every strip
     metric: str
 
-    def rows(self, index: np.ndarray) -> "StripMajor":
+    def rows(self, index: np.ndarray) -> StripMajor:
         """The subset of sequences ``index`` (row gathers; values unchanged bit for bit)."""
         idx = torch.from_numpy(np.asarray(index, dtype=np.int64))
         return StripMajor(self.strips.index_select(1, idx), self.sq_norms.index_select(1, idx), self.metric)
@@ -72,8 +71,9 @@ def prepare(features: np.ndarray | torch.Tensor, metric: Metric = "euc", name: s
     return StripMajor(xs, (xs * xs).sum(dim=2), metric)
 
 
-def pairwise_distance(x: np.ndarray | torch.Tensor | StripMajor, y: np.ndarray | torch.Tensor | StripMajor,
-                      metric: Metric = "euc") -> np.ndarray:
+def pairwise_distance(
+    x: np.ndarray | torch.Tensor | StripMajor, y: np.ndarray | torch.Tensor | StripMajor, metric: Metric = "euc"
+) -> np.ndarray:
     """Distance matrix ``[n, m]`` (float32) between embeddings ``x [n, C, P]`` and ``y [m, C, P]``.
 
     fp16 inputs are cast exactly to float32 first (what fp16-autocast features look like).
@@ -85,8 +85,10 @@ def pairwise_distance(x: np.ndarray | torch.Tensor | StripMajor, y: np.ndarray |
     if xp.metric != metric or yp.metric != metric:
         raise EvaluationError(f"prepared embeddings are for metric {xp.metric!r}/{yp.metric!r}, not {metric!r}")
     if xp.strips.shape[0] != yp.strips.shape[0] or xp.strips.shape[2] != yp.strips.shape[2]:
-        raise EvaluationError(f"probe features [n, C={xp.strips.shape[2]}, P={xp.strips.shape[0]}] and gallery "
-                              f"features [m, C={yp.strips.shape[2]}, P={yp.strips.shape[0]}] differ in [C, P]")
+        raise EvaluationError(
+            f"probe features [n, C={xp.strips.shape[2]}, P={xp.strips.shape[0]}] and gallery "
+            f"features [m, C={yp.strips.shape[2]}, P={yp.strips.shape[0]}] differ in [C, P]"
+        )
     xs, ys, sq_x, sq_y = xp.strips, yp.strips, xp.sq_norms, yp.sq_norms
     parts, n, m = xs.shape[0], xs.shape[1], ys.shape[1]
     out = np.empty((n, m), dtype=np.float32)

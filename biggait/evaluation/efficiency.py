@@ -42,8 +42,9 @@ def _macs(fn, *args, **kwargs) -> float:
     return fc.get_total_flops() / 2 / 1e9
 
 
-def count(model_cfg: ModelConfig, num_classes: int = 100,
-          foreground_fraction: float = DEFAULT_FOREGROUND) -> dict[str, float]:
+def count(
+    model_cfg: ModelConfig, num_classes: int = 100, foreground_fraction: float = DEFAULT_FOREGROUND
+) -> dict[str, float]:
     """Parameter counts and multiply-adds per frame of ``model_cfg``.
 
     Returns a dict: ``total_params``, ``trainable_params``, ``lvm_params`` (pretrained-file
@@ -55,12 +56,11 @@ def count(model_cfg: ModelConfig, num_classes: int = 100,
     """
     cfg = dataclasses.replace(model_cfg, lvm_checkpoint="", mask_pretrained="")
     model = build_model(cfg, model_cfg.num_classes or num_classes, load_lvm=False).eval()
-    h, w = 2 * cfg.sils_size, cfg.sils_size
+    h, w = 2 * cfg.gre_map_width, cfg.gre_map_width
     res: dict[str, float] = {"foreground_fraction": foreground_fraction}
     res["gaitbase_params"] = _numel(model.gaitbase.parameters())
     if cfg.arch == "gaitbase":
-        res.update(input_hw=[h, w], lvm_params=0, gre_params=0, lvm=0.0, lvm_attention=0.0, gre=0.0,
-                   gre_all_pixels=0.0)
+        res.update(input_hw=[h, w], lvm_params=0, gre_params=0, lvm=0.0, lvm_attention=0.0, gre=0.0, gre_all_pixels=0.0)
         res["gaitbase"] = _macs(model.gaitbase, [torch.rand(1, 1, h, w)], 1)
     else:
         ih, iw = 2 * cfg.image_size, cfg.image_size
@@ -71,7 +71,9 @@ def count(model_cfg: ModelConfig, num_classes: int = 100,
         res["lvm_attention"] = 2 * lvm.depth * tokens * tokens * lvm.embed_dim / 1e9
         dims = {"last": lvm.embed_dim, "mid4": 4 * lvm.embed_dim}
         k = max(2, round(foreground_fraction * h * w))
-        gre_fixed = _macs(model.gre.mask, torch.randn(h * w, dims[model.mask_src])) if model.gre.mask is not None else 0.0
+        gre_fixed = (
+            _macs(model.gre.mask, torch.randn(h * w, dims[model.mask_src])) if model.gre.mask is not None else 0.0
+        )
         heads = [hd for hd in (model.gre.appearance, model.gre.denoising) if hd is not None]
         per_pixel = sum(_macs(hd, torch.randn(k, dims[model.feat_src])) for hd in heads) / k
         res["gre"] = gre_fixed + per_pixel * k
@@ -84,8 +86,9 @@ def count(model_cfg: ModelConfig, num_classes: int = 100,
     return res
 
 
-def throughput(model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 16, repeats: int = 3,
-               device: str = "auto") -> dict[str, float]:
+def throughput(
+    model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 16, repeats: int = 3, device: str = "auto"
+) -> dict[str, float]:
     """Inference speed of the test path: one sequence of ``frames`` frames, eval mode, no autograd.
 
     The model is built with random weights (speed does not depend on them) on ``device`` (``auto``
@@ -97,7 +100,7 @@ def throughput(model_cfg: ModelConfig, num_classes: int = 100, *, frames: int = 
     cfg = dataclasses.replace(model_cfg, lvm_checkpoint="", mask_pretrained="")
     model = build_model(cfg, model_cfg.num_classes or num_classes, load_lvm=False).eval().to(dev)
     if cfg.arch == "gaitbase":
-        x = torch.rand(1, frames, 1, 2 * cfg.sils_size, cfg.sils_size, device=dev)
+        x = torch.rand(1, frames, 1, 2 * cfg.gre_map_width, cfg.gre_map_width, device=dev)
     else:
         x = torch.randn(1, frames, 3, 2 * cfg.image_size, cfg.image_size, device=dev)
     ratios = torch.full((1, frames), 0.5, device=dev)
@@ -126,10 +129,19 @@ def report_lines(model_cfg: ModelConfig, res: dict) -> list[str]:
     lines.append(f"    GRE                 {int(res['gre_params']):,}")
     lines.append(f"    GaitBase            {int(res['gaitbase_params']):,}")
     lines.append(f"  frozen LVM            {int(res['lvm_params']):,}")
-    lines.append(f"  compute per frame     {res['gmacs_per_frame']:8.2f} GMACs (multiply-adds; {res['foreground_fraction']:.0%} foreground)")
-    lines.append(f"    LVM                 {res['lvm']:8.2f}  (+{res['lvm_attention']:.2f} in attention matmuls, not counted)")
-    lines.append(f"    GRE                 {res['gre']:8.2f}  ({res['gre_all_pixels']:.2f} with every pixel foreground)")
+    lines.append(
+        f"  compute per frame     {res['gmacs_per_frame']:8.2f} GMACs"
+        f" (multiply-adds; {res['foreground_fraction']:.0%} foreground)"
+    )
+    lines.append(
+        f"    LVM                 {res['lvm']:8.2f}  (+{res['lvm_attention']:.2f} in attention matmuls, not counted)"
+    )
+    lines.append(
+        f"    GRE                 {res['gre']:8.2f}  ({res['gre_all_pixels']:.2f} with every pixel foreground)"
+    )
     lines.append(f"    GaitBase            {res['gaitbase']:8.2f}")
     if "frames_per_s" in res:
-        lines.append(f"  inference             {res['frames_per_s']:8.1f} frames/s ({res['device']}, {res['threads']} threads)")
+        lines.append(
+            f"  inference             {res['frames_per_s']:8.1f} frames/s ({res['device']}, {res['threads']} threads)"
+        )
     return lines

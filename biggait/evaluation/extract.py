@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
-from biggait.device import resolve_device as _resolve_device
 from biggait.errors import EvaluationError
 from biggait.evaluation.mask_quality import sequence_overlap
 from biggait.io import atomic_path, read_npz
@@ -61,7 +60,7 @@ class Embeddings:
                 np.savez(fh, metadata=np.array(json.dumps(self.meta)), **arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Embeddings":
+    def load(cls, path: str | Path) -> Embeddings:
         """Read an ``embeddings.npz`` written by :meth:`save` (EvaluationError if malformed)."""
         path = Path(path)
         data = read_npz(path, "embeddings", EvaluationError)
@@ -73,15 +72,17 @@ class Embeddings:
         except json.JSONDecodeError:
             raise EvaluationError(f"{path}: metadata is not a JSON string") from None
         try:
-            return cls(data["features"], data["labels"].astype(str), data["types"].astype(str),
-                       data["views"].astype(str), data.get("mask_intersection"), data.get("mask_union"), meta)
+            return cls(
+                data["features"],
+                data["labels"].astype(str),
+                data["types"].astype(str),
+                data["views"].astype(str),
+                data.get("mask_intersection"),
+                data.get("mask_union"),
+                meta,
+            )
         except EvaluationError as exc:
             raise EvaluationError(f"{path}: {exc}") from None
-
-
-def resolve_device(name: str) -> torch.device:
-    """``--device``: ``auto`` -> CUDA when available, else CPU (EvaluationError when unusable)."""
-    return _resolve_device(name, what="--device", error=EvaluationError)
 
 
 def _load_partial(path: Path, fingerprint: dict) -> dict[str, list]:
@@ -98,17 +99,27 @@ def _load_partial(path: Path, fingerprint: dict) -> dict[str, list]:
         logger.info("partial embeddings %s belong to another run; starting over", path)
         return empty
     logger.info("resuming extraction after %d sequences from %s", len(old.labels), path)
-    return {"features": list(old.features), "labels": list(old.labels), "types": list(old.types),
-            "views": list(old.views), "mask_intersection": list(old.mask_intersection),
-            "mask_union": list(old.mask_union)}
+    return {
+        "features": list(old.features),
+        "labels": list(old.labels),
+        "types": list(old.types),
+        "views": list(old.views),
+        "mask_intersection": list(old.mask_intersection),
+        "mask_union": list(old.mask_union),
+    }
 
 
 def _rows_to_embeddings(rows: dict[str, list], meta: dict, feature_shape: tuple[int, ...] = (0, 0)) -> Embeddings:
     feats = np.stack(rows["features"]) if rows["features"] else np.zeros((0, *feature_shape), np.float32)
-    return Embeddings(feats.astype(np.float32), np.array(rows["labels"], dtype=str),
-                      np.array(rows["types"], dtype=str), np.array(rows["views"], dtype=str),
-                      np.array(rows["mask_intersection"], dtype=np.int64),
-                      np.array(rows["mask_union"], dtype=np.int64), meta)
+    return Embeddings(
+        feats.astype(np.float32),
+        np.array(rows["labels"], dtype=str),
+        np.array(rows["types"], dtype=str),
+        np.array(rows["views"], dtype=str),
+        np.array(rows["mask_intersection"], dtype=np.int64),
+        np.array(rows["mask_union"], dtype=np.int64),
+        meta,
+    )
 
 
 def _packs(loader: Iterable, pack_frames: int, skip: int) -> Iterator[tuple[int, list]]:
@@ -171,8 +182,14 @@ def _pack_tensors(pack: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor 
 
 
 @torch.no_grad()
-def _forward_pack(models: list[torch.nn.Module], pack: list, device: torch.device, use_amp: bool,
-                  measure_masks: bool, clusters: list[list[int]]) -> list[tuple[np.ndarray, torch.Tensor | None]]:
+def _forward_pack(
+    models: list[torch.nn.Module],
+    pack: list,
+    device: torch.device,
+    use_amp: bool,
+    measure_masks: bool,
+    clusters: list[list[int]],
+) -> list[tuple[np.ndarray, torch.Tensor | None]]:
     """One forward per model over a pack of sequences -> for each model the embeddings
     ``[n_seq, C, P]`` and foregrounds ``[sum(s), h, w]``. The upstream runs once per cluster of
     :func:`upstream_clusters` (on its first model) and every model of the cluster reads its maps."""
@@ -198,15 +215,16 @@ def _forward_pack(models: list[torch.nn.Module], pack: list, device: torch.devic
     return results
 
 
-def _append_pack(rows: dict[str, list], pack: list, emb: np.ndarray, fg: torch.Tensor | None,
-                 pad_and_resize: bool) -> None:
+def _append_pack(
+    rows: dict[str, list], pack: list, emb: np.ndarray, fg: torch.Tensor | None, pad_and_resize: bool
+) -> None:
     """Add one row per sequence of the pack (features, metadata, mask overlaps or -1)."""
     start = 0
     for j, batch in enumerate(pack):
         s = batch.frames.shape[1]
         inter, union = -1, -1
         if fg is not None:
-            inter, union = sequence_overlap(fg[start:start + s], batch.sils[0], batch.ratios[0], pad_and_resize)
+            inter, union = sequence_overlap(fg[start : start + s], batch.sils[0], batch.ratios[0], pad_and_resize)
         start += s
         rows["features"].append(emb[j])
         rows["labels"].append(batch.ids[0])
@@ -216,10 +234,19 @@ def _append_pack(rows: dict[str, list], pack: list, emb: np.ndarray, fg: torch.T
         rows["mask_union"].append(union)
 
 
-def extract_embeddings(model: torch.nn.Module, loader: Iterable, *, device: torch.device | str = "cpu",
-                       autocast: bool = False, measure_masks: bool = False, pad_and_resize: bool = True,
-                       meta: dict | None = None, partial_path: str | Path | None = None,
-                       save_every: int = 200, pack_frames: int = 0) -> Embeddings:
+def extract_embeddings(
+    model: torch.nn.Module,
+    loader: Iterable,
+    *,
+    device: torch.device | str = "cpu",
+    autocast: bool = False,
+    measure_masks: bool = False,
+    pad_and_resize: bool = True,
+    meta: dict | None = None,
+    partial_path: str | Path | None = None,
+    save_every: int = 200,
+    pack_frames: int = 0,
+) -> Embeddings:
     """Embeddings ``[N, C, P]`` of every sequence of ``loader`` (batches of ``biggait.data.loader.Batch``).
 
     Args:
@@ -232,15 +259,33 @@ def extract_embeddings(model: torch.nn.Module, loader: Iterable, *, device: torc
             ``seq_lengths`` (temporal pooling stays per sequence), up to this many frames per
             forward; 0 or a value below a sequence's length = one sequence per forward.
     """
-    return extract_shared([model], loader, device=device, autocast=autocast, measure_masks=measure_masks,
-                          pad_and_resize=[pad_and_resize], metas=[meta], partial_paths=[partial_path],
-                          save_every=save_every, pack_frames=pack_frames)[0]
+    return extract_shared(
+        [model],
+        loader,
+        device=device,
+        autocast=autocast,
+        measure_masks=measure_masks,
+        pad_and_resize=[pad_and_resize],
+        metas=[meta],
+        partial_paths=[partial_path],
+        save_every=save_every,
+        pack_frames=pack_frames,
+    )[0]
 
 
-def extract_shared(models: list[torch.nn.Module], loader: Iterable, *, device: torch.device | str = "cpu",
-                   autocast: bool = False, measure_masks: bool = False, pad_and_resize: list[bool],
-                   metas: list[dict | None], partial_paths: list[str | Path | None],
-                   save_every: int = 200, pack_frames: int = 0) -> list[Embeddings]:
+def extract_shared(
+    models: list[torch.nn.Module],
+    loader: Iterable,
+    *,
+    device: torch.device | str = "cpu",
+    autocast: bool = False,
+    measure_masks: bool = False,
+    pad_and_resize: list[bool],
+    metas: list[dict | None],
+    partial_paths: list[str | Path | None],
+    save_every: int = 200,
+    pack_frames: int = 0,
+) -> list[Embeddings]:
     """:func:`extract_embeddings` of several models in one pass over ``loader`` (one entry per model
     in ``pad_and_resize``, ``metas`` and ``partial_paths``).
 
@@ -260,8 +305,9 @@ def extract_shared(models: list[torch.nn.Module], loader: Iterable, *, device: t
         model.eval().to(device)
     clusters = upstream_clusters(models)
     if len(models) > 1:
-        logger.info("%d models in one pass over the test set; %d upstream forward(s) per pack", len(models),
-                    len(clusters))
+        logger.info(
+            "%d models in one pass over the test set; %d upstream forward(s) per pack", len(models), len(clusters)
+        )
     use_amp = autocast and device.type == "cuda"
     total = len(loader) if hasattr(loader, "__len__") else None
     bar = progress_bar(total=total, desc="extract", unit="seq", leave=False)
@@ -271,8 +317,9 @@ def extract_shared(models: list[torch.nn.Module], loader: Iterable, *, device: t
         if first < done:  # resumed: this sequence is already in the partial files
             _check_resumed(pack[0], rows[0], first, partials[0])
             continue
-        for r, (emb, fg), pr in zip(rows, _forward_pack(models, pack, device, use_amp, measure_masks, clusters),
-                                    pad_and_resize):
+        for r, (emb, fg), pr in zip(
+            rows, _forward_pack(models, pack, device, use_amp, measure_masks, clusters), pad_and_resize
+        ):
             _append_pack(r, pack, emb, fg, pr)
         if len(rows[0]["labels"]) - saved_at >= save_every:
             for r, p, f in zip(rows, partials, fingerprints):
@@ -294,5 +341,6 @@ def _check_resumed(batch, rows: dict[str, list], first: int, partial: Path | Non
     key = (batch.ids[0], batch.types[0], batch.views[0])
     was = (rows["labels"][first], rows["types"][first], rows["views"][first])
     if key != was:
-        raise EvaluationError(f"{partial}: sequence {first} was {was} before but {key} now; "
-                              "delete the partial file to start over")
+        raise EvaluationError(
+            f"{partial}: sequence {first} was {was} before but {key} now; delete the partial file to start over"
+        )

@@ -62,8 +62,10 @@ class IdentityHits:
 
     def save(self, dest: str | Path) -> None:
         """Write the ``.npz`` atomically."""
-        arrays: dict[str, np.ndarray] = {"identities": np.asarray(self.identities, dtype=str),
-                                         "views": np.asarray(self.views, dtype=str)}
+        arrays: dict[str, np.ndarray] = {
+            "identities": np.asarray(self.identities, dtype=str),
+            "views": np.asarray(self.views, dtype=str),
+        }
         for (protocol, cond), (hits, probes) in self.cells.items():
             arrays[f"{protocol}.{cond}.hits"] = hits.astype(np.int32)
             arrays[f"{protocol}.{cond}.probes"] = probes.astype(np.int32)
@@ -83,7 +85,7 @@ class IdentityHits:
         for key in sorted(data):
             if not key.endswith(".hits"):
                 continue
-            protocol, cond = key[:-len(".hits")].split(".", 1)
+            protocol, cond = key[: -len(".hits")].split(".", 1)
             hits, probes = data[key], data.get(f"{protocol}.{cond}.probes")
             if probes is None or hits.shape != probes.shape or hits.ndim != 3 or hits.shape[0] != n:
                 raise DataError(f"{path}: {protocol}.{cond}: expected hits and probes of shape [{n}, V, V]")

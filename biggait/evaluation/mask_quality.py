@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from biggait.evaluation.results import MetricRow
 from biggait.datasets import ProtocolSpec
 from biggait.evaluation.protocols import type_mask
+from biggait.evaluation.results import MetricRow
 from biggait.models.padding import to_canvas
 
 logger = logging.getLogger(__name__)
@@ -60,8 +60,9 @@ def sequence_iou(intersection: np.ndarray, union: np.ndarray) -> np.ndarray:
         return np.where(uni > 0, inter / uni, np.nan)
 
 
-def mask_iou_rows(intersection: np.ndarray, union: np.ndarray, types: np.ndarray,
-                  spec: ProtocolSpec) -> list[MetricRow]:
+def mask_iou_rows(
+    intersection: np.ndarray, union: np.ndarray, types: np.ndarray, spec: ProtocolSpec
+) -> list[MetricRow]:
     """Rows ``protocol=mask_iou`` (percent): per condition (its probe sequences) and ``all``.
 
     Conditions without a measured sequence are skipped; nothing is returned when no sequence

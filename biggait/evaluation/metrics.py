@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 ROW_CHUNK = 1024  # queries per sorted block in retrieval_metrics (bounds memory to ~ROW_CHUNK x G)
 
 
@@ -31,13 +30,18 @@ def encode_labels(*arrays: np.ndarray) -> list[np.ndarray]:
     _, inverse = np.unique(joined, return_inverse=True)
     out, start = [], 0
     for a in arrays:
-        out.append(inverse[start:start + len(a)].astype(np.int64))
+        out.append(inverse[start : start + len(a)].astype(np.int64))
         start += len(a)
     return out
 
 
-def first_match_ranks(dist: np.ndarray, probe_labels: np.ndarray, gallery_labels: np.ndarray,
-                      gallery_groups: np.ndarray | None = None, n_groups: int = 1) -> np.ndarray:
+def first_match_ranks(
+    dist: np.ndarray,
+    probe_labels: np.ndarray,
+    gallery_labels: np.ndarray,
+    gallery_groups: np.ndarray | None = None,
+    n_groups: int = 1,
+) -> np.ndarray:
     """0-based rank of the nearest true match of every probe, within each gallery group.
 
     Args:
@@ -70,8 +74,9 @@ def rank_k_hits(ranks: np.ndarray, num_rank: int) -> np.ndarray:
     return (ranks[..., None] >= 0) & (ranks[..., None] < k)
 
 
-def view_pair_accuracy(ranks: np.ndarray, probe_view_idx: np.ndarray, n_views: int,
-                       num_rank: int) -> tuple[np.ndarray, np.ndarray]:
+def view_pair_accuracy(
+    ranks: np.ndarray, probe_view_idx: np.ndarray, n_views: int, num_rank: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Rank-1..num_rank accuracy per (probe view, gallery view), rounded like the reference.
 
     Args:
@@ -136,9 +141,14 @@ class RetrievalMetrics:
         return float(self.cmc[0]) if self.cmc.size else float("nan")
 
 
-def retrieval_metrics(dist: np.ndarray, probe_labels: np.ndarray, gallery_labels: np.ndarray,
-                      probe_views: np.ndarray | None = None, gallery_views: np.ndarray | None = None,
-                      max_rank: int = 50) -> RetrievalMetrics:
+def retrieval_metrics(
+    dist: np.ndarray,
+    probe_labels: np.ndarray,
+    gallery_labels: np.ndarray,
+    probe_views: np.ndarray | None = None,
+    gallery_views: np.ndarray | None = None,
+    max_rank: int = 50,
+) -> RetrievalMetrics:
     """CMC, mAP and mINP of ``dist [P, G]``; with views, same-id-and-same-view items are removed.
 
     Labels and views are integer codes (see :func:`encode_labels`). Probes without any kept true
@@ -174,10 +184,8 @@ def retrieval_metrics(dist: np.ndarray, probe_labels: np.ndarray, gallery_labels
     valid_all = first >= 0
     num_valid = int(valid_all.sum())
     if num_valid == 0:
-        return RetrievalMetrics(np.full(max(max_rank, 1), np.nan, np.float32), float("nan"),
-                                float("nan"), 0, first)
+        return RetrievalMetrics(np.full(max(max_rank, 1), np.nan, np.float32), float("nan"), float("nan"), 0, first)
     length = min(max_rank, min_kept)
     counts = np.bincount(first[valid_all], minlength=n_gallery)[:length].cumsum()
     cmc = counts.astype(np.float32) / np.float32(num_valid)  # float32 like the reference
-    return RetrievalMetrics(cmc, float(np.mean(ap[valid_all])), float(np.mean(inp[valid_all])),
-                            num_valid, first)
+    return RetrievalMetrics(cmc, float(np.mean(ap[valid_all])), float(np.mean(inp[valid_all])), num_valid, first)

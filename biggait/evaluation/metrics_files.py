@@ -15,32 +15,42 @@ exact double that was written.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import pandas as pd
 
 from biggait import paths
 from biggait.errors import DataError
-from biggait.io import (atomic_path, csv_text, csv_value, git_commit, package_versions, parse_number,
-                        write_json_atomic, write_text_atomic)
 from biggait.evaluation.results import EvalResult, MetricRow
+from biggait.io import (
+    atomic_path,
+    csv_text,
+    csv_value,
+    git_commit,
+    package_versions,
+    parse_number,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 VIEW_MATRIX_CORNER = "probe_view\\gallery_view"  # the first header cell of a per-view matrix CSV
 
 
 # metrics.csv, one evaluation; the gathered CSV adds the evaluation's experiment and seed in front.
-METRICS_CSV_COLUMNS = ("train_dataset", "test_dataset", "protocol", "condition", "metric", "value",
-                       "ci_low", "ci_high")
+METRICS_CSV_COLUMNS = ("train_dataset", "test_dataset", "protocol", "condition", "metric", "value", "ci_low", "ci_high")
 COLLECTED_COLUMNS = ("experiment", "seed", *METRICS_CSV_COLUMNS)
 
 
 # ---- writing (biggait evaluate) ---------------------------------------------------------------------
 
+
 def metrics_csv_text(rows: list[MetricRow], train_dataset: str, test_dataset: str) -> str:
     """The long-format metrics.csv of one evaluation (NaN written as an empty cell)."""
-    return csv_text(METRICS_CSV_COLUMNS, ([train_dataset, test_dataset, r.protocol, r.condition, r.metric,
-                                            r.value, r.ci_low, r.ci_high] for r in rows))
+    return csv_text(
+        METRICS_CSV_COLUMNS,
+        ([train_dataset, test_dataset, r.protocol, r.condition, r.metric, r.value, r.ci_low, r.ci_high] for r in rows),
+    )
 
 
 def _json_safe(obj: object) -> object:
@@ -61,10 +71,15 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
             text = csv_text([VIEW_MATRIX_CORNER, *m.views], ([v, *row] for v, row in zip(m.views, m.values)))
             (tmp / f"{m.protocol}_{m.condition}_{m.metric}.csv").write_text(text)
     provenance = {"git_commit": git_commit(), "versions": package_versions()}
-    payload = {**info, "unit": "percent", "provenance": provenance,
-               "rows": [{k: getattr(r, k) for k in ("protocol", "condition", "metric", "value", "ci_low", "ci_high")}
-                        for r in rows],
-               "details": result.details}
+    payload = {
+        **info,
+        "unit": "percent",
+        "provenance": provenance,
+        "rows": [
+            {k: getattr(r, k) for k in ("protocol", "condition", "metric", "value", "ci_low", "ci_high")} for r in rows
+        ],
+        "details": result.details,
+    }
     write_json_atomic(out / paths.METRICS_JSON, _json_safe(payload))
     if result.identity_hits is not None:  # before metrics.csv, the rule's output, written last
         result.identity_hits.save(out / paths.IDENTITY_HITS)
@@ -72,6 +87,7 @@ def write_metrics(out: Path, result: EvalResult, rows: list[MetricRow], info: di
 
 
 # ---- reading (biggait tables, check-metrics) ----------------------------------------------------------
+
 
 def read_text_csv(path: Path, required: Sequence[str], what: str = "metrics file") -> pd.DataFrame:
     """A CSV as text columns (empty stays ""; nothing parsed as NaN), its ``required`` columns checked:
@@ -106,10 +122,21 @@ def _rows(frame: pd.DataFrame, path: Path) -> list[MetricRow]:
     """MetricRows from a frame with the metrics.csv columns plus ``experiment`` and ``seed``."""
     for col in ("value", "ci_low", "ci_high"):
         frame[col] = _numbers(frame, col, path)
-    return [MetricRow(r.protocol, r.condition, r.metric, _nan(r.value), _nan(r.ci_low), _nan(r.ci_high),
-                      experiment=r.experiment, seed=int(r.seed), train_dataset=r.train_dataset,
-                      test_dataset=r.test_dataset)
-            for r in frame.itertuples(index=False)]
+    return [
+        MetricRow(
+            r.protocol,
+            r.condition,
+            r.metric,
+            _nan(r.value),
+            _nan(r.ci_low),
+            _nan(r.ci_high),
+            experiment=r.experiment,
+            seed=int(r.seed),
+            train_dataset=r.train_dataset,
+            test_dataset=r.test_dataset,
+        )
+        for r in frame.itertuples(index=False)
+    ]
 
 
 def _nan(v: float) -> float:
@@ -176,6 +203,8 @@ def load_results(path: str | Path) -> list[MetricRow]:
     where = Path(paths.eval_root(str(path)))
     rows = collect_eval_dir(where if where.is_dir() else path)
     if not rows:
-        raise DataError(f"{where if where.is_dir() else path}: no evaluations found (expected "
-                        f"<experiment>/seed<k>/<test>/{paths.METRICS_CSV} below it, written by biggait evaluate)")
+        raise DataError(
+            f"{where if where.is_dir() else path}: no evaluations found (expected "
+            f"<experiment>/seed<k>/<test>/{paths.METRICS_CSV} below it, written by biggait evaluate)"
+        )
     return rows

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from biggait import paths
 from biggait.config import EvalConfig, Experiment, experiment_from_dict, to_dict
 from biggait.datasets import PROTOCOLS
+from biggait.device import resolve_device
 from biggait.errors import EvaluationError
 from biggait.evaluation.extract import Embeddings
 from biggait.evaluation.mask_quality import mask_iou_rows
@@ -117,8 +118,10 @@ def model_jobs(req: EvalRequest) -> list[ModelJob]:
             raise EvaluationError(f"--from-embeddings: expected one --out, got {len(outs)}")
         return [ModelJob(None, outs[0])]
     if len(ckpts) != len(outs):
-        raise EvaluationError(f"--checkpoint / --out: expected one --out per --checkpoint, got {len(ckpts)} "
-                              f"checkpoints and {len(outs)} --out")
+        raise EvaluationError(
+            f"--checkpoint / --out: expected one --out per --checkpoint, got {len(ckpts)} "
+            f"checkpoints and {len(outs)} --out"
+        )
     if len(ckpts) > 1 and req.from_embeddings is not None:
         raise EvaluationError("--from-embeddings scores one model: give a single --checkpoint")
     if len(set(outs)) != len(outs):
@@ -140,17 +143,25 @@ def scoring_settings(req: EvalRequest, exp: Experiment | None) -> tuple[str, int
 
 def _fingerprint(req: EvalRequest, job: ModelJob) -> dict:
     """What the saved embeddings of a job must have been extracted from to be reused."""
-    return {"checkpoint": str(job.checkpoint.resolve()), "checkpoint_sha256": job.sha256,
-            "test_dataset": req.protocol, "root": str(req.root.resolve()),
-            "partition": str(req.partition.resolve()) if req.partition else "",
-            "test_max_frames": req.test_max_frames}
+    return {
+        "checkpoint": str(job.checkpoint.resolve()),
+        "checkpoint_sha256": job.sha256,
+        "test_dataset": req.protocol,
+        "root": str(req.root.resolve()),
+        "partition": str(req.partition.resolve()) if req.partition else "",
+        "test_max_frames": req.test_max_frames,
+    }
 
 
 def _meta(req: EvalRequest, job: ModelJob, fingerprint: dict) -> dict:
     exp = job.exp
-    return {"checkpoint": str(job.checkpoint), "experiment": exp.name if exp is not None else "opengait_checkpoint",
-            "train_dataset": req.train_dataset or (exp.data.dataset if exp else "unknown"),
-            "test_dataset": req.protocol, "fingerprint": fingerprint}
+    return {
+        "checkpoint": str(job.checkpoint),
+        "experiment": exp.name if exp is not None else "opengait_checkpoint",
+        "train_dataset": req.train_dataset or (exp.data.dataset if exp else "unknown"),
+        "test_dataset": req.protocol,
+        "fingerprint": fingerprint,
+    }
 
 
 def _saved(job: ModelJob, fingerprint: dict) -> Embeddings | None:
@@ -188,8 +199,9 @@ def _pending(req: EvalRequest, job: ModelJob, device: torch.device) -> _Pending:
     model, exp = model_from_weights(job.weights, job.checkpoint, map_location=device)
     job.weights = None
     # How the test set is read is the trained model's (frames cap, modality, workers), unless the request says.
-    data = exp.data if req.test_max_frames is None else \
-        dataclasses.replace(exp.data, test_max_frames=req.test_max_frames)
+    data = (
+        exp.data if req.test_max_frames is None else dataclasses.replace(exp.data, test_max_frames=req.test_max_frames)
+    )
     ev = exp.eval if req.pack_frames is None else dataclasses.replace(exp.eval, pack_frames=req.pack_frames)
     return _Pending(job, model, dataclasses.replace(exp, data=data, eval=ev), meta)
 
@@ -201,16 +213,22 @@ def _extract_group(req: EvalRequest, members: list[_Pending], measure: bool, dev
     from biggait.evaluation.probe import probe_trained_upstream
 
     exp = members[0].exp
-    loader = make_test_loader(exp.data, dataset=req.protocol, root=req.root, partition=req.partition,
-                              with_sils=measure)
-    logger.info("extracting %d test sequences of %s on %s for %d model(s)", len(loader), req.protocol, device,
-                len(members))
+    loader = make_test_loader(exp.data, dataset=req.protocol, root=req.root, partition=req.partition, with_sils=measure)
+    logger.info(
+        "extracting %d test sequences of %s on %s for %d model(s)", len(loader), req.protocol, device, len(members)
+    )
     models = [m.model for m in members]
-    embs = extract_shared(models, loader, device=device, autocast=exp.eval.autocast, measure_masks=measure,
-                          pad_and_resize=[m.exp.model.pad_and_resize for m in members],
-                          metas=[m.meta for m in members],
-                          partial_paths=[m.job.out / paths.EMBEDDINGS_PARTIAL for m in members],
-                          pack_frames=exp.eval.pack_frames)
+    embs = extract_shared(
+        models,
+        loader,
+        device=device,
+        autocast=exp.eval.autocast,
+        measure_masks=measure,
+        pad_and_resize=[m.exp.model.pad_and_resize for m in members],
+        metas=[m.meta for m in members],
+        partial_paths=[m.job.out / paths.EMBEDDINGS_PARTIAL for m in members],
+        pack_frames=exp.eval.pack_frames,
+    )
     if measure and "sils" in loader.dataset.modalities:
         # The model's own upstream probed for "person", once per cluster of models with equal frozen
         # upstreams (the clusters whose forward extraction shared).
@@ -228,9 +246,7 @@ def _extract_group(req: EvalRequest, members: list[_Pending], measure: bool, dev
 def extract_all(req: EvalRequest, jobs: list[ModelJob]) -> None:
     """Fill ``job.embeddings`` of every job: saved ones are reused; the others are extracted, one pass
     over the test set per group of models that read it alike (frames cap, modality, packing)."""
-    from biggait.evaluation.extract import resolve_device
-
-    device = resolve_device(req.device)
+    device = resolve_device(req.device, what="--device", error=EvaluationError)
     groups: dict[tuple, list[_Pending]] = {}
     for job in jobs:
         job.embeddings = _saved(job, _fingerprint(req, job))
@@ -249,18 +265,33 @@ def score(req: EvalRequest, job: ModelJob, gallery_keys: set[str] | None) -> Sco
     exp, emb = job.exp, job.embeddings
     metric, bootstrap, seed = scoring_settings(req, exp)
     train_dataset = req.train_dataset or emb.meta.get("train_dataset") or (exp.data.dataset if exp else "unknown")
-    result = evaluate(req.protocol, emb.features, emb.labels, emb.types, emb.views, metric=metric,
-                      gallery_keys=gallery_keys, bootstrap=bootstrap, seed=seed)
+    result = evaluate(
+        req.protocol,
+        emb.features,
+        emb.labels,
+        emb.types,
+        emb.views,
+        metric=metric,
+        gallery_keys=gallery_keys,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
     rows = list(result.rows)
     if emb.mask_intersection is not None and emb.mask_union is not None:
         rows += mask_iou_rows(emb.mask_intersection, emb.mask_union, emb.types, PROTOCOLS[req.protocol])
     if emb.meta.get("upstream_probe_iou") is not None:
         rows.append(MetricRow("upstream_probe", "all", "iou", float(emb.meta["upstream_probe_iou"]) * 100))
-    info = {"train_dataset": train_dataset, "test_dataset": req.protocol,
-            "experiment": emb.meta.get("experiment", exp.name if exp else ""),
-            "checkpoint": emb.meta.get("checkpoint", str(job.checkpoint or "")),
-            "metric": metric, "bootstrap": bootstrap, "seed": seed, "num_sequences": int(len(emb.labels)),
-            "resolved_experiment": to_dict(exp) if exp is not None else None}  # the checkpoint's config
+    info = {
+        "train_dataset": train_dataset,
+        "test_dataset": req.protocol,
+        "experiment": emb.meta.get("experiment", exp.name if exp else ""),
+        "checkpoint": emb.meta.get("checkpoint", str(job.checkpoint or "")),
+        "metric": metric,
+        "bootstrap": bootstrap,
+        "seed": seed,
+        "num_sequences": int(len(emb.labels)),
+        "resolved_experiment": to_dict(exp) if exp is not None else None,
+    }  # the checkpoint's config
     write_metrics(job.out, result, rows, info)
     return Scored(job.out, rows)
 

@@ -87,10 +87,11 @@ def sample_frames(lengths: list[int], every: int, max_frames: int) -> list[tuple
     return picks
 
 
-def load_probe_frames(dataset: GaitDataset, cfg: ModelConfig, settings: ProbeSettings,
-                      progress: bool = True) -> ProbeFrames:
+def load_probe_frames(
+    dataset: GaitDataset, cfg: ModelConfig, settings: ProbeSettings, progress: bool = True
+) -> ProbeFrames:
     """Read the sampled test frames and silhouettes onto BigGait's LVM canvas and GRE map."""
-    image_hw, map_hw = (2 * cfg.image_size, cfg.image_size), (2 * cfg.sils_size, cfg.sils_size)
+    image_hw, map_hw = (2 * cfg.image_size, cfg.image_size), (2 * cfg.gre_map_width, cfg.gre_map_width)
     picks = sample_frames([dataset.length(i) for i in range(len(dataset))], settings.every, settings.max_frames)
     by_seq: dict[int, list[int]] = {}
     for s, f in picks:
@@ -104,8 +105,7 @@ def load_probe_frames(dataset: GaitDataset, cfg: ModelConfig, settings: ProbeSet
         frames.append(to_canvas(x, r, *image_hw, pad=cfg.pad_and_resize))  # [k, 3, H, W]
         sils.append(silhouettes_on_map(torch.from_numpy(item["sils"][idx_a]), r, map_hw, cfg.pad_and_resize))
         seqs.append(torch.full((len(idx),), s, dtype=torch.int64))
-    return ProbeFrames(torch.cat(frames), torch.cat(sils), torch.cat(seqs),
-                       [rec.id for rec in dataset.sequences])
+    return ProbeFrames(torch.cat(frames), torch.cat(sils), torch.cat(seqs), [rec.id for rec in dataset.sequences])
 
 
 def build_upstream(cfg: ModelConfig, checkpoint: str | Path | None, seed: int) -> FrozenLVM:
@@ -122,14 +122,16 @@ def build_upstream(cfg: ModelConfig, checkpoint: str | Path | None, seed: int) -
 
 
 @torch.no_grad()
-def upstream_features(lvm: FrozenLVM, frames: Tensor, map_hw: tuple[int, int], batch: int,
-                      progress: bool = True) -> Tensor:
+def upstream_features(
+    lvm: FrozenLVM, frames: Tensor, map_hw: tuple[int, int], batch: int, progress: bool = True
+) -> Tensor:
     """The ``last`` tap of ``frames`` ``[N, 3, H, W]``, upsampled (bilinear) to ``[N, h, w, C]``."""
     out = []
     device = next(lvm.parameters()).device
-    for i in progress_bar(range(0, len(frames), batch), desc="upstream", unit="batch", disable=not progress,
-                          leave=False):
-        last, _ = lvm(frames[i:i + batch].to(device))  # [b, gh, gw, C]
+    for i in progress_bar(
+        range(0, len(frames), batch), desc="upstream", unit="batch", disable=not progress, leave=False
+    ):
+        last, _ = lvm(frames[i : i + batch].to(device))  # [b, gh, gw, C]
         up = F.interpolate(last.float().permute(0, 3, 1, 2), size=map_hw, mode="bilinear", align_corners=False)
         out.append(up.permute(0, 2, 3, 1).contiguous().cpu())  # [b, h, w, C]
     return torch.cat(out)
@@ -148,8 +150,15 @@ def fit_logistic(x: Tensor, y: Tensor, l2: float, iters: int) -> tuple[Tensor, T
     x64, y64 = x.double(), y.double()
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=iters, tolerance_grad=1e-9, tolerance_change=1e-12,
-                            history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w, b],
+        lr=1.0,
+        max_iter=iters,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> Tensor:
         opt.zero_grad()
@@ -177,7 +186,7 @@ PROB_GRID = torch.linspace(0.05, 0.95, 19)  # thresholds of the probe's probabil
 PCA_QUANTILES = torch.linspace(0.05, 0.95, 19, dtype=torch.float32)  # of the PCA-1 projection (fit half)
 
 
-def best_threshold(score: Tensor, data: "ProbeFrames", fit: Tensor, grid: Tensor) -> tuple[float, float]:
+def best_threshold(score: Tensor, data: ProbeFrames, fit: Tensor, grid: Tensor) -> tuple[float, float]:
     """(eval-half IoU, threshold) of ``score > t`` with ``t`` of ``grid`` chosen on the fitting half: how
     much a map holds once the threshold is calibrated (the 0.5 / 0 thresholds of ``iou`` are not)."""
     ev = ~fit
@@ -202,7 +211,7 @@ def probe_scores(feats: Tensor, data: ProbeFrames, settings: ProbeSettings) -> d
     ev = ~fit
     x_fit = feats[fit].reshape(-1, c)  # [Mf, C]
     mean, std = x_fit.mean(0), x_fit.std(0).clamp_min(1e-6)
-    z = ((feats - mean) / std)  # [N, h, w, C] standardised by the fitting half
+    z = (feats - mean) / std  # [N, h, w, C] standardised by the fitting half
     y_fit = data.sils[fit].reshape(-1)  # [Mf]
 
     w_lin, b_lin = fit_logistic(z[fit].reshape(-1, c), y_fit, settings.l2, settings.iters)
@@ -217,30 +226,46 @@ def probe_scores(feats: Tensor, data: ProbeFrames, settings: ProbeSettings) -> d
         proj = -proj
     pca = proj > 0
 
-    best = {"linear_probe": best_threshold(torch.sigmoid(z @ w_lin + b_lin), data, fit, PROB_GRID),
-            "pca1": best_threshold(proj, data, fit, torch.quantile(proj[fit].flatten()[::7], PCA_QUANTILES))}
+    best = {
+        "linear_probe": best_threshold(torch.sigmoid(z @ w_lin + b_lin), data, fit, PROB_GRID),
+        "pca1": best_threshold(proj, data, fit, torch.quantile(proj[fit].flatten()[::7], PCA_QUANTILES)),
+    }
 
     prior_map = data.sils[fit].float().mean(0) > 0.5  # [h, w]
-    preds = {"linear_probe": lin, "pca1": pca, "prior": prior_map.expand(n, h, w),
-             "all_person": torch.ones(n, h, w, dtype=torch.bool)}
+    preds = {
+        "linear_probe": lin,
+        "pca1": pca,
+        "prior": prior_map.expand(n, h, w),
+        "all_person": torch.ones(n, h, w, dtype=torch.bool),
+    }
     iou = {k: sequence_mean_iou(p[ev], data.sils[ev], data.sequence[ev]) for k, p in preds.items()}
     fit_iou = {k: sequence_mean_iou(p[fit], data.sils[fit], data.sequence[fit]) for k, p in preds.items()}
-    return {"iou": iou, "fit_iou": fit_iou, "iou_best_threshold": {k: v[0] for k, v in best.items()},
-            "best_threshold": {k: v[1] for k, v in best.items()},
-            "fit_identities": fit_ids, "eval_identities": eval_ids,
-            "frames": {"fit": int(fit.sum()), "eval": int(ev.sum())},
-            "person_share": float(data.sils[ev].float().mean())}
+    return {
+        "iou": iou,
+        "fit_iou": fit_iou,
+        "iou_best_threshold": {k: v[0] for k, v in best.items()},
+        "best_threshold": {k: v[1] for k, v in best.items()},
+        "fit_identities": fit_ids,
+        "eval_identities": eval_ids,
+        "frames": {"fit": int(fit.sum()), "eval": int(ev.sum())},
+        "person_share": float(data.sils[ev].float().mean()),
+    }
 
 
-def probe_trained_upstream(lvm: FrozenLVM, cfg: ModelConfig, dataset: GaitDataset,
-                           settings: ProbeSettings = ProbeSettings(), progress: bool = True) -> float:
+def probe_trained_upstream(
+    lvm: FrozenLVM,
+    cfg: ModelConfig,
+    dataset: GaitDataset,
+    settings: ProbeSettings = ProbeSettings(),
+    progress: bool = True,
+) -> float:
     """The linear-probe IoU (fraction) of a trained model's own frozen upstream ``lvm`` on ``dataset``
     (test split, with silhouettes): what ``biggait evaluate`` reports as ``upstream_probe``. It tells
     whether the upstream the model was trained on holds the walker, e.g. whether the pretrained
     weights were loaded at all (a random upstream reads far lower)."""
     if "sils" not in dataset.modalities:
         raise EvaluationError("probe: the dataset must be opened with its silhouettes (with_sils=True)")
-    map_hw = (2 * cfg.sils_size, cfg.sils_size)
+    map_hw = (2 * cfg.gre_map_width, cfg.gre_map_width)
     frame_bytes = 4 * map_hw[0] * map_hw[1] * lvm.embed_dim
     settings = replace(settings, max_frames=max(16, min(settings.max_frames, EVAL_PROBE_BYTES // frame_bytes)))
     data = load_probe_frames(dataset, cfg, settings, progress)
@@ -248,24 +273,43 @@ def probe_trained_upstream(lvm: FrozenLVM, cfg: ModelConfig, dataset: GaitDatase
     return float(probe_scores(feats, data, settings)["iou"]["linear_probe"])
 
 
-def probe_upstream(dataset: GaitDataset, cfg: ModelConfig, checkpoint: str | Path | None,
-                   settings: ProbeSettings = ProbeSettings(), progress: bool = True) -> dict:
+def probe_upstream(
+    dataset: GaitDataset,
+    cfg: ModelConfig,
+    checkpoint: str | Path | None,
+    settings: ProbeSettings = ProbeSettings(),
+    progress: bool = True,
+) -> dict:
     """Probe one upstream on a dataset split with silhouettes -> the result dict (see module doc)."""
     if "sils" not in dataset.modalities:
         raise EvaluationError("probe: the dataset must be opened with its silhouettes (with_sils=True)")
-    map_hw = (2 * cfg.sils_size, cfg.sils_size)
+    map_hw = (2 * cfg.gre_map_width, cfg.gre_map_width)
     lvm = build_upstream(cfg, checkpoint, settings.seed)
     data = load_probe_frames(dataset, cfg, settings, progress)
-    logger.info("probing %s (%s) on %d frames of %d sequences", cfg.lvm, checkpoint or "random", len(data.frames),
-                len(torch.unique(data.sequence)))
+    logger.info(
+        "probing %s (%s) on %d frames of %d sequences",
+        cfg.lvm,
+        checkpoint or "random",
+        len(data.frames),
+        len(torch.unique(data.sequence)),
+    )
     feats = upstream_features(lvm, data.frames, map_hw, settings.batch, progress)
     res = probe_scores(feats, data, settings)
     return {
         "upstream": "file" if checkpoint else "random",
         "lvm_checkpoint": str(checkpoint or ""),
-        "model": {"lvm": cfg.lvm, "lvm_tiny": cfg.lvm_tiny, "image_size": cfg.image_size, "lvm_patch": cfg.lvm_patch,
-                  "sils_size": cfg.sils_size, "pad_and_resize": cfg.pad_and_resize, "tap": "last",
-                  "token_grid": list(lvm.grid), "map_hw": list(map_hw), "feature_dim": int(feats.shape[-1])},
+        "model": {
+            "lvm": cfg.lvm,
+            "lvm_tiny": cfg.lvm_tiny,
+            "image_size": cfg.image_size,
+            "lvm_patch": cfg.lvm_patch,
+            "gre_map_width": cfg.gre_map_width,
+            "pad_and_resize": cfg.pad_and_resize,
+            "tap": "last",
+            "token_grid": list(lvm.grid),
+            "map_hw": list(map_hw),
+            "feature_dim": int(feats.shape[-1]),
+        },
         "settings": asdict(settings),
         "sequences": int(len(torch.unique(data.sequence))),
         **res,

@@ -2,8 +2,10 @@
 
 The protocols themselves are data in the dataset registry (:data:`biggait.datasets.PROTOCOLS`):
 per dataset its conditions (probe types -> gallery types), how types are matched (exactly, or by
-substring for SUSTech1K) and how views are read (CCPG: the folder name up to the first ``_``). :func:`evaluate` turns features plus metadata into an
-:class:`~biggait.evaluation.results.EvalResult`: long-format metric rows, per-view matrices and a JSON-ready detail dict —
+substring for SUSTech1K) and how views are read (CCPG: the folder name up to the first ``_``). :func:`evaluate` turns
+features plus metadata into an
+:class:`~biggait.evaluation.results.EvalResult`: long-format metric rows, per-view matrices and a JSON-ready detail
+dict —
 tables, not log lines. One distance matrix is computed per (probe set, gallery) and sliced per
 view pair; it is never recomputed per pair.
 """
@@ -20,8 +22,7 @@ from biggait.errors import EvaluationError
 from biggait.evaluation.bootstrap import bootstrap_ci, id_sums, ratio_statistic
 from biggait.evaluation.distance import METRICS, check_features, pairwise_distance, prepare
 from biggait.evaluation.identity_hits import IdentityHits
-from biggait.evaluation.metrics import (de_diag, encode_labels, first_match_ranks, retrieval_metrics,
-                                        view_pair_accuracy)
+from biggait.evaluation.metrics import de_diag, encode_labels, first_match_ranks, retrieval_metrics, view_pair_accuracy
 from biggait.evaluation.results import EvalResult, MetricRow, ViewMatrix
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,7 @@ logger = logging.getLogger(__name__)
 def type_mask(types: np.ndarray, wanted: Types, match: str) -> np.ndarray:
     """Which sequences have one of ``wanted`` types (exact, or as a substring)."""
     if match == "substring":
-        return np.any([np.char.find(types, w) >= 0 for w in wanted], axis=0) if wanted \
-            else np.zeros(len(types), bool)
+        return np.any([np.char.find(types, w) >= 0 for w in wanted], axis=0) if wanted else np.zeros(len(types), bool)
     return np.isin(types, list(wanted))
 
 
@@ -41,8 +41,11 @@ def _check_inputs(features: np.ndarray, labels, types, views) -> tuple[np.ndarra
     lens = {"labels": len(labels), "types": len(types), "views": len(views)}
     bad = {k: v for k, v in lens.items() if v != n}
     if bad:
-        raise EvaluationError(f"features have {n} sequences but metadata has "
-                              + ", ".join(f"{k}={v}" for k, v in lens.items()) + " entries")
+        raise EvaluationError(
+            f"features have {n} sequences but metadata has "
+            + ", ".join(f"{k}={v}" for k, v in lens.items())
+            + " entries"
+        )
     return tuple(np.asarray(a).astype(str) for a in (labels, types, views))
 
 
@@ -62,8 +65,14 @@ def _empty_condition_rows(spec: ProtocolSpec, cond: str) -> list[MetricRow]:
     return rows
 
 
-def _condition_masks(name: str, spec: ProtocolSpec, labels: np.ndarray, types: np.ndarray, views: np.ndarray,
-                     gallery_keys: set[str] | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _condition_masks(
+    name: str,
+    spec: ProtocolSpec,
+    labels: np.ndarray,
+    types: np.ndarray,
+    views: np.ndarray,
+    gallery_keys: set[str] | None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Probe and gallery masks per condition (a listed gallery: its keys vs every other sequence)."""
     if spec.kind == "listed_gallery":
         if gallery_keys is None:
@@ -71,14 +80,28 @@ def _condition_masks(name: str, spec: ProtocolSpec, labels: np.ndarray, types: n
         keys = np.array([f"{i}-{t}-{v}" for i, t, v in zip(labels, types, views)])
         gallery = np.isin(keys, list(gallery_keys))
         return {"all": ~gallery}, {"all": gallery}
-    return ({c: type_mask(types, pt, spec.match) for c, (pt, _) in spec.conditions.items()},
-            {c: type_mask(types, gt, spec.match) for c, (_, gt) in spec.conditions.items()})
+    return (
+        {c: type_mask(types, pt, spec.match) for c, (pt, _) in spec.conditions.items()},
+        {c: type_mask(types, gt, spec.match) for c, (_, gt) in spec.conditions.items()},
+    )
 
 
-def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_lab: np.ndarray,
-                 p_view: np.ndarray, g_view: np.ndarray, views: list[str], num_rank: int,
-                 p_id: np.ndarray, n_ids: int, include_identical: bool, resamples: int,
-                 seed: int) -> tuple[list[MetricRow], ViewMatrix, dict, tuple[np.ndarray, np.ndarray]]:
+def _gait_tables(
+    name: str,
+    cond: str,
+    dist: np.ndarray,
+    p_lab: np.ndarray,
+    g_lab: np.ndarray,
+    p_view: np.ndarray,
+    g_view: np.ndarray,
+    views: list[str],
+    num_rank: int,
+    p_id: np.ndarray,
+    n_ids: int,
+    include_identical: bool,
+    resamples: int,
+    seed: int,
+) -> tuple[list[MetricRow], ViewMatrix, dict, tuple[np.ndarray, np.ndarray]]:
     """Per view-pair rank-1..k on one condition: rows, the rank-1 matrix, JSON details and the
     per-identity rank-1 (hits, probes) ``[n_ids, V, V]`` of the bootstrap."""
     n_views = len(views)
@@ -91,8 +114,14 @@ def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_la
     for v in np.flatnonzero(empty_g):
         logger.warning("%s %s: no gallery sequence in view %s; its accuracies are NaN", name, cond, views[v])
     per_view = [de_diag(acc[:, :, k], each_angle=True) for k in range(num_rank)]
-    means = [float(np.mean(pv)) if not np.isnan(pv).any() else float(np.nanmean(pv)) if np.isfinite(pv).any()
-             else float("nan") for pv in per_view]
+    means = [
+        float(np.mean(pv))
+        if not np.isnan(pv).any()
+        else float(np.nanmean(pv))
+        if np.isfinite(pv).any()
+        else float("nan")
+        for pv in per_view
+    ]
     # Bootstrap of the rank-1 mean: per-identity hits per (probe view, gallery view).
     hits = np.zeros((n_ids, n_views, n_views))
     np.add.at(hits, (p_id, p_view), (ranks == 0).astype(np.float64))
@@ -102,13 +131,21 @@ def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_la
     low, high, ci_method = bootstrap_ci(stat, n_ids, resamples, seed)
     rows = [MetricRow("gait", cond, "rank1_exclude_identical_view", means[0], low, high)]
     rows += [MetricRow("gait", cond, f"rank{k + 1}_exclude_identical_view", means[k]) for k in range(1, num_rank)]
-    details = {"acc_percent": acc.tolist(), "exclude_identical_view_mean": means,
-               "rank1_exclude_identical_view_per_view": per_view[0].tolist(),
-               "rank1_ci_method": ci_method}  # BCa | percentile | "" (no interval)
+    details = {
+        "acc_percent": acc.tolist(),
+        "exclude_identical_view_mean": means,
+        "rank1_exclude_identical_view_per_view": per_view[0].tolist(),
+        "rank1_ci_method": ci_method,
+    }  # BCa | percentile | "" (no interval)
     if include_identical:
         a1 = acc[:, :, 0]
-        incl = float(np.mean(a1)) if not np.isnan(a1).any() else float(np.nanmean(a1)) \
-            if np.isfinite(a1).any() else float("nan")
+        incl = (
+            float(np.mean(a1))
+            if not np.isnan(a1).any()
+            else float(np.nanmean(a1))
+            if np.isfinite(a1).any()
+            else float("nan")
+        )
         stat_i = ratio_statistic(hits, totals, lambda pct: np.nanmean(np.round(pct, 2), axis=(-2, -1)))
         li, hi, mi = bootstrap_ci(stat_i, n_ids, resamples, seed)
         rows.append(MetricRow("gait", cond, "rank1_include_identical_view", incl, li, hi))
@@ -117,9 +154,19 @@ def _gait_tables(name: str, cond: str, dist: np.ndarray, p_lab: np.ndarray, g_la
     return rows, ViewMatrix("gait", cond, "rank1", views, acc[:, :, 0].copy()), details, (hits, totals)
 
 
-def _reid_tables(cond: str, dist: np.ndarray, p_lab, g_lab, p_view, g_view, spec: ProtocolSpec,
-                 p_id: np.ndarray, n_ids: int, resamples: int,
-                 seed: int) -> tuple[list[MetricRow], dict, tuple[np.ndarray, np.ndarray]]:
+def _reid_tables(
+    cond: str,
+    dist: np.ndarray,
+    p_lab,
+    g_lab,
+    p_view,
+    g_view,
+    spec: ProtocolSpec,
+    p_id: np.ndarray,
+    n_ids: int,
+    resamples: int,
+    seed: int,
+) -> tuple[list[MetricRow], dict, tuple[np.ndarray, np.ndarray]]:
     """ReID protocol on one condition: rank-k from the CMC, mAP, mINP (percent), details and the
     per-identity rank-1 (hits, valid probes) ``[n_ids, 1, 1]``."""
     if dist.shape[1] < spec.max_rank:
@@ -131,18 +178,37 @@ def _reid_tables(cond: str, dist: np.ndarray, p_lab, g_lab, p_view, g_view, spec
     low, high, ci_method = bootstrap_ci(stat, n_ids, resamples, seed)
     rows = []
     for r in spec.ranks:  # percent from the counts in float64 (the float32 CMC stays in details)
-        v = 100.0 * float(np.sum(valid & (res.first_rank < r))) / res.num_valid \
-            if r <= res.cmc.size and res.num_valid else float("nan")
+        v = (
+            100.0 * float(np.sum(valid & (res.first_rank < r))) / res.num_valid
+            if r <= res.cmc.size and res.num_valid
+            else float("nan")
+        )
         rows.append(MetricRow("reid", cond, f"rank{r}", v, *((low, high) if r == 1 else ())))
     rows += [MetricRow("reid", cond, "mAP", res.mAP * 100), MetricRow("reid", cond, "mINP", res.mINP * 100)]
-    details = {"rank1": res.rank1, "cmc": res.cmc.tolist(), "mAP": res.mAP, "mINP": res.mINP,
-               "num_valid": res.num_valid, "rank1_ci_method": ci_method}  # BCa | percentile | ""
+    details = {
+        "rank1": res.rank1,
+        "cmc": res.cmc.tolist(),
+        "mAP": res.mAP,
+        "mINP": res.mINP,
+        "num_valid": res.num_valid,
+        "rank1_ci_method": ci_method,
+    }  # BCa | percentile | ""
     return rows, details, (id_hits[:, :, None], id_valid[:, :, None])
 
 
-def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metric: str = "euc",
-             gallery_keys: set[str] | None = None, bootstrap: int = 0, seed: int = 0,
-             num_rank: int | None = None) -> EvalResult:
+def evaluate(
+    protocol: str,
+    features: np.ndarray,
+    labels,
+    types,
+    views,
+    *,
+    metric: str = "euc",
+    gallery_keys: set[str] | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    num_rank: int | None = None,
+) -> EvalResult:
     """Score embeddings ``[N, C, P]`` by a dataset's protocol.
 
     Args:
@@ -169,9 +235,19 @@ def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metri
     lab, vw = encode_labels(labels, views)
     view_idx = np.searchsorted(np.array(view_list), views)
     id_list, id_idx = np.unique(labels, return_inverse=True)
-    result = EvalResult(name, metric, details={"protocol": name, "metric": metric, "view_list": view_list,
-                                               "unit": "percent (reid fractions in details)",
-                                               "conditions": {}, "gait": {}, "reid": {}})
+    result = EvalResult(
+        name,
+        metric,
+        details={
+            "protocol": name,
+            "metric": metric,
+            "view_list": view_list,
+            "unit": "percent (reid fractions in details)",
+            "conditions": {},
+            "gait": {},
+            "reid": {},
+        },
+    )
     result.identity_hits = IdentityHits([str(i) for i in id_list], view_list)
     p_masks, g_masks = _condition_masks(name, spec, labels, types, views, gallery_keys)
     strips = prepare(features, metric)  # one layout conversion for every condition
@@ -179,12 +255,21 @@ def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metri
     for cond in p_masks:
         pm, gm = p_masks[cond], g_masks[cond]
         probe_types, gallery_types = spec.conditions.get(cond, ((), ()))
-        result.details["conditions"][cond] = {"probe_types": list(probe_types), "gallery_types": list(gallery_types),
-                                              "n_probe": int(pm.sum()), "n_gallery": int(gm.sum())}
+        result.details["conditions"][cond] = {
+            "probe_types": list(probe_types),
+            "gallery_types": list(gallery_types),
+            "n_probe": int(pm.sum()),
+            "n_gallery": int(gm.sum()),
+        }
         if not pm.any() or not gm.any():
             side = "probe" if not pm.any() else "gallery"
-            logger.warning("%s condition %s: the %s set is empty (types %s); its metrics are NaN",
-                           name, cond, side, list(probe_types if side == "probe" else gallery_types))
+            logger.warning(
+                "%s condition %s: the %s set is empty (types %s); its metrics are NaN",
+                name,
+                cond,
+                side,
+                list(probe_types if side == "probe" else gallery_types),
+            )
             result.rows += _empty_condition_rows(spec, cond)
             continue
         # One distance matrix per gallery set, over the union of the probes that use it.
@@ -203,8 +288,19 @@ def evaluate(protocol: str, features: np.ndarray, labels, types, views, *, metri
             result.details["reid"][cond] = det
             result.identity_hits.cells[("reid", cond)] = counts
         if spec.kind in ("ccpg", "cross_view"):
-            rows, mat, det, counts = _gait_tables(name, cond, dist, lab[pm], lab[gm], view_idx[pm], view_idx[gm],
-                                          view_list, spec.num_rank, include_identical=spec.kind == "ccpg", **args)
+            rows, mat, det, counts = _gait_tables(
+                name,
+                cond,
+                dist,
+                lab[pm],
+                lab[gm],
+                view_idx[pm],
+                view_idx[gm],
+                view_list,
+                spec.num_rank,
+                include_identical=spec.kind == "ccpg",
+                **args,
+            )
             result.rows += rows
             result.matrices.append(mat)
             result.details["gait"][cond] = det

@@ -37,8 +37,15 @@ class MetricRow:
 
     def key(self) -> tuple[str, int, str, str, str, str, str]:
         """Identity of the number (everything but the values)."""
-        return (self.experiment, self.seed, self.train_dataset, self.test_dataset, self.protocol,
-                self.condition, self.metric)
+        return (
+            self.experiment,
+            self.seed,
+            self.train_dataset,
+            self.test_dataset,
+            self.protocol,
+            self.condition,
+            self.metric,
+        )
 
 
 @dataclass(frozen=True)

@@ -5,5 +5,13 @@ from biggait.models.biggait import BigGait, ModelOutput, SilhouetteGaitBase, bui
 from biggait.models.checkpoints import load_checkpoint, load_model, save_checkpoint
 from biggait.models.weights import load_opengait_state_dict
 
-__all__ = ["BigGait", "ModelOutput", "SilhouetteGaitBase", "build_model", "load_checkpoint", "load_model",
-           "load_opengait_state_dict", "save_checkpoint"]
+__all__ = [
+    "BigGait",
+    "ModelOutput",
+    "SilhouetteGaitBase",
+    "build_model",
+    "load_checkpoint",
+    "load_model",
+    "load_opengait_state_dict",
+    "save_checkpoint",
+]

@@ -29,7 +29,6 @@ from torch import Tensor, nn
 
 from biggait.errors import ConfigError
 
-
 PATCH = 14  # DINOv2's patch size; the demo's pretrained stand-ins use a smaller one (model.lvm_patch)
 PRETRAIN_GRID = 37  # DINOv2 checkpoints are trained at 518 px = 37 x 37 patches
 
@@ -60,7 +59,10 @@ for _k, (_name, _dim, _depth) in _SIZES.items():
         VARIANTS[f"vit{_k}14{_reg}"] = LVMVariant(
             timm_name=f"vit_{_name}_patch14{_reg}_dinov2",
             meta_file=f"dinov2_vit{_k}14{_reg}_pretrain.pth",
-            embed_dim=_dim, depth=_depth, tiny=_TINY[_k])
+            embed_dim=_dim,
+            depth=_depth,
+            tiny=_TINY[_k],
+        )
 
 
 def meta_url(variant: str) -> str:
@@ -111,8 +113,9 @@ def interpolate_pos_embed(patch_pos: Tensor, grid: tuple[int, int], method: str 
     return out.permute(0, 2, 3, 1).reshape(1, gh * gw, dim).to(patch_pos.dtype)
 
 
-def build_vit(variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = PATCH,
-              init_values: float | None = None) -> nn.Module:
+def build_vit(
+    variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = PATCH, init_values: float | None = None
+) -> nn.Module:
     """The timm DINOv2 ViT of ``variant`` (tiny: the demo's shrunken stand-in) for ``image_hw`` frames.
 
     ``patch`` other than 14 is for the tiny stand-ins only (the demo's 16x8 token grid at 64x32);
@@ -140,8 +143,9 @@ class FrozenLVM(nn.Module):
     ``pos_embed``: how a checkpoint's positional embedding is resampled (:func:`interpolate_pos_embed`).
     """
 
-    def __init__(self, variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = PATCH,
-                 pos_embed: str = "scale_factor") -> None:
+    def __init__(
+        self, variant: str, tiny: bool, image_hw: tuple[int, int], patch: int = PATCH, pos_embed: str = "scale_factor"
+    ) -> None:
         super().__init__()
         if pos_embed not in POS_EMBED_METHODS:
             raise ConfigError(f"pos-embed interpolation {pos_embed!r}: expected one of {list(POS_EMBED_METHODS)}")
@@ -161,7 +165,7 @@ class FrozenLVM(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "FrozenLVM":  # noqa: D401 - frozen: stays in eval mode
+    def train(self, mode: bool = True) -> FrozenLVM:  # noqa: D401 - frozen: stays in eval mode
         return super().train(False)
 
     @property
@@ -188,7 +192,7 @@ class FrozenLVM(nn.Module):
         b = x.shape[0]
         final, inter = self.vit.forward_intermediates(x, indices=self.taps, norm=False, output_fmt="NLC")
         gh, gw = self.grid
-        last = final[:, self.num_prefix:].reshape(b, gh, gw, self.embed_dim)  # final norm applied
+        last = final[:, self.num_prefix :].reshape(b, gh, gw, self.embed_dim)  # final norm applied
         mid = torch.cat(inter, dim=-1)  # [B, gh*gw, 4C], raw block outputs, prefix tokens dropped
         mid = F.layer_norm(mid, (mid.shape[-1],), eps=1e-6).reshape(b, gh, gw, -1)
         return last, mid

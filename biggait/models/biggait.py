@@ -16,13 +16,13 @@ from torch import Tensor, nn
 
 from biggait.config import LossConfig, ModelConfig
 from biggait.errors import ConfigError, DataError
-from biggait.models.losses import connect_loss, diversity_loss
 from biggait.models.backbone import FrozenLVM, get_variant
 from biggait.models.extractor import GRE
 from biggait.models.gaitbase import GaitBase
-from biggait.models.padding import to_canvas, validity_mask
 from biggait.models.hf_dinov2 import load_upstream_path
+from biggait.models.losses import connect_loss, diversity_loss
 from biggait.models.output import ModelOutput
+from biggait.models.padding import to_canvas, validity_mask
 from biggait.models.weights import load_mask_branch
 
 logger = logging.getLogger(__name__)
@@ -33,17 +33,22 @@ def check_inputs(frames: Tensor, ratios: Tensor | None, seq_lengths: Tensor | No
     if frames.dim() != 5:
         raise DataError(f"frames: expected [n, s, C, H, W], got shape {tuple(frames.shape)}")
     if frames.shape[2] != channels:
-        raise DataError(f"frames: expected {channels} channel(s) per frame, got {frames.shape[2]} "
-                        f"(shape {tuple(frames.shape)})")
+        raise DataError(
+            f"frames: expected {channels} channel(s) per frame, got {frames.shape[2]} (shape {tuple(frames.shape)})"
+        )
     if ratios is None:
         raise DataError("ratios: missing; the model needs the w/h ratio of every frame ([n, s])")
     if ratios.numel() != frames.shape[0] * frames.shape[1]:
-        raise DataError(f"ratios: expected {frames.shape[0] * frames.shape[1]} values ([n, s] = "
-                        f"{list(frames.shape[:2])}), got shape {tuple(ratios.shape)}")
+        raise DataError(
+            f"ratios: expected {frames.shape[0] * frames.shape[1]} values ([n, s] = "
+            f"{list(frames.shape[:2])}), got shape {tuple(ratios.shape)}"
+        )
     if seq_lengths is not None:
         if frames.shape[0] != 1 or int(seq_lengths.sum()) != frames.shape[1]:
-            raise DataError(f"seq_lengths: {seq_lengths.reshape(-1).tolist()} must sum to the {frames.shape[1]} "
-                            f"packed frames of a [1, sum, ...] batch (got n = {frames.shape[0]})")
+            raise DataError(
+                f"seq_lengths: {seq_lengths.reshape(-1).tolist()} must sum to the {frames.shape[1]} "
+                f"packed frames of a [1, sum, ...] batch (got n = {frames.shape[0]})"
+            )
 
 
 class BigGait(nn.Module):
@@ -55,7 +60,7 @@ class BigGait(nn.Module):
         self.num_classes = num_classes
         self.loss_cfg = loss_cfg or LossConfig()
         self.image_hw = (2 * cfg.image_size, cfg.image_size)
-        self.map_hw = (2 * cfg.sils_size, cfg.sils_size)
+        self.map_hw = (2 * cfg.gre_map_width, cfg.gre_map_width)
         self.lvm = FrozenLVM(cfg.lvm, cfg.lvm_tiny, self.image_hw, cfg.lvm_patch)
         c = self.lvm.embed_dim
         # Taps ablation: "last" or "mid4" alone feeds all three branches.
@@ -64,10 +69,21 @@ class BigGait(nn.Module):
         dims = {"last": c, "mid4": 4 * c}
         if not (cfg.appearance_branch or cfg.denoising_branch):
             raise ConfigError("model: at least one of appearance_branch / denoising_branch must be on")
-        self.gre = GRE(dims[self.mask_src], dims[self.feat_src], cfg.mask_dim, cfg.appearance_dim, cfg.denoising_dim,
-                       cfg.mask_branch, cfg.appearance_branch, cfg.denoising_branch)
-        in_ch = tuple(d for d, on in ((cfg.denoising_dim, cfg.denoising_branch),
-                                      (cfg.appearance_dim, cfg.appearance_branch)) if on)
+        self.gre = GRE(
+            dims[self.mask_src],
+            dims[self.feat_src],
+            cfg.mask_dim,
+            cfg.appearance_dim,
+            cfg.denoising_dim,
+            cfg.mask_branch,
+            cfg.appearance_branch,
+            cfg.denoising_branch,
+        )
+        in_ch = tuple(
+            d
+            for d, on in ((cfg.denoising_dim, cfg.denoising_branch), (cfg.appearance_dim, cfg.appearance_branch))
+            if on
+        )
         self.gaitbase = GaitBase(in_ch, tuple(cfg.channels), cfg.embed_dim, cfg.parts, num_classes)
         self.gre.apply(_init_linear)
         self.iteration = 0
@@ -89,7 +105,7 @@ class BigGait(nn.Module):
         self.gre.mask.requires_grad_(False)
         self.gre.mask.eval()
 
-    def train(self, mode: bool = True) -> "BigGait":
+    def train(self, mode: bool = True) -> BigGait:
         super().train(mode)
         if self.gre.mask is not None and self.gre.mask_frozen:
             self.gre.mask.eval()
@@ -110,8 +126,9 @@ class BigGait(nn.Module):
         return self.cfg.upstream_signature()
 
     @torch.no_grad()
-    def upstream(self, frames: Tensor, ratios: Tensor, needed: set[str] | None = None,
-                 trace: dict | None = None) -> dict[str, Tensor]:
+    def upstream(
+        self, frames: Tensor, ratios: Tensor, needed: set[str] | None = None, trace: dict | None = None
+    ) -> dict[str, Tensor]:
         """Frames ``[ns, 3, H, W]`` -> channels-last maps at the GRE resolution (``last``, ``mid4``), the
         same taps at the token grid (``last_tokens``, ``mid4_tokens``) and the valid mask.
 
@@ -136,9 +153,15 @@ class BigGait(nn.Module):
         taps["valid"] = validity_mask(ratios, *self.map_hw, enabled=self.cfg.pad_and_resize)
         return taps
 
-    def forward(self, frames: Tensor, ratios: Tensor | None, seq_lengths: Tensor | None = None,
-                return_maps: bool = False, trace: dict | None = None,
-                taps: dict[str, Tensor] | None = None) -> ModelOutput:
+    def forward(
+        self,
+        frames: Tensor,
+        ratios: Tensor | None,
+        seq_lengths: Tensor | None = None,
+        return_maps: bool = False,
+        trace: dict | None = None,
+        taps: dict[str, Tensor] | None = None,
+    ) -> ModelOutput:
         """frames ``[n, s, 3, H, W]`` normalised RGB, ratios ``[n, s]`` -> :class:`ModelOutput`.
 
         ``seq_lengths`` packs several sequences as ``[1, sum, ...]``. ``trace`` (a dict) receives
@@ -157,8 +180,11 @@ class BigGait(nn.Module):
         # The mask branch learns before its freeze. Afterwards its two terms carry no gradient but are
         # still computed and reported in the total, as the released trainer does.
         mask_terms = self.training and self.gre.mask is not None and (lc.frozen_mask_terms or not self.gre.mask_frozen)
-        sel = self.gre.select_foreground(taps.get(self.mask_src), taps["valid"],
-                                         want_recon=(mask_terms and lc.reconstruction_weight != 0) or trace is not None)
+        sel = self.gre.select_foreground(
+            taps.get(self.mask_src),
+            taps["valid"],
+            want_recon=(mask_terms and lc.reconstruction_weight != 0) or trace is not None,
+        )
         maps = self.gre.branch_maps(taps[self.feat_src], sel["select"], taps.get(f"{self.feat_src}_tokens"))
         aux: dict[str, Tensor] = {}
         if self.training:
@@ -238,7 +264,7 @@ class SilhouetteGaitBase(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.num_classes = num_classes
-        self.map_hw = (2 * cfg.sils_size, cfg.sils_size)
+        self.map_hw = (2 * cfg.gre_map_width, cfg.gre_map_width)
         self.gaitbase = GaitBase((1,), tuple(cfg.channels), cfg.embed_dim, cfg.parts, num_classes)
         self.iteration = 0
 
@@ -252,8 +278,14 @@ class SilhouetteGaitBase(nn.Module):
     def upstream_signature(self) -> tuple:
         return self.cfg.upstream_signature()  # no upstream: never shared (it has no ``upstream``)
 
-    def forward(self, frames: Tensor, ratios: Tensor | None, seq_lengths: Tensor | None = None,
-                return_maps: bool = False, trace: dict | None = None) -> ModelOutput:
+    def forward(
+        self,
+        frames: Tensor,
+        ratios: Tensor | None,
+        seq_lengths: Tensor | None = None,
+        return_maps: bool = False,
+        trace: dict | None = None,
+    ) -> ModelOutput:
         check_inputs(frames, ratios, seq_lengths, 1)
         n, s = frames.shape[:2]
         x = frames.reshape(n * s, *frames.shape[2:]).float()
@@ -263,8 +295,9 @@ class SilhouetteGaitBase(nn.Module):
         return ModelOutput(emb, logits, bn, {}, maps)
 
 
-def build_model(model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig | None = None, *,
-                load_lvm: bool = True) -> nn.Module:
+def build_model(
+    model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig | None = None, *, load_lvm: bool = True
+) -> nn.Module:
     """Build BigGait, the silhouette GaitBase baseline or BiggerGait (``model_cfg.arch``;
     :func:`biggait.models.biggergait.build_biggergait`).
 
@@ -292,8 +325,11 @@ def build_model(model_cfg: ModelConfig, num_classes: int, loss_cfg: LossConfig |
         return model
     if model_cfg.lvm_random:
         if model_cfg.lvm_checkpoint:
-            logger.info("model.lvm_random: %s keeps its random weights (%s is not loaded)", model_cfg.lvm,
-                        model_cfg.lvm_checkpoint)
+            logger.info(
+                "model.lvm_random: %s keeps its random weights (%s is not loaded)",
+                model_cfg.lvm,
+                model_cfg.lvm_checkpoint,
+            )
     elif model_cfg.lvm_checkpoint:
         load_upstream_path(model.lvm, model_cfg.lvm_checkpoint)
     elif not model_cfg.lvm_tiny:

@@ -30,9 +30,9 @@ from torch import Tensor, nn
 from biggait.config import ModelConfig
 from biggait.errors import ConfigError, DataError
 from biggait.models.backbone import FrozenLVM
-from biggait.models.output import ModelOutput
 from biggait.models.gait_heads import SharedHeads, released_init
 from biggait.models.humanspace import HumanSpace, group_inputs, joint_layer_norm
+from biggait.models.output import ModelOutput
 from biggait.models.token_mask import TokenMaskBranch, token_mask
 
 
@@ -53,8 +53,10 @@ def check_frames(frames: Tensor, seq_lengths: Tensor | None) -> None:
     if frames.dim() != 5 or frames.shape[2] != 3:
         raise DataError(f"frames: expected [n, s, 3, H, W] RGB frames, got shape {tuple(frames.shape)}")
     if seq_lengths is not None and (frames.shape[0] != 1 or int(seq_lengths.sum()) != frames.shape[1]):
-        raise DataError(f"seq_lengths: {seq_lengths.reshape(-1).tolist()} must sum to the {frames.shape[1]} "
-                        f"packed frames of a [1, sum, ...] batch (got n = {frames.shape[0]})")
+        raise DataError(
+            f"seq_lengths: {seq_lengths.reshape(-1).tolist()} must sum to the {frames.shape[1]} "
+            f"packed frames of a [1, sum, ...] batch (got n = {frames.shape[0]})"
+        )
 
 
 class BiggerGait(nn.Module):
@@ -65,17 +67,19 @@ class BiggerGait(nn.Module):
         b = cfg.biggergait
         self.cfg, self.num_classes, self.iteration = cfg, num_classes, 0
         self.image_hw = (2 * cfg.image_size, cfg.image_size)
-        self.map_hw = (2 * cfg.sils_size, cfg.sils_size)
+        self.map_hw = (2 * cfg.gre_map_width, cfg.gre_map_width)
         self.lvm = FrozenLVM(cfg.lvm, cfg.lvm_tiny, self.image_hw, cfg.lvm_patch, pos_embed=b.pos_embed_interpolation)
         width, depth = self.lvm.embed_dim, self.lvm.depth
         if b.chunk_frames < 1:
             raise ConfigError(f"model.biggergait.chunk_frames: expected >= 1, got {b.chunk_frames}")
         self.chunk_frames = b.chunk_frames
         try:
-            self.humanspace = HumanSpace(width, depth, b.layers_per_group, b.hidden_dim or width // 2, b.map_dim,
-                                         self.map_hw)
-            self.heads = SharedHeads(self.humanspace.groups, b.heads, b.map_dim, tuple(cfg.channels), cfg.embed_dim,
-                                     b.parts, num_classes)
+            self.humanspace = HumanSpace(
+                width, depth, b.layers_per_group, b.hidden_dim or width // 2, b.map_dim, self.map_hw
+            )
+            self.heads = SharedHeads(
+                self.humanspace.groups, b.heads, b.map_dim, tuple(cfg.channels), cfg.embed_dim, b.parts, num_classes
+            )
         except ValueError as exc:
             raise ConfigError(f"model.biggergait: {exc}") from None
         self.mask = TokenMaskBranch(width, b.mask_bn_follows_mode)
@@ -99,8 +103,14 @@ class BiggerGait(nn.Module):
         rest = sum(p.numel() for n, p in self.named_parameters() if not n.startswith("lvm."))
         return self.lvm.reported_num_params() + rest
 
-    def forward(self, frames: Tensor, ratios: Tensor | None = None, seq_lengths: Tensor | None = None,
-                return_maps: bool = False, trace: Trace | None = None) -> ModelOutput:
+    def forward(
+        self,
+        frames: Tensor,
+        ratios: Tensor | None = None,
+        seq_lengths: Tensor | None = None,
+        return_maps: bool = False,
+        trace: Trace | None = None,
+    ) -> ModelOutput:
         """frames ``[n, s, 3, H, W]`` normalised RGB (``ratios`` are ignored: RGB only, as released)
         -> :class:`~biggait.models.biggait.ModelOutput` with ``[n_out, ., parts * J]`` tensors.
         ``return_maps``: ``maps["foreground"]`` ``[n*s, h, w]``; ``trace`` gets every intermediate."""
@@ -141,10 +151,19 @@ class BiggerGait(nn.Module):
         gait_in = [m * fg.unsqueeze(1).to(m.dtype) for m in maps]
         trunks = [self.heads.head_of(i).frames(g) for i, g in enumerate(gait_in)]
         if trace is not None:
-            for name, value in (("dino_input", x), ("embeddings_output", first), ("hidden_states", blocks),
-                                ("joint_ln", joint), ("mask_input", mask_in), ("mask_p1", p1),
-                                ("mask_tokens", fg_tokens), ("mask_map", fg), ("humanspace_stages", stages),
-                                ("gait_input", gait_in), ("trunk", trunks)):
+            for name, value in (
+                ("dino_input", x),
+                ("embeddings_output", first),
+                ("hidden_states", blocks),
+                ("joint_ln", joint),
+                ("mask_input", mask_in),
+                ("mask_p1", p1),
+                ("mask_tokens", fg_tokens),
+                ("mask_map", fg),
+                ("humanspace_stages", stages),
+                ("gait_input", gait_in),
+                ("trunk", trunks),
+            ):
                 trace.add(name, value, idx)
         return trunks, fg
 
@@ -169,6 +188,8 @@ def build_biggergait(cfg: ModelConfig, num_classes: int, *, load_lvm: bool = Tru
     if cfg.mask_pretrained:
         load_mask_file(model.mask, cfg.mask_pretrained)
     else:
-        log.warning("model.mask_pretrained is empty: BiggerGait's frozen mask head keeps its random init "
-                    "(the release always loads MaskBranch_vits14.pt)")
+        log.warning(
+            "model.mask_pretrained is empty: BiggerGait's frozen mask head keeps its random init "
+            "(the release always loads MaskBranch_vits14.pt)"
+        )
     return model

@@ -25,8 +25,12 @@ from biggait.models.backbone import VARIANTS
 from biggait.models.weights import load_meta_state_dict, read_weights
 
 BACKBONE = "Backbone."
-_MASK_LEAVES = [(r"^bn_s\.", "bn_in."), (r"^down_sampling\.", "proj."), (r"^bn_t\.", "bn_out."),
-                (r"^up_sampling\.", "recon.")]
+_MASK_LEAVES = [
+    (r"^bn_s\.", "bn_in."),
+    (r"^down_sampling\.", "proj."),
+    (r"^bn_t\.", "bn_out."),
+    (r"^up_sampling\.", "recon."),
+]
 _HEAD_LEAVES = [
     (r"^pre_rgb\.forward_block\.conv1\.conv\.", "stem.conv."),
     (r"^pre_rgb\.forward_block\.bn1\.", "stem.bn."),
@@ -70,8 +74,10 @@ def map_released(sd: dict[str, Tensor], per_head: int, source: str) -> dict[str,
             unknown.append(key)
             continue
         if ours in out and not torch.equal(out[ours][1], value):
-            raise CoverageError(f"{source}: {key} disagrees with {out[ours][0]} (both fill {ours}: the head "
-                                f"copies of the two key families must be the same tensor)")
+            raise CoverageError(
+                f"{source}: {key} disagrees with {out[ours][0]} (both fill {ours}: the head "
+                f"copies of the two key families must be the same tensor)"
+            )
         out.setdefault(ours, (key, value))
     if unknown:
         raise CoverageError(f"{source}: unexpected tensor(s) not in a BiggerGait model: {_names(unknown)}")
@@ -80,7 +86,7 @@ def map_released(sd: dict[str, Tensor], per_head: int, source: str) -> dict[str,
 
 def _our_key(key: str, per_head: int) -> str:
     if key.startswith("Mask_Branch."):
-        return "mask." + _leaf(key[len("Mask_Branch."):], _MASK_LEAVES)
+        return "mask." + _leaf(key[len("Mask_Branch.") :], _MASK_LEAVES)
     m = re.match(r"^HumanSpace_Conv\.(\d+)\.(\d+\..+)$", key)
     if m:
         return f"humanspace.proj.{m.group(1)}.{m.group(2)}"
@@ -91,14 +97,18 @@ def _our_key(key: str, per_head: int) -> str:
     raise KeyError(key)
 
 
-def check_coverage(module: nn.Module, mapped: dict[str, tuple[str, Tensor]], source: str,
-                   skip_prefix: str = "lvm.") -> None:
+def check_coverage(
+    module: nn.Module, mapped: dict[str, tuple[str, Tensor]], source: str, skip_prefix: str = "lvm."
+) -> None:
     """Every tensor of ``module`` (but ``skip_prefix``) filled by ``mapped`` with its shape, nothing left over."""
     own = {k: v for k, v in module.state_dict().items() if not k.startswith(skip_prefix)}
     missing = [k for k in own if k not in mapped]
     extra = [f"{mapped[k][0]}" for k in mapped if k not in own]
-    shapes = [f"{mapped[k][0]} {tuple(mapped[k][1].shape)} vs model {k} {tuple(own[k].shape)}"
-              for k in own if k in mapped and tuple(mapped[k][1].shape) != tuple(own[k].shape)]
+    shapes = [
+        f"{mapped[k][0]} {tuple(mapped[k][1].shape)} vs model {k} {tuple(own[k].shape)}"
+        for k in own
+        if k in mapped and tuple(mapped[k][1].shape) != tuple(own[k].shape)
+    ]
     problems = []
     if shapes:
         problems.append(f"mis-shaped tensor(s): {_names(shapes, 3)}")
@@ -127,11 +137,16 @@ def load_backbone(model: nn.Module, backbone: dict[str, Tensor], source: str) ->
 
 
 def backbone_of(sd: dict[str, Tensor]) -> dict[str, Tensor]:
-    return {k[len(BACKBONE):]: v for k, v in sd.items() if k.startswith(BACKBONE)}
+    return {k[len(BACKBONE) :]: v for k, v in sd.items() if k.startswith(BACKBONE)}
 
 
-def load_released_state_dict(model: nn.Module, sd: dict[str, Tensor], source: str,
-                             backbone: dict[str, Tensor] | None = None, upstream: str | Path | None = None) -> None:
+def load_released_state_dict(
+    model: nn.Module,
+    sd: dict[str, Tensor],
+    source: str,
+    backbone: dict[str, Tensor] | None = None,
+    upstream: str | Path | None = None,
+) -> None:
     """Load a released state dict into ``model``: every tensor filled exactly once.
 
     The upstream comes from the file's own ``Backbone.*``, else ``backbone`` (another file's, prefix
@@ -148,10 +163,17 @@ def load_released_state_dict(model: nn.Module, sd: dict[str, Tensor], source: st
 
         load_upstream_path(model.lvm, upstream)
     else:
-        raise CoverageError(f"{source}: no Backbone.* tensors; give the upstream it was trained on "
-                            "(model.lvm_checkpoint: a HuggingFace DINOv2 folder or a Meta file)")
-    model.load_state_dict({**{k: _float32(v) for k, (_, v) in mapped.items()},
-                           **{k: v for k, v in model.state_dict().items() if k.startswith("lvm.")}}, strict=True)
+        raise CoverageError(
+            f"{source}: no Backbone.* tensors; give the upstream it was trained on "
+            "(model.lvm_checkpoint: a HuggingFace DINOv2 folder or a Meta file)"
+        )
+    model.load_state_dict(
+        {
+            **{k: _float32(v) for k, (_, v) in mapped.items()},
+            **{k: v for k, v in model.state_dict().items() if k.startswith("lvm.")},
+        },
+        strict=True,
+    )
 
 
 def unwrap(sd: dict) -> dict:
@@ -167,8 +189,10 @@ def load_mask_file(mask: nn.Module, path: str | Path) -> None:
     """``MaskBranch_vits14.pt`` (``{'model': infoDistillation state dict}``) into a TokenMaskBranch, exactly."""
     raw = unwrap(read_weights(path, "mask-branch file (model.mask_pretrained)"))
     try:
-        mapped = {_leaf(k[len("Mask_Branch."):] if k.startswith("Mask_Branch.") else k, _MASK_LEAVES): (k, v)
-                  for k, v in raw.items()}
+        mapped = {
+            _leaf(k[len("Mask_Branch.") :] if k.startswith("Mask_Branch.") else k, _MASK_LEAVES): (k, v)
+            for k, v in raw.items()
+        }
     except KeyError as exc:
         raise CoverageError(f"{path}: unexpected tensor {exc.args[0]} in a mask-branch file") from None
     check_coverage(mask, mapped, str(path), skip_prefix="\0")
@@ -188,9 +212,15 @@ def released_model_config(sd: dict[str, Tensor], base: ModelConfig, source: str)
         width = int(sd["Mask_Branch.down_sampling.weight"].shape[1])
         family = "real_gait" if any(k.startswith("Gait_Net.real_gait.") for k in sd) else "Gait_List"
         h = f"Gait_Net.{family}.0."
-        channels = tuple(int(sd[h + k].shape[0]) for k in (
-            "pre_rgb.forward_block.conv1.conv.weight", "post_backbone.forward_block.layer2.0.conv1.weight",
-            "post_backbone.forward_block.layer3.0.conv1.weight", "post_backbone.forward_block.layer4.0.conv1.weight"))
+        channels = tuple(
+            int(sd[h + k].shape[0])
+            for k in (
+                "pre_rgb.forward_block.conv1.conv.weight",
+                "post_backbone.forward_block.layer2.0.conv1.weight",
+                "post_backbone.forward_block.layer3.0.conv1.weight",
+                "post_backbone.forward_block.layer4.0.conv1.weight",
+            )
+        )
         parts, _, embed = (int(v) for v in sd[h + "FCs.fc_bin"].shape)
         classes = int(sd[h + "BNNecks.fc_bin"].shape[-1])
     except KeyError as exc:
@@ -199,13 +229,30 @@ def released_model_config(sd: dict[str, Tensor], base: ModelConfig, source: str)
     heads = _count(sd, r"^Gait_Net\.real_gait\.(\d+)\.") if family == "real_gait" else groups
     per_group = int(proj1.shape[1]) // width
     regs = f"{BACKBONE}embeddings.register_tokens" in sd
-    variant = [n for n, v in VARIANTS.items() if (v.embed_dim, v.depth, n.endswith("_reg4")) ==
-               (width, groups * per_group, regs)]
+    variant = [
+        n
+        for n, v in VARIANTS.items()
+        if (v.embed_dim, v.depth, n.endswith("_reg4")) == (width, groups * per_group, regs)
+    ]
     if not variant:
         raise CoverageError(f"{source}: no DINOv2 variant has width {width} and {groups * per_group} layers")
-    bcfg = dataclasses.replace(base.biggergait if base.arch == "biggergait" else BiggerGaitConfig(),
-                               layers_per_group=per_group, heads=heads, parts=parts, map_dim=int(proj2.shape[0]),
-                               hidden_dim=int(proj1.shape[0]))
-    return dataclasses.replace(base, arch="biggergait", lvm=variant[0], lvm_tiny=False, channels=channels,
-                               embed_dim=embed, num_classes=classes, biggergait=bcfg, lvm_checkpoint="",
-                               mask_pretrained="")
+    bcfg = dataclasses.replace(
+        base.biggergait if base.arch == "biggergait" else BiggerGaitConfig(),
+        layers_per_group=per_group,
+        heads=heads,
+        parts=parts,
+        map_dim=int(proj2.shape[0]),
+        hidden_dim=int(proj1.shape[0]),
+    )
+    return dataclasses.replace(
+        base,
+        arch="biggergait",
+        lvm=variant[0],
+        lvm_tiny=False,
+        channels=channels,
+        embed_dim=embed,
+        num_classes=classes,
+        biggergait=bcfg,
+        lvm_checkpoint="",
+        mask_pretrained="",
+    )

@@ -24,8 +24,14 @@ FORMAT = "biggait-repro/1"
 LVM_PREFIX = "lvm."
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, exp: Experiment, num_classes: int, iteration: int,
-                    extra: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    exp: Experiment,
+    num_classes: int,
+    iteration: int,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Write ``{"format", "experiment", "num_classes", "iteration", "model", **extra}`` atomically.
 
     The frozen LVM's weights are left out when they come from a file (``model.lvm_checkpoint``):
@@ -39,8 +45,13 @@ def save_checkpoint(path: str | Path, model: nn.Module, exp: Experiment, num_cla
     lvm_file = exp.model.lvm_checkpoint if hasattr(model, "lvm") and not exp.model.lvm_random else ""
     if lvm_file:
         state = {k: v for k, v in state.items() if not k.startswith(LVM_PREFIX)}
-    payload = {"format": FORMAT, "experiment": to_dict(exp), "num_classes": int(num_classes),
-               "iteration": int(iteration), "model": state}
+    payload = {
+        "format": FORMAT,
+        "experiment": to_dict(exp),
+        "num_classes": int(num_classes),
+        "iteration": int(iteration),
+        "model": state,
+    }
     if lvm_file:
         payload["lvm_from_file"] = lvm_file
     for k, v in (extra or {}).items():
@@ -85,8 +96,12 @@ def _is_opengait(sd: object) -> bool:
     return isinstance(sd, dict) and any(isinstance(k, str) and k.startswith("gait_net.") for k in sd)
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu",
-               exp: Experiment | None = None, upstream: str | Path | None = None) -> tuple[nn.Module, Experiment]:
+def load_model(
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    exp: Experiment | None = None,
+    upstream: str | Path | None = None,
+) -> tuple[nn.Module, Experiment]:
     """Rebuild a model from a checkpoint -> ``(model in eval mode, experiment)``.
 
     Our checkpoints carry their experiment. An OpenGait BigGait checkpoint (``{"model": ...}``
@@ -98,9 +113,13 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu",
     return model_from_weights(read_weights(path), path, map_location, exp, upstream)
 
 
-def model_from_weights(raw: dict, path: str | Path, map_location: str | torch.device = "cpu",
-                       exp: Experiment | None = None,
-                       upstream: str | Path | None = None) -> tuple[nn.Module, Experiment]:
+def model_from_weights(
+    raw: dict,
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    exp: Experiment | None = None,
+    upstream: str | Path | None = None,
+) -> tuple[nn.Module, Experiment]:
     """:func:`load_model` of a checkpoint already read (``raw``: :func:`read_weights` of ``path``)."""
     from biggait.models.biggergait_weights import is_released_biggergait
 
@@ -137,8 +156,7 @@ def load_released_model(raw: dict, path: str | Path, exp=None, upstream: str | P
     the file (:func:`released_model_config`). A file without ``Backbone.*`` needs ``upstream`` (or
     ``exp.model.lvm_checkpoint``): the HuggingFace folder or Meta file of the DINOv2 it was trained on."""
     from biggait.models.biggergait import build_biggergait
-    from biggait.models.biggergait_weights import (backbone_of, load_released_state_dict, released_model_config,
-                                                   unwrap)
+    from biggait.models.biggergait_weights import backbone_of, load_released_state_dict, released_model_config, unwrap
 
     exp = exp or Experiment(name="biggergait_released")
     sd = unwrap(raw)

@@ -24,15 +24,15 @@ logger = logging.getLogger(__name__)
 class PixelHead(nn.Module):
     """One GRE branch head over selected pixels ``[N, C_in] -> [N, C_out]``."""
 
-    def __init__(self, c_in: int, c_out: int, dropout: float, mlp: bool, out: str,
-                 reconstruct: bool = False) -> None:
+    def __init__(self, c_in: int, c_out: int, dropout: float, mlp: bool, out: str, reconstruct: bool = False) -> None:
         super().__init__()
         self.drop = nn.Dropout(dropout)
         self.bn_in = nn.BatchNorm1d(c_in, affine=False)
         if mlp:
             hidden = c_in // 2
-            self.proj = nn.Sequential(nn.Linear(c_in, hidden), nn.BatchNorm1d(hidden, affine=False), nn.GELU(),
-                                      nn.Linear(hidden, c_out))
+            self.proj = nn.Sequential(
+                nn.Linear(c_in, hidden), nn.BatchNorm1d(hidden, affine=False), nn.GELU(), nn.Linear(hidden, c_out)
+            )
         else:
             self.proj = nn.Linear(c_in, c_out)
         if out not in ("softmax", "sigmoid"):
@@ -41,8 +41,9 @@ class PixelHead(nn.Module):
         self.bn_out = nn.BatchNorm1d(c_out, affine=False) if out == "sigmoid" else None
         self.recon = nn.Linear(c_out, c_in) if reconstruct else None
 
-    def forward(self, x: Tensor, want_recon: bool = True,
-                grid: tuple[Tensor, Tensor, tuple[int, int]] | None = None) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, x: Tensor, want_recon: bool = True, grid: tuple[Tensor, Tensor, tuple[int, int]] | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """x ``[N, C_in]`` -> (probabilities ``[N, C_out]``, reconstruction MSE or None).
 
         ``grid``: ``(tokens [ns, gh, gw, C_in], select [ns*h*w] bool, (h, w))`` when ``x`` is the
@@ -66,11 +67,16 @@ class PixelHead(nn.Module):
         """Whether :meth:`_first_at_tokens` computes the same function: no dropout, BN with a momentum,
         an input that needs no gradient (the frozen upstream's) and a map larger than the token grid."""
         tokens, _, map_hw = grid
-        return ((self.drop.p == 0 or not self.training) and self.bn_in.momentum is not None
-                and not x.requires_grad and tuple(tokens.shape[1:3]) != tuple(map_hw))
+        return (
+            (self.drop.p == 0 or not self.training)
+            and self.bn_in.momentum is not None
+            and not x.requires_grad
+            and tuple(tokens.shape[1:3]) != tuple(map_hw)
+        )
 
-    def _first_at_tokens(self, first: nn.Linear, x: Tensor, tokens: Tensor, select: Tensor,
-                         map_hw: tuple[int, int]) -> Tensor:
+    def _first_at_tokens(
+        self, first: nn.Linear, x: Tensor, tokens: Tensor, select: Tensor, map_hw: tuple[int, int]
+    ) -> Tensor:
         """``first(bn_in(x))`` computed at the token grid.
 
         The map is the bilinear upsampling U of the tokens, and U is linear with weights summing to
@@ -138,14 +144,26 @@ class GRE(nn.Module):
         mask_dim / appearance_dim / denoising_dim: branch outputs (2 / 16 / 16).
     """
 
-    def __init__(self, last_dim: int, mid_dim: int, mask_dim: int = 2, appearance_dim: int = 16,
-                 denoising_dim: int = 16, mask_branch: bool = True, appearance_branch: bool = True,
-                 denoising_branch: bool = True) -> None:
+    def __init__(
+        self,
+        last_dim: int,
+        mid_dim: int,
+        mask_dim: int = 2,
+        appearance_dim: int = 16,
+        denoising_dim: int = 16,
+        mask_branch: bool = True,
+        appearance_branch: bool = True,
+        denoising_branch: bool = True,
+    ) -> None:
         super().__init__()
         if mask_branch and mask_dim != 2:
             raise ValueError("the mask branch needs mask_dim 2 (background / foreground)")
-        self.mask = PixelHead(last_dim, mask_dim, 0.5, mlp=False, out="softmax", reconstruct=True) if mask_branch else None
-        self.appearance = PixelHead(mid_dim, appearance_dim, 0.0, mlp=False, out="sigmoid") if appearance_branch else None
+        self.mask = (
+            PixelHead(last_dim, mask_dim, 0.5, mlp=False, out="softmax", reconstruct=True) if mask_branch else None
+        )
+        self.appearance = (
+            PixelHead(mid_dim, appearance_dim, 0.0, mlp=False, out="sigmoid") if appearance_branch else None
+        )
         self.denoising = PixelHead(mid_dim, denoising_dim, 0.0, mlp=True, out="softmax") if denoising_branch else None
         self.appearance_dim, self.denoising_dim = appearance_dim, denoising_dim
         self.mask_frozen = False
@@ -198,8 +216,10 @@ class GRE(nn.Module):
             if pix.shape[0] < 2 and self.training:
                 # BatchNorm cannot take batch statistics of fewer than two pixels.
                 logger.warning("GRE: %d foreground pixels in the batch; %s map left empty", pix.shape[0], name)
-                vals = pix.new_zeros(pix.shape[0], head.proj[-1].out_features if isinstance(head.proj, nn.Sequential)
-                                     else head.proj.out_features)
+                vals = pix.new_zeros(
+                    pix.shape[0],
+                    head.proj[-1].out_features if isinstance(head.proj, nn.Sequential) else head.proj.out_features,
+                )
             else:
                 vals, _ = head(pix, grid=grid)
             out[name] = scatter_pixels(vals, select, ns * h * w).view(ns, h, w, -1)

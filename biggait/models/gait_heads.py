@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from biggait.models.gaitbase import BNNeck, BasicBlock, SeparateFCs, Stem, horizontal_pooling, temporal_max
+from biggait.models.gaitbase import BasicBlock, BNNeck, SeparateFCs, Stem, horizontal_pooling, temporal_max
 
 
 def released_init(module: nn.Module) -> None:
@@ -63,8 +63,16 @@ class GaitHead(nn.Module):
 class SharedHeads(nn.Module):
     """``heads`` GaitHeads for ``groups`` layer groups; group i uses head ``i // (groups / heads)``."""
 
-    def __init__(self, groups: int, heads: int, c_in: int, channels: tuple[int, ...], embed_dim: int, parts: int,
-                 num_classes: int) -> None:
+    def __init__(
+        self,
+        groups: int,
+        heads: int,
+        c_in: int,
+        channels: tuple[int, ...],
+        embed_dim: int,
+        parts: int,
+        num_classes: int,
+    ) -> None:
         super().__init__()
         if heads < 1 or groups % heads:
             raise ValueError(f"{heads} heads do not divide the {groups} layer groups (each head takes an equal share)")

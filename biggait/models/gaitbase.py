@@ -15,7 +15,6 @@ When ``h`` is a multiple of ``parts`` we do exactly that; otherwise (the demo: `
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -65,9 +64,14 @@ class AttentionFusion(nn.Module):
         hidden = max(1, c // squeeze)
         self.sources = sources
         self.score = nn.Sequential(
-            nn.Conv2d(c * sources, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
-            conv3x3(hidden, hidden), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, c * sources, 1, bias=False))
+            nn.Conv2d(c * sources, hidden, 1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+            conv3x3(hidden, hidden),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, c * sources, 1, bias=False),
+        )
 
     def forward(self, feats: list[Tensor]) -> Tensor:
         """feats: ``sources`` tensors ``[N, c, h, w]`` -> ``[N, c, h, w]``."""
@@ -135,8 +139,9 @@ class GaitBase(nn.Module):
         channels: stem and trunk widths, e.g. (64, 128, 256, 512).
     """
 
-    def __init__(self, in_channels: tuple[int, ...], channels: tuple[int, ...], embed_dim: int, parts: int,
-                 num_classes: int) -> None:
+    def __init__(
+        self, in_channels: tuple[int, ...], channels: tuple[int, ...], embed_dim: int, parts: int, num_classes: int
+    ) -> None:
         super().__init__()
         if len(channels) != 4:
             raise ValueError(f"model.channels: expected 4 widths, got {list(channels)}")
@@ -160,8 +165,9 @@ class GaitBase(nn.Module):
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, sources: list[Tensor], n: int, seq_lengths: Tensor | None = None,
-                trace: dict | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, sources: list[Tensor], n: int, seq_lengths: Tensor | None = None, trace: dict | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """sources: per-frame maps ``[n*s, C_i, h, w]`` (frame index = seq*s + t).
 
         Returns (embeddings ``[n_out, embed, p]``, bnneck ``[n_out, embed, p]``,

@@ -76,7 +76,7 @@ def hf_to_meta(sd: dict[str, Tensor], source: str) -> dict[str, Tensor]:
     qkv: dict[tuple[int, str], dict[int, Tensor]] = {}
     unknown = []
     for key, value in sd.items():
-        k = key[len("dinov2."):] if key.startswith("dinov2.") else key
+        k = key[len("dinov2.") :] if key.startswith("dinov2.") else key
         m = re.match(r"encoder\.layer\.(\d+)\.(.+)$", k)
         try:
             if m:
@@ -95,8 +95,9 @@ def hf_to_meta(sd: dict[str, Tensor], source: str) -> dict[str, Tensor]:
         raise CheckpointError(f"{source}: not a HuggingFace DINOv2 key: {', '.join(unknown[:4])}{more}")
     for (i, kind), parts in sorted(qkv.items()):
         if sorted(parts) != [0, 1, 2]:
-            raise CheckpointError(f"{source}: block {i} attention {kind}: expected query, key and value, "
-                                  f"found {len(parts)} of them")
+            raise CheckpointError(
+                f"{source}: block {i} attention {kind}: expected query, key and value, found {len(parts)} of them"
+            )
         out[f"blocks.{i}.attn.qkv.{kind}"] = torch.cat([parts[0], parts[1], parts[2]], dim=0)
     return out
 
@@ -113,8 +114,10 @@ def read_hf_folder(folder: str | Path) -> tuple[dict, dict[str, Tensor]]:
     except (OSError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{cfg_file}: unreadable ({exc})") from None
     if not isinstance(cfg, dict) or not str(cfg.get("model_type", "")).startswith("dinov2"):
-        raise CheckpointError(f"{cfg_file}: model_type {cfg.get('model_type') if isinstance(cfg, dict) else None!r} "
-                              "is not a DINOv2 (expected dinov2 or dinov2_with_registers)")
+        raise CheckpointError(
+            f"{cfg_file}: model_type {cfg.get('model_type') if isinstance(cfg, dict) else None!r} "
+            "is not a DINOv2 (expected dinov2 or dinov2_with_registers)"
+        )
     weights = next((folder / f for f in WEIGHT_FILES if (folder / f).is_file()), None)
     if weights is None:
         raise CheckpointError(f"{folder}: no weights file (expected {' or '.join(WEIGHT_FILES)})")
@@ -134,8 +137,10 @@ def check_hf_config(cfg: dict, lvm: nn.Module, source: str) -> None:
     want = {"hidden_size": lvm.embed_dim, "num_hidden_layers": lvm.depth, "patch_size": lvm.patch}
     got = {k: cfg.get(k) for k in want}
     if got != want:
-        raise CheckpointError(f"{source}: config.json describes {got}, but the model's upstream is {lvm.variant}"
-                              f"{' (tiny)' if lvm.tiny else ''} with {want}: set model.lvm to match the folder")
+        raise CheckpointError(
+            f"{source}: config.json describes {got}, but the model's upstream is {lvm.variant}"
+            f"{' (tiny)' if lvm.tiny else ''} with {want}: set model.lvm to match the folder"
+        )
 
 
 def load_hf_folder(lvm: nn.Module, folder: str | Path) -> None:

@@ -33,8 +33,15 @@ class Resize(nn.Module):
 def projection(c_in: int, hidden: int, c_out: int, map_hw: tuple[int, int]) -> nn.Sequential:
     """One group's projection ``[N, c_in, gh, gw] -> [N, c_out, *map_hw]`` in (0, 1)."""
     return nn.Sequential(
-        nn.BatchNorm2d(c_in, affine=False), nn.Conv2d(c_in, hidden, 1), nn.BatchNorm2d(hidden, affine=False),
-        nn.GELU(), nn.Conv2d(hidden, c_out, 1), Resize(map_hw), nn.BatchNorm2d(c_out, affine=False), nn.Sigmoid())
+        nn.BatchNorm2d(c_in, affine=False),
+        nn.Conv2d(c_in, hidden, 1),
+        nn.BatchNorm2d(hidden, affine=False),
+        nn.GELU(),
+        nn.Conv2d(hidden, c_out, 1),
+        Resize(map_hw),
+        nn.BatchNorm2d(c_out, affine=False),
+        nn.Sigmoid(),
+    )
 
 
 def joint_layer_norm(blocks: list[Tensor], prefix: int) -> Tensor:
@@ -55,14 +62,16 @@ def group_inputs(joint: Tensor, grid: tuple[int, int], groups: int) -> list[Tens
 class HumanSpace(nn.Module):
     """``groups`` projections of ``layers_per_group * width`` channels each (released ``HumanSpace_Conv``)."""
 
-    def __init__(self, width: int, depth: int, layers_per_group: int, hidden: int, c_out: int,
-                 map_hw: tuple[int, int]) -> None:
+    def __init__(
+        self, width: int, depth: int, layers_per_group: int, hidden: int, c_out: int, map_hw: tuple[int, int]
+    ) -> None:
         super().__init__()
         if layers_per_group < 1 or depth % layers_per_group:
             raise ValueError(f"layers_per_group {layers_per_group} does not divide the upstream's {depth} layers")
         self.groups = depth // layers_per_group
-        self.proj = nn.ModuleList([projection(width * layers_per_group, hidden, c_out, map_hw)
-                                   for _ in range(self.groups)])
+        self.proj = nn.ModuleList(
+            [projection(width * layers_per_group, hidden, c_out, map_hw) for _ in range(self.groups)]
+        )
 
     def forward(self, inputs: list[Tensor], stages: list | None = None) -> list[Tensor]:
         """inputs: per group ``[N, C_in, gh, gw]`` -> per group ``[N, c_out, h, w]``. ``stages`` (a list),

@@ -7,15 +7,14 @@ same LossConfig).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from biggait.config import LossConfig
-
 
 _SOBEL_X = ((1.0, 0.0, -1.0), (2.0, 0.0, -2.0), (1.0, 0.0, -1.0))
 _SOBEL_Y = ((1.0, 2.0, 1.0), (0.0, 0.0, 0.0), (-1.0, -2.0, -1.0))
@@ -38,7 +37,7 @@ def strip_distances(x: Tensor) -> Tensor:
 
     The self-distance is the square root of rounding residue, not exactly 0 (as released).
     """
-    sq = (x ** 2).sum(-1)  # [p, n]
+    sq = (x**2).sum(-1)  # [p, n]
     d2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2 * x.matmul(x.transpose(1, 2))
     return torch.sqrt(F.relu(d2))
 
@@ -115,8 +114,9 @@ _AUX = {
 }
 
 
-def compose(out, labels: Tensor, cfg: LossConfig,
-            gather: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
+def compose(
+    out, labels: Tensor, cfg: LossConfig, gather: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None
+) -> dict[str, Tensor]:
     """Weighted loss terms of a :class:`~biggait.models.biggait.ModelOutput` and their sum ``total``.
 
     Keys: ``triplet``, ``ce`` and whichever of ``reconstruction``, ``mask_smoothness``,

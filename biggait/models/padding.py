@@ -9,7 +9,6 @@ function applied to a map of ones gives the validity mask (0 on pad columns).
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -46,10 +45,10 @@ def pad_and_resize(x: Tensor, ratios: Tensor, height: int, width: int) -> Tensor
         resized = F.interpolate(x[idx], size=(height, w_need), mode="bilinear", align_corners=False)
         offset = (width - w_need) // 2  # python floor division, like torch >= 1.13
         if w_need < width:
-            out[idx, :, :, offset:offset + w_need] = resized
+            out[idx, :, :, offset : offset + w_need] = resized
         else:
             start = abs(offset)
-            out[idx] = resized[..., start:start + width]
+            out[idx] = resized[..., start : start + width]
     return out
 
 

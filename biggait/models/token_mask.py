@@ -36,7 +36,7 @@ class TokenMaskBranch(nn.Module):
         self.follows_mode = follows_mode
         self.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "TokenMaskBranch":
+    def train(self, mode: bool = True) -> TokenMaskBranch:
         return super().train(mode and self.follows_mode)
 
     @torch.no_grad()

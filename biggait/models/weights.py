@@ -40,9 +40,13 @@ _OPENGAIT_RULES: list[tuple[str, str | None]] = [
 ]
 # Within a module: OpenGait leaf names -> ours.
 _LEAF_RULES = [
-    (r"\.bn_s\.", ".bn_in."), (r"\.bn_t\.", ".bn_out."), (r"\.down_sampling\.", ".proj."),
-    (r"\.up_sampling\.", ".recon."), (r"(stems\.\d\.)conv1\.conv\.", r"\1conv."),
-    (r"(stems\.\d\.)bn1\.", r"\1bn."), (r"(stems\.\d\.)layer1\.0\.", r"\1block."),
+    (r"\.bn_s\.", ".bn_in."),
+    (r"\.bn_t\.", ".bn_out."),
+    (r"\.down_sampling\.", ".proj."),
+    (r"\.up_sampling\.", ".recon."),
+    (r"(stems\.\d\.)conv1\.conv\.", r"\1conv."),
+    (r"(stems\.\d\.)bn1\.", r"\1bn."),
+    (r"(stems\.\d\.)layer1\.0\.", r"\1block."),
 ]
 
 
@@ -65,8 +69,10 @@ def _load_weights(src: Path | io.BytesIO, path: Path) -> dict:
         obj = torch.load(src, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: refusing to load: the file holds pickled Python objects, not only "
-                              f"tensors (torch.load weights_only=True: {first[:160]})") from None
+        raise CheckpointError(
+            f"{path}: refusing to load: the file holds pickled Python objects, not only "
+            f"tensors (torch.load weights_only=True: {first[:160]})"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError, struct.error) as exc:
         detail = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({detail})") from None
@@ -84,20 +90,25 @@ def load_strict(module: nn.Module, sd: dict[str, Tensor], source: str) -> None:
     own = module.state_dict()
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
-    shapes = [f"{k} {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in own
-              if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    shapes = [
+        f"{k} {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)
+    ]
     if missing or unexpected or shapes:
         parts = []
         for label, keys in (("shape mismatch", shapes), ("missing", missing), ("unexpected", unexpected)):
             if keys:
                 more = f" (+{len(keys) - 4} more)" if len(keys) > 4 else ""
                 parts.append(f"{label}: {', '.join(keys[:4])}{more}")
-        raise CheckpointError(f"{source}: does not fit the configured model (wrong architecture or variant?); "
-                              + "; ".join(parts))
+        raise CheckpointError(
+            f"{source}: does not fit the configured model (wrong architecture or variant?); " + "; ".join(parts)
+        )
     module.load_state_dict(_float32(sd), strict=True)
 
 
 # ---- official Meta DINOv2 files ------------------------------------------------------------------
+
 
 def _describe_meta(sd: dict) -> tuple[int, int, bool]:
     """(embed_dim, depth, has registers) of a Meta-layout DINOv2 state dict."""
@@ -124,7 +135,8 @@ def load_meta_state_dict(lvm: nn.Module, sd: dict[str, Tensor], source: str) -> 
         raise CheckpointError(
             f"{source}: holds a DINOv2 ViT with embed_dim {dim}, {depth} blocks, registers {reg}"
             f"{' (' + guess[0] + ')' if guess else ''}, but the model is {lvm.variant}{' (tiny)' if lvm.tiny else ''} "
-            f"with embed_dim {want[0]}, {want[1]} blocks, registers {want[2]}: set model.lvm to match the file")
+            f"with embed_dim {want[0]}, {want[1]} blocks, registers {want[2]}: set model.lvm to match the file"
+        )
     pos = sd["pos_embed"]  # [1, 1 + 37*37, C]
     from timm.models.vision_transformer import checkpoint_filter_fn  # lazy: timm costs ~2 s to import
 
@@ -138,13 +150,16 @@ def load_meta_checkpoint(lvm: nn.Module, path: Path) -> None:
     """Load the official ``dinov2_<variant>_pretrain.pth`` from a local path (never downloads)."""
     spec = VARIANTS[lvm.variant]
     if not Path(path).is_file():
-        raise CheckpointError(f"{path}: official DINOv2 checkpoint not found (expected {spec.meta_file}, published at "
-                              f"{meta_url(lvm.variant)}; download it yourself and set model.lvm_checkpoint)")
+        raise CheckpointError(
+            f"{path}: official DINOv2 checkpoint not found (expected {spec.meta_file}, published at "
+            f"{meta_url(lvm.variant)}; download it yourself and set model.lvm_checkpoint)"
+        )
     load_meta_state_dict(lvm, read_weights(path, "DINOv2 checkpoint"), str(path))
     logger.info("loaded %s into the %s upstream", path, lvm.variant)
 
 
 # ---- OpenGait checkpoints --------------------------------------------------------------------------
+
 
 def map_opengait_key(key: str) -> str | None:
     """Our key for an OpenGait BigGait key (``None`` = known but unused); KeyError when unknown."""
@@ -166,7 +181,7 @@ def load_opengait_state_dict(model: nn.Module, sd: dict[str, Tensor], source: st
     other key is renamed; unmatched keys on either side raise a CheckpointError listing them.
     """
     sd = sd.get("model", sd) if "model" in sd and isinstance(sd["model"], dict) else sd
-    backbone = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
+    backbone = {k[len("backbone.") :]: v for k, v in sd.items() if k.startswith("backbone.")}
     ours, unknown = {}, []
     for k, v in sd.items():
         if k.startswith("backbone."):
@@ -179,8 +194,10 @@ def load_opengait_state_dict(model: nn.Module, sd: dict[str, Tensor], source: st
         if new is not None:
             ours[new] = v
     if unknown:
-        raise CheckpointError(f"{source}: unknown OpenGait keys {', '.join(unknown[:5])}"
-                              f"{' (+%d more)' % (len(unknown) - 5) if len(unknown) > 5 else ''}")
+        raise CheckpointError(
+            f"{source}: unknown OpenGait keys {', '.join(unknown[:5])}"
+            f"{f' (+{len(unknown) - 5} more)' if len(unknown) > 5 else ''}"
+        )
     if not backbone:
         raise CheckpointError(f"{source}: no backbone.* keys (expected an OpenGait BigGait checkpoint)")
     load_meta_state_dict(model.lvm, backbone, source + " [backbone]")
@@ -195,7 +212,7 @@ def load_mask_branch(head: nn.Module, path: Path) -> None:
     sd = raw.get("model", raw)
     mapped = {}
     for k, v in sd.items():
-        k = k[len("Mask_Branch."):] if k.startswith("Mask_Branch.") else k
+        k = k[len("Mask_Branch.") :] if k.startswith("Mask_Branch.") else k
         if k.startswith("bn_t."):
             continue
         for a, b in ((r"^bn_s\.", "bn_in."), (r"^down_sampling\.", "proj."), (r"^up_sampling\.", "recon.")):

@@ -26,36 +26,97 @@ from biggait.parity.biggergait_golden import _state, load_case_model, normalised
 from biggait.parity.biggergait_trace import GoldenRecorder
 from biggait.parity.golden import CheckResult, compare, compare_exact
 
-ATOL = {"dino_input": tol.DINO_INPUT_ATOL, "hidden_states_tokens": tol.TOKEN_ATOL, "joint_ln_tokens": tol.TOKEN_ATOL,
-        "mask_branch_input_tokens": tol.TOKEN_ATOL, "mask_prob1_32x16": tol.MASK_PROB_ATOL,
-        "mask_min_abs_p1_minus_half": tol.MASK_PROB_ATOL, "humanspace_out_tap": tol.MAP_ATOL, "hpp": tol.MAP_ATOL,
-        "embed_per_group": tol.EMB_ATOL, "embeddings": tol.EMB_ATOL, "bnneck_feat": tol.EMB_ATOL,
-        "logits": tol.EMB_ATOL}
-SAMPLED = {"humanspace_out_sample": "humanspace_out_full", "gait_input_sample": "gait_input_full",
-           "trunk_sample": "trunk_full", "tp_sample": "tp_full"}
-SUMS = ("hidden_states_sum", "hidden_states_abs_sum", "embeddings_output_sum", "joint_ln_sum_per_layer",
-        "joint_ln_abs_sum_per_layer", "mask_branch_input_sum", "mask_branch_input_abs_sum", "humanspace_stage_sum",
-        "humanspace_stage_abs_sum", "gait_input_sum", "gait_input_abs_sum", "trunk_sum", "trunk_abs_sum", "trunk_l2",
-        "tp_sum", "tp_abs_sum")
+ATOL = {
+    "dino_input": tol.DINO_INPUT_ATOL,
+    "hidden_states_tokens": tol.TOKEN_ATOL,
+    "joint_ln_tokens": tol.TOKEN_ATOL,
+    "mask_branch_input_tokens": tol.TOKEN_ATOL,
+    "mask_prob1_32x16": tol.MASK_PROB_ATOL,
+    "mask_min_abs_p1_minus_half": tol.MASK_PROB_ATOL,
+    "humanspace_out_tap": tol.MAP_ATOL,
+    "hpp": tol.MAP_ATOL,
+    "embed_per_group": tol.EMB_ATOL,
+    "embeddings": tol.EMB_ATOL,
+    "bnneck_feat": tol.EMB_ATOL,
+    "logits": tol.EMB_ATOL,
+}
+SAMPLED = {
+    "humanspace_out_sample": "humanspace_out_full",
+    "gait_input_sample": "gait_input_full",
+    "trunk_sample": "trunk_full",
+    "tp_sample": "tp_full",
+}
+SUMS = (
+    "hidden_states_sum",
+    "hidden_states_abs_sum",
+    "embeddings_output_sum",
+    "joint_ln_sum_per_layer",
+    "joint_ln_abs_sum_per_layer",
+    "mask_branch_input_sum",
+    "mask_branch_input_abs_sum",
+    "humanspace_stage_sum",
+    "humanspace_stage_abs_sum",
+    "gait_input_sum",
+    "gait_input_abs_sum",
+    "trunk_sum",
+    "trunk_abs_sum",
+    "trunk_l2",
+    "tp_sum",
+    "tp_abs_sum",
+)
 EXACT = ("chunk_lengths", "mask_64x32_equals_nearest_x2", "embeddings_equals_concat_of_groups")
-ELSEWHERE = ("mask_32x16", "mask_64x32", "mask_64x32_bilinear", "mask_coverage_32x16", "pos_embed_used",
-             "pos_embed_scale_factor_plus_0_1", "pos_embed_methods_max_abs_diff", "embeddings_one_chunk",
-             "one_chunk_max_abs_diff")  # compared by their own functions below
-INPUTS = ("input_uint8", "input_norm_verify_max_abs", "labels", "seqL", "tap_frame_index", "token_index", "meta_json",
-          "humanspace_out_sample_index", "gait_input_sample_index", "trunk_sample_index", "tp_sample_index")
+ELSEWHERE = (
+    "mask_32x16",
+    "mask_64x32",
+    "mask_64x32_bilinear",
+    "mask_coverage_32x16",
+    "pos_embed_used",
+    "pos_embed_scale_factor_plus_0_1",
+    "pos_embed_methods_max_abs_diff",
+    "embeddings_one_chunk",
+    "one_chunk_max_abs_diff",
+)  # compared by their own functions below
+INPUTS = (
+    "input_uint8",
+    "input_norm_verify_max_abs",
+    "labels",
+    "seqL",
+    "tap_frame_index",
+    "token_index",
+    "meta_json",
+    "humanspace_out_sample_index",
+    "gait_input_sample_index",
+    "trunk_sample_index",
+    "tp_sample_index",
+)
 
 
 def compare_sums(case: str, name: str, ours, ref) -> CheckResult:
     """float64 sums: rtol ``SUM_RTOL``, plus ``SUM_ATOL_SMALL`` where the golden sum is below ``SUM_SMALL``."""
     a, b = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
     if a.shape != b.shape:
-        return CheckResult(case, name, float("inf"), 0.0, False, f"shape {a.shape} != golden {b.shape}",
-                           tol.SUM_ATOL_SMALL, tol.SUM_RTOL)
+        return CheckResult(
+            case,
+            name,
+            float("inf"),
+            0.0,
+            False,
+            f"shape {a.shape} != golden {b.shape}",
+            tol.SUM_ATOL_SMALL,
+            tol.SUM_RTOL,
+        )
     allowed = tol.SUM_RTOL * np.abs(b) + np.where(np.abs(b) < tol.SUM_SMALL, tol.SUM_ATOL_SMALL, 0.0)
     diff = np.abs(a - b)
-    return CheckResult(case, name, float(diff.max()) if diff.size else 0.0, float(allowed.max()) if diff.size else 0.0,
-                       bool((diff <= allowed).all()), f"atol only where |golden| < {tol.SUM_SMALL:g}",
-                       tol.SUM_ATOL_SMALL, tol.SUM_RTOL)
+    return CheckResult(
+        case,
+        name,
+        float(diff.max()) if diff.size else 0.0,
+        float(allowed.max()) if diff.size else 0.0,
+        bool((diff <= allowed).all()),
+        f"atol only where |golden| < {tol.SUM_SMALL:g}",
+        tol.SUM_ATOL_SMALL,
+        tol.SUM_RTOL,
+    )
 
 
 def compare_masked(case: str, name: str, ours, ref, skip: np.ndarray, atol: float = 0.0) -> CheckResult:
@@ -67,8 +128,16 @@ def compare_masked(case: str, name: str, ours, ref, skip: np.ndarray, atol: floa
     diff = np.abs(a - b)[keep]
     worst = float(diff.max()) if diff.size else 0.0
     flips = int((np.abs(a - b)[skip] > atol).sum())
-    return CheckResult(case, name, worst, atol, worst <= atol,
-                       f"{int(skip.sum())} borderline entries not held to it ({flips} differ)", atol, 0.0)
+    return CheckResult(
+        case,
+        name,
+        worst,
+        atol,
+        worst <= atol,
+        f"{int(skip.sum())} borderline entries not held to it ({flips} differ)",
+        atol,
+        0.0,
+    )
 
 
 def _margin_masks(golden: dict, map_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,8 +156,9 @@ class _GoldenDecision:
         self.p1, self.flip = torch.from_numpy(golden_p1), torch.from_numpy(flip)
         lengths = [len(c) for c in torch.chunk(torch.arange(s), s // chunk_frames + 1)]
         starts = np.cumsum([0] + lengths)[:-1]
-        self.chunks = [(np.arange(n)[:, None] * s + t0 + np.arange(sc)[None]).reshape(-1)
-                       for t0, sc in zip(starts, lengths)]
+        self.chunks = [
+            (np.arange(n)[:, None] * s + t0 + np.arange(sc)[None]).reshape(-1) for t0, sc in zip(starts, lengths)
+        ]
         self.calls = 0
 
     def __call__(self, module, args, out):
@@ -124,26 +194,40 @@ def _pos_embeds(model: BiggerGait, raw_pos: torch.Tensor) -> dict[str, np.ndarra
     other = interpolate_pos_embed(raw_pos[:, 1:].float(), model.lvm.grid, other_method)[0]
     other = torch.cat([raw_pos[0, :1].float(), other]).numpy()
     sf = used if model.lvm.pos_embed_method == "scale_factor" else other
-    return {"pos_embed_used": used, "pos_embed_scale_factor_plus_0_1": sf,
-            "pos_embed_methods_max_abs_diff": np.float64(np.abs(used - other).max())}
+    return {
+        "pos_embed_used": used,
+        "pos_embed_scale_factor_plus_0_1": sf,
+        "pos_embed_methods_max_abs_diff": np.float64(np.abs(used - other).max()),
+    }
 
 
 def pos_embed_checks(case: str, ours: dict, golden: dict, method: str) -> list[CheckResult]:
-    return [compare(case, k, ours[k], golden[k], tol.POS_EMBED_ATOL, note=f"installed: {method}" if k.endswith("used")
-                    else "") for k in ("pos_embed_used", "pos_embed_scale_factor_plus_0_1",
-                                       "pos_embed_methods_max_abs_diff") if k in golden]
+    return [
+        compare(
+            case, k, ours[k], golden[k], tol.POS_EMBED_ATOL, note=f"installed: {method}" if k.endswith("used") else ""
+        )
+        for k in ("pos_embed_used", "pos_embed_scale_factor_plus_0_1", "pos_embed_methods_max_abs_diff")
+        if k in golden
+    ]
 
 
 def _mask_checks(case: str, ours: dict, golden: dict, map_hw: tuple[int, int]) -> list[CheckResult]:
     tok, near, bil = _margin_masks(golden, map_hw)
     per_frame = tok.reshape(tok.shape[0], -1)
     cov_atol = float(per_frame.sum(1).max() / per_frame.shape[1]) if per_frame.size else 0.0
-    return [compare_masked(case, "mask_32x16", ours["mask_32x16"], golden["mask_32x16"], tok),
-            compare_masked(case, "mask_64x32", ours["mask_64x32"], golden["mask_64x32"], near),
-            compare_masked(case, "mask_64x32_bilinear", ours["mask_64x32_bilinear"], golden["mask_64x32_bilinear"],
-                           bil),
-            compare(case, "mask_coverage_32x16", ours["mask_coverage_32x16"], golden["mask_coverage_32x16"], cov_atol,
-                    note="exact unless a borderline token flips")]
+    return [
+        compare_masked(case, "mask_32x16", ours["mask_32x16"], golden["mask_32x16"], tok),
+        compare_masked(case, "mask_64x32", ours["mask_64x32"], golden["mask_64x32"], near),
+        compare_masked(case, "mask_64x32_bilinear", ours["mask_64x32_bilinear"], golden["mask_64x32_bilinear"], bil),
+        compare(
+            case,
+            "mask_coverage_32x16",
+            ours["mask_coverage_32x16"],
+            golden["mask_coverage_32x16"],
+            cov_atol,
+            note="exact unless a borderline token flips",
+        ),
+    ]
 
 
 def compare_arrays(case: str, ours: dict, golden: dict) -> list[CheckResult]:
@@ -165,8 +249,9 @@ def compare_arrays(case: str, ours: dict, golden: dict) -> list[CheckResult]:
         elif name in EXACT or name == "input_norm":
             out.append(compare_exact(case, name, ours[name], ref))
         else:
-            out.append(CheckResult(case, name, float("nan"), 0.0, True, "not described by the README: not compared",
-                                   0.0, 0.0))
+            out.append(
+                CheckResult(case, name, float("nan"), 0.0, True, "not described by the README: not compared", 0.0, 0.0)
+            )
     return out
 
 
@@ -196,8 +281,16 @@ def _one_chunk_checks(name: str, ours: dict, golden: dict) -> list[CheckResult]:
     one = ours["_one_chunk"]
     out = [compare(name, "embeddings_one_chunk", one, golden["embeddings_one_chunk"], tol.EMB_ATOL)]
     if "one_chunk_max_abs_diff" in golden:
-        out.append(compare(name, "one_chunk_max_abs_diff", np.abs(one - ours["embeddings"]).max(),
-                           golden["one_chunk_max_abs_diff"], tol.EMB_ATOL, note="chunking changes nothing in eval"))
+        out.append(
+            compare(
+                name,
+                "one_chunk_max_abs_diff",
+                np.abs(one - ours["embeddings"]).max(),
+                golden["one_chunk_max_abs_diff"],
+                tol.EMB_ATOL,
+                note="chunking changes nothing in eval",
+            )
+        )
     return out
 
 
@@ -222,8 +315,15 @@ def _key(golden_dir: Path, manifest: dict, case: dict, golden: dict) -> tuple:
     for k in ("input_uint8", "seqL", "tap_frame_index", "token_index", "mask_prob1_32x16", "mask_32x16"):
         if k in golden:
             h.update(k.encode() + np.ascontiguousarray(golden[k]).tobytes())
-    spec = json.dumps([manifest["upstream"], manifest["model"], {k: v for k, v in case.items() if k != "file"},
-                       "embeddings_one_chunk" in golden], sort_keys=True)
+    spec = json.dumps(
+        [
+            manifest["upstream"],
+            manifest["model"],
+            {k: v for k, v in case.items() if k != "file"},
+            "embeddings_one_chunk" in golden,
+        ],
+        sort_keys=True,
+    )
     return spec, shas, h.hexdigest()
 
 
@@ -239,8 +339,10 @@ def _ours(golden_dir: Path, manifest: dict, case: dict, golden: dict) -> tuple[t
     if flip.any():  # README 3.2: feed the golden decision on the flipped borderline tokens, check the rest
         n, s = golden["input_uint8"].shape[:2]
         masks = {k: ours[k] for k in ("mask_32x16", "mask_64x32", "mask_64x32_bilinear", "mask_coverage_32x16")}
-        ours = {**run_case(model, golden, _GoldenDecision(golden["mask_prob1_32x16"], flip, n, s,
-                                                          model.chunk_frames)), **masks}
+        ours = {
+            **run_case(model, golden, _GoldenDecision(golden["mask_prob1_32x16"], flip, n, s, model.chunk_frames)),
+            **masks,
+        }
     ours.update(_pos_embeds(model, _raw_pos_embed(golden_dir, manifest, case)))
     if "embeddings_one_chunk" in golden:
         ours["_one_chunk"] = _one_chunk(model, golden)

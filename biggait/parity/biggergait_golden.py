@@ -38,8 +38,9 @@ def read_manifest(golden_dir: Path) -> dict:
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: unreadable manifest ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise DataError(f"{path}: format {manifest.get('format') if isinstance(manifest, dict) else None!r} "
-                        f"(expected {FORMAT!r})")
+        raise DataError(
+            f"{path}: format {manifest.get('format') if isinstance(manifest, dict) else None!r} (expected {FORMAT!r})"
+        )
     for key in ("upstream", "model", "weights", "cases"):
         if key not in manifest:
             raise DataError(f"{path}: no {key!r} entry")
@@ -63,10 +64,15 @@ def _require(ok: bool, what: str) -> None:
 
 
 def _variant(up: dict) -> str:
-    names = [n for n, v in VARIANTS.items() if (v.embed_dim, v.depth) == (up["hidden_size"], up["num_hidden_layers"])
-             and not n.endswith("_reg4")]
-    _require(bool(names) and up.get("patch_size", 14) == 14 and up.get("kind") == "hf_dinov2",
-             f"upstream {up} (expected an HF DINOv2 of S/B/L/G shape, patch 14)")
+    names = [
+        n
+        for n, v in VARIANTS.items()
+        if (v.embed_dim, v.depth) == (up["hidden_size"], up["num_hidden_layers"]) and not n.endswith("_reg4")
+    ]
+    _require(
+        bool(names) and up.get("patch_size", 14) == 14 and up.get("kind") == "hf_dinov2",
+        f"upstream {up} (expected an HF DINOv2 of S/B/L/G shape, patch 14)",
+    )
     return names[0]
 
 
@@ -74,31 +80,63 @@ def case_model_config(manifest: dict, case: dict) -> ModelConfig:
     """The :class:`ModelConfig` of one case: the manifest's model block plus the case's grouping."""
     up, m = manifest["upstream"], manifest["model"]
     bc, fcs, bnn, mask = m["backbone_cfg"], m["SeparateFCs"], m["SeparateBNNecks"], m["Mask_Branch"]
-    _require(list(bc["strides"]) == [1, 2, 1, 1] and list(bc["layers"]) == [1, 1, 1, 1] and not bc.get("maxpool")
-             and bc.get("block", "BasicBlock") == "BasicBlock", f"backbone_cfg {bc}")
-    _require(bc["in_channel"] == m["num_unknown"] and fcs["in_channels"] == bc["channels"][-1]
-             and bnn["in_channels"] == fcs["out_channels"] and fcs["parts_num"] == bnn["parts_num"]
-             and list(m["bin_num"]) == [fcs["parts_num"]], "head widths (in_channel / SeparateFCs / BNNecks / bin_num)")
-    _require(mask.get("p", 0) == 0 and mask.get("softmax", True) and mask.get("target_dim", 2) == 2
-             and m["source_dim"] == up["hidden_size"] == mask["source_dim"], f"Mask_Branch {mask}")
+    _require(
+        list(bc["strides"]) == [1, 2, 1, 1]
+        and list(bc["layers"]) == [1, 1, 1, 1]
+        and not bc.get("maxpool")
+        and bc.get("block", "BasicBlock") == "BasicBlock",
+        f"backbone_cfg {bc}",
+    )
+    _require(
+        bc["in_channel"] == m["num_unknown"]
+        and fcs["in_channels"] == bc["channels"][-1]
+        and bnn["in_channels"] == fcs["out_channels"]
+        and fcs["parts_num"] == bnn["parts_num"]
+        and list(m["bin_num"]) == [fcs["parts_num"]],
+        "head widths (in_channel / SeparateFCs / BNNecks / bin_num)",
+    )
+    _require(
+        mask.get("p", 0) == 0
+        and mask.get("softmax", True)
+        and mask.get("target_dim", 2) == 2
+        and m["source_dim"] == up["hidden_size"] == mask["source_dim"],
+        f"Mask_Branch {mask}",
+    )
     _require(m["total_layer_num"] == up["num_hidden_layers"], "total_layer_num")
-    bcfg = BiggerGaitConfig(layers_per_group=int(case["group_layer_num"]), heads=int(case["head_num"]),
-                            parts=int(fcs["parts_num"]), map_dim=int(m["num_unknown"]),
-                            pos_embed_interpolation=up.get("pos_embed_interpolation", "size"))
-    return ModelConfig(arch="biggergait", lvm=_variant(up), image_size=int(m["image_size"]),
-                       sils_size=int(m["sils_size"]), channels=tuple(int(c) for c in bc["channels"]),
-                       embed_dim=int(fcs["out_channels"]), num_classes=int(bnn["class_num"]), biggergait=bcfg)
+    bcfg = BiggerGaitConfig(
+        layers_per_group=int(case["group_layer_num"]),
+        heads=int(case["head_num"]),
+        parts=int(fcs["parts_num"]),
+        map_dim=int(m["num_unknown"]),
+        pos_embed_interpolation=up.get("pos_embed_interpolation", "size"),
+    )
+    return ModelConfig(
+        arch="biggergait",
+        lvm=_variant(up),
+        image_size=int(m["image_size"]),
+        gre_map_width=int(m["sils_size"]),
+        channels=tuple(int(c) for c in bc["channels"]),
+        embed_dim=int(fcs["out_channels"]),
+        num_classes=int(bnn["class_num"]),
+        biggergait=bcfg,
+    )
 
 
 def loss_config(manifest: dict) -> LossConfig:
     """The manifest's triplet + cross-entropy terms (no auxiliary terms in BiggerGait)."""
     losses = manifest["train"]["losses"]
     tri, ce = losses["triplet"], losses["softmax"]
-    return LossConfig(triplet_weight=float(tri["loss_term_weight"]), triplet_margin=float(tri["margin"]),
-                      ce_weight=float(ce["loss_term_weight"]), ce_scale=float(ce["scale"]),
-                      label_smoothing=float(ce["eps"]) if ce.get("label_smooth", True) else 0.0,
-                      reconstruction_weight=0.0, mask_smoothness_weight=0.0, denoising_smoothness_weight=0.0,
-                      diversity_weight=0.0)
+    return LossConfig(
+        triplet_weight=float(tri["loss_term_weight"]),
+        triplet_margin=float(tri["margin"]),
+        ce_weight=float(ce["loss_term_weight"]),
+        ce_scale=float(ce["scale"]),
+        label_smoothing=float(ce["eps"]) if ce.get("label_smooth", True) else 0.0,
+        reconstruction_weight=0.0,
+        mask_smoothness_weight=0.0,
+        denoising_smoothness_weight=0.0,
+        diversity_weight=0.0,
+    )
 
 
 def weights_entry(golden_dir: Path, manifest: dict, key: str) -> dict:
@@ -141,17 +179,36 @@ def weights_checks(golden_dir: Path, manifest: dict) -> list[CheckResult]:
         path = Path(golden_dir) / w["file"]
         if w.get("sha256"):
             ok = sha256(path) == w["sha256"]
-            out.append(CheckResult(w["file"], "sha256", 0.0 if ok else float("inf"), 0.0, ok,
-                                   "" if ok else "file differs from the manifest's sha256", 0.0, 0.0))
+            out.append(
+                CheckResult(
+                    w["file"],
+                    "sha256",
+                    0.0 if ok else float("inf"),
+                    0.0,
+                    ok,
+                    "" if ok else "file differs from the manifest's sha256",
+                    0.0,
+                    0.0,
+                )
+            )
         if w.get("mask_branch_file"):
             sd = _state(str(path))
             mask = unwrap(read_weights(Path(golden_dir) / w["mask_branch_file"], "mask-branch file"))
             for k, v in mask.items():
                 name = f"Mask_Branch.{k}"
                 ours = sd.get(name)
-                out.append(compare_exact(w["file"], name, np.asarray(v.float() if v.is_floating_point() else v),
-                                         np.asarray(ours.float() if ours is not None and ours.is_floating_point()
-                                                    else (ours if ours is not None else np.zeros(0)))))
+                out.append(
+                    compare_exact(
+                        w["file"],
+                        name,
+                        np.asarray(v.float() if v.is_floating_point() else v),
+                        np.asarray(
+                            ours.float()
+                            if ours is not None and ours.is_floating_point()
+                            else (ours if ours is not None else np.zeros(0))
+                        ),
+                    )
+                )
     return out
 
 
@@ -170,12 +227,18 @@ def param_count_checks(golden_dir: Path, manifest: dict) -> list[CheckResult]:
         bcfg = BiggerGaitConfig(layers_per_group=int(c["group_layer_num"]), heads=int(c["heads"]))
         cfg = dataclasses.replace(ModelConfig(), arch="biggergait", biggergait=bcfg)
         model = BiggerGait(cfg, 100)
-        out.append(compare_exact("param_counts_full_width", f"{name}.total", np.int64(model.reported_num_params()),
-                                 np.int64(c["total"])))
+        out.append(
+            compare_exact(
+                "param_counts_full_width", f"{name}.total", np.int64(model.reported_num_params()), np.int64(c["total"])
+            )
+        )
         if "trainable" in c:
             trainable = sum(p.numel() for p in model.trainable_parameters())
-            out.append(compare_exact("param_counts_full_width", f"{name}.trainable", np.int64(trainable),
-                                     np.int64(c["trainable"])))
+            out.append(
+                compare_exact(
+                    "param_counts_full_width", f"{name}.trainable", np.int64(trainable), np.int64(c["trainable"])
+                )
+            )
         del model
     return out
 

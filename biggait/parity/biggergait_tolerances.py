@@ -49,7 +49,7 @@ FINAL_EMB_REL_MAX = 0.4  # final.embeddings, max abs diff relative to their max:
 STEP1_PARAM_SUMMARY_RTOL = 1e-5
 FINAL_PARAM_SUMMARY_RTOL = 5e-5
 
-EPS32 = 2.0 ** -23
+EPS32 = 2.0**-23
 
 
 def mean_dist_atol(embeddings: np.ndarray) -> float:
@@ -61,6 +61,6 @@ def mean_dist_atol(embeddings: np.ndarray) -> float:
     (The step-1 BiggerGait golden: 3.2e-4 measured on an AMD EPYC, against a bound of about 3e-3.)"""
     x = np.asarray(embeddings, np.float64)
     n, d = x.shape[0], x.shape[1]
-    norms = np.sqrt((x ** 2).sum(axis=1))  # [N, P]
-    per_part = 2 * np.sqrt(4 * np.log2(max(d, 2)) * EPS32) * norms.sum(axis=0) / n ** 2
+    norms = np.sqrt((x**2).sum(axis=1))  # [N, P]
+    per_part = 2 * np.sqrt(4 * np.log2(max(d, 2)) * EPS32) * norms.sum(axis=0) / n**2
     return float(per_part.max())

@@ -158,6 +158,7 @@ class GoldenRecorder(Trace):
         a["mask_coverage_32x16"] = a["mask_32x16"].mean(axis=(1, 2), dtype=np.float64)
         a["mask_min_abs_p1_minus_half"] = np.float64(np.abs(p1.astype(np.float64) - 0.5).min())
         a["mask_64x32_equals_nearest_x2"] = np.bool_(np.array_equal(a["mask_64x32_bilinear"] > 0.5, a["mask_64x32"]))
-        a["embeddings_equals_concat_of_groups"] = np.bool_(np.array_equal(
-            a["embeddings"], np.concatenate(list(a["embed_per_group"]), axis=-1)))
+        a["embeddings_equals_concat_of_groups"] = np.bool_(
+            np.array_equal(a["embeddings"], np.concatenate(list(a["embed_per_group"]), axis=-1))
+        )
         return a

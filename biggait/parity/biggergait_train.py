@@ -66,8 +66,12 @@ def _optimiser(model: torch.nn.Module, manifest: dict, case: dict):
     opt_cfg, sch = manifest["train"]["optimizer"], manifest["train"]["scheduler"]
     if opt_cfg.get("solver") != "SGD" or sch.get("type") != "MultiStepLR":
         raise DataError(f"manifest train: only SGD with MultiStepLR is supported, got {opt_cfg} / {sch}")
-    opt = torch.optim.SGD(model.trainable_parameters(), lr=float(opt_cfg["lr"]), momentum=float(opt_cfg["momentum"]),
-                          weight_decay=float(opt_cfg["weight_decay"]))
+    opt = torch.optim.SGD(
+        model.trainable_parameters(),
+        lr=float(opt_cfg["lr"]),
+        momentum=float(opt_cfg["momentum"]),
+        weight_decay=float(opt_cfg["weight_decay"]),
+    )
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, [int(m) for m in case["milestones"]], float(sch["gamma"]))
 
 
@@ -76,14 +80,22 @@ def _step_record(out, p1: torch.Tensor, labels: torch.Tensor, terms: dict, loss_
     tri = triplet_loss(emb, labels, loss_cfg.triplet_margin)
     _, acc = cross_entropy(logits, labels, loss_cfg.ce_scale, loss_cfg.label_smoothing)
     mask = (p1 > 0.5).reshape(-1, *grid)
-    return {"loss_total": float(terms["total"].detach()), "triplet_weighted": float(terms["triplet"].detach()),
-            "softmax_weighted": float(terms["ce"].detach()),
-            "softmax_loss": float(terms["ce"].detach()) / loss_cfg.ce_weight, "softmax_accuracy": float(acc),
-            "triplet_loss_per_part": tri.loss_per_part.numpy(), "triplet_hard_loss": tri.hard_loss.numpy(),
-            "triplet_loss_num": tri.loss_num.numpy(), "triplet_mean_dist": tri.mean_dist.numpy(),
-            "mask_32x16": mask.numpy(), "mask_coverage": mask.float().mean((1, 2)).numpy(),
-            "mask_min_abs_p1_minus_half": float((p1.double() - 0.5).abs().min()),
-            "embeddings": emb.numpy().copy(), "logits": logits.numpy().copy()}
+    return {
+        "loss_total": float(terms["total"].detach()),
+        "triplet_weighted": float(terms["triplet"].detach()),
+        "softmax_weighted": float(terms["ce"].detach()),
+        "softmax_loss": float(terms["ce"].detach()) / loss_cfg.ce_weight,
+        "softmax_accuracy": float(acc),
+        "triplet_loss_per_part": tri.loss_per_part.numpy(),
+        "triplet_hard_loss": tri.hard_loss.numpy(),
+        "triplet_loss_num": tri.loss_num.numpy(),
+        "triplet_mean_dist": tri.mean_dist.numpy(),
+        "mask_32x16": mask.numpy(),
+        "mask_coverage": mask.float().mean((1, 2)).numpy(),
+        "mask_min_abs_p1_minus_half": float((p1.double() - 0.5).abs().min()),
+        "embeddings": emb.numpy().copy(),
+        "logits": logits.numpy().copy(),
+    }
 
 
 def run_train_case(golden_dir: Path, manifest: dict, case: dict, golden: dict, steps: int | None = None) -> TrainRun:
@@ -94,7 +106,7 @@ def run_train_case(golden_dir: Path, manifest: dict, case: dict, golden: dict, s
     sd = _state(str(Path(golden_dir) / weights_entry(golden_dir, manifest, case["weights"])["file"]))
     names, loss_cfg = released_names(model, sd), loss_config(manifest)
     run = TrainRun(mask0={n: p.detach().numpy().copy() for n, p in model.mask.named_parameters()})
-    run.theta0 = {v[len("param."):]: a for v, a in _snapshot(model, names, False).items() if v.startswith("param.")}
+    run.theta0 = {v[len("param.") :]: a for v, a in _snapshot(model, names, False).items() if v.startswith("param.")}
     opt, sched = _optimiser(model, manifest, case)
     ids = {id(p) for g in opt.param_groups for p in g["params"]}
     run.optimizer_names = [names[n] for n, p in model.named_parameters() if id(p) in ids]
@@ -104,8 +116,10 @@ def run_train_case(golden_dir: Path, manifest: dict, case: dict, golden: dict, s
     model.train()
     for k in range(int(case["steps"]) if steps is None else steps):
         seen: dict = {}
-        hooks = [model.register_forward_hook(lambda m, a, o, seen=seen: seen.update(out=o)),
-                 model.mask.register_forward_hook(lambda m, a, o, seen=seen: seen.setdefault("p1", []).append(o))]
+        hooks = [
+            model.register_forward_hook(lambda m, a, o, seen=seen: seen.update(out=o)),
+            model.mask.register_forward_hook(lambda m, a, o, seen=seen: seen.setdefault("p1", []).append(o)),
+        ]
         model.set_iteration(k)
         lr = opt.param_groups[0]["lr"]
         frames = normalised(golden["input_uint8"][k])
@@ -121,8 +135,13 @@ def run_train_case(golden_dir: Path, manifest: dict, case: dict, golden: dict, s
         sched.step()
         rec.update(lr=lr, lr_after=opt.param_groups[0]["lr"], iteration=model.iteration)
         run.steps.append(rec)
-        run.biases.append({names[n]: p.detach().numpy().copy() for n, p in model.named_parameters()
-                           if n in names and ZERO_GRAD_BIAS.match(names[n])})
+        run.biases.append(
+            {
+                names[n]: p.detach().numpy().copy()
+                for n, p in model.named_parameters()
+                if n in names and ZERO_GRAD_BIAS.match(names[n])
+            }
+        )
         if k == 0:
             run.step1 = _snapshot(model, names, True)
             run.with_grad = [names[n] for n, p in model.named_parameters() if p.grad is not None and n in names]

@@ -13,12 +13,24 @@ __all__ = ["COMMANDS", "add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait selfcheck``."""
-    p.add_argument("--golden-dir", type=InputDir("golden folder"), default=None,
-                   help="folder of golden vectors (default: $BIGGAIT_GOLDEN_DIR or ../shared/golden/opengait)")
-    p.add_argument("--weights", type=InputFile("golden weights", "pt"), default=None,
-                   help=f"golden weights file (default: <golden-dir>/{WEIGHTS_NAME}; BigGait folders only)")
-    p.add_argument("--json", type=OutputFile("selfcheck report", "json"), default=None,
-                   help="also write one JSON record per compared array (case, array, max_abs_diff, atol, rtol, passed)")
+    p.add_argument(
+        "--golden-dir",
+        type=InputDir("golden folder"),
+        default=None,
+        help="folder of golden vectors (default: $BIGGAIT_GOLDEN_DIR or ../shared/golden/opengait)",
+    )
+    p.add_argument(
+        "--weights",
+        type=InputFile("golden weights", "pt"),
+        default=None,
+        help=f"golden weights file (default: <golden-dir>/{WEIGHTS_NAME}; BigGait folders only)",
+    )
+    p.add_argument(
+        "--json",
+        type=OutputFile("selfcheck report", "json"),
+        default=None,
+        help="also write one JSON record per compared array (case, array, max_abs_diff, atol, rtol, passed)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,8 +12,8 @@ printed transcript, regenerated from our tables in its print format, line by lin
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -37,8 +37,18 @@ def ccpg_transcript(res: EvalResult) -> list[str]:
     lines = []
     for c in CCPG_ORDER:
         info = res.details["conditions"][c]
-        lines.append(str(("gallery length", info["n_gallery"], info["gallery_types"],
-                          "probe length", info["n_probe"], info["probe_types"])))
+        lines.append(
+            str(
+                (
+                    "gallery length",
+                    info["n_gallery"],
+                    info["gallery_types"],
+                    "probe length",
+                    info["n_probe"],
+                    info["probe_types"],
+                )
+            )
+        )
         if info["n_gallery"] < 50:
             lines.append(f"Note: number of gallery samples is quite small, got {info['n_gallery']}")
     reid, gait = res.details["reid"], res.details["gait"]
@@ -48,8 +58,9 @@ def ccpg_transcript(res: EvalResult) -> list[str]:
 
     for title, key in (("Rank-1", "rank1"), ("mAP", "mAP"), ("mINP", "mINP")):
         lines.append(f"==={title} (Exclude identical-view cases for Person Re-Identification)===")
-        lines.append(line([np.float32(reid[c][key]) * 100 if key == "rank1" else reid[c][key] * 100
-                           for c in CCPG_ORDER]))
+        lines.append(
+            line([np.float32(reid[c][key]) * 100 if key == "rank1" else reid[c][key] * 100 for c in CCPG_ORDER])
+        )
     lines.append("===Rank-1 (Include identical-view cases)===")
     lines.append(line([gait[c]["rank1_include_identical_view"] for c in CCPG_ORDER]))
     lines.append("===Rank-1 (Exclude identical-view cases)===")
@@ -63,19 +74,35 @@ def indoor_transcript(res: EvalResult, num_rank: int) -> list[str]:
     """The lines the released ``evaluate_indoor_dataset`` prints, rebuilt from our result."""
     gait = res.details["gait"]
     lines = ["===Rank-1 (Exclude identical-view cases)==="]
-    lines += [f"{REFERENCE_NAMES.get(c, c)}@R1: {_fmt_array(g['rank1_exclude_identical_view_per_view'])}"
-              for c, g in gait.items()]
+    lines += [
+        f"{REFERENCE_NAMES.get(c, c)}@R1: {_fmt_array(g['rank1_exclude_identical_view_per_view'])}"
+        for c, g in gait.items()
+    ]
     for k in range(num_rank):
-        lines.append("".join(f"{REFERENCE_NAMES.get(c, c)}@R{k + 1}: {g['exclude_identical_view_mean'][k]:.2f}%\t"
-                             for c, g in gait.items()))
+        lines.append(
+            "".join(
+                f"{REFERENCE_NAMES.get(c, c)}@R{k + 1}: {g['exclude_identical_view_mean'][k]:.2f}%\t"
+                for c, g in gait.items()
+            )
+        )
     return lines
 
 
 def _transcript_check(case: str, ours: list[str], ref_file: Path) -> CheckResult:
     ref = ref_file.read_text().splitlines()
     same = ours == ref
-    note = "" if same else next((f"line {i + 1}: {a!r} != {b!r}" for i, (a, b) in
-                                 enumerate(zip(ours + [""] * len(ref), ref + [""] * len(ours))) if a != b), "")
+    note = (
+        ""
+        if same
+        else next(
+            (
+                f"line {i + 1}: {a!r} != {b!r}"
+                for i, (a, b) in enumerate(zip(ours + [""] * len(ref), ref + [""] * len(ours)))
+                if a != b
+            ),
+            "",
+        )
+    )
     return CheckResult(case, "stdout_transcript", 0.0 if same else float("inf"), 0.0, same, note)
 
 
@@ -90,8 +117,9 @@ def check_ccpg(golden_dir: Path, weights: Path | None = None) -> list[CheckResul
     """CCPG: distance matrix, ReID (rank-1, CMC, mAP, mINP), gait per-view tables, transcript."""
     case = "eval_ccpg.npz"
     data, ref = _load(golden_dir, "eval_ccpg")
-    out = compare_distances(case, "dist_full_euc", pairwise_distance(data["features"], data["features"]),
-                            data["dist_full_euc"])
+    out = compare_distances(
+        case, "dist_full_euc", pairwise_distance(data["features"], data["features"]), data["dist_full_euc"]
+    )
     res = evaluate("ccpg", data["features"], data["labels"], data["types"], data["views"], metric="euc")
     out.append(compare_exact(case, "view_list", np.array(res.details["view_list"]), np.array(ref["view_list"])))
     for c in CCPG_ORDER:
@@ -102,15 +130,38 @@ def check_ccpg(golden_dir: Path, weights: Path | None = None) -> list[CheckResul
         out.append(compare(case, f"reid.{c}.mINP", r_our["mINP"], r_ref["mINP"], atol=METRIC_ATOL))
         g = res.details["gait"][c]
         idx = list(ref["conditions"]).index(c)
-        out.append(compare_exact(case, f"gait.{c}.acc_rank1to5_percent", np.array(g["acc_percent"]),
-                                 np.array(ref["acc_rank1to5_percent"][idx])))
-        out.append(compare_exact(case, f"gait.{c}.rank1_include_identical_view",
-                                 g["rank1_include_identical_view"], ref["rank1_include_identical_view"][c]))
-        out.append(compare_exact(case, f"gait.{c}.rank1_exclude_identical_view",
-                                 g["exclude_identical_view_mean"][0], ref["rank1_exclude_identical_view"][c]))
-        out.append(compare_exact(case, f"gait.{c}.rank1_exclude_identical_view_per_view",
-                                 np.array(g["rank1_exclude_identical_view_per_view"]),
-                                 np.array(ref["rank1_exclude_identical_view_per_view"][c])))
+        out.append(
+            compare_exact(
+                case,
+                f"gait.{c}.acc_rank1to5_percent",
+                np.array(g["acc_percent"]),
+                np.array(ref["acc_rank1to5_percent"][idx]),
+            )
+        )
+        out.append(
+            compare_exact(
+                case,
+                f"gait.{c}.rank1_include_identical_view",
+                g["rank1_include_identical_view"],
+                ref["rank1_include_identical_view"][c],
+            )
+        )
+        out.append(
+            compare_exact(
+                case,
+                f"gait.{c}.rank1_exclude_identical_view",
+                g["exclude_identical_view_mean"][0],
+                ref["rank1_exclude_identical_view"][c],
+            )
+        )
+        out.append(
+            compare_exact(
+                case,
+                f"gait.{c}.rank1_exclude_identical_view_per_view",
+                np.array(g["rank1_exclude_identical_view_per_view"]),
+                np.array(ref["rank1_exclude_identical_view_per_view"][c]),
+            )
+        )
     out.append(_transcript_check(case, ccpg_transcript(res), golden_dir / "eval_ccpg_stdout.txt"))
     return out
 
@@ -120,20 +171,40 @@ def _check_indoor(golden_dir: Path, stem: str, protocol: str) -> list[CheckResul
     data, ref = _load(golden_dir, stem)
     out = []
     if "dist_full_euc" in data:
-        out += compare_distances(case, "dist_full_euc", pairwise_distance(data["features"], data["features"]),
-                                 data["dist_full_euc"])
+        out += compare_distances(
+            case, "dist_full_euc", pairwise_distance(data["features"], data["features"]), data["dist_full_euc"]
+        )
     res = evaluate(protocol, data["features"], data["labels"], data["types"], data["views"], metric="euc")
     out.append(compare_exact(case, "view_list", np.array(res.details["view_list"]), np.array(ref["view_list"])))
     for c, g in res.details["gait"].items():
         rc = REFERENCE_NAMES.get(c, c)
-        out.append(compare_exact(case, f"{rc}.acc_percent", np.array(g["acc_percent"]), np.array(ref["acc_percent"][rc])))
-        out.append(compare_exact(case, f"{rc}.exclude_identical_view_mean", np.array(g["exclude_identical_view_mean"]),
-                                 np.array(ref["exclude_identical_view_mean"][rc])))
-        out.append(compare_exact(case, f"{rc}.rank1_exclude_identical_view_per_view",
-                                 np.array(g["rank1_exclude_identical_view_per_view"]),
-                                 np.array(ref["rank1_exclude_identical_view_per_view"][rc])))
-        out.append(compare_exact(case, f"returned.{rc}@R1", g["exclude_identical_view_mean"][0],
-                                 ref["returned"][f"scalar/test_accuracy/{rc}@R1"]))
+        out.append(
+            compare_exact(case, f"{rc}.acc_percent", np.array(g["acc_percent"]), np.array(ref["acc_percent"][rc]))
+        )
+        out.append(
+            compare_exact(
+                case,
+                f"{rc}.exclude_identical_view_mean",
+                np.array(g["exclude_identical_view_mean"]),
+                np.array(ref["exclude_identical_view_mean"][rc]),
+            )
+        )
+        out.append(
+            compare_exact(
+                case,
+                f"{rc}.rank1_exclude_identical_view_per_view",
+                np.array(g["rank1_exclude_identical_view_per_view"]),
+                np.array(ref["rank1_exclude_identical_view_per_view"][rc]),
+            )
+        )
+        out.append(
+            compare_exact(
+                case,
+                f"returned.{rc}@R1",
+                g["exclude_identical_view_mean"][0],
+                ref["returned"][f"scalar/test_accuracy/{rc}@R1"],
+            )
+        )
     out.append(_transcript_check(case, indoor_transcript(res, int(ref["num_rank"])), golden_dir / f"{stem}_stdout.txt"))
     return out
 

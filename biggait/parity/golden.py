@@ -42,12 +42,19 @@ class CheckResult:
 
     def record(self) -> dict:
         """One JSON record (``biggait selfcheck --json``); non-finite numbers become null."""
+
         def num(v: float) -> float | None:
             return float(v) if np.isfinite(v) else None
 
-        return {"case": self.case, "array": self.name, "max_abs_diff": num(self.max_abs_diff),
-                "atol": num(self.tolerance if self.atol is None else self.atol), "rtol": float(self.rtol),
-                "passed": bool(self.passed), "note": self.note}
+        return {
+            "case": self.case,
+            "array": self.name,
+            "max_abs_diff": num(self.max_abs_diff),
+            "atol": num(self.tolerance if self.atol is None else self.atol),
+            "rtol": float(self.rtol),
+            "passed": bool(self.passed),
+            "note": self.note,
+        }
 
 
 def compare_distances(case: str, name: str, ours, ref) -> list[CheckResult]:
@@ -56,10 +63,14 @@ def compare_distances(case: str, name: str, ours, ref) -> list[CheckResult]:
     (:mod:`biggait.parity.tolerances`)."""
     a, b = np.asarray(ours), np.asarray(ref)
     if a.shape != b.shape or a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        return [CheckResult(case, name, float("inf"), 0.0, False, f"shape {a.shape} != golden {b.shape} (or not square)")]
+        return [
+            CheckResult(case, name, float("inf"), 0.0, False, f"shape {a.shape} != golden {b.shape} (or not square)")
+        ]
     off = ~np.eye(a.shape[-1], dtype=bool)
-    return [compare(case, f"{name} (off-diagonal)", a[..., off], b[..., off], atol=DIST_ATOL, rtol=DIST_RTOL),
-            compare(case, f"{name} (self-distance)", a[..., ~off], b[..., ~off], atol=SELF_DIST_ATOL)]
+    return [
+        compare(case, f"{name} (off-diagonal)", a[..., off], b[..., off], atol=DIST_ATOL, rtol=DIST_RTOL),
+        compare(case, f"{name} (self-distance)", a[..., ~off], b[..., ~off], atol=SELF_DIST_ATOL),
+    ]
 
 
 def compare(case: str, name: str, ours, ref, atol: float, rtol: float = 0.0, note: str = "") -> CheckResult:
@@ -73,8 +84,16 @@ def compare(case: str, name: str, ours, ref, atol: float, rtol: float = 0.0, not
     diff = np.abs(a - b)
     allowed = atol + rtol * np.abs(b)
     bad = ~(diff <= allowed)  # NaN counts as a failure
-    return CheckResult(case, name, float(np.nanmax(diff)) if np.isfinite(diff).any() else float("nan"),
-                       float(np.nanmax(allowed)) if rtol else atol, not bool(bad.any()), note, atol, rtol)
+    return CheckResult(
+        case,
+        name,
+        float(np.nanmax(diff)) if np.isfinite(diff).any() else float("nan"),
+        float(np.nanmax(allowed)) if rtol else atol,
+        not bool(bad.any()),
+        note,
+        atol,
+        rtol,
+    )
 
 
 def compare_zero(case: str, name: str, value, bound, note: str = "analytically zero") -> CheckResult:
@@ -93,6 +112,13 @@ def compare_exact(case: str, name: str, ours, ref, note: str = "") -> CheckResul
     if a.shape != b.shape:
         return CheckResult(case, name, float("inf"), 0.0, False, f"shape {a.shape} != golden {b.shape}")
     same = bool(np.array_equal(a, b))
-    diff = 0.0 if same else (float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
-                             if a.dtype.kind in "biuf" and b.dtype.kind in "biuf" else float("inf"))
+    diff = (
+        0.0
+        if same
+        else (
+            float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+            if a.dtype.kind in "biuf" and b.dtype.kind in "biuf"
+            else float("inf")
+        )
+    )
     return CheckResult(case, name, diff, 0.0, same, note, 0.0, 0.0)

@@ -5,8 +5,8 @@ models, weights and schedules come from the manifest alone (:func:`run_biggergai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from biggait.errors import BigGaitError, DataError
 from biggait.parity import data_checks, eval_checks, model_checks, train_checks
@@ -50,8 +50,10 @@ def report_lines(results: list[CheckResult]) -> list[str]:
     for r in results:
         status = "PASS" if r.passed else "FAIL"
         tol = "exact" if r.tolerance == 0 else f"tol {r.tolerance:.0e}"
-        lines.append(f"{status}  {r.case + ':' + r.name:<{width}}  max|diff| {r.max_abs_diff:.3e}  ({tol})"
-                     f"{'  ' + r.note if r.note else ''}")
+        lines.append(
+            f"{status}  {r.case + ':' + r.name:<{width}}  max|diff| {r.max_abs_diff:.3e}  ({tol})"
+            f"{'  ' + r.note if r.note else ''}"
+        )
     failed = sum(not r.passed for r in results)
     lines.append(f"{len(results) - failed} passed, {failed} failed")
     return lines
@@ -66,8 +68,10 @@ def run_biggergait(golden_dir: Path) -> list[CheckResult]:
     kinds = {"forward": biggergait_forward.check_forward, "train_steps": biggergait_train_checks.check_train_steps}
     for case in manifest["cases"]:
         if case.get("kind") not in kinds:
-            raise DataError(f"{golden_dir / 'manifest.json'}: case {case.get('file')!r}: unknown kind "
-                            f"{case.get('kind')!r} (known: {', '.join(kinds)})")
+            raise DataError(
+                f"{golden_dir / 'manifest.json'}: case {case.get('file')!r}: unknown kind "
+                f"{case.get('kind')!r} (known: {', '.join(kinds)})"
+            )
         if not (golden_dir / case["file"]).is_file():
             raise DataError(f"{golden_dir / case['file']}: listed in the manifest but not found")
     results = biggergait_golden.weights_checks(golden_dir, manifest)

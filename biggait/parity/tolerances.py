@@ -11,7 +11,8 @@ exactly (:func:`biggait.parity.golden.compare_exact`) and need no constant here.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +72,8 @@ def analytic_zero_bound(x: np.ndarray, grad_out: np.ndarray, bn_eps: float = 1e-
         raise ValueError(f"analytic_zero_bound: expected two [N >= 2, C] arrays, got {x.shape} and {g.shape}")
     n = x.shape[0]
     centred = x - x.mean(axis=0)
-    r = 1.0 / np.sqrt((centred ** 2).mean(axis=0) + bn_eps)
-    k = r ** 2 * (centred * g).mean(axis=0)
+    r = 1.0 / np.sqrt((centred**2).mean(axis=0) + bn_eps)
+    k = r**2 * (centred * g).mean(axis=0)
     terms = np.abs(g).sum(axis=0) + n * np.abs(g.mean(axis=0)) + (np.abs(centred) + np.abs(x)).sum(axis=0) * np.abs(k)
     return np.log2(n) * EPS32 * r * terms
 
@@ -89,11 +90,18 @@ def bias_zero_bounds(norms: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
         return lambda module, args, out: inputs.__setitem__(name, args[0].detach())
 
     def bound(name: str):
-        return lambda module, grad_in, grad_out: bounds.__setitem__(name, analytic_zero_bound(
-            inputs[name].cpu().numpy(), grad_out[0].detach().cpu().numpy(), getattr(module, "eps", 1e-5)))
+        return lambda module, grad_in, grad_out: bounds.__setitem__(
+            name,
+            analytic_zero_bound(
+                inputs[name].cpu().numpy(), grad_out[0].detach().cpu().numpy(), getattr(module, "eps", 1e-5)
+            ),
+        )
 
-    handles = [h for name, m in norms.items()
-               for h in (m.register_forward_hook(keep_input(name)), m.register_full_backward_hook(bound(name)))]
+    handles = [
+        h
+        for name, m in norms.items()
+        for h in (m.register_forward_hook(keep_input(name)), m.register_full_backward_hook(bound(name)))
+    ]
     try:
         yield bounds
     finally:

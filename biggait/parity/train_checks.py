@@ -32,21 +32,41 @@ from biggait.models.biggait import build_model
 from biggait.models.losses import triplet_loss
 from biggait.models.weights import load_opengait_state_dict, map_opengait_key, read_weights
 from biggait.parity.golden import CheckResult, compare, compare_exact, compare_zero
-from biggait.parity.tolerances import (FINAL_BUFFER_REL_MAX, FINAL_PARAM_REL_UPDATE, LATER_TERM_RTOL, LATER_TOTAL_RTOL,
-                                       LOSS_ATOL, PRE_BN_BIAS_PARAM_ATOL, STEP1_BUFFER_ATOL, STEP1_GRAD_REL_L2,
-                                       STEP1_HEAD_GRAD_REL_L2, STEP1_LOSS_RTOL, STEP1_OUT_ATOL, STEP1_PARAM_ATOL,
-                                       STEP1_PARAM_REL_UPDATE, bias_zero_bounds)
+from biggait.parity.tolerances import (
+    FINAL_BUFFER_REL_MAX,
+    FINAL_PARAM_REL_UPDATE,
+    LATER_TERM_RTOL,
+    LATER_TOTAL_RTOL,
+    LOSS_ATOL,
+    PRE_BN_BIAS_PARAM_ATOL,
+    STEP1_BUFFER_ATOL,
+    STEP1_GRAD_REL_L2,
+    STEP1_HEAD_GRAD_REL_L2,
+    STEP1_LOSS_RTOL,
+    STEP1_OUT_ATOL,
+    STEP1_PARAM_ATOL,
+    STEP1_PARAM_REL_UPDATE,
+    bias_zero_bounds,
+)
 
 CASE = "train_ccpg_steps.npz"
 ITERATION = 1000  # the golden run's model.iteration at step 1 (mask branch frozen)
 MILESTONES = [2, 4]
 # The two biases with an analytically zero gradient -> the batch-statistics BatchNorm of ours they feed
-PRE_BN_BIASES = {"Denoising_Branch.down_sampling.0.bias": "gre.denoising.proj.1",
-                 "Appearance_Branch.down_sampling.bias": "gre.appearance.bn_out"}
+PRE_BN_BIASES = {
+    "Denoising_Branch.down_sampling.0.bias": "gre.denoising.proj.1",
+    "Appearance_Branch.down_sampling.bias": "gre.appearance.bn_out",
+}
 # loss term of ours -> golden array
-TERMS = {"total": "loss_total", "triplet": "triplet_weighted", "ce": "softmax_weighted",
-         "mask_smoothness": "loss_shape_connect_weighted", "reconstruction": "loss_shape_mse",
-         "denoising_smoothness": "loss_part_connect_weighted", "diversity": "loss_part_diversity_weighted"}
+TERMS = {
+    "total": "loss_total",
+    "triplet": "triplet_weighted",
+    "ce": "softmax_weighted",
+    "mask_smoothness": "loss_shape_connect_weighted",
+    "reconstruction": "loss_shape_mse",
+    "denoising_smoothness": "loss_part_connect_weighted",
+    "diversity": "loss_part_diversity_weighted",
+}
 
 
 @dataclasses.dataclass
@@ -114,8 +134,8 @@ def run_steps(golden: dict, weights: Path, steps: int = 5) -> StepRun:
         ratios = torch.from_numpy(golden["ratios"][k].astype(np.float32))
         labels = torch.from_numpy(golden["labels"][k].astype(np.int64))
         run.lr.append(opt.param_groups[0]["lr"])
-        captured = {}
-        hook = model.gaitbase.register_forward_hook(lambda m, i, o: captured.update(out=o))
+        captured: dict = {}
+        hook = model.gaitbase.register_forward_hook(lambda m, i, o, seen=captured: seen.update(out=o))
         norms = {g: modules[m] for g, m in PRE_BN_BIASES.items()} if k == 0 else {}
         with bias_zero_bounds(norms) as bounds:
             terms, skipped = train_step(model, opt, scaler, frames, ratios, labels, loss_cfg)
@@ -164,8 +184,9 @@ def _step1_checks(golden: dict, run: StepRun) -> list[CheckResult]:
     res = []
     for ours, gname in TERMS.items():
         if ours in run.terms[0]:
-            res.append(compare(CASE, f"step1 {gname}", run.terms[0][ours], golden[gname][0], LOSS_ATOL,
-                               STEP1_LOSS_RTOL))
+            res.append(
+                compare(CASE, f"step1 {gname}", run.terms[0][ours], golden[gname][0], LOSS_ATOL, STEP1_LOSS_RTOL)
+            )
     res.append(compare(CASE, "step1 embed_1", run.embed[0], golden["embed_1"][0], STEP1_OUT_ATOL))
     res.append(compare(CASE, "step1 logits", run.logits[0], golden["logits"][0], STEP1_OUT_ATOL))
     res.append(compare_exact(CASE, "step1 triplet_loss_num", run.triplet_num[0], golden["triplet_loss_num"][0]))
@@ -185,8 +206,15 @@ def _step1_checks(golden: dict, run: StepRun) -> list[CheckResult]:
                 res.append(compare(CASE, f"step1 buffer {name}", ours_s, ref, STEP1_BUFFER_ATOL))
         elif kind == "grad":
             if name in PRE_BN_BIASES:  # rounding noise, ours and the golden's alike: bounded at its scale
-                res.append(compare_zero(CASE, f"step1 grad {name}", ours_s, run.zero_bounds[name],
-                                        f"analytically zero (golden |g| {np.abs(ref).max():.1e})"))
+                res.append(
+                    compare_zero(
+                        CASE,
+                        f"step1 grad {name}",
+                        ours_s,
+                        run.zero_bounds[name],
+                        f"analytically zero (golden |g| {np.abs(ref).max():.1e})",
+                    )
+                )
             elif name.startswith(head):
                 worst_head = max(worst_head, _rel_l2(ours_s, ref))
             else:
@@ -197,20 +225,31 @@ def _step1_checks(golden: dict, run: StepRun) -> list[CheckResult]:
             if upd > 0:
                 worst_param = max(worst_param, float(np.linalg.norm(ours_s.astype(np.float64) - ref) / upd))
             res.append(compare(CASE, f"step1 param {name}", ours_s, ref, STEP1_PARAM_ATOL))
-    res.append(_ratio_check("step1 grad head rel-L2 (max over tensors)", worst_head, STEP1_HEAD_GRAD_REL_L2,
-                            "FCs, BNNecks"))
+    res.append(
+        _ratio_check("step1 grad head rel-L2 (max over tensors)", worst_head, STEP1_HEAD_GRAD_REL_L2, "FCs, BNNecks")
+    )
     res.append(_ratio_check("step1 grad rel-L2 (max over tensors)", worst_grad, STEP1_GRAD_REL_L2, "trunk, stems, GRE"))
     res.append(_ratio_check("step1 param rel-to-update L2 (max)", worst_param, STEP1_PARAM_REL_UPDATE, ""))
     return res
 
 
 def _optimiser_checks(golden: dict, run: StepRun) -> list[CheckResult]:
-    res = [compare_exact(CASE, "lr", np.array(run.lr), golden["lr"][:len(run.lr)]),
-           compare_exact(CASE, "lr_after", np.array(run.lr_after), golden["lr_after"][:len(run.lr)])]
+    res = [
+        compare_exact(CASE, "lr", np.array(run.lr), golden["lr"][: len(run.lr)]),
+        compare_exact(CASE, "lr_after", np.array(run.lr_after), golden["lr_after"][: len(run.lr)]),
+    ]
     for snap, prefix in ((run.step1, "step1"), (run.final, "final")):
         for b in PRE_BN_BIASES:
-            res.append(compare(CASE, f"{prefix} param {b}", snap[f"param.{b}"], golden[f"{prefix}.param.{b}"],
-                               PRE_BN_BIAS_PARAM_ATOL, note="momentum, weight decay, schedule"))
+            res.append(
+                compare(
+                    CASE,
+                    f"{prefix} param {b}",
+                    snap[f"param.{b}"],
+                    golden[f"{prefix}.param.{b}"],
+                    PRE_BN_BIAS_PARAM_ATOL,
+                    note="momentum, weight decay, schedule",
+                )
+            )
     for key, ours in run.final.items():
         kind, name = key.split(".", 1)
         if kind == "param" and name.startswith("Mask_Branch."):
@@ -223,12 +262,23 @@ def _optimiser_checks(golden: dict, run: StepRun) -> list[CheckResult]:
 def _later_checks(golden: dict, run: StepRun) -> list[CheckResult]:
     res = []
     for k in range(1, len(run.terms)):
-        res.append(compare(CASE, f"step{k + 1} loss_total", run.terms[k]["total"], golden["loss_total"][k], 0.0,
-                           LATER_TOTAL_RTOL[k - 1]))
+        res.append(
+            compare(
+                CASE,
+                f"step{k + 1} loss_total",
+                run.terms[k]["total"],
+                golden["loss_total"][k],
+                0.0,
+                LATER_TOTAL_RTOL[k - 1],
+            )
+        )
         for ours, gname in TERMS.items():
             if ours != "total" and ours in run.terms[k]:
-                res.append(compare(CASE, f"step{k + 1} {gname}", run.terms[k][ours], golden[gname][k], 0.0,
-                                   LATER_TERM_RTOL[k - 1]))
+                res.append(
+                    compare(
+                        CASE, f"step{k + 1} {gname}", run.terms[k][ours], golden[gname][k], 0.0, LATER_TERM_RTOL[k - 1]
+                    )
+                )
     if len(run.terms) < 5:
         return res
     worst_param, worst_buf = 0.0, 0.0
@@ -245,8 +295,9 @@ def _later_checks(golden: dict, run: StepRun) -> list[CheckResult]:
                 worst_param = max(worst_param, float(np.linalg.norm(ours_s - ref) / upd))
         else:
             worst_buf = max(worst_buf, float(np.max(np.abs(ours_s - ref)) / max(np.max(np.abs(ref)), 1e-30)))
-    res.append(_ratio_check("final param rel-to-update L2 (max)", worst_param, FINAL_PARAM_REL_UPDATE,
-                            "gross errors only"))
+    res.append(
+        _ratio_check("final param rel-to-update L2 (max)", worst_param, FINAL_PARAM_REL_UPDATE, "gross errors only")
+    )
     res.append(_ratio_check("final buffer rel-to-max (max)", worst_buf, FINAL_BUFFER_REL_MAX, "gross errors only"))
     return res
 

@@ -31,13 +31,15 @@ class Source:
     partition: Path
 
     @classmethod
-    def parse(cls, text: str) -> "Source":
+    def parse(cls, text: str) -> Source:
         """``DATASET=ROOT:PARTITION`` (the ``--data`` argument)."""
         name, sep, rest = text.partition("=")
         root, sep2, part = rest.rpartition(":")
         if not sep or not sep2 or not name or not root or not part:
-            raise DataError(f"--data {text!r}: expected DATASET=ROOT:PARTITION, e.g. ccpg=results/data/synthgait/ccpg:"
-                            f"results/data/synthgait/ccpg.json")
+            raise DataError(
+                f"--data {text!r}: expected DATASET=ROOT:PARTITION, e.g. ccpg=results/data/synthgait/ccpg:"
+                f"results/data/synthgait/ccpg.json"
+            )
         return cls(name, Path(root), Path(part))
 
 
@@ -72,20 +74,25 @@ def load_frames(sources: list[Source], image_hw: tuple[int, int], progress: bool
             bar.update(1)
     bar.close()
     if not frames:
-        raise DataError("pretraining: the training splits of " + ", ".join(str(s.root) for s in sources)
-                        + " hold no sequences")
+        raise DataError(
+            "pretraining: the training splits of " + ", ".join(str(s.root) for s in sources) + " hold no sequences"
+        )
     return FrameSet(torch.cat(frames), torch.cat(seqs))
 
 
 def cache_key(sources: list[Source], image_hw: tuple[int, int]) -> str:
     """What a frames cache was made from: the sources (and their partitions' mtimes) and the canvas."""
-    parts = [f"{s.dataset}={Path(s.root).resolve()}:{Path(s.partition).resolve()}@"
-             f"{Path(s.partition).stat().st_mtime_ns if Path(s.partition).exists() else 0}" for s in sources]
+    parts = [
+        f"{s.dataset}={Path(s.root).resolve()}:{Path(s.partition).resolve()}@"
+        f"{Path(s.partition).stat().st_mtime_ns if Path(s.partition).exists() else 0}"
+        for s in sources
+    ]
     return ";".join(parts) + f"|{image_hw[0]}x{image_hw[1]}"
 
 
-def cached_frames(sources: list[Source], image_hw: tuple[int, int], cache: Path | None,
-                  progress: bool = True) -> FrameSet:
+def cached_frames(
+    sources: list[Source], image_hw: tuple[int, int], cache: Path | None, progress: bool = True
+) -> FrameSet:
     """:func:`load_frames`, through ``cache`` (an npz written once and shared by every pretraining of
     the same sources and canvas); a cache made from other sources is rebuilt, never used."""
     key = cache_key(sources, image_hw)

@@ -81,59 +81,103 @@ def provenance_path(out: Path) -> Path:
     return out.with_name(out.name + ".json")
 
 
-def _save_state(path: Path, model: MAE, opt: torch.optim.Optimizer, step: int, gen: torch.Generator,
-                cfg: PretrainConfig, curve: list, elapsed: float) -> None:
+def _save_state(
+    path: Path,
+    model: MAE,
+    opt: torch.optim.Optimizer,
+    step: int,
+    gen: torch.Generator,
+    cfg: PretrainConfig,
+    curve: list,
+    elapsed: float,
+) -> None:
     with atomic_path(path) as tmp:
-        torch.save({"config": dataclasses.asdict(cfg), "step": step, "model": model.state_dict(),
-                    "optimizer": opt.state_dict(), "generator": gen.get_state(), "curve": curve,
-                    "elapsed": elapsed}, tmp)
+        torch.save(
+            {
+                "config": dataclasses.asdict(cfg),
+                "step": step,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(),
+                "curve": curve,
+                "elapsed": elapsed,
+            },
+            tmp,
+        )
 
 
 def _load_state(path: Path, cfg: PretrainConfig) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable state is one clear line
-        raise CheckpointError(f"{path}: unreadable pretraining state ({str(exc).splitlines()[0][:120]}); "
-                              "delete it to start over") from None
+        raise CheckpointError(
+            f"{path}: unreadable pretraining state ({str(exc).splitlines()[0][:120]}); delete it to start over"
+        ) from None
     saved = state.get("config", {})
     mine = dataclasses.asdict(cfg)
     saved = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
     diff = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in mine.items() if saved.get(k) != v and k != "steps"]
     if diff:
-        raise CheckpointError(f"{path}: a pretraining with other settings ({'; '.join(diff)}); "
-                              "delete it or use the same settings")
+        raise CheckpointError(
+            f"{path}: a pretraining with other settings ({'; '.join(diff)}); delete it or use the same settings"
+        )
     return state
 
 
-def _write_outputs(out: Path, model: MAE, cfg: PretrainConfig, frames: FrameSet, sources: list[Source],
-                   curve: list, elapsed: float) -> None:
+def _write_outputs(
+    out: Path, model: MAE, cfg: PretrainConfig, frames: FrameSet, sources: list[Source], curve: list, elapsed: float
+) -> None:
     """The Meta-layout weights file and its provenance JSON (each written atomically)."""
     with atomic_path(out) as tmp:
         torch.save(model.meta_state_dict(), tmp)
-    write_json_atomic(provenance_path(out), {
-        "weights": out.name,
-        "what": f"tiny {cfg.variant}-shaped ViT pretrained on SynthGait frames; a stand-in, not DINOv2",
-        "objective": cfg.objective,
-        "labels_used": "none (RGB frames only: no silhouettes, masks or identities)",
-        "config": dataclasses.asdict(cfg),
-        "data": [{"dataset": s.dataset, "root": str(s.root), "partition": str(s.partition), "split": "train"}
-                 for s in sources],
-        "frames": len(frames), "sequences": int(frames.sequence.max()) + 1,
-        "train_seconds": round(elapsed, 1), "threads": torch.get_num_threads(),
-        "loss_curve": curve, "git_commit": git_commit(), "versions": package_versions(),
-    })
+    write_json_atomic(
+        provenance_path(out),
+        {
+            "weights": out.name,
+            "what": f"tiny {cfg.variant}-shaped ViT pretrained on SynthGait frames; a stand-in, not DINOv2",
+            "objective": cfg.objective,
+            "labels_used": "none (RGB frames only: no silhouettes, masks or identities)",
+            "config": dataclasses.asdict(cfg),
+            "data": [
+                {"dataset": s.dataset, "root": str(s.root), "partition": str(s.partition), "split": "train"}
+                for s in sources
+            ],
+            "frames": len(frames),
+            "sequences": int(frames.sequence.max()) + 1,
+            "train_seconds": round(elapsed, 1),
+            "threads": torch.get_num_threads(),
+            "loss_curve": curve,
+            "git_commit": git_commit(),
+            "versions": package_versions(),
+        },
+    )
 
 
-def pretrain(cfg: PretrainConfig, frames: FrameSet, sources: list[Source], out: Path, *, save_every: int = 250,
-             progress: bool = True, stop_after: int | None = None) -> bool:
+def pretrain(
+    cfg: PretrainConfig,
+    frames: FrameSet,
+    sources: list[Source],
+    out: Path,
+    *,
+    save_every: int = 250,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> bool:
     """Train, resuming from ``<out>.state.pt`` when present; write ``out`` and its provenance at the end.
 
     Returns True when the run finished (False when stopped early by ``stop_after`` steps).
     """
     cfg.check()
     torch.manual_seed(cfg.seed)
-    model = MAE(cfg.variant, cfg.image_hw, cfg.patch, mask_ratio=cfg.mask_ratio, decoder_depth=cfg.decoder_depth,
-                target=cfg.target, encoder_pos=cfg.encoder_pos)
+    model = MAE(
+        cfg.variant,
+        cfg.image_hw,
+        cfg.patch,
+        mask_ratio=cfg.mask_ratio,
+        decoder_depth=cfg.decoder_depth,
+        target=cfg.target,
+        encoder_pos=cfg.encoder_pos,
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(cfg.seed)

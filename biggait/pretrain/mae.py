@@ -45,7 +45,7 @@ TARGETS = ("pixels", "grey")  # what the MAE decoder predicts: normalised RGB pa
 def hue_rotation(angle: Tensor) -> Tensor:
     """``[B]`` angles (radians) -> ``[B, 3, 3]`` rotations of RGB about the grey axis (1, 1, 1)/sqrt(3)
     (Rodrigues): a hue shift that keeps every pixel's grey level."""
-    k = torch.full((3,), 3 ** -0.5)
+    k = torch.full((3,), 3**-0.5)
     kx = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
     c, s = angle.cos()[:, None, None], angle.sin()[:, None, None]
     return c * torch.eye(3) + s * kx + (1 - c) * torch.outer(k, k)
@@ -87,9 +87,17 @@ def augment(x: Tensor, gen: torch.Generator, colour: str = "jitter") -> Tensor:
 class MAE(nn.Module):
     """Encoder (the upstream ViT) + decoder; :meth:`loss` is the training objective."""
 
-    def __init__(self, variant: str, image_hw: tuple[int, int], patch: int, mask_ratio: float = 0.75,
-                 decoder_depth: int = 2, layerscale_init: float = 0.1, target: str = "pixels",
-                 encoder_pos: bool = True) -> None:
+    def __init__(
+        self,
+        variant: str,
+        image_hw: tuple[int, int],
+        patch: int,
+        mask_ratio: float = 0.75,
+        decoder_depth: int = 2,
+        layerscale_init: float = 0.1,
+        target: str = "pixels",
+        encoder_pos: bool = True,
+    ) -> None:
         super().__init__()
         if not 0.0 < mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
@@ -100,7 +108,7 @@ class MAE(nn.Module):
         self.vit.pos_embed.requires_grad_(False)  # replaced by the square grid below
         self.grid = (image_hw[0] // patch, image_hw[1] // patch)
         self.patch, self.mask_ratio = patch, mask_ratio
-        dim, heads = self.vit.embed_dim, self.vit.blocks[0].attn.num_heads
+        dim = self.vit.embed_dim
         side = max(self.grid)
         self.pos_square = nn.Parameter(torch.empty(1, side * side, dim))
         nn.init.trunc_normal_(self.pos_square, std=0.02)

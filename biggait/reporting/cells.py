@@ -12,8 +12,7 @@ import pandas as pd
 from biggait.errors import DataError
 from biggait.evaluation.metrics_files import read_text_csv
 
-PAPER_COLUMNS = ("table", "role", "train", "test", "method", "condition", "metric", "value",
-                 "confidence", "provenance")
+PAPER_COLUMNS = ("table", "role", "train", "test", "method", "condition", "metric", "value", "confidence", "provenance")
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,12 @@ def read_paper_csv(path: str | Path) -> dict[tuple[str, str, str, str, str, str]
         i = int(bad.to_numpy().argmax())
         raise DataError(f"{path}:{i + 2}: value: expected a number, got {df['value'].iloc[i]!r}")
     df["value"] = df["value"].map(float)  # Python's float(): the exact double of the written text
-    return {(r.table, r.train, r.test, r.method, r.condition, r.metric):
-            PaperValue(r.value, r.role, r.confidence, r.provenance)
-            for r in df.itertuples(index=False)}
+    return {
+        (r.table, r.train, r.test, r.method, r.condition, r.metric): PaperValue(
+            r.value, r.role, r.confidence, r.provenance
+        )
+        for r in df.itertuples(index=False)
+    }
 
 
 @dataclass

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from biggait.errors import ConfigError
 from biggait.evaluation.results import MetricRow
-from biggait.reporting.specs import TABLES
 from biggait.reporting.cells import read_paper_csv
+from biggait.reporting.specs import TABLES
 from biggait.reporting.tables import build_accuracy_table
 
 
@@ -82,13 +82,14 @@ class Deviation:
     def line(self) -> str:
         if math.isnan(self.got):
             return f"MISSING  {self.what}: expected {self.expected:.4g}, not found in the results"
-        return (f"DEVIATES {self.what}: expected {self.expected:.4g}, got {self.got:.4g} "
-                f"(diff {self.got - self.expected:+.4g}, tolerance {self.tolerance:g})")
+        return (
+            f"DEVIATES {self.what}: expected {self.expected:.4g}, got {self.got:.4g} "
+            f"(diff {self.got - self.expected:+.4g}, tolerance {self.tolerance:g})"
+        )
 
 
 def _describe(r: MetricRow) -> str:
-    return (f"{r.experiment}/seed{r.seed} {r.train_dataset}->{r.test_dataset} {r.protocol} "
-            f"{r.condition} {r.metric}")
+    return f"{r.experiment}/seed{r.seed} {r.train_dataset}->{r.test_dataset} {r.protocol} {r.condition} {r.metric}"
 
 
 @dataclass
@@ -108,8 +109,9 @@ def _same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or (not math.isnan(a) and not math.isnan(b) and f"{a:.6f}" == f"{b:.6f}")
 
 
-def compare_baseline(results: list[MetricRow], baseline: list[MetricRow], tol: Tolerances,
-                     per_number: dict | None = None) -> BaselineReport:
+def compare_baseline(
+    results: list[MetricRow], baseline: list[MetricRow], tol: Tolerances, per_number: dict | None = None
+) -> BaselineReport:
     """Compare ``results`` with ``baseline`` (a missing number always counts as a deviation).
 
     Without ``per_number`` every number is checked against the baseline's value within ``tol``.
@@ -147,8 +149,9 @@ def compare_baseline(results: list[MetricRow], baseline: list[MetricRow], tol: T
     return report
 
 
-def compare_paper(results: list[MetricRow], paper_csv: str | Path, tol: Tolerances,
-                  seeds: list[int] | None = None) -> tuple[list[Deviation], list[str], int]:
+def compare_paper(
+    results: list[MetricRow], paper_csv: str | Path, tol: Tolerances, seeds: list[int] | None = None
+) -> tuple[list[Deviation], list[str], int]:
     """Compare ours with the paper's values: (deviations, 'not run' lines, number compared)."""
     paper = read_paper_csv(paper_csv)
     deviations, not_run, compared = [], [], 0

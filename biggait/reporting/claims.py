@@ -35,18 +35,18 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from biggait import paths
 from biggait.errors import DataError
-from biggait.evaluation.bootstrap import Interval, PERCENTILE, identity_bootstrap, resample_weights
+from biggait.evaluation.bootstrap import PERCENTILE, Interval, identity_bootstrap, resample_weights
 from biggait.evaluation.identity_hits import IdentityHits
 from biggait.evaluation.metrics_files import read_metrics_csv
-from biggait.reporting.claims_config import Claim, CellRef
+from biggait.reporting.claims_config import CellRef, Claim
 
 VALUE_TOLERANCE = 1e-3  # identity hits must give metrics.csv's number (6 decimals there)
 HOLDS, REFUTED, INCONCLUSIVE, NOT_RUN = "holds", "refuted", "inconclusive", "not run"
@@ -70,8 +70,9 @@ class Side:
     def statistic(self, weights: np.ndarray) -> np.ndarray:
         """``[n_seeds, B]``: each seed's number under identity weights ``[B, n_ids]``."""
         c = self.cell
-        return np.stack([np.mean([h.statistic(c.protocol, cond, weights) for cond in c.conditions], axis=0)
-                         for h in self.hits])
+        return np.stack(
+            [np.mean([h.statistic(c.protocol, cond, weights) for cond in c.conditions], axis=0) for h in self.hits]
+        )
 
 
 @dataclass
@@ -99,8 +100,9 @@ class EvaluationIndex:
     evaluation left by an earlier run never counts) or every ``metrics.csv`` below a results folder.
     """
 
-    def __init__(self, results: str | Path, metrics_files: Iterable[str | Path] | None = None,
-                 seeds: Iterable[int] | None = None) -> None:
+    def __init__(
+        self, results: str | Path, metrics_files: Iterable[str | Path] | None = None, seeds: Iterable[int] | None = None
+    ) -> None:
         self.results = Path(results)
         if metrics_files is None:
             root = Path(paths.eval_root(str(self.results)))
@@ -120,8 +122,10 @@ class EvaluationIndex:
                 self.files.setdefault((exp, test), {})[seed] = Path(f)
         if not self.files:
             seeds_note = f" of seeds {', '.join(map(str, sorted(want)))}" if want is not None else ""
-            raise DataError(f"{self.where}: no evaluation{seeds_note} found (expected <experiment>/seed<k>/<test>/"
-                            f"{paths.METRICS_CSV}, written by biggait evaluate)")
+            raise DataError(
+                f"{self.where}: no evaluation{seeds_note} found (expected <experiment>/seed<k>/<test>/"
+                f"{paths.METRICS_CSV}, written by biggait evaluate)"
+            )
 
     def side(self, cell: CellRef) -> Side:
         """Read one cell's evaluations (every seed found); ``problem`` says why it cannot be scored."""
@@ -132,16 +136,20 @@ class EvaluationIndex:
             return side
         for seed in sorted(found):
             metrics = found[seed]
-            rows = {r.condition: r.value for r in read_metrics_csv(metrics, cell.experiment, seed)
-                    if r.protocol == cell.protocol and r.metric == cell.metric}
+            rows = {
+                r.condition: r.value
+                for r in read_metrics_csv(metrics, cell.experiment, seed)
+                if r.protocol == cell.protocol and r.metric == cell.metric
+            }
             absent = [c for c in cell.conditions if not math.isfinite(rows.get(c, math.nan))]
             if absent:
                 side.problem = f"{metrics}: no {cell.metric} number for condition {absent[0]}"
                 return side
             hits_file = metrics.parent / paths.IDENTITY_HITS
             if not hits_file.is_file():
-                side.problem = (f"{hits_file} missing (evaluated before identity hits were written; "
-                                f"re-run biggait evaluate)")
+                side.problem = (
+                    f"{hits_file} missing (evaluated before identity hits were written; re-run biggait evaluate)"
+                )
                 return side
             hits = IdentityHits.load(hits_file)
             for c in cell.conditions:
@@ -164,16 +172,17 @@ def _seed_means(stat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.take_along_axis(stat.T, draws, axis=1).mean(axis=1)
 
 
-def effect_interval(a: Side, b: Side, *, paired: bool, resamples: int, rng: np.random.Generator,
-                    level: float = 0.95) -> Interval:
+def effect_interval(
+    a: Side, b: Side, *, paired: bool, resamples: int, rng: np.random.Generator, level: float = 0.95
+) -> Interval:
     """Interval of ``A - B`` over identity (shared when ``paired``) and seed resamples, with its method."""
     n_a, n_b = len(a.hits[0].identities), len(b.hits[0].identities)
     if len(a.hits) == 1 and len(b.hits) == 1:  # no seed level: scipy's identity bootstrap
         if paired:  # one sample of identities reweights both sides
-            return identity_bootstrap(lambda w: a.statistic(w)[0] - b.statistic(w)[0], (n_a,), resamples, rng,
-                                      level)
-        return identity_bootstrap(lambda wa, wb: a.statistic(wa)[0] - b.statistic(wb)[0], (n_a, n_b), resamples,
-                                  rng, level)
+            return identity_bootstrap(lambda w: a.statistic(w)[0] - b.statistic(w)[0], (n_a,), resamples, rng, level)
+        return identity_bootstrap(
+            lambda wa, wb: a.statistic(wa)[0] - b.statistic(wb)[0], (n_a, n_b), resamples, rng, level
+        )
     w_a = resample_weights(n_a, resamples, rng)  # [B, n_ids]
     w_b = w_a if paired else resample_weights(n_b, resamples, rng)
     diff = _seed_means(a.statistic(w_a), rng) - _seed_means(b.statistic(w_b), rng)
@@ -181,13 +190,15 @@ def effect_interval(a: Side, b: Side, *, paired: bool, resamples: int, rng: np.r
     if diff.size == 0:
         return Interval(math.nan, math.nan, "")
     from scipy import stats  # here, not at import: scipy.stats costs ~1 s CPU (see evaluation.bootstrap)
+
     alpha = (1.0 - level) / 2.0
     low, high = stats.quantile(diff, np.array([alpha, 1.0 - alpha]))
     return Interval(float(low), float(high), PERCENTILE)
 
 
-def bootstrap_effect(a: Side, b: Side, *, paired: bool, resamples: int, rng: np.random.Generator,
-                     level: float = 0.95) -> tuple[float, float]:
+def bootstrap_effect(
+    a: Side, b: Side, *, paired: bool, resamples: int, rng: np.random.Generator, level: float = 0.95
+) -> tuple[float, float]:
     """``(low, high)`` of :func:`effect_interval`."""
     ci = effect_interval(a, b, paired=paired, resamples=resamples, rng=rng, level=level)
     return ci.low, ci.high
@@ -207,8 +218,9 @@ def verdict(claim: Claim, low: float, high: float) -> tuple[str, str]:
     return INCONCLUSIVE, "the interval includes no difference"
 
 
-def evaluate_claim(claim: Claim, index: EvaluationIndex, *, resamples: int = 2000, seed: int = 0,
-               level: float = 0.95) -> Outcome:
+def evaluate_claim(
+    claim: Claim, index: EvaluationIndex, *, resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> Outcome:
     """Evaluate one claim (never raises for a missing side: the outcome reads ``not run``)."""
     a, b = index.side(claim.a), index.side(claim.b)
     out = Outcome(claim, NOT_RUN, seeds_a=tuple(a.seeds), seeds_b=tuple(b.seeds))
@@ -225,7 +237,8 @@ def evaluate_claim(claim: Claim, index: EvaluationIndex, *, resamples: int = 200
     out.value_a, out.value_b = float(np.mean(a.values)), float(np.mean(b.values))
     out.effect = out.value_a - out.value_b
     rng = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
-    out.ci_low, out.ci_high, out.ci_method = effect_interval(a, b, paired=paired, resamples=resamples, rng=rng,
-                                                             level=level)
+    out.ci_low, out.ci_high, out.ci_method = effect_interval(
+        a, b, paired=paired, resamples=resamples, rng=rng, level=level
+    )
     out.verdict, out.reason = verdict(claim, out.ci_low, out.ci_high)
     return out

@@ -24,7 +24,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from biggait.datasets import SCORES, Column
 from biggait.errors import ConfigError
 from biggait.io import read_yaml
@@ -61,8 +60,11 @@ class CellRef:
         """Short text for the reports: ``BigGait (ccpg, CCPG->SUSTech1K) Overall``."""
         from biggait.datasets import DATASET_LABELS as L
 
-        direction = L.get(self.test, self.test) if self.train == self.test else \
-            f"{L.get(self.train, self.train)}->{L.get(self.test, self.test)}"
+        direction = (
+            L.get(self.test, self.test)
+            if self.train == self.test
+            else f"{L.get(self.train, self.train)}->{L.get(self.test, self.test)}"
+        )
         return f"{self.method} [{self.table}, {direction}] {self.column}"
 
 
@@ -108,12 +110,18 @@ def _resolve_cell(raw: object, where: str, key: str) -> CellRef:
         raise _err(where, key, "give exactly one of experiment or method")
     by = "experiment" if "experiment" in raw else "method"
     name = _text(raw, by, f"{where}: {key}")
-    rows: list[Row] = [r for r in spec.rows if getattr(r, by) == name
-                       and all(raw.get(k) in (None, getattr(r, k)) for k in ("train", "test"))]
+    rows: list[Row] = [
+        r
+        for r in spec.rows
+        if getattr(r, by) == name and all(raw.get(k) in (None, getattr(r, k)) for k in ("train", "test"))
+    ]
     if not rows:
         choices = sorted({getattr(r, by) for r in spec.rows})
-        raise _err(where, f"{key}.{by}", f"{name!r} is not a row of table {table} "
-                                         f"(with the train/test given); rows: {', '.join(choices)}")
+        raise _err(
+            where,
+            f"{key}.{by}",
+            f"{name!r} is not a row of table {table} (with the train/test given); rows: {', '.join(choices)}",
+        )
     if len(rows) > 1:
         tests = ", ".join(f"{r.train}->{r.test}" for r in rows)
         raise _err(where, key, f"{name!r} has several rows in table {table} ({tests}): give train and/or test")
@@ -126,10 +134,22 @@ def _resolve_cell(raw: object, where: str, key: str) -> CellRef:
         match = [c for c in cols if c.label == column]
         if not match:
             allowed = [c.label for c in cols] + ([MEAN] if spec.mean_column else [])
-            raise _err(where, f"{key}.column", f"{column!r} is not a column of table {table} for test "
-                                               f"{row.test} (expected one of: {', '.join(allowed)})")
-    return CellRef(table, row.method, row.experiment, row.train, row.test, column,
-                   tuple(c.condition for c in match), tuple(c.label for c in match))
+            raise _err(
+                where,
+                f"{key}.column",
+                f"{column!r} is not a column of table {table} for test "
+                f"{row.test} (expected one of: {', '.join(allowed)})",
+            )
+    return CellRef(
+        table,
+        row.method,
+        row.experiment,
+        row.train,
+        row.test,
+        column,
+        tuple(c.condition for c in match),
+        tuple(c.label for c in match),
+    )
 
 
 def parse_claim(raw: object, index: int, source: str) -> Claim:
@@ -152,8 +172,12 @@ def parse_claim(raw: object, index: int, source: str) -> Claim:
     if direction not in (">", "<"):
         raise _err(where, "direction", f"expected '>' (A > B) or '<' (A < B), got {direction!r}")
     min_effect = raw.get("min_effect", 0.0)
-    if isinstance(min_effect, bool) or not isinstance(min_effect, (int, float)) or not math.isfinite(min_effect) \
-            or min_effect < 0:
+    if (
+        isinstance(min_effect, bool)
+        or not isinstance(min_effect, (int, float))
+        or not math.isfinite(min_effect)
+        or min_effect < 0
+    ):
         raise _err(where, "min_effect", f"expected a number of points >= 0, got {min_effect!r}")
     a, b = _resolve_cell(raw["a"], where, "a"), _resolve_cell(raw["b"], where, "b")
     if a == b:

@@ -1,12 +1,12 @@
 """The reporting commands: ``biggait tables``, ``biggait figures``, ``biggait check-metrics``, ``biggait claims``.
 
-    biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out DIR
-                   [--efficiency FILE ... | --efficiency-dir DIR] [--train-benchmarks FILE ... | --benchmarks-dir DIR]
-                   [--eval-benchmark FILE MODEL ...]...
-    biggait figures KIND ...          (pad-resize, maps, bars, heatmap, views, curves, cmc, embeddings)
-    biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
-    biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
-    biggait upstream-report --metrics FILE ... --random-probe JSON --pretrained-probe JSON --out DIR
+biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out DIR
+               [--efficiency FILE ... | --efficiency-dir DIR] [--train-benchmarks FILE ... | --benchmarks-dir DIR]
+               [--eval-benchmark FILE MODEL ...]...
+biggait figures KIND ...          (pad-resize, maps, bars, heatmap, views, curves, cmc, embeddings)
+biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
+biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
+biggait upstream-report --metrics FILE ... --random-probe JSON --pretrained-probe JSON --out DIR
 """
 
 from __future__ import annotations
@@ -27,38 +27,66 @@ STEM = OutputStem("figure")  # <out>.png and <out>.pdf
 
 # ---- biggait tables ------------------------------------------------------------------------------------
 
+
 def add_tables_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait tables``."""
-    p.add_argument("tables", nargs="*", metavar="TABLE",
-                   help=f"tables to build (default: all): {', '.join(TABLES)}")
+    p.add_argument("tables", nargs="*", metavar="TABLE", help=f"tables to build (default: all): {', '.join(TABLES)}")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--metrics", type=InputFile("metrics", "csv"), nargs="*", metavar="FILE",
-                     help="exactly these <experiment>/seed<k>/<test>/metrics.csv files (the workflow's inputs)")
-    src.add_argument("--results", type=InputPath("results folder or metrics CSV", "csv", results=True),
-                     help="results folder holding eval/<exp>/seed<k>/<test>/metrics.csv, an eval folder, "
-                          "or a gathered metrics CSV (every metrics file found is used)")
+    src.add_argument(
+        "--metrics",
+        type=InputFile("metrics", "csv"),
+        nargs="*",
+        metavar="FILE",
+        help="exactly these <experiment>/seed<k>/<test>/metrics.csv files (the workflow's inputs)",
+    )
+    src.add_argument(
+        "--results",
+        type=InputPath("results folder or metrics CSV", "csv", results=True),
+        help="results folder holding eval/<exp>/seed<k>/<test>/metrics.csv, an eval folder, "
+        "or a gathered metrics CSV (every metrics file found is used)",
+    )
     eff = p.add_mutually_exclusive_group()
-    eff.add_argument("--efficiency", type=InputFile("efficiency", "json"), nargs="*", metavar="FILE",
-                     help="exactly these <experiment>.json efficiency results")
-    eff.add_argument("--efficiency-dir", type=InputDir("efficiency folder"),
-                     help="folder of <experiment>.json efficiency results")
+    eff.add_argument(
+        "--efficiency",
+        type=InputFile("efficiency", "json"),
+        nargs="*",
+        metavar="FILE",
+        help="exactly these <experiment>.json efficiency results",
+    )
+    eff.add_argument(
+        "--efficiency-dir", type=InputDir("efficiency folder"), help="folder of <experiment>.json efficiency results"
+    )
     cost = p.add_mutually_exclusive_group()
-    cost.add_argument("--train-benchmarks", type=InputFile("benchmark", "tsv"), nargs="*", metavar="FILE",
-                      help="efficiency table: exactly these training benchmark files <experiment>_seed<k>.tsv "
-                           "(wall time and peak memory per training; the workflow's inputs)")
-    cost.add_argument("--benchmarks-dir", type=InputDir("benchmarks folder"),
-                      help="efficiency table: Snakemake's benchmarks folder (<results>/benchmarks); its "
-                           "train/<experiment>_seed<k>.tsv and per-model evaluate/<experiment>_seed<k>_<train "
-                           "set>.tsv files of the table's rows and --seeds are used")
-    p.add_argument("--eval-benchmark", nargs="+", action="append", metavar=("FILE", "MODEL"),
-                   help="efficiency table: an evaluation job's benchmark file and the models it evaluated "
-                        "(<experiment>_seed<k> ...); each model counts the job's time divided by their number "
-                        "(repeat per job; the workflow's inputs)")
+    cost.add_argument(
+        "--train-benchmarks",
+        type=InputFile("benchmark", "tsv"),
+        nargs="*",
+        metavar="FILE",
+        help="efficiency table: exactly these training benchmark files <experiment>_seed<k>.tsv "
+        "(wall time and peak memory per training; the workflow's inputs)",
+    )
+    cost.add_argument(
+        "--benchmarks-dir",
+        type=InputDir("benchmarks folder"),
+        help="efficiency table: Snakemake's benchmarks folder (<results>/benchmarks); its "
+        "train/<experiment>_seed<k>.tsv and per-model evaluate/<experiment>_seed<k>_<train "
+        "set>.tsv files of the table's rows and --seeds are used",
+    )
+    p.add_argument(
+        "--eval-benchmark",
+        nargs="+",
+        action="append",
+        metavar=("FILE", "MODEL"),
+        help="efficiency table: an evaluation job's benchmark file and the models it evaluated "
+        "(<experiment>_seed<k> ...); each model counts the job's time divided by their number "
+        "(repeat per job; the workflow's inputs)",
+    )
     p.add_argument("--paper", required=True, type=InputFile("paper numbers", "csv"), help="paper_reported.csv")
     p.add_argument("--out", required=True, type=OutputDir("output"), help="output folder (results/tables)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to average (default: all found)")
-    p.add_argument("--scale", choices=("demo", "paper"), default="paper",
-                   help="demo adds a note that the numbers are synthetic")
+    p.add_argument(
+        "--scale", choices=("demo", "paper"), default="paper", help="demo adds a note that the numbers are synthetic"
+    )
     p.add_argument("--allow-missing", action="store_true", help="build tables with missing evaluations")
 
 
@@ -67,26 +95,42 @@ def run_tables(args: argparse.Namespace) -> int:
     from biggait.reporting.tables import TableInputs, build_tables
 
     if args.eval_benchmark and args.benchmarks_dir:
-        raise ConfigError("tables: --eval-benchmark and --benchmarks-dir exclude each other (give the files, or the folder)")
+        raise ConfigError(
+            "tables: --eval-benchmark and --benchmarks-dir exclude each other (give the files, or the folder)"
+        )
     for job in args.eval_benchmark or []:
         if len(job) < 2:
-            raise ConfigError(f"tables: --eval-benchmark {job[0]}: name the models that job evaluated "
-                              "(--eval-benchmark FILE <experiment>_seed<k> ...)")
-    inputs = TableInputs(results=args.results, efficiency_dir=args.efficiency_dir,
-                         metrics_files=None if args.metrics is None else tuple(args.metrics),
-                         efficiency_files=None if args.efficiency is None else tuple(args.efficiency),
-                         benchmarks_dir=args.benchmarks_dir,
-                         train_benchmarks=None if args.train_benchmarks is None else tuple(args.train_benchmarks),
-                         eval_benchmarks=None if args.eval_benchmark is None else
-                         tuple((Path(job[0]), tuple(job[1:])) for job in args.eval_benchmark))
-    written = build_tables(args.tables or list(TABLES), inputs, args.paper, args.out, seeds=args.seeds,
-                           scale=args.scale, allow_missing=args.allow_missing)
+            raise ConfigError(
+                f"tables: --eval-benchmark {job[0]}: name the models that job evaluated "
+                "(--eval-benchmark FILE <experiment>_seed<k> ...)"
+            )
+    inputs = TableInputs(
+        results=args.results,
+        efficiency_dir=args.efficiency_dir,
+        metrics_files=None if args.metrics is None else tuple(args.metrics),
+        efficiency_files=None if args.efficiency is None else tuple(args.efficiency),
+        benchmarks_dir=args.benchmarks_dir,
+        train_benchmarks=None if args.train_benchmarks is None else tuple(args.train_benchmarks),
+        eval_benchmarks=None
+        if args.eval_benchmark is None
+        else tuple((Path(job[0]), tuple(job[1:])) for job in args.eval_benchmark),
+    )
+    written = build_tables(
+        args.tables or list(TABLES),
+        inputs,
+        args.paper,
+        args.out,
+        seeds=args.seeds,
+        scale=args.scale,
+        allow_missing=args.allow_missing,
+    )
     for p in written:
         print(p)
     return 0
 
 
 # ---- biggait figures -----------------------------------------------------------------------------------
+
 
 def _data_args(q: argparse.ArgumentParser) -> None:
     q.add_argument("--root", required=True, type=InputDir("dataset root"), help="dataset root")
@@ -108,37 +152,55 @@ def add_figures_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--out-masks", required=True, type=STEM)
     q.add_argument("--out-pca", required=True, type=STEM)
     q = sub.add_parser("bars", help="ours vs paper bars of a table")
-    q.add_argument("--table", required=True, type=InputFile("table", "csv"),
-                   help="long CSV written by `biggait tables`")
+    q.add_argument(
+        "--table", required=True, type=InputFile("table", "csv"), help="long CSV written by `biggait tables`"
+    )
     q.add_argument("--title", default="")
     q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("heatmap", help="per-view rank-1 heatmaps")
-    q.add_argument("--matrices", required=True, type=InputFile("view matrix", "csv"), nargs="+",
-                   help="per-view matrix CSVs")
+    q.add_argument(
+        "--matrices", required=True, type=InputFile("view matrix", "csv"), nargs="+", help="per-view matrix CSVs"
+    )
     q.add_argument("--title", default="")
     q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("views", help="rank-1 per probe view, one line per condition")
-    q.add_argument("--matrices", required=True, type=InputFile("view matrix", "csv"), nargs="+",
-                   help="per-view rank-1 matrix CSVs")
+    q.add_argument(
+        "--matrices", required=True, type=InputFile("view matrix", "csv"), nargs="+", help="per-view rank-1 matrix CSVs"
+    )
     q.add_argument("--title", default="")
     q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("curves", help="training curves")
-    q.add_argument("--runs", required=True, type=InputPath("run folder or train log", "jsonl"), nargs="+",
-                   help="run folders (or train_log.jsonl files)")
+    q.add_argument(
+        "--runs",
+        required=True,
+        type=InputPath("run folder or train log", "jsonl"),
+        nargs="+",
+        help="run folders (or train_log.jsonl files)",
+    )
     q.add_argument("--title", default="Training curves")
     q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("cmc", help="CMC curves per condition of evaluation folders")
-    q.add_argument("--evaluations", required=True, type=InputDir("evaluation folder"), nargs="+",
-                   help="evaluation folders (<experiment>/seed<k>/<test>/ holding embeddings.npz)")
+    q.add_argument(
+        "--evaluations",
+        required=True,
+        type=InputDir("evaluation folder"),
+        nargs="+",
+        help="evaluation folders (<experiment>/seed<k>/<test>/ holding embeddings.npz)",
+    )
     q.add_argument("--max-rank", type=int, default=10, help="last rank of the curves")
-    q.add_argument("--partition", type=InputFile("partition", "json"),
-                   help="partition JSON (CCGR-Mini: its GALLERY_SET)")
+    q.add_argument(
+        "--partition", type=InputFile("partition", "json"), help="partition JSON (CCGR-Mini: its GALLERY_SET)"
+    )
     q.add_argument("--metric", choices=("euc", "cos"), help="distance (default: the evaluation's metrics.json)")
     q.add_argument("--title", default="")
     q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("embeddings", help="2-D PCA of test embeddings coloured by identity")
-    q.add_argument("--evaluation", required=True, type=InputDir("evaluation folder"),
-                   help="evaluation folder holding embeddings.npz")
+    q.add_argument(
+        "--evaluation",
+        required=True,
+        type=InputDir("evaluation folder"),
+        help="evaluation folder holding embeddings.npz",
+    )
     q.add_argument("--max-identities", type=int, default=20, help="identities shown (the first, sorted)")
     q.add_argument("--metric", choices=("euc", "cos"), help="distance (default: the evaluation's metrics.json)")
     q.add_argument("--title", default="")
@@ -151,8 +213,9 @@ def run_figures(a: argparse.Namespace) -> int:
 
     kinds = {
         "pad-resize": lambda: figures.pad_resize(a.root, a.dataset, a.partition, a.sequence, a.out),
-        "maps": lambda: figures.maps(a.checkpoint, a.root, a.dataset, a.partition, a.sequence, a.frames,
-                                     a.out_masks, a.out_pca),
+        "maps": lambda: figures.maps(
+            a.checkpoint, a.root, a.dataset, a.partition, a.sequence, a.frames, a.out_masks, a.out_pca
+        ),
         "bars": lambda: figures.bars(a.table, a.title, a.out),
         "heatmap": lambda: figures.heatmap(a.matrices, a.title, a.out),
         "views": lambda: figures.views(a.matrices, a.title, a.out),
@@ -167,40 +230,73 @@ def run_figures(a: argparse.Namespace) -> int:
 
 # ---- biggait check-metrics -----------------------------------------------------------------------------
 
+
 def add_check_metrics_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait check-metrics``."""
-    p.add_argument("results", type=InputPath("results folder or metrics CSV", "csv", results=True),
-                   help="results folder (with eval/), an eval folder, or a gathered metrics CSV")
-    p.add_argument("--baseline", type=InputFile("baseline", "csv"),
-                   help="gathered metrics CSV to compare with (CI regression)")
+    p.add_argument(
+        "results",
+        type=InputPath("results folder or metrics CSV", "csv", results=True),
+        help="results folder (with eval/), an eval folder, or a gathered metrics CSV",
+    )
+    p.add_argument(
+        "--baseline", type=InputFile("baseline", "csv"), help="gathered metrics CSV to compare with (CI regression)"
+    )
     p.add_argument("--paper", type=InputFile("paper numbers", "csv"), help="paper_reported.csv to compare with")
-    p.add_argument("--tolerance", action="append", metavar="[METRIC_GLOB=]NUMBER",
-                   help="absolute tolerance (default 1.0), repeatable: 2.0, 'mAP=3', 'rank1*=0.5'")
-    p.add_argument("--tolerances", type=InputFile("tolerances", "csv"), metavar="FILE",
-                   help="per-number tolerances measured from seed noise (`biggait tolerances`), e.g. "
-                        "results/baseline/demo_tolerances.csv: only its checked numbers can fail (1%% false "
-                        "alarms over the whole check); the numbers it lacks are reported as unchecked")
-    p.add_argument("--exact", action="store_true",
-                   help="also fail unless every baseline number is reproduced bit for bit (as the CSV stores it), "
-                        "listing those that differ")
+    p.add_argument(
+        "--tolerance",
+        action="append",
+        metavar="[METRIC_GLOB=]NUMBER",
+        help="absolute tolerance (default 1.0), repeatable: 2.0, 'mAP=3', 'rank1*=0.5'",
+    )
+    p.add_argument(
+        "--tolerances",
+        type=InputFile("tolerances", "csv"),
+        metavar="FILE",
+        help="per-number tolerances measured from seed noise (`biggait tolerances`), e.g. "
+        "results/baseline/demo_tolerances.csv: only its checked numbers can fail (1%% false "
+        "alarms over the whole check); the numbers it lacks are reported as unchecked",
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="also fail unless every baseline number is reproduced bit for bit (as the CSV stores it), "
+        "listing those that differ",
+    )
     p.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
-    p.add_argument("--experiments", nargs="+", metavar="NAME",
-                   help="only these experiments (e.g. the reduced CI DAG's); the baseline is filtered too")
-    p.add_argument("--metrics", nargs="+", metavar="GLOB",
-                   help="only metrics matching these patterns, e.g. 'rank1_exclude*' iou (fewer numbers, "
-                        "fewer false alarms from noise)")
-    p.add_argument("--subset", action="store_true",
-                   help="RESULTS is a reduced run: compare only the evaluations (experiment, seed, "
-                        "train->test) it holds; a missing metric within them still fails")
-    p.add_argument("--save", type=OutputFile("metrics CSV"),
-                   help="also write the gathered metrics CSV here (e.g. a new baseline)")
+    p.add_argument(
+        "--experiments",
+        nargs="+",
+        metavar="NAME",
+        help="only these experiments (e.g. the reduced CI DAG's); the baseline is filtered too",
+    )
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        metavar="GLOB",
+        help="only metrics matching these patterns, e.g. 'rank1_exclude*' iou (fewer numbers, "
+        "fewer false alarms from noise)",
+    )
+    p.add_argument(
+        "--subset",
+        action="store_true",
+        help="RESULTS is a reduced run: compare only the evaluations (experiment, seed, "
+        "train->test) it holds; a missing metric within them still fails",
+    )
+    p.add_argument(
+        "--save", type=OutputFile("metrics CSV"), help="also write the gathered metrics CSV here (e.g. a new baseline)"
+    )
 
 
 def run_check_metrics(args: argparse.Namespace) -> int:
     """Entry point of ``biggait check-metrics``."""
     from biggait.evaluation.metrics_files import load_results, read_collected, write_collected
-    from biggait.reporting.check_metrics import (compare_baseline, compare_paper, evaluated_subset, parse_tolerances,
-                                                 select)
+    from biggait.reporting.check_metrics import (
+        compare_baseline,
+        compare_paper,
+        evaluated_subset,
+        parse_tolerances,
+        select,
+    )
 
     if args.baseline is None and args.paper is None and args.save is None:
         raise ConfigError("check-metrics: give --baseline FILE and/or --paper FILE (or --save FILE)")
@@ -215,13 +311,17 @@ def run_check_metrics(args: argparse.Namespace) -> int:
         baseline = select(read_collected(args.baseline), args.seeds, args.experiments)
         if args.metrics:
             import fnmatch
+
             baseline = [b for b in baseline if any(fnmatch.fnmatchcase(b.metric, g) for g in args.metrics)]
         if args.subset:
             baseline = evaluated_subset(baseline, results)
         if not baseline:
-            raise ConfigError(f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
-                              f"{' / evaluations' if args.subset else ''}")
+            raise ConfigError(
+                f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
+                f"{' / evaluations' if args.subset else ''}"
+            )
         from biggait.reporting import tolerances as noise_tol
+
         per_number = None
         if args.tolerances is not None:  # measured noise: also check the less noisy condition means
             per_number = noise_tol.read(args.tolerances)
@@ -230,16 +330,20 @@ def run_check_metrics(args: argparse.Namespace) -> int:
         for d in report.deviations:
             print(d.line())
         for d in report.notes:
-            print("NOTE     " + d.line()[len("DEVIATES "):] + " [per condition: reported, not checked]")
+            print("NOTE     " + d.line()[len("DEVIATES ") :] + " [per condition: reported, not checked]")
         if args.exact:
             for line in report.differing:
                 print(f"DIFFERS  {line}")
         failing = [d for d in report.deviations if not math.isnan(d.got)]
         missing = len(report.deviations) - len(failing)
-        print(f"baseline {args.baseline}: {report.checked - len(failing)}/{report.checked} checked numbers within "
-              f"tolerance, {missing} missing, {len(report.notes)} per-condition notes, {report.unchecked} unchecked")
-        print(f"exact: {report.compared - len(report.differing)}/{report.compared} numbers equal the baseline's bit "
-              f"for bit" + ("" if args.exact or not report.differing else " (--exact lists the others)"))
+        print(
+            f"baseline {args.baseline}: {report.checked - len(failing)}/{report.checked} checked numbers within "
+            f"tolerance, {missing} missing, {len(report.notes)} per-condition notes, {report.unchecked} unchecked"
+        )
+        print(
+            f"exact: {report.compared - len(report.differing)}/{report.compared} numbers equal the baseline's bit "
+            f"for bit" + ("" if args.exact or not report.differing else " (--exact lists the others)")
+        )
         failed |= bool(report.deviations) or (args.exact and bool(report.differing))
     if args.paper is not None:
         devs, not_run, compared = compare_paper(results, args.paper, tol, args.seeds)
@@ -247,8 +351,10 @@ def run_check_metrics(args: argparse.Namespace) -> int:
             print(d.line())
         for line in not_run:
             print(line)
-        print(f"paper {args.paper}: {compared - len(devs)}/{compared} compared values within tolerance, "
-              f"{len(not_run)} not run")
+        print(
+            f"paper {args.paper}: {compared - len(devs)}/{compared} compared values within tolerance, "
+            f"{len(not_run)} not run"
+        )
         failed |= bool(devs)
     sys.stdout.flush()
     return 1 if failed else 0
@@ -256,16 +362,28 @@ def run_check_metrics(args: argparse.Namespace) -> int:
 
 # ---- biggait tolerances ----------------------------------------------------------------------------
 
+
 def add_tolerances_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait tolerances``."""
-    p.add_argument("results", type=InputPath("results folder or metrics CSV", "csv", results=True),
-                   help="results folder (or gathered CSV) with several seeds per experiment")
-    p.add_argument("--out", type=OutputFile("tolerances CSV"), required=True,
-                   help="tolerances CSV (e.g. results/baseline/demo_tolerances.csv)")
+    p.add_argument(
+        "results",
+        type=InputPath("results folder or metrics CSV", "csv", results=True),
+        help="results folder (or gathered CSV) with several seeds per experiment",
+    )
+    p.add_argument(
+        "--out",
+        type=OutputFile("tolerances CSV"),
+        required=True,
+        help="tolerances CSV (e.g. results/baseline/demo_tolerances.csv)",
+    )
     p.add_argument("--experiments", nargs="+", metavar="NAME", help="only these experiments")
-    p.add_argument("--alpha", type=float, default=0.01,
-                   help="false-alarm probability of the whole check on a harmless re-run (family-wise over the "
-                        "checked numbers; default 0.01): tolerance = t(alpha/K, df) * pooled seed std * sqrt(1 + 1/seeds)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.01,
+        help="false-alarm probability of the whole check on a harmless re-run (family-wise over the "
+        "checked numbers; default 0.01): tolerance = t(alpha/K, df) * pooled seed std * sqrt(1 + 1/seeds)",
+    )
     p.add_argument("--floor", type=float, default=1.0, help="smallest tolerance (default 1.0)")
 
 
@@ -280,31 +398,52 @@ def run_tolerances(args: argparse.Namespace) -> int:
     noise = noise_tol.derive(rows, args.alpha, args.floor, families=families)
     noise_tol.write(noise, args.out)
     checked = [n for n in noise if n.checked]
-    print(f"wrote {len(noise)} tolerances to {args.out}: {len(checked)} checked numbers, each at "
-          f"alpha {args.alpha:g}/{sum(noise_tol.is_checked(n.key) for n in noise)}")
+    print(
+        f"wrote {len(noise)} tolerances to {args.out}: {len(checked)} checked numbers, each at "
+        f"alpha {args.alpha:g}/{sum(noise_tol.is_checked(n.key) for n in noise)}"
+    )
     return 0
 
 
 # ---- biggait claims ------------------------------------------------------------------------------------
 
+
 def add_claims_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait claims``."""
-    p.add_argument("results", type=InputDir("results folder", results=True),
-                   help="results folder holding eval/<exp>/seed<k>/<test>/")
-    p.add_argument("--claims", type=InputFile("claims", "yaml"), default=None,
-                   help="claims YAML (default: the repository's config/claims.yaml)")
-    p.add_argument("--out", type=OutputDir("output"), default=None,
-                   help="folder of claims.csv / claims.md (default: RESULTS)")
-    p.add_argument("--metrics", type=InputFile("metrics", "csv"), nargs="*", metavar="FILE",
-                   help="use exactly these <experiment>/seed<k>/<test>/metrics.csv files (identity_hits.npz "
-                        "beside each); default: every evaluation below RESULTS/eval")
+    p.add_argument(
+        "results",
+        type=InputDir("results folder", results=True),
+        help="results folder holding eval/<exp>/seed<k>/<test>/",
+    )
+    p.add_argument(
+        "--claims",
+        type=InputFile("claims", "yaml"),
+        default=None,
+        help="claims YAML (default: the repository's config/claims.yaml)",
+    )
+    p.add_argument(
+        "--out", type=OutputDir("output"), default=None, help="folder of claims.csv / claims.md (default: RESULTS)"
+    )
+    p.add_argument(
+        "--metrics",
+        type=InputFile("metrics", "csv"),
+        nargs="*",
+        metavar="FILE",
+        help="use exactly these <experiment>/seed<k>/<test>/metrics.csv files (identity_hits.npz "
+        "beside each); default: every evaluation below RESULTS/eval",
+    )
     p.add_argument("--seeds", type=int, nargs="+", help="only these seeds (default: all found)")
-    p.add_argument("--paper", type=InputFile("paper numbers", "csv"), default=None,
-                   help="paper_reported.csv: show the paper's effect too")
+    p.add_argument(
+        "--paper",
+        type=InputFile("paper numbers", "csv"),
+        default=None,
+        help="paper_reported.csv: show the paper's effect too",
+    )
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
-    p.add_argument("--scale", choices=("demo", "paper"), default="paper",
-                   help="demo adds a note that the numbers are synthetic")
+    p.add_argument(
+        "--scale", choices=("demo", "paper"), default="paper", help="demo adds a note that the numbers are synthetic"
+    )
 
 
 def run_claims(args: argparse.Namespace) -> int:
@@ -315,9 +454,17 @@ def run_claims(args: argparse.Namespace) -> int:
     if args.resamples < 100:
         raise ConfigError(f"--resamples {args.resamples}: expected >= 100 for a 95% interval")
     claims = args.claims or repo_config_file("claims.yaml", what="claims file (the default of --claims)")
-    written = write_claims(args.results, claims, args.out or args.results, metrics_files=args.metrics,
-                           seeds=args.seeds, paper_csv=args.paper, resamples=args.resamples, seed=args.seed,
-                           scale=args.scale)
+    written = write_claims(
+        args.results,
+        claims,
+        args.out or args.results,
+        metrics_files=args.metrics,
+        seeds=args.seeds,
+        paper_csv=args.paper,
+        resamples=args.resamples,
+        seed=args.seed,
+        scale=args.scale,
+    )
     for p in written:
         print(p)
     return 0
@@ -325,19 +472,39 @@ def run_claims(args: argparse.Namespace) -> int:
 
 # ---- biggait upstream-report ---------------------------------------------------------------------------
 
+
 def add_upstream_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait upstream-report``."""
-    p.add_argument("--metrics", type=InputFile("metrics", "csv"), nargs="+", required=True, metavar="FILE",
-                   help="<experiment>/seed<k>/ccpg/metrics.csv of ccpg_random_upstream, biggait_ccpg and "
-                        "gaitbase_ccpg (every seed to average)")
-    p.add_argument("--random-probe", type=InputFile("probe", "json"), required=True,
-                   help="probe-upstream JSON of the random upstream")
-    p.add_argument("--pretrained-probe", type=InputFile("probe", "json"), required=True,
-                   help="probe-upstream JSON of the pretrained upstream")
-    p.add_argument("--out", type=OutputDir("output"), required=True,
-                   help="output folder of upstream.csv / upstream.md (results/tables)")
-    p.add_argument("--scale", choices=("demo", "paper"), default="paper",
-                   help="demo adds a note that the numbers are synthetic")
+    p.add_argument(
+        "--metrics",
+        type=InputFile("metrics", "csv"),
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="<experiment>/seed<k>/ccpg/metrics.csv of ccpg_random_upstream, biggait_ccpg and "
+        "gaitbase_ccpg (every seed to average)",
+    )
+    p.add_argument(
+        "--random-probe",
+        type=InputFile("probe", "json"),
+        required=True,
+        help="probe-upstream JSON of the random upstream",
+    )
+    p.add_argument(
+        "--pretrained-probe",
+        type=InputFile("probe", "json"),
+        required=True,
+        help="probe-upstream JSON of the pretrained upstream",
+    )
+    p.add_argument(
+        "--out",
+        type=OutputDir("output"),
+        required=True,
+        help="output folder of upstream.csv / upstream.md (results/tables)",
+    )
+    p.add_argument(
+        "--scale", choices=("demo", "paper"), default="paper", help="demo adds a note that the numbers are synthetic"
+    )
 
 
 def run_upstream(args: argparse.Namespace) -> int:

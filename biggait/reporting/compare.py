@@ -33,8 +33,20 @@ from biggait.reporting.claims import EvaluationIndex, Side, bootstrap_effect
 from biggait.reporting.claims_config import CellRef
 
 BETTER, WORSE, NO_DIFFERENCE = "better", "worse", "no detectable difference"
-COLUMNS = ("condition", "a", "b", "seeds_a", "seeds_b", "value_a", "value_b", "difference", "ci_low", "ci_high",
-           "pairing", "verdict")
+COLUMNS = (
+    "condition",
+    "a",
+    "b",
+    "seeds_a",
+    "seeds_b",
+    "value_a",
+    "value_b",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "pairing",
+    "verdict",
+)
 
 
 @dataclass
@@ -49,8 +61,7 @@ class Row:
     verdict: str
 
 
-def metrics_files(spec: str, test: str | None, results: Path, seeds: list[int] | None = None
-                  ) -> tuple[str, list[Path]]:
+def metrics_files(spec: str, test: str | None, results: Path, seeds: list[int] | None = None) -> tuple[str, list[Path]]:
     """``(name, metrics.csv files)`` of one side: an experiment name (every seed of it on ``test`` below
     ``results``), an evaluation folder (``…/seed<k>/<test>``) or an experiment's eval folder."""
     p = Path(spec)
@@ -60,22 +71,27 @@ def metrics_files(spec: str, test: str | None, results: Path, seeds: list[int] |
         else:
             files = sorted(p.glob(f"seed*/{test or '*'}/{paths.METRICS_CSV}"))
     elif p.is_absolute() or p.exists() or "/" in spec:  # a path, not an experiment name: it must exist
-        raise DataError(f"{spec}: evaluation folder not found (expected an experiment name, or a folder "
-                        f"<experiment>[/seed<k>/<test>] holding {paths.METRICS_CSV})")
+        raise DataError(
+            f"{spec}: evaluation folder not found (expected an experiment name, or a folder "
+            f"<experiment>[/seed<k>/<test>] holding {paths.METRICS_CSV})"
+        )
     else:
         files = sorted(Path(paths.eval_root(str(results))).glob(f"{spec}/seed*/{test or '*'}/{paths.METRICS_CSV}"))
     if seeds is not None:
         files = [f for f in files if (k := paths.parse_metrics_file(f)) is not None and k[1] in seeds]
     if not files:
         where = spec if p.is_dir() else f"{paths.eval_root(str(results))}/{spec}/seed*/{test or '*'}/"
-        raise DataError(f"{where}: no evaluation (metrics.csv) found; evaluate the model first (biggait evaluate, "
-                        "or the DAG)")
+        raise DataError(
+            f"{where}: no evaluation (metrics.csv) found; evaluate the model first (biggait evaluate, or the DAG)"
+        )
     keys = [paths.parse_metrics_file(f) for f in files]
     if any(k is None for k in keys):
         raise DataError(f"{files[0]}: expected a path .../<experiment>/seed<k>/<test>/{paths.METRICS_CSV}")
     names, tests = {k[0] for k in keys}, {k[2] for k in keys}
     if len(tests) > 1:
-        raise DataError(f"{spec}: evaluations on several test sets ({', '.join(sorted(tests))}); choose one with --test")
+        raise DataError(
+            f"{spec}: evaluations on several test sets ({', '.join(sorted(tests))}); choose one with --test"
+        )
     return names.pop() if len(names) == 1 else spec, files
 
 
@@ -85,8 +101,9 @@ def _verdict(low: float, high: float) -> str:
     return BETTER if low > 0 else WORSE if high < 0 else NO_DIFFERENCE
 
 
-def compare(a_files: list[Path], b_files: list[Path], *, resamples: int = 2000, seed: int = 0,
-            level: float = 0.95) -> tuple[str, str, str, list[Row], tuple[list[int], list[int]]]:
+def compare(
+    a_files: list[Path], b_files: list[Path], *, resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[str, str, str, list[Row], tuple[list[int], list[int]]]:
     """Per condition (and the mean) of the test set's score: A - B with its paired bootstrap interval."""
     ka = {paths.parse_metrics_file(f) for f in a_files}
     kb = {paths.parse_metrics_file(f) for f in b_files}
@@ -95,7 +112,6 @@ def compare(a_files: list[Path], b_files: list[Path], *, resamples: int = 2000, 
         raise DataError(f"A and B must be evaluated on the same test set, got {', '.join(sorted(tests))}")
     test = tests.pop()
     exp_a, exp_b = sorted({k[0] for k in ka})[0], sorted({k[0] for k in kb})[0]
-    score = SCORES[test]
     conditions = tuple(PROTOCOLS[get_protocol(test)[0]].conditions)
     rows: list[Row] = []
     seeds = ([], [])
@@ -104,8 +120,16 @@ def compare(a_files: list[Path], b_files: list[Path], *, resamples: int = 2000, 
         conds = conditions if cond == "Mean" else (cond,)
         sides = []
         for exp, index in indices:
-            cell = CellRef(table="compare", method=exp, experiment=exp, train="", test=test, column=cond,
-                           conditions=conds, labels=conds)
+            cell = CellRef(
+                table="compare",
+                method=exp,
+                experiment=exp,
+                train="",
+                test=test,
+                column=cond,
+                conditions=conds,
+                labels=conds,
+            )
             side: Side = index.side(cell)
             if side.problem:
                 raise DataError(side.problem)
@@ -123,31 +147,65 @@ def compare(a_files: list[Path], b_files: list[Path], *, resamples: int = 2000, 
     return exp_a, exp_b, test, rows, seeds
 
 
-def render(exp_a: str, exp_b: str, test: str, rows: list[Row], seeds: tuple[list[int], list[int]],
-           metric: str) -> tuple[str, str]:
+def render(
+    exp_a: str, exp_b: str, test: str, rows: list[Row], seeds: tuple[list[int], list[int]], metric: str
+) -> tuple[str, str]:
     """The CSV and the Markdown of a comparison."""
     sa, sb = " ".join(map(str, seeds[0])), " ".join(map(str, seeds[1]))
-    csv = csv_text(COLUMNS, [(r.condition, exp_a, exp_b, sa, sb, r.value_a, r.value_b, r.difference, r.ci_low,
-                              r.ci_high, r.pairing, r.verdict) for r in rows])
+    csv = csv_text(
+        COLUMNS,
+        [
+            (
+                r.condition,
+                exp_a,
+                exp_b,
+                sa,
+                sb,
+                r.value_a,
+                r.value_b,
+                r.difference,
+                r.ci_low,
+                r.ci_high,
+                r.pairing,
+                r.verdict,
+            )
+            for r in rows
+        ],
+    )
     label = DATASET_LABELS.get(test, test)
-    md = [f"### {exp_a} vs {exp_b} on {label} ({metric}, %)", "",
-          f"A = {exp_a} (seeds {sa}), B = {exp_b} (seeds {sb}). Difference A - B with its 95% interval "
-          "(bootstrap over test identities, paired when both sides share them, and over seeds).", "",
-          "| condition | A | B | A - B | 95% interval | verdict |", "|---|---:|---:|---:|---|---|"]
+    md = [
+        f"### {exp_a} vs {exp_b} on {label} ({metric}, %)",
+        "",
+        f"A = {exp_a} (seeds {sa}), B = {exp_b} (seeds {sb}). Difference A - B with its 95% interval "
+        "(bootstrap over test identities, paired when both sides share them, and over seeds).",
+        "",
+        "| condition | A | B | A - B | 95% interval | verdict |",
+        "|---|---:|---:|---:|---|---|",
+    ]
     for r in rows:
-        md.append(f"| {r.condition} | {r.value_a:.2f} | {r.value_b:.2f} | {r.difference:+.2f} | "
-                  f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] | **{r.verdict}** |")
+        md.append(
+            f"| {r.condition} | {r.value_a:.2f} | {r.value_b:.2f} | {r.difference:+.2f} | "
+            f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] | **{r.verdict}** |"
+        )
     return csv, "\n".join(md) + "\n"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("a", type=EvaluationSpec("evaluation", results=True),
-                   help="your experiment's name, or an evaluation folder (…/seed<k>/<test>, …/eval/<exp>)")
-    p.add_argument("b", type=EvaluationSpec("evaluation", results=True),
-                   help="the reference, e.g. biggait_ccpg (same forms as A)")
+    p.add_argument(
+        "a",
+        type=EvaluationSpec("evaluation", results=True),
+        help="your experiment's name, or an evaluation folder (…/seed<k>/<test>, …/eval/<exp>)",
+    )
+    p.add_argument(
+        "b", type=EvaluationSpec("evaluation", results=True), help="the reference, e.g. biggait_ccpg (same forms as A)"
+    )
     p.add_argument("--test", default=None, help="test dataset (needed when a side has several)")
-    p.add_argument("--results", type=InputDir("results folder", results=True), default=Path("results"),
-                   help="results folder for experiment names")
+    p.add_argument(
+        "--results",
+        type=InputDir("results folder", results=True),
+        default=Path("results"),
+        help="results folder for experiment names",
+    )
     p.add_argument("--out", type=OutputDir("output"), default=None, help="output folder (default: <results>/compare)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="only these seeds (default: every one found)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default %(default)s)")

@@ -75,13 +75,26 @@ def cmc_curves(ev: Evaluation, max_rank: int, gallery_keys: set[str] | None = No
     if max_rank < 1:
         raise DataError(f"max_rank: expected >= 1, got {max_rank}")
     emb = ev.embeddings
-    result = evaluate(ev.test_dataset, emb.features, emb.labels, emb.types, emb.views, metric=ev.metric,
-                      gallery_keys=gallery_keys, bootstrap=0, num_rank=max_rank)
-    curves = [CmcCurve("gait", cond, np.asarray(d["exclude_identical_view_mean"][:max_rank], dtype=np.float64))
-              for cond, d in result.details["gait"].items()]
+    result = evaluate(
+        ev.test_dataset,
+        emb.features,
+        emb.labels,
+        emb.types,
+        emb.views,
+        metric=ev.metric,
+        gallery_keys=gallery_keys,
+        bootstrap=0,
+        num_rank=max_rank,
+    )
+    curves = [
+        CmcCurve("gait", cond, np.asarray(d["exclude_identical_view_mean"][:max_rank], dtype=np.float64))
+        for cond, d in result.details["gait"].items()
+    ]
     # The ReID CMC is a float32 fraction, truncated to the gallery's length.
-    curves += [CmcCurve("reid", cond, 100.0 * np.asarray(d["cmc"][:max_rank], dtype=np.float64))
-               for cond, d in result.details["reid"].items()]
+    curves += [
+        CmcCurve("reid", cond, 100.0 * np.asarray(d["cmc"][:max_rank], dtype=np.float64))
+        for cond, d in result.details["reid"].items()
+    ]
     curves = [c for c in curves if c.accuracy.size and not np.isnan(c.accuracy).all()]
     if not curves:
         raise DataError(f"{ev.label}: no condition of {ev.test_dataset} has both probes and a gallery")
@@ -94,9 +107,13 @@ def cmc_figure(curves: dict[str, list[CmcCurve]], title: str = ""):
     from matplotlib.ticker import MaxNLocator
 
     sns = seaborn()
-    rows = [{"evaluation": label, "protocol": c.protocol, "condition": c.condition, "rank": k, "accuracy (%)": v}
-            for label, cs in curves.items() for c in cs for k, v in enumerate(c.accuracy.tolist(), start=1)
-            if not math.isnan(v)]
+    rows = [
+        {"evaluation": label, "protocol": c.protocol, "condition": c.condition, "rank": k, "accuracy (%)": v}
+        for label, cs in curves.items()
+        for c in cs
+        for k, v in enumerate(c.accuracy.tolist(), start=1)
+        if not math.isnan(v)
+    ]
     if not rows:
         raise DataError("cmc: no curve to draw")
     frame = pd.DataFrame(rows)
@@ -109,11 +126,26 @@ def cmc_figure(curves: dict[str, list[CmcCurve]], title: str = ""):
         for i, (ax, proto) in enumerate(zip(axes, protocols)):
             part = frame[frame["protocol"] == proto]
             # Several evaluations: one line style (and marker) each; one: round markers.
-            styles = dict(style="evaluation", style_order=evaluations, markers=True) if len(evaluations) > 1 \
+            styles = (
+                dict(style="evaluation", style_order=evaluations, markers=True)
+                if len(evaluations) > 1
                 else dict(marker="o")
-            sns.lineplot(part, x="rank", y="accuracy (%)", hue="condition", palette=palette,
-                         hue_order=[c for c in conditions if c in set(part["condition"])], estimator=None,
-                         errorbar=None, linewidth=1, markersize=4, legend=i == len(protocols) - 1, ax=ax, **styles)
+            )
+            sns.lineplot(
+                part,
+                x="rank",
+                y="accuracy (%)",
+                hue="condition",
+                palette=palette,
+                hue_order=[c for c in conditions if c in set(part["condition"])],
+                estimator=None,
+                errorbar=None,
+                linewidth=1,
+                markersize=4,
+                legend=i == len(protocols) - 1,
+                ax=ax,
+                **styles,
+            )
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set(ylim=(0, 100), title=PROTOCOL_TITLES[proto])
         if axes[-1].get_legend() is not None:

@@ -48,7 +48,7 @@ def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     axes = vt[:2] if vt.shape[0] >= 2 else np.vstack([vt, np.zeros_like(vt)])
     signs = np.sign(axes[np.arange(2), np.abs(axes).argmax(axis=1)])
     axes = axes * np.where(signs == 0, 1.0, signs)[:, None]
-    total = float(np.sum(s ** 2))
+    total = float(np.sum(s**2))
     explained = np.array([(s[i] ** 2 / total) if total > 0 and i < s.size else 0.0 for i in range(2)])
     return centred @ axes.T, explained
 
@@ -74,12 +74,33 @@ def embeddings_figure(proj: Projection, title: str = ""):
     frame = pd.DataFrame({"PC1": proj.coords[:, 0], "PC2": proj.coords[:, 1], "identity": proj.labels})
     with style():
         fig, ax = pyplot().subplots(figsize=(5.6, 4.4))
-        sns.scatterplot(frame, x="PC1", y="PC2", hue="identity", hue_order=ids, palette=palette, s=18,
-                        linewidth=0, alpha=0.85, legend=len(ids) <= 20, ax=ax)
-        ax.set(xlabel=f"PC1 ({100 * proj.explained[0]:.1f}% of variance)",
-               ylabel=f"PC2 ({100 * proj.explained[1]:.1f}% of variance)", title=title)
+        sns.scatterplot(
+            frame,
+            x="PC1",
+            y="PC2",
+            hue="identity",
+            hue_order=ids,
+            palette=palette,
+            s=18,
+            linewidth=0,
+            alpha=0.85,
+            legend=len(ids) <= 20,
+            ax=ax,
+        )
+        ax.set(
+            xlabel=f"PC1 ({100 * proj.explained[0]:.1f}% of variance)",
+            ylabel=f"PC2 ({100 * proj.explained[1]:.1f}% of variance)",
+            title=title,
+        )
         if ax.get_legend() is not None:
-            sns.move_legend(ax, "center left", bbox_to_anchor=(1.0, 0.5), ncol=1 if len(ids) <= 10 else 2,
-                            fontsize=6, title_fontsize=7, frameon=False)
+            sns.move_legend(
+                ax,
+                "center left",
+                bbox_to_anchor=(1.0, 0.5),
+                ncol=1 if len(ids) <= 10 else 2,
+                fontsize=6,
+                title_fontsize=7,
+                frameon=False,
+            )
         fig.tight_layout()
     return fig

@@ -32,13 +32,15 @@ def pick_frames(length: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, length - 1, num=min(count, length)).round().astype(np.int64))
 
 
-def load_test_sequence(root: str | Path, dataset: str, partition: str | Path | None, index: int = 0,
-                       with_sils: bool = False) -> tuple[dict[str, np.ndarray], str]:
+def load_test_sequence(
+    root: str | Path, dataset: str, partition: str | Path | None, index: int = 0, with_sils: bool = False
+) -> tuple[dict[str, np.ndarray], str]:
     """Sequence ``index`` of the test split (RGB uint8 ``[T,3,H,W]``, ratios ``[T]``) and its name."""
     from biggait.data.dataset import GaitDataset
 
-    ds = GaitDataset(root, dataset, partition or None, split="test" if partition else "all",
-                     modality="rgb", with_sils=with_sils)
+    ds = GaitDataset(
+        root, dataset, partition or None, split="test" if partition else "all", modality="rgb", with_sils=with_sils
+    )
     if not 0 <= index < len(ds):
         raise DataError(f"{root}: sequence index {index} out of range (0..{len(ds) - 1})")
     rec = ds.sequences[index]
@@ -71,8 +73,9 @@ def pca_rgb(feat: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def pad_resize_figure(rgb: np.ndarray, ratios: np.ndarray, frame: int, canvas: tuple[int, int] = (256, 128),
-                      title: str = ""):
+def pad_resize_figure(
+    rgb: np.ndarray, ratios: np.ndarray, frame: int, canvas: tuple[int, int] = (256, 128), title: str = ""
+):
     """The stored crop, a plain squash to the canvas, and Pad-and-Resize to the true aspect ratio.
 
     rgb: uint8 ``[T, 3, H, W]``; ratios: ``[T]`` w/h of the original crops.
@@ -80,13 +83,15 @@ def pad_resize_figure(rgb: np.ndarray, ratios: np.ndarray, frame: int, canvas: t
     from biggait.models.padding import pad_and_resize
 
     plt = _plt()
-    x = torch.from_numpy(rgb[frame:frame + 1].astype(np.float32))  # [1, 3, H, W]
-    r = torch.from_numpy(np.asarray(ratios[frame:frame + 1], dtype=np.float32))
+    x = torch.from_numpy(rgb[frame : frame + 1].astype(np.float32))  # [1, 3, H, W]
+    r = torch.from_numpy(np.asarray(ratios[frame : frame + 1], dtype=np.float32))
     squashed = torch.nn.functional.interpolate(x, size=canvas, mode="bilinear", align_corners=False)
     padded = pad_and_resize(x, r, canvas[0], canvas[1])
-    panels = [("stored crop\n%dx%d" % tuple(rgb.shape[2:]), x),
-              ("squashed to %dx%d" % canvas, squashed),
-              ("Pad-and-Resize (w/h = %.2f)" % float(r[0]), padded)]
+    panels = [
+        ("stored crop\n{}x{}".format(*rgb.shape[2:]), x),
+        ("squashed to {}x{}".format(*canvas), squashed),
+        (f"Pad-and-Resize (w/h = {float(r[0]):.2f})", padded),
+    ]
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 4.2))
     for ax, (name, t) in zip(axes, panels):
         ax.imshow(t[0].permute(1, 2, 0).clamp(0, 255).byte().numpy())
@@ -99,7 +104,9 @@ def pad_resize_figure(rgb: np.ndarray, ratios: np.ndarray, frame: int, canvas: t
 
 
 @torch.no_grad()
-def model_maps(checkpoint: str | Path, rgb: np.ndarray, ratios: np.ndarray, frames: np.ndarray) -> dict[str, np.ndarray]:
+def model_maps(
+    checkpoint: str | Path, rgb: np.ndarray, ratios: np.ndarray, frames: np.ndarray
+) -> dict[str, np.ndarray]:
     """Run a trained BigGait on some frames of one sequence; returns numpy maps:
     ``foreground`` ``[s, h, w]`` and, when the branch exists, ``appearance`` / ``denoising``
     ``[C, s, h, w]``."""
@@ -108,8 +115,9 @@ def model_maps(checkpoint: str | Path, rgb: np.ndarray, ratios: np.ndarray, fram
 
     model, exp = load_model(checkpoint)
     if exp.model.arch != "biggait" or exp.data.modality != "rgb":
-        raise DataError(f"{checkpoint}: maps need an RGB BigGait model (got arch {exp.model.arch}, "
-                        f"modality {exp.data.modality})")
+        raise DataError(
+            f"{checkpoint}: maps need an RGB BigGait model (got arch {exp.model.arch}, modality {exp.data.modality})"
+        )
     model.eval()
     x = torch.from_numpy(normalize_rgb(rgb[frames]))[None]  # [1, s, 3, H, W]
     r = torch.from_numpy(np.asarray(ratios[frames], dtype=np.float32))[None]  # [1, s]

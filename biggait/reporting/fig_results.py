@@ -81,8 +81,18 @@ def bars_figure(cells: list[dict], title: str = ""):
             conds = list(dict.fromkeys(c["condition"] for c in pc))
             rows, series = _bar_frame(pc, methods)
             palette = {s: colour[s.rsplit(" (", 1)[0]] for s in series}
-            sns.barplot(pd.DataFrame(rows), x="condition", y="value", hue="series", order=conds, hue_order=series,
-                        palette=palette, errorbar=None, legend=False, ax=ax)
+            sns.barplot(
+                pd.DataFrame(rows),
+                x="condition",
+                y="value",
+                hue="series",
+                order=conds,
+                hue_order=series,
+                palette=palette,
+                errorbar=None,
+                legend=False,
+                ax=ax,
+            )
             # One BarContainer per series (hue_order); a bar's condition is its rounded centre.
             for s, bars in zip(series, list(ax.containers)):  # before the error bars add their own
                 method, paper = s.rsplit(" (", 1)[0], s.endswith("(paper)")
@@ -96,8 +106,15 @@ def bars_figure(cells: list[dict], title: str = ""):
                 for bar in bars:
                     err = std.get(conds[int(round(bar.get_x() + bar.get_width() / 2))], math.nan)
                     if not math.isnan(err) and not math.isnan(bar.get_height()):
-                        ax.errorbar(bar.get_x() + bar.get_width() / 2, bar.get_height(), yerr=err,
-                                    fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+                        ax.errorbar(
+                            bar.get_x() + bar.get_width() / 2,
+                            bar.get_height(),
+                            yerr=err,
+                            fmt="none",
+                            ecolor="black",
+                            elinewidth=0.8,
+                            capsize=2,
+                        )
             if len(conds) > 5:
                 ax.tick_params(axis="x", labelrotation=30)
             ax.set(ylim=(0, 100), xlabel="", ylabel="rank-1 (%)", title=f"{tr} → {te}" if tr != te else tr)
@@ -119,8 +136,10 @@ def read_view_matrix(path: str | Path) -> tuple[list[str], list[str], np.ndarray
     if len(rows) < 2 or len(rows[0]) < 2:
         raise DataError(f"{path}: expected a header of gallery views and one row per probe view")
     if rows[0][0] != VIEW_MATRIX_CORNER:
-        raise DataError(f"{path}: header starts with {rows[0][0]!r}, expected {VIEW_MATRIX_CORNER!r} (a per-view "
-                        "matrix of biggait evaluate)")
+        raise DataError(
+            f"{path}: header starts with {rows[0][0]!r}, expected {VIEW_MATRIX_CORNER!r} (a per-view "
+            "matrix of biggait evaluate)"
+        )
     gallery = rows[0][1:]
     probe = [r[0] for r in rows[1:]]
     try:
@@ -140,9 +159,20 @@ def heatmap_figure(matrices: list[tuple[str, list[str], list[str], np.ndarray]],
     with style():
         fig, axes = panel_grid(len(matrices), 4, 3.6, 3.4)
         for i, (ax, (name, probe, gallery, vals)) in enumerate(zip(axes, matrices)):
-            sns.heatmap(vals, vmin=0, vmax=100, cmap="viridis", square=True, cbar=False, ax=ax,
-                        xticklabels=gallery, yticklabels=probe, annot=vals.size <= 144, fmt=".0f",
-                        annot_kws={"fontsize": 5})
+            sns.heatmap(
+                vals,
+                vmin=0,
+                vmax=100,
+                cmap="viridis",
+                square=True,
+                cbar=False,
+                ax=ax,
+                xticklabels=gallery,
+                yticklabels=probe,
+                annot=vals.size <= 144,
+                fmt=".0f",
+                annot_kws={"fontsize": 5},
+            )
             ax.tick_params(axis="x", labelrotation=90, labelsize=6)
             ax.tick_params(axis="y", labelrotation=0, labelsize=6)
             ax.set(xlabel="gallery view", ylabel="probe view" if i % 4 == 0 else "", title=name)  # 4 per row
@@ -172,11 +202,19 @@ def read_train_log(path: str | Path) -> dict[str, np.ndarray]:
             by_iter[int(row["iteration"])] = row
     its = sorted(by_iter)
     if not any(t in r for r in by_iter.values() for t in LOSS_TERMS):
-        raise DataError(f"{path}: no line with an 'iteration' and a loss term ({', '.join(LOSS_TERMS)}); expected "
-                        "the train_log.jsonl of biggait train")
-    keys = [k for k in dict.fromkeys(k for r in by_iter.values() for k in r)
-            if k != "iteration" and all(isinstance(by_iter[i].get(k), (int, float, type(None)))
-                                        and not isinstance(by_iter[i].get(k), bool) for i in its)]
+        raise DataError(
+            f"{path}: no line with an 'iteration' and a loss term ({', '.join(LOSS_TERMS)}); expected "
+            "the train_log.jsonl of biggait train"
+        )
+    keys = [
+        k
+        for k in dict.fromkeys(k for r in by_iter.values() for k in r)
+        if k != "iteration"
+        and all(
+            isinstance(by_iter[i].get(k), (int, float, type(None))) and not isinstance(by_iter[i].get(k), bool)
+            for i in its
+        )
+    ]
     out = {"iteration": np.array(its, dtype=np.float64)}
     for k in keys:
         out[k] = np.array([np.nan if by_iter[i].get(k) is None else by_iter[i][k] for i in its], dtype=np.float64)
@@ -195,16 +233,31 @@ def curves_figure(logs: dict[str, dict[str, np.ndarray]], title: str = ""):
     if not terms:
         raise DataError("curves: the training logs hold none of the loss terms " + ", ".join(LOSS_TERMS))
     runs = list(logs)
-    colour = dict(zip(runs, sns.color_palette("tab20", len(runs)) if len(runs) > 10
-                      else sns.color_palette("tab10", len(runs))))
+    colour = dict(
+        zip(runs, sns.color_palette("tab20", len(runs)) if len(runs) > 10 else sns.color_palette("tab10", len(runs)))
+    )
     with style():
         fig, axes = panel_grid(len(terms), 4, 4.2, 3.0)
         for ax, term in zip(axes, terms):
-            rows = [{"run": name, "iteration": it, "value": v} for name, lg in logs.items() if term in lg
-                    for it, v in zip(lg["iteration"], lg[term])]
-            sns.lineplot(pd.DataFrame(rows, columns=["run", "iteration", "value"]), x="iteration", y="value",
-                         hue="run", hue_order=[r for r in runs if term in logs[r]], palette=colour, estimator=None,
-                         errorbar=None, linewidth=1, legend=False, ax=ax)
+            rows = [
+                {"run": name, "iteration": it, "value": v}
+                for name, lg in logs.items()
+                if term in lg
+                for it, v in zip(lg["iteration"], lg[term])
+            ]
+            sns.lineplot(
+                pd.DataFrame(rows, columns=["run", "iteration", "value"]),
+                x="iteration",
+                y="value",
+                hue="run",
+                hue_order=[r for r in runs if term in logs[r]],
+                palette=colour,
+                estimator=None,
+                errorbar=None,
+                linewidth=1,
+                legend=False,
+                ax=ax,
+            )
             ax.set(title=term, xlabel="iteration", ylabel="")
         handles = [Line2D([], [], color=colour[r], lw=1, label=r) for r in runs]
         fig.legend(handles=handles, loc="lower center", ncol=min(len(runs), 4), fontsize=6, frameon=False)

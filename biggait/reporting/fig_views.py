@@ -52,19 +52,35 @@ def views_figure(conditions: list[ViewRank1], title: str = ""):
     if not conditions:
         raise DataError("views: no per-view matrices given")
     views = list(dict.fromkeys(v for c in conditions for v in c.views))
-    labels = [f"{c.condition} (mean {c.mean:.1f})" if not math.isnan(c.mean) else f"{c.condition} (no value)"
-              for c in conditions]
-    rows = [{"condition": label, "probe view": v, "rank-1 (%)": x}
-            for c, label in zip(conditions, labels) for v, x in zip(c.views, c.per_view.tolist())]
+    labels = [
+        f"{c.condition} (mean {c.mean:.1f})" if not math.isnan(c.mean) else f"{c.condition} (no value)"
+        for c in conditions
+    ]
+    rows = [
+        {"condition": label, "probe view": v, "rank-1 (%)": x}
+        for c, label in zip(conditions, labels)
+        for v, x in zip(c.views, c.per_view.tolist())
+    ]
     with style():
         fig, ax = pyplot().subplots(figsize=(max(4.5, 0.45 * len(views) + 2.5), 3.4))
-        sns.pointplot(pd.DataFrame(rows), x="probe view", y="rank-1 (%)", hue="condition", order=views,
-                      hue_order=labels, errorbar=None, dodge=0.3 if len(labels) > 1 else False,
-                      markersize=4, linewidth=1, ax=ax)
+        sns.pointplot(
+            pd.DataFrame(rows),
+            x="probe view",
+            y="rank-1 (%)",
+            hue="condition",
+            order=views,
+            hue_order=labels,
+            errorbar=None,
+            dodge=0.3 if len(labels) > 1 else False,
+            markersize=4,
+            linewidth=1,
+            ax=ax,
+        )
         if len(views) > 8:
             ax.tick_params(axis="x", labelrotation=90)
         ax.set(ylim=(0, 100), title=title)
-        ax.legend(title="condition", fontsize=7, title_fontsize=7, frameon=False, loc="center left",
-                  bbox_to_anchor=(1.0, 0.5))
+        ax.legend(
+            title="condition", fontsize=7, title_fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5)
+        )
         fig.tight_layout()
     return fig

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from biggait import paths
 from biggait.errors import DataError
-from biggait.reporting import fig_results, fig_views
+
 # fig_maps, fig_cmc and fig_embeddings need torch (a model, the protocols): imported by the kinds that
 # use them, so that bars / heatmaps / curves jobs start without it.
 from biggait.io import atomic_path
+from biggait.reporting import fig_results, fig_views
 
 # No creation date (PDF) and no version string (PNG, PDF): the same figure gives the same bytes.
 SAVE_METADATA = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None, "Creator": None}}
@@ -53,12 +54,21 @@ def pad_resize(root: Path, dataset: str, partition: Path | None, sequence: int, 
 
     seq, name = fig_maps.load_test_sequence(root, dataset, partition, sequence)
     frame = int(fig_maps.pick_frames(len(seq["ratios"]), 3)[1 if len(seq["ratios"]) > 1 else 0])
-    return save_figure(fig_maps.pad_resize_figure(seq["rgb"], seq["ratios"], frame,
-                                                  title=f"{dataset}: {name}, frame {frame}"), out)
+    return save_figure(
+        fig_maps.pad_resize_figure(seq["rgb"], seq["ratios"], frame, title=f"{dataset}: {name}, frame {frame}"), out
+    )
 
 
-def maps(checkpoint: Path, root: Path, dataset: str, partition: Path | None, sequence: int, frames: int,
-         out_masks: Path, out_pca: Path) -> list[Path]:
+def maps(
+    checkpoint: Path,
+    root: Path,
+    dataset: str,
+    partition: Path | None,
+    sequence: int,
+    frames: int,
+    out_masks: Path,
+    out_pca: Path,
+) -> list[Path]:
     """Unsupervised masks and the PCA of the GRE maps of a trained model on one test sequence."""
     from biggait.reporting import fig_maps
 
@@ -66,10 +76,10 @@ def maps(checkpoint: Path, root: Path, dataset: str, partition: Path | None, seq
     picked = fig_maps.pick_frames(len(seq["ratios"]), frames)
     found = fig_maps.model_maps(checkpoint, seq["rgb"], seq["ratios"], picked)
     label = f"{Path(checkpoint).parent.parent.name}, {dataset} {name}"
-    written = save_figure(fig_maps.masks_figure(seq["rgb"], picked, found["foreground"],
-                                                title=f"Unsupervised masks: {label}"), out_masks)
-    written += save_figure(fig_maps.pca_figure(seq["rgb"], picked, found, title=f"PCA of GRE maps: {label}"),
-                           out_pca)
+    written = save_figure(
+        fig_maps.masks_figure(seq["rgb"], picked, found["foreground"], title=f"Unsupervised masks: {label}"), out_masks
+    )
+    written += save_figure(fig_maps.pca_figure(seq["rgb"], picked, found, title=f"PCA of GRE maps: {label}"), out_pca)
     return written
 
 
@@ -104,8 +114,9 @@ def views(matrices: list[Path], title: str, out: Path) -> list[Path]:
     return save_figure(fig_views.views_figure([fig_views.view_rank1(p) for p in matrices], title=title), out)
 
 
-def cmc(evaluations: list[Path], max_rank: int, partition: Path | None, metric: str | None, title: str,
-        out: Path) -> list[Path]:
+def cmc(
+    evaluations: list[Path], max_rank: int, partition: Path | None, metric: str | None, title: str, out: Path
+) -> list[Path]:
     """CMC curves per condition of evaluation folders (their ``embeddings.npz`` scored by the protocol)."""
     from biggait.evaluation.pipeline import read_gallery_keys
     from biggait.reporting import fig_cmc
@@ -127,5 +138,7 @@ def embeddings(evaluation: Path, max_identities: int, metric: str | None, title:
     ev = fig_cmc.read_evaluation(evaluation, metric)
     proj = fig_embeddings.project(ev.embeddings, ev.metric, max_identities)
     shown = len(set(proj.labels.tolist()))
-    return save_figure(fig_embeddings.embeddings_figure(
-        proj, title=title or f"Test embeddings (PCA): {ev.label}, {shown} identities"), out)
+    return save_figure(
+        fig_embeddings.embeddings_figure(proj, title=title or f"Test embeddings (PCA): {ev.label}, {shown} identities"),
+        out,
+    )

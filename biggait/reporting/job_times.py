@@ -66,8 +66,9 @@ def gather(benchmarks: str | Path) -> pd.DataFrame:
     wall time, longest first."""
     benchmarks = Path(benchmarks)
     files = sorted(benchmarks.rglob("*.tsv")) if benchmarks.is_dir() else []  # none yet: nothing benchmarked
-    frame = pd.DataFrame([read_benchmark(p, p.relative_to(benchmarks).with_suffix("").as_posix()) for p in files],
-                         columns=list(COLUMNS))
+    frame = pd.DataFrame(
+        [read_benchmark(p, p.relative_to(benchmarks).with_suffix("").as_posix()) for p in files], columns=list(COLUMNS)
+    )
     order = {stage: i for i, stage in enumerate(STAGES)}
     frame["_order"] = frame["stage"].map(lambda s: order.get(s, len(order)))
     frame["_neg_wall"] = -frame["wall_s"].astype(float)
@@ -90,9 +91,14 @@ def _num(v: float, digits: int = 0) -> str:
 
 def stage_totals(jobs: pd.DataFrame) -> pd.DataFrame:
     """Per stage (pipeline order) and ``all``: jobs, summed wall and CPU seconds, the largest peak RSS."""
+
     def total(part: pd.DataFrame) -> dict:
-        return {"jobs": len(part), "wall_s": part["wall_s"].sum(),
-                "cpu_s": part["cpu_s"].sum(min_count=1), "max_rss_mb": part["max_rss_mb"].max()}
+        return {
+            "jobs": len(part),
+            "wall_s": part["wall_s"].sum(),
+            "cpu_s": part["cpu_s"].sum(min_count=1),
+            "max_rss_mb": part["max_rss_mb"].max(),
+        }
 
     rows = {stage: total(part) for stage, part in jobs.groupby("stage", sort=False)}
     rows["all"] = total(jobs)
@@ -102,20 +108,33 @@ def stage_totals(jobs: pd.DataFrame) -> pd.DataFrame:
 def render(jobs: pd.DataFrame) -> tuple[str, str]:
     """(CSV, Markdown) of the jobs; the Markdown adds a total per stage and overall."""
     csv_out = jobs[list(COLUMNS)].to_csv(index=False, lineterminator="\n", float_format=csv_value)
-    md = ["### Job times", "",
-          "Wall time, CPU time and peak resident memory (RSS) of each benchmarked job of the workflow "
-          "(Snakemake `benchmark:` files, `<results>/benchmarks/`), on the machine that ran it.", "",
-          "| stage | jobs | wall (h:m:s) | CPU (s) | max RSS (MB) |", "|---|---:|---:|---:|---:|"]
+    md = [
+        "### Job times",
+        "",
+        "Wall time, CPU time and peak resident memory (RSS) of each benchmarked job of the workflow "
+        "(Snakemake `benchmark:` files, `<results>/benchmarks/`), on the machine that ran it.",
+        "",
+        "| stage | jobs | wall (h:m:s) | CPU (s) | max RSS (MB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for t in stage_totals(jobs).itertuples():
-        md.append(f"| {'**all**' if t.Index == 'all' else t.Index} | {t.jobs} | {_hms(t.wall_s)} | "
-                  f"{_num(t.cpu_s)} | {_num(t.max_rss_mb)} |")
-    md += ["", "Wall time adds up the jobs one after another; with several jobs at once the workflow takes less.",
-           "", "| stage | job | wall (h:m:s) | wall (s) | CPU (s) | max RSS (MB) |",
-           "|---|---|---:|---:|---:|---:|"]
+        md.append(
+            f"| {'**all**' if t.Index == 'all' else t.Index} | {t.jobs} | {_hms(t.wall_s)} | "
+            f"{_num(t.cpu_s)} | {_num(t.max_rss_mb)} |"
+        )
+    md += [
+        "",
+        "Wall time adds up the jobs one after another; with several jobs at once the workflow takes less.",
+        "",
+        "| stage | job | wall (h:m:s) | wall (s) | CPU (s) | max RSS (MB) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for j in jobs.itertuples():
         runs = f" ({j.runs} runs, mean)" if j.runs > 1 else ""
-        md.append(f"| {j.stage} | {j.job}{runs} | {_hms(j.wall_s)} | {_num(j.wall_s, 1)} | {_num(j.cpu_s)} | "
-                  f"{_num(j.max_rss_mb)} |")
+        md.append(
+            f"| {j.stage} | {j.job}{runs} | {_hms(j.wall_s)} | {_num(j.wall_s, 1)} | {_num(j.cpu_s)} | "
+            f"{_num(j.max_rss_mb)} |"
+        )
     if jobs.empty:
         md.append("| - | (no benchmark file yet) | - | - | - | - |")
     return csv_out, "\n".join(md) + "\n"
@@ -123,15 +142,18 @@ def render(jobs: pd.DataFrame) -> tuple[str, str]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("benchmarks", type=InputDir("benchmarks folder"), help="the benchmarks folder, <results>/benchmarks")
-    p.add_argument("--out", type=OutputDir("output"), required=True,
-                   help="output folder of job_times.{csv,md} (<results>/tables)")
+    p.add_argument(
+        "--out", type=OutputDir("output"), required=True, help="output folder of job_times.{csv,md} (<results>/tables)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     jobs = gather(args.benchmarks)
     if jobs.empty:
-        raise DataError(f"{args.benchmarks}: no benchmark file found (expected <rule>/<job>.tsv below it, "
-                        "written by the workflow's benchmarked jobs)")
+        raise DataError(
+            f"{args.benchmarks}: no benchmark file found (expected <rule>/<job>.tsv below it, "
+            "written by the workflow's benchmarked jobs)"
+        )
     csv_out, md = render(jobs)
     files = paths.report_files(str(args.out), paths.JOB_TIMES_TABLE)
     write_text_atomic(files.csv, csv_out)

@@ -20,13 +20,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from biggait.plan import WorkflowPlan
 
 _HOWTO = {
-    "root": ("{label} dataset root {path} is missing: obtain {label} from its authors, convert it to "
-             "<root>/<id>/<type>/<view>/*.pkl (see docs/workflow.md, 'Paper scale'), then set "
-             "roots: {{{ds}: PATH}} in config/paper.yaml"),
-    "partition": ("{label} partition {path} is missing: write the JSON {{\"TRAIN_SET\": [...], "
-                  "\"TEST_SET\": [...]}} (OpenGait ships one per dataset) and set partitions: {{{ds}: PATH}}"),
-    "checkpoint": ("DINOv2 checkpoint {path} ({lvm}) is missing: download {name} from the official DINOv2 "
-                   "release and set lvm_checkpoints: {{{lvm}: PATH}}"),
+    "root": (
+        "{label} dataset root {path} is missing: obtain {label} from its authors, convert it to "
+        "<root>/<id>/<type>/<view>/*.pkl (see docs/workflow.md, 'Paper scale'), then set "
+        "roots: {{{ds}: PATH}} in config/paper.yaml"
+    ),
+    "partition": (
+        '{label} partition {path} is missing: write the JSON {{"TRAIN_SET": [...], '
+        '"TEST_SET": [...]}} (OpenGait ships one per dataset) and set partitions: {{{ds}: PATH}}'
+    ),
+    "checkpoint": (
+        "DINOv2 checkpoint {path} ({lvm}) is missing: download {name} from the official DINOv2 "
+        "release and set lvm_checkpoints: {{{lvm}: PATH}}"
+    ),
 }
 
 
@@ -74,13 +80,17 @@ def run_tables(plan: WorkflowPlan) -> list[str]:
     if plan.config["only_available"]:
         for t, lines in missing.items():
             if lines:
-                print(f"only_available: skipping table {t} ({len(lines)} input(s) missing, e.g. {lines[0]})",
-                      file=sys.stderr)
+                print(
+                    f"only_available: skipping table {t} ({len(lines)} input(s) missing, e.g. {lines[0]})",
+                    file=sys.stderr,
+                )
         kept = [t for t in wanted if not missing[t]]
         if not kept:
             print("only_available: no table has all its inputs; nothing to run", file=sys.stderr)
         return kept
     lines = sorted({line for ls in missing.values() for line in ls})
     raise ConfigError(
-        "missing inputs, nothing was run:\n  - " + "\n  - ".join(lines)
-        + "\nPrepare them, or run only the tables whose inputs exist: --config only_available=true")
+        "missing inputs, nothing was run:\n  - "
+        + "\n  - ".join(lines)
+        + "\nPrepare them, or run only the tables whose inputs exist: --config only_available=true"
+    )

@@ -18,13 +18,17 @@ NOT_RECOVERED = "not recovered"
 KEYS = ["train", "test", "method"]
 # The lines of a method, in this order: a re-run method gets ours / paper / diff, a cited one one line.
 LINE_ORDER = {"ours": 0, "paper": 1, "diff": 2, "paper (cited)": 0, "later work (cited)": 0}
-FOOTNOTE = ("`ours`: this run: mean ± std over seeds [95% t-interval over seeds]; with one seed, its value "
-            "[95% bootstrap interval over test identities, from metrics.csv] where evaluate wrote one; "
-            "`paper`: the published value; `diff`: ours - paper; `not recovered`: the paper's value is unknown "
-            "to this suite; `cited`: not re-run, copied from paper_reported.csv.")
+FOOTNOTE = (
+    "`ours`: this run: mean ± std over seeds [95% t-interval over seeds]; with one seed, its value "
+    "[95% bootstrap interval over test identities, from metrics.csv] where evaluate wrote one; "
+    "`paper`: the published value; `diff`: ours - paper; `not recovered`: the paper's value is unknown "
+    "to this suite; `cited`: not re-run, copied from paper_reported.csv."
+)
 
-CAPTION_KEY = ("Ours: mean ± std over seeds [95% t-interval over seeds]; with one seed, the value "
-               "[95% bootstrap interval over test identities].")
+CAPTION_KEY = (
+    "Ours: mean ± std over seeds [95% t-interval over seeds]; with one seed, the value "
+    "[95% bootstrap interval over test identities]."
+)
 
 
 def _num(v: float, digits: int, signed: bool = False) -> str:
@@ -48,9 +52,11 @@ def ours_text(c: Cell, digits: int) -> str:
 def _lines(c: Cell, digits: int) -> dict[str, str]:
     """The text of one cell on each line of its method."""
     if c.source == "ours":
-        return {"ours": ours_text(c, digits),
-                "paper": NOT_RECOVERED if math.isnan(c.paper) else _num(c.paper, digits),
-                "diff": _num(c.diff, digits, signed=True)}
+        return {
+            "ours": ours_text(c, digits),
+            "paper": NOT_RECOVERED if math.isnan(c.paper) else _num(c.paper, digits),
+            "diff": _num(c.diff, digits, signed=True),
+        }
     return {"paper (cited)" if c.source == "cited" else "later work (cited)": _num(c.paper, digits)}
 
 
@@ -64,19 +70,35 @@ def wide_table(cells: list[Cell], digits: int = 1) -> pd.DataFrame:
     """
     if not cells:
         raise DataError("table: no cells to lay out")
-    long = pd.DataFrame([{"train": c.train, "test": c.test, "method": c.method, "origin": c.source,
-                          "condition": c.condition, "source": line, "text": text,
-                          "paper_known": not math.isnan(c.paper)}
-                         for c in cells for line, text in _lines(c, digits).items()])
+    long = pd.DataFrame(
+        [
+            {
+                "train": c.train,
+                "test": c.test,
+                "method": c.method,
+                "origin": c.source,
+                "condition": c.condition,
+                "source": line,
+                "text": text,
+                "paper_known": not math.isnan(c.paper),
+            }
+            for c in cells
+            for line, text in _lines(c, digits).items()
+        ]
+    )
     long["group"] = long.groupby([*KEYS, "origin"], sort=False).ngroup()  # first appearance order
     long["line"] = long["source"].map(LINE_ORDER)
     known = long.groupby("group")["paper_known"].transform("any")
     long = long[(long["source"] != "diff") | known]
     conditions = list(long["condition"].unique())
-    wide = (long.drop_duplicates(["group", "line", "condition"], keep="last")
-            .pivot(index=["group", "line", *KEYS, "source"], columns="condition", values="text")
-            .reindex(columns=conditions).fillna("")
-            .reset_index().drop(columns=["group", "line"]))
+    wide = (
+        long.drop_duplicates(["group", "line", "condition"], keep="last")
+        .pivot(index=["group", "line", *KEYS, "source"], columns="condition", values="text")
+        .reindex(columns=conditions)
+        .fillna("")
+        .reset_index()
+        .drop(columns=["group", "line"])
+    )
     wide.columns.name = None
     return wide
 
@@ -104,8 +126,18 @@ def markdown(title: str, note: str, wide: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-_TEX_ESCAPE = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-               "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+_TEX_ESCAPE = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -128,12 +160,20 @@ def latex(title: str, note: str, wide: pd.DataFrame) -> str:
     """A booktabs ``table`` environment; rows of one method are grouped between midrules."""
     table = _drop_constant(wide)
     n_text = _n_text(table)
-    styler = (table.style.hide(axis="index")
-              .format(lambda s: s.replace("±", r"$\pm$"), escape="latex")
-              .format_index(escape="latex", axis=1)
-              .set_table_styles([{"selector": "small", "props": ":;"}]))  # renders as \small
+    styler = (
+        table.style.hide(axis="index")
+        .format(lambda s: s.replace("±", r"$\pm$"), escape="latex")
+        .format_index(escape="latex", axis=1)
+        .set_table_styles([{"selector": "small", "props": ":;"}])
+    )  # renders as \small
     caption = tex_escape(f"{title}. {CAPTION_KEY}" + (f" {note}" if note else ""))
-    tex = styler.to_latex(column_format="l" * n_text + "r" * (table.shape[1] - n_text), position="t",
-                          position_float="centering", hrules=True, caption=caption, environment="table")
+    tex = styler.to_latex(
+        column_format="l" * n_text + "r" * (table.shape[1] - n_text),
+        position="t",
+        position_float="centering",
+        hrules=True,
+        caption=caption,
+        environment="table",
+    )
     groups = [tuple(r) for r in table.iloc[:, : n_text - 1].itertuples(index=False)]
     return r"% requires \usepackage{booktabs}" + "\n" + _with_group_rules(tex, groups)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from biggait.datasets import CROSS_COLUMNS, WITHIN_COLUMNS, Column
 from biggait.errors import ConfigError
 
+
 @dataclass(frozen=True)
 class Row:
     """A re-run row: ``method`` label (paper CSV name), the experiment that produces it, and the
@@ -60,60 +61,128 @@ _MAIN = (("GaitBase", "gaitbase"), ("BigGait", "biggait"))
 
 TABLES: dict[str, TableSpec] = {
     "ccpg": TableSpec(
-        "ccpg", "CCPG within-domain (gait protocol, rank-1 %, identical views excluded)",
+        "ccpg",
+        "CCPG within-domain (gait protocol, rank-1 %, identical views excluded)",
         _within("ccpg", (("GaitBase", "gaitbase_ccpg"), ("BigGait", "biggait_ccpg"))),
-        paper_table="ccpg_within", paper_metric="rank1_gait_exclude_identical_view"),
+        paper_table="ccpg_within",
+        paper_metric="rank1_gait_exclude_identical_view",
+    ),
     "casiab": TableSpec(
-        "casiab", "CASIA-B* within-domain (rank-1 %, identical views excluded)",
+        "casiab",
+        "CASIA-B* within-domain (rank-1 %, identical views excluded)",
         _within("casiab", (("GaitBase", "gaitbase_casiab"), ("BigGait", "biggait_casiab"))),
-        paper_table="casiab_within", paper_metric="rank1"),
+        paper_table="casiab_within",
+        paper_metric="rank1",
+    ),
     "sustech1k": TableSpec(
-        "sustech1k", "SUSTech1K within-domain (rank-1 %, identical views excluded)",
+        "sustech1k",
+        "SUSTech1K within-domain (rank-1 %, identical views excluded)",
         _within("sustech1k", (("GaitBase", "gaitbase_sustech1k"), ("BigGait", "biggait_sustech1k"))),
-        paper_table="sustech1k_within", paper_metric="rank1", mean_column=False),
+        paper_table="sustech1k_within",
+        paper_metric="rank1",
+        mean_column=False,
+    ),
     "cross_domain": TableSpec(
-        "cross_domain", "Cross-domain: train on one dataset, test on another (rank-1 %)",
-        tuple(Row(m, f"{prefix}_{tr}", tr, te) for tr in _DOMAINS for te in _DOMAINS if te != tr
-              for m, prefix in _MAIN),
-        paper_table="cross_domain", paper_metric="rank1", cross_domain=True, mean_column=False),
+        "cross_domain",
+        "Cross-domain: train on one dataset, test on another (rank-1 %)",
+        tuple(
+            Row(m, f"{prefix}_{tr}", tr, te) for tr in _DOMAINS for te in _DOMAINS if te != tr for m, prefix in _MAIN
+        ),
+        paper_table="cross_domain",
+        paper_metric="rank1",
+        cross_domain=True,
+        mean_column=False,
+    ),
     "ablation_branches": TableSpec(
-        "ablation_branches", "Ablation of the GRE branches on CCPG (rank-1 %)",
-        _within("ccpg", (("BigGait", "biggait_ccpg"), ("w/o mask branch", "ccpg_no_mask"),
-                         ("w/o appearance branch", "ccpg_no_appearance"),
-                         ("w/o denoising branch", "ccpg_no_denoising"))),
-        paper_table="ablation_branches", paper_metric="rank1"),
+        "ablation_branches",
+        "Ablation of the GRE branches on CCPG (rank-1 %)",
+        _within(
+            "ccpg",
+            (
+                ("BigGait", "biggait_ccpg"),
+                ("w/o mask branch", "ccpg_no_mask"),
+                ("w/o appearance branch", "ccpg_no_appearance"),
+                ("w/o denoising branch", "ccpg_no_denoising"),
+            ),
+        ),
+        paper_table="ablation_branches",
+        paper_metric="rank1",
+    ),
     "ablation_regularisers": TableSpec(
-        "ablation_regularisers", "Ablation of the regularisers on CCPG (rank-1 %)",
-        _within("ccpg", (("BigGait", "biggait_ccpg"), ("w/o reconstruction", "ccpg_no_reconstruction"),
-                         ("w/o smoothness", "ccpg_no_smoothness"),
-                         ("w/o diversity", "ccpg_no_diversity"))),
-        paper_table="ablation_regularisers", paper_metric="rank1"),
+        "ablation_regularisers",
+        "Ablation of the regularisers on CCPG (rank-1 %)",
+        _within(
+            "ccpg",
+            (
+                ("BigGait", "biggait_ccpg"),
+                ("w/o reconstruction", "ccpg_no_reconstruction"),
+                ("w/o smoothness", "ccpg_no_smoothness"),
+                ("w/o diversity", "ccpg_no_diversity"),
+            ),
+        ),
+        paper_table="ablation_regularisers",
+        paper_metric="rank1",
+    ),
     "ablation_design": TableSpec(
-        "ablation_design", "Design choices (rank-1 %): Pad-and-Resize on SUSTech1K (square crops), "
-                           "the rest on CCPG",
-        _within("ccpg", (("BigGait", "biggait_ccpg"), ("w/o Black DA", "ccpg_no_black_da"),
-                         ("taps: last only", "ccpg_taps_last"), ("taps: mid4 only", "ccpg_taps_mid4"),
-                         ("per-channel smoothness", "ccpg_per_channel_smoothness")))
-        + _within("sustech1k", (("BigGait", "biggait_sustech1k"),
-                                ("w/o Pad-and-Resize", "sustech1k_no_pad_resize"))),
-        paper_table="ablation_design", paper_metric="rank1", cross_domain=True, mean_column=False),
+        "ablation_design",
+        "Design choices (rank-1 %): Pad-and-Resize on SUSTech1K (square crops), the rest on CCPG",
+        _within(
+            "ccpg",
+            (
+                ("BigGait", "biggait_ccpg"),
+                ("w/o Black DA", "ccpg_no_black_da"),
+                ("taps: last only", "ccpg_taps_last"),
+                ("taps: mid4 only", "ccpg_taps_mid4"),
+                ("per-channel smoothness", "ccpg_per_channel_smoothness"),
+            ),
+        )
+        + _within("sustech1k", (("BigGait", "biggait_sustech1k"), ("w/o Pad-and-Resize", "sustech1k_no_pad_resize"))),
+        paper_table="ablation_design",
+        paper_metric="rank1",
+        cross_domain=True,
+        mean_column=False,
+    ),
     "lvm_size": TableSpec(
-        "lvm_size", "Size of the upstream LVM (DINOv2 S/B/L/G) on CCPG (rank-1 %)",
-        _within("ccpg", (("BigGait (ViT-S/14)", "biggait_ccpg"), ("BigGait (ViT-B/14)", "lvm_b"),
-                         ("BigGait (ViT-L/14)", "lvm_l"), ("BigGait (ViT-G/14)", "lvm_g"))),
-        paper_table="lvm_size", paper_metric="rank1"),
+        "lvm_size",
+        "Size of the upstream LVM (DINOv2 S/B/L/G) on CCPG (rank-1 %)",
+        _within(
+            "ccpg",
+            (
+                ("BigGait (ViT-S/14)", "biggait_ccpg"),
+                ("BigGait (ViT-B/14)", "lvm_b"),
+                ("BigGait (ViT-L/14)", "lvm_l"),
+                ("BigGait (ViT-G/14)", "lvm_g"),
+            ),
+        ),
+        paper_table="lvm_size",
+        paper_metric="rank1",
+    ),
     "efficiency": TableSpec(
-        "efficiency", "Model size, compute per frame (biggait efficiency) and measured training cost",
-        tuple(Row(m, e, "ccpg", "-") for m, e in (
-            ("GaitBase", "gaitbase_ccpg"), ("BigGait", "biggait_ccpg"), ("BigGait (ViT-B/14)", "lvm_b"),
-            ("BigGait (ViT-L/14)", "lvm_l"), ("BigGait (ViT-G/14)", "lvm_g"))),
-        paper_table="efficiency", kind="efficiency", mean_column=False),
+        "efficiency",
+        "Model size, compute per frame (biggait efficiency) and measured training cost",
+        tuple(
+            Row(m, e, "ccpg", "-")
+            for m, e in (
+                ("GaitBase", "gaitbase_ccpg"),
+                ("BigGait", "biggait_ccpg"),
+                ("BigGait (ViT-B/14)", "lvm_b"),
+                ("BigGait (ViT-L/14)", "lvm_l"),
+                ("BigGait (ViT-G/14)", "lvm_g"),
+            )
+        ),
+        paper_table="efficiency",
+        kind="efficiency",
+        mean_column=False,
+    ),
 }
 
 # The upstream table (demo, `biggait upstream-report`): its columns -> the experiments they read, the
 # random upstream first.
-UPSTREAM_COLUMNS: dict[str, str] = {"random_upstream": "ccpg_random_upstream", "pretrained_upstream": "biggait_ccpg",
-                                    "gaitbase": "gaitbase_ccpg"}
+UPSTREAM_COLUMNS: dict[str, str] = {
+    "random_upstream": "ccpg_random_upstream",
+    "pretrained_upstream": "biggait_ccpg",
+    "gaitbase": "gaitbase_ccpg",
+}
 UPSTREAM_EXPERIMENTS: tuple[str, ...] = tuple(UPSTREAM_COLUMNS.values())
 
 # Efficiency columns: (label, key in the efficiency JSON, paper_reported.csv metric or "").

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,15 +35,16 @@ from biggait.io import csv_value, read_json, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
 from biggait.reporting.job_times import read_benchmark
-from biggait.reporting.specs import (EFFICIENCY_COLUMNS, EVAL_COST_COLUMNS, TRAIN_COST_COLUMNS, Row, TableSpec,
-                                     get_table)
+from biggait.reporting.specs import EFFICIENCY_COLUMNS, EVAL_COST_COLUMNS, TRAIN_COST_COLUMNS, Row, TableSpec, get_table
 
 log = logging.getLogger(__name__)
 
 LEVEL = 0.95  # of the t-interval over seeds (evaluate's one-seed bootstrap intervals are 95% too)
 
-DEMO_NOTE = ("SynthGait demo: synthetic data and tiny stand-in ViTs pretrained on it without labels (not DINOv2); "
-             "the numbers show the pipeline and BigGait learning on SynthGait, and are NOT comparable to the paper's.")
+DEMO_NOTE = (
+    "SynthGait demo: synthetic data and tiny stand-in ViTs pretrained on it without labels (not DINOv2); "
+    "the numbers show the pipeline and BigGait learning on SynthGait, and are NOT comparable to the paper's."
+)
 
 
 def _label(ds: str) -> str:
@@ -59,8 +60,7 @@ def metrics_frame(metrics: list[MetricRow], seeds: Iterable[int] | None = None) 
     frame = pd.DataFrame([asdict(m) for m in metrics], columns=[f.name for f in fields(MetricRow)])
     if seeds is not None:
         frame = frame[frame["seed"].isin(list(seeds))]
-    return frame.drop_duplicates(["experiment", "seed", "test_dataset", "protocol", "condition", "metric"],
-                                 keep="last")
+    return frame.drop_duplicates(["experiment", "seed", "test_dataset", "protocol", "condition", "metric"], keep="last")
 
 
 def t_interval(mean: pd.Series, std: pd.Series, n: pd.Series, level: float = LEVEL) -> tuple[pd.Series, pd.Series]:
@@ -75,9 +75,15 @@ def seed_summary(values: pd.DataFrame, by: str) -> pd.DataFrame:
     95% t-interval over seeds (``ci_low``, ``ci_high``, ``ci_kind`` t95; n > 1) or, for one seed,
     the bootstrap interval its metrics.csv gives (``ci_kind`` bootstrap), if any."""
     g = values.groupby(by, sort=False)
-    out = pd.DataFrame({"mean": g["value"].mean(skipna=False), "std": g["value"].std(ddof=1, skipna=False),
-                        "n": g["value"].size(), "boot_low": g["ci_low"].first(skipna=False),
-                        "boot_high": g["ci_high"].first(skipna=False)})
+    out = pd.DataFrame(
+        {
+            "mean": g["value"].mean(skipna=False),
+            "std": g["value"].std(ddof=1, skipna=False),
+            "n": g["value"].size(),
+            "boot_low": g["ci_low"].first(skipna=False),
+            "boot_high": g["ci_high"].first(skipna=False),
+        }
+    )
     out["ci_low"], out["ci_high"] = t_interval(out["mean"], out["std"], out["n"])
     single = out["n"] == 1
     out.loc[single, "ci_low"], out.loc[single, "ci_high"] = out["boot_low"], out["boot_high"]
@@ -85,8 +91,9 @@ def seed_summary(values: pd.DataFrame, by: str) -> pd.DataFrame:
     return out
 
 
-def build_accuracy_table(spec: TableSpec, metrics: list[MetricRow], paper: dict,
-                         seeds: Iterable[int] | None = None, note: str = "") -> list[Cell]:
+def build_accuracy_table(
+    spec: TableSpec, metrics: list[MetricRow], paper: dict, seeds: Iterable[int] | None = None, note: str = ""
+) -> list[Cell]:
     """All cells of an accuracy table (re-run rows first, then the cited ones).
 
     A re-run cell is the mean over seeds with its std and 95% t-interval (several seeds) or the
@@ -101,9 +108,13 @@ def build_accuracy_table(spec: TableSpec, metrics: list[MetricRow], paper: dict,
         rerun.add((tr, te, row.method))
         score = SCORES[row.test]
         conditions = [c.condition for c in spec.columns(row.test)]
-        found = frame[(frame["experiment"] == row.experiment) & (frame["test_dataset"] == row.test)
-                      & (frame["protocol"] == score.protocol) & (frame["metric"] == score.metric)
-                      & frame["condition"].isin(conditions)]
+        found = frame[
+            (frame["experiment"] == row.experiment)
+            & (frame["test_dataset"] == row.test)
+            & (frame["protocol"] == score.protocol)
+            & (frame["metric"] == score.metric)
+            & frame["condition"].isin(conditions)
+        ]
         summary = seed_summary(found, "condition").reindex(conditions)
         summary["n"] = summary["n"].fillna(0).astype(int)
         labels = [c.label for c in spec.columns(row.test)]
@@ -111,14 +122,31 @@ def build_accuracy_table(spec: TableSpec, metrics: list[MetricRow], paper: dict,
             per_seed = found.pivot(index="seed", columns="condition", values="value")  # seeds x conditions
             complete = found.groupby("seed")["condition"].nunique() == len(conditions)
             seed_means = per_seed[complete.reindex(per_seed.index)].mean(axis=1, skipna=False)
-            mean = seed_summary(pd.DataFrame({"value": seed_means, "ci_low": np.nan, "ci_high": np.nan,
-                                              "all": "Mean"}), "all").reindex(["Mean"])
+            mean = seed_summary(
+                pd.DataFrame({"value": seed_means, "ci_low": np.nan, "ci_high": np.nan, "all": "Mean"}), "all"
+            ).reindex(["Mean"])
             mean["n"] = mean["n"].fillna(0).astype(int)
             summary, labels = pd.concat([summary, mean]), labels + ["Mean"]
         for label, s in zip(labels, summary.itertuples()):
-            cells.append(Cell(spec.name, row.method, row.experiment, tr, te, label, score.metric, "ours",
-                              s.mean, s.std, int(s.n), s.ci_low, s.ci_high, s.ci_kind if s.n else "",
-                              note=note))
+            cells.append(
+                Cell(
+                    spec.name,
+                    row.method,
+                    row.experiment,
+                    tr,
+                    te,
+                    label,
+                    score.metric,
+                    "ours",
+                    s.mean,
+                    s.std,
+                    int(s.n),
+                    s.ci_low,
+                    s.ci_high,
+                    s.ci_kind if s.n else "",
+                    note=note,
+                )
+            )
     for c in cells:
         pv = paper.get((spec.paper_table, c.train, c.test, c.method, c.condition, spec.paper_metric))
         if pv is not None and pv.role == "paper":
@@ -128,9 +156,23 @@ def build_accuracy_table(spec: TableSpec, metrics: list[MetricRow], paper: dict,
     for (table, tr, te, method, cond, metric), pv in paper.items():
         if table != spec.paper_table or metric != spec.paper_metric or (tr, te, method) in rerun:
             continue
-        cells.append(Cell(spec.name, method, "", tr, te, cond, metric,
-                          "cited" if pv.role == "paper" else "anchor", paper=pv.value, status="cited",
-                          confidence=pv.confidence, provenance=pv.provenance, note=note))
+        cells.append(
+            Cell(
+                spec.name,
+                method,
+                "",
+                tr,
+                te,
+                cond,
+                metric,
+                "cited" if pv.role == "paper" else "anchor",
+                paper=pv.value,
+                status="cited",
+                confidence=pv.confidence,
+                provenance=pv.provenance,
+                note=note,
+            )
+        )
     return cells
 
 
@@ -173,8 +215,9 @@ def train_costs(benchmarks: Iterable[str | Path]) -> pd.DataFrame:
         except DataError:
             raise DataError(f"{path}: expected a training benchmark file named <experiment>_seed<k>.tsv") from None
         b = read_benchmark(path, f"train/{stem}")
-        rows.append({"experiment": exp, "seed": seed, "train_s": b["wall_s"],
-                     "train_max_rss_gb": b["max_rss_mb"] / 1024.0})
+        rows.append(
+            {"experiment": exp, "seed": seed, "train_s": b["wall_s"], "train_max_rss_gb": b["max_rss_mb"] / 1024.0}
+        )
     return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in TRAIN_COST_COLUMNS)])
 
 
@@ -203,15 +246,37 @@ def _cost_cells(spec: TableSpec, row, costs: pd.DataFrame, columns, note: str) -
         values = pd.DataFrame({"value": mine[key], "ci_low": np.nan, "ci_high": np.nan, "col": key})
         s = seed_summary(values, "col").reindex([key]).iloc[0]
         n = 0 if math.isnan(s["n"]) else int(s["n"])
-        cells.append(Cell(spec.name, row.method, row.experiment, "-", "-", label, key, "ours", s["mean"],
-                          s["std"], n, s["ci_low"], s["ci_high"], s["ci_kind"] if n else "", note=note,
-                          status="missing" if math.isnan(s["mean"]) else "not recovered"))
+        cells.append(
+            Cell(
+                spec.name,
+                row.method,
+                row.experiment,
+                "-",
+                "-",
+                label,
+                key,
+                "ours",
+                s["mean"],
+                s["std"],
+                n,
+                s["ci_low"],
+                s["ci_high"],
+                s["ci_kind"] if n else "",
+                note=note,
+                status="missing" if math.isnan(s["mean"]) else "not recovered",
+            )
+        )
     return cells
 
 
-def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict, note: str = "",
-                           train_benchmarks: Iterable[str | Path] = (),
-                           eval_jobs: Iterable[tuple[str | Path, Iterable[str]]] = ()) -> list[Cell]:
+def build_efficiency_table(
+    spec: TableSpec,
+    files: dict[str, Path],
+    paper: dict,
+    note: str = "",
+    train_benchmarks: Iterable[str | Path] = (),
+    eval_jobs: Iterable[tuple[str | Path, Iterable[str]]] = (),
+) -> list[Cell]:
     """Cells of the efficiency table from ``files``: experiment -> its ``biggait efficiency --json`` file;
     the trainings' benchmark files (``train/<experiment>_seed<k>.tsv``: wall time and peak memory) and
     the evaluation jobs' (:func:`eval_costs`), each mean ± std over seeds with the t-interval, as the
@@ -220,8 +285,9 @@ def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict,
     A row whose experiment has no file reads ``missing``; a column no file provides is left out.
     """
     cells = []
-    effs = {row.experiment: read_efficiency(files[row.experiment]) if row.experiment in files else {}
-            for row in spec.rows}
+    effs = {
+        row.experiment: read_efficiency(files[row.experiment]) if row.experiment in files else {} for row in spec.rows
+    }
     # Columns no result file provides (e.g. frames/s from an older `biggait efficiency`) are left out.
     columns = [c for c in EFFICIENCY_COLUMNS if any(c[1] in e for e in effs.values())]
     trains, evals = train_costs(train_benchmarks), eval_costs(eval_jobs)
@@ -229,8 +295,19 @@ def build_efficiency_table(spec: TableSpec, files: dict[str, Path], paper: dict,
         eff = effs[row.experiment]
         for label, key, paper_metric in columns:
             v = eff.get(key, math.nan)
-            c = Cell(spec.name, row.method, row.experiment, "-", "-", label, key, "ours", v,
-                     n_seeds=0 if math.isnan(v) else 1, note=note)
+            c = Cell(
+                spec.name,
+                row.method,
+                row.experiment,
+                "-",
+                "-",
+                label,
+                key,
+                "ours",
+                v,
+                n_seeds=0 if math.isnan(v) else 1,
+                note=note,
+            )
             pv = paper.get((spec.paper_table, "-", "-", row.method, "-", paper_metric)) if paper_metric else None
             if pv is not None:
                 c.paper, c.diff, c.confidence, c.provenance = pv.value, v - pv.value, pv.confidence, pv.provenance
@@ -252,8 +329,12 @@ def write_table(cells: list[Cell], spec: TableSpec, out_dir: str | Path, note: s
     """Write the long CSV, the wide CSV, Markdown and LaTeX of one table; returns the paths."""
     files = paths.table_files_in(out_dir, spec.name)
     wide = render.wide_table(cells, 2 if spec.kind == "efficiency" else 1)
-    texts = {files.csv: long_csv(cells), files.wide_csv: wide.to_csv(index=False, lineterminator="\n"),
-             files.md: render.markdown(spec.title, note, wide), files.tex: render.latex(spec.title, note, wide)}
+    texts = {
+        files.csv: long_csv(cells),
+        files.wide_csv: wide.to_csv(index=False, lineterminator="\n"),
+        files.md: render.markdown(spec.title, note, wide),
+        files.tex: render.latex(spec.title, note, wide),
+    }
     for name, text in texts.items():
         write_text_atomic(name, text)
     return [Path(n) for n in texts]
@@ -298,11 +379,16 @@ class TableInputs:
         ``benchmarks_dir`` (a shared job's file does not say which models it evaluated)."""
         if self.eval_benchmarks is not None:
             return [(Path(f), list(models)) for f, models in self.eval_benchmarks]
-        return [(f, [model]) for f, model in
-                self._found(spec, seeds, lambda row, seed: paths.evaluate_job(row.experiment, seed, row.train))]
+        return [
+            (f, [model])
+            for f, model in self._found(
+                spec, seeds, lambda row, seed: paths.evaluate_job(row.experiment, seed, row.train)
+            )
+        ]
 
-    def _found(self, spec: TableSpec, seeds: Iterable[int] | None,
-               job: Callable[[Row, str], str]) -> list[tuple[Path, str]]:
+    def _found(
+        self, spec: TableSpec, seeds: Iterable[int] | None, job: Callable[[Row, str], str]
+    ) -> list[tuple[Path, str]]:
         """``(file, <experiment>_seed<k>)`` of the benchmark files ``benchmarks_dir/<job(row, seed)>.tsv`` of
         the rows' experiments and ``seeds`` (all when None)."""
         if self.benchmarks_dir is None:
@@ -332,14 +418,29 @@ def demo_note(table: str) -> str:
         return DEMO_NOTE
     from biggait.models.backbone import VARIANTS
 
-    shapes = "; ".join(f"{name[3].upper()}: width {v.tiny['embed_dim']}, {v.tiny['depth']} blocks"
-                       for name, v in VARIANTS.items() if not name.endswith("_reg4"))
-    return (DEMO_NOTE + " The rows are tiny stand-ins of increasing capacity for DINOv2 S/B/L/G (" + shapes
-            + "), each pretrained on SynthGait frames with the same recipe; they are not DINOv2.")
+    shapes = "; ".join(
+        f"{name[3].upper()}: width {v.tiny['embed_dim']}, {v.tiny['depth']} blocks"
+        for name, v in VARIANTS.items()
+        if not name.endswith("_reg4")
+    )
+    return (
+        DEMO_NOTE
+        + " The rows are tiny stand-ins of increasing capacity for DINOv2 S/B/L/G ("
+        + shapes
+        + "), each pretrained on SynthGait frames with the same recipe; they are not DINOv2."
+    )
 
 
-def build_tables(names: list[str], inputs: TableInputs, paper_csv: str | Path, out_dir: str | Path, *,
-                 seeds: list[int] | None = None, scale: str = "paper", allow_missing: bool = False) -> list[Path]:
+def build_tables(
+    names: list[str],
+    inputs: TableInputs,
+    paper_csv: str | Path,
+    out_dir: str | Path,
+    *,
+    seeds: list[int] | None = None,
+    scale: str = "paper",
+    allow_missing: bool = False,
+) -> list[Path]:
     """Build and write the named tables; raises DataError when an expected evaluation is missing."""
     paper = read_paper_csv(paper_csv)
     specs = [get_table(n) for n in names]
@@ -350,8 +451,10 @@ def build_tables(names: list[str], inputs: TableInputs, paper_csv: str | Path, o
         if spec.kind == "efficiency":
             trainings, evaluations = inputs.trainings(spec, seeds), inputs.evaluations(spec, seeds)
             if inputs.benchmarks_dir is not None and not trainings and not evaluations:
-                raise DataError(f"{inputs.benchmarks_dir}: no benchmark file of the {spec.name} table's experiments "
-                                "(expected train/<experiment>_seed<k>.tsv, evaluate/<experiment>_seed<k>_<train>.tsv)")
+                raise DataError(
+                    f"{inputs.benchmarks_dir}: no benchmark file of the {spec.name} table's experiments "
+                    "(expected train/<experiment>_seed<k>.tsv, evaluate/<experiment>_seed<k>_<train>.tsv)"
+                )
             cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note, trainings, evaluations)
         else:
             cells = build_accuracy_table(spec, metrics, paper, seeds, note)
@@ -361,7 +464,8 @@ def build_tables(names: list[str], inputs: TableInputs, paper_csv: str | Path, o
                 raise DataError(
                     f"table {spec.name}: no metrics for {len(missing)} evaluation(s), e.g. "
                     f"{inputs.missing_hint(exp, dataset_name(test), (seeds or [0])[0])} "
-                    f"(use --allow-missing to build it anyway)")
+                    f"(use --allow-missing to build it anyway)"
+                )
         written += write_table(cells, spec, out_dir, note)
         log.info("table %s: %d cells -> %s", spec.name, len(cells), out_dir)
     return written

@@ -79,9 +79,20 @@ def with_condition_means(rows: list[MetricRow]) -> list[MetricRow]:
     for r in rows:
         if r.protocol in ("gait", "reid") and r.condition not in _AGGREGATES and not math.isnan(r.value):
             groups[(r.experiment, r.seed, r.train_dataset, r.test_dataset, r.protocol, r.metric)].append(r.value)
-    means = [MetricRow(protocol, MEAN_CONDITION, metric, statistics.fmean(v), experiment=exp, seed=seed,
-                       train_dataset=train, test_dataset=test)
-             for (exp, seed, train, test, protocol, metric), v in groups.items() if len(v) > 1]
+    means = [
+        MetricRow(
+            protocol,
+            MEAN_CONDITION,
+            metric,
+            statistics.fmean(v),
+            experiment=exp,
+            seed=seed,
+            train_dataset=train,
+            test_dataset=test,
+        )
+        for (exp, seed, train, test, protocol, metric), v in groups.items()
+        if len(v) > 1
+    ]
     return [r for r in rows if r.condition != MEAN_CONDITION] + means
 
 
@@ -144,13 +155,19 @@ def _configured_arch(experiment: str) -> str:
     return arch if isinstance(arch, str) else "biggait"
 
 
-def derive(rows: list[MetricRow], alpha: float = FAMILY_ALPHA, floor: float = 1.0,
-           families: dict[str, str] | None = None, floors: dict[str, float] | None = None) -> list[Noise]:
+def derive(
+    rows: list[MetricRow],
+    alpha: float = FAMILY_ALPHA,
+    floor: float = 1.0,
+    families: dict[str, str] | None = None,
+    floors: dict[str, float] | None = None,
+) -> list[Noise]:
     """Noise and tolerance of every number measured with at least two seeds.
 
     Three seeds give a poor standard deviation (one experiment's CCPG mean rank-1 varied by 0.8
     points over seeds 0-2, while a thread-count change of the same seed moved it by 5), so the
-    tolerance uses the std pooled over every experiment of the same family (``families``: experiment -> architecture, see :func:`architectures`; one family
+    tolerance uses the std pooled over every experiment of the same family (``families``: experiment -> architecture,
+    see :func:`architectures`; one family
     when None) measured on the same test set, protocol, condition and metric (root mean of their
     variances). Pooling stays within an architecture: the silhouette GaitBase's seed noise says
     nothing about BigGait's (on the 2026-12-01 demo its CCPG mean varied 3x more, measured in
@@ -169,6 +186,7 @@ def derive(rows: list[MetricRow], alpha: float = FAMILY_ALPHA, floor: float = 1.
     measured = {k: list(v.values()) for k, v in values.items() if len(v) >= 2}
     if not measured:
         raise DataError("tolerances: no number was measured with two or more seeds")
+
     def group(key: Key) -> tuple:
         return (families.get(key[0], ""), *key[2:])  # (family, test, protocol, condition, metric)
 
@@ -191,8 +209,9 @@ def derive(rows: list[MetricRow], alpha: float = FAMILY_ALPHA, floor: float = 1.
         predictive = pooled * math.sqrt(1 + 1 / len(v))  # the pooled estimate: its df is what t is taken at
         tol = max(smallest, t_quantile(per_number, pooled_df) * predictive)
         checked = is_checked(key) and tol <= MAX_TOLERANCE
-        out.append(Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), pooled, tol, checked,
-                         tol + Z80 * predictive))
+        out.append(
+            Noise(key, len(v), statistics.fmean(v), std, max(v) - min(v), pooled, tol, checked, tol + Z80 * predictive)
+        )
     return out
 
 
@@ -207,8 +226,16 @@ def t_quantile(p: float, df: int) -> float:
 
 
 def write(noise: list[Noise], dest: str | Path) -> None:
-    write_text_atomic(dest, csv_text(COLUMNS, ([*n.key, n.seeds, n.mean, n.std, n.spread, n.pooled_std, n.tolerance,
-                                                int(n.checked), n.detectable] for n in noise)))
+    write_text_atomic(
+        dest,
+        csv_text(
+            COLUMNS,
+            (
+                [*n.key, n.seeds, n.mean, n.std, n.spread, n.pooled_std, n.tolerance, int(n.checked), n.detectable]
+                for n in noise
+            ),
+        ),
+    )
 
 
 @dataclass(frozen=True)

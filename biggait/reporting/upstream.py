@@ -16,9 +16,9 @@ pretrained upstream's value with the row's target.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -26,8 +26,8 @@ from biggait import paths
 from biggait.datasets import PROTOCOLS
 from biggait.errors import DataError
 from biggait.evaluation.metrics_files import read_metrics_files
-from biggait.evaluation.results import MetricRow
 from biggait.evaluation.probe import MEASURES
+from biggait.evaluation.results import MetricRow
 from biggait.io import atomic_path, csv_text, read_json
 from biggait.reporting.specs import UPSTREAM_COLUMNS
 
@@ -37,12 +37,26 @@ TEST = "ccpg"
 RANK1 = ("gait", "rank1_exclude_identical_view")
 MASK_IOU_TARGET = 0.70  # the unsupervised mask should find the walker (the prior alone: ~0.55)
 RANK1_TARGET = 35.0  # percent, on every CCPG condition (chance: 10% with 10 test identities)
-CSV_COLUMNS = ("measure", "condition", "unit", "random_upstream", "random_upstream_std", "pretrained_upstream",
-               "pretrained_upstream_std", "gaitbase", "gaitbase_std", "pretrained_minus_gaitbase", "target", "verdict")
-PROBE_LABELS = {"linear_probe": "linear probe IoU (upstream tokens -> person)",
-                "pca1": "PCA-1 IoU (unsupervised, border = background)",
-                "prior": "mean-silhouette prior IoU (reference)",
-                "all_person": "every pixel 'person' IoU (reference)"}
+CSV_COLUMNS = (
+    "measure",
+    "condition",
+    "unit",
+    "random_upstream",
+    "random_upstream_std",
+    "pretrained_upstream",
+    "pretrained_upstream_std",
+    "gaitbase",
+    "gaitbase_std",
+    "pretrained_minus_gaitbase",
+    "target",
+    "verdict",
+)
+PROBE_LABELS = {
+    "linear_probe": "linear probe IoU (upstream tokens -> person)",
+    "pca1": "PCA-1 IoU (unsupervised, border = background)",
+    "prior": "mean-silhouette prior IoU (reference)",
+    "all_person": "every pixel 'person' IoU (reference)",
+}
 
 
 @dataclass(frozen=True)
@@ -73,8 +87,15 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def _by_seed(rows: list[MetricRow], exp: str, protocol: str, metric: str, cond: str) -> dict[int, float]:
-    return {r.seed: r.value for r in rows if r.experiment == exp and r.test_dataset == TEST
-            and r.protocol == protocol and r.metric == metric and r.condition == cond}
+    return {
+        r.seed: r.value
+        for r in rows
+        if r.experiment == exp
+        and r.test_dataset == TEST
+        and r.protocol == protocol
+        and r.metric == metric
+        and r.condition == cond
+    }
 
 
 def read_probe(path: str | Path, upstream: str) -> dict:
@@ -85,23 +106,30 @@ def read_probe(path: str | Path, upstream: str) -> dict:
     if not isinstance(iou, dict) or not all(isinstance(iou.get(k), (int, float)) for k in MEASURES):
         raise DataError(f"{path}: expected a probe-upstream result with iou.{{{', '.join(MEASURES)}}} numbers")
     if raw.get("upstream") != upstream:
-        raise DataError(f"{path}: a probe of the {raw.get('upstream')!r} upstream, expected {upstream!r} "
-                        "(are the random and pretrained probes swapped?)")
+        raise DataError(
+            f"{path}: a probe of the {raw.get('upstream')!r} upstream, expected {upstream!r} "
+            "(are the random and pretrained probes swapped?)"
+        )
     return raw
 
 
-def build_rows(metrics: list[MetricRow], probes: dict[str, dict], sources: dict[tuple[str, int], str] | None = None
-               ) -> tuple[list[Row], dict[str, list[int]]]:
+def build_rows(
+    metrics: list[MetricRow], probes: dict[str, dict], sources: dict[tuple[str, int], str] | None = None
+) -> tuple[list[Row], dict[str, list[int]]]:
     """The table's rows from CCPG metrics of the three experiments and the two probes (by column).
 
     ``sources`` maps (experiment, seed) to its metrics file, to name it when a number is missing.
     """
     sources = sources or {}
-    seeds = {col: sorted({r.seed for r in metrics if r.experiment == exp and r.test_dataset == TEST})
-             for col, exp in EXPERIMENTS.items()}
+    seeds = {
+        col: sorted({r.seed for r in metrics if r.experiment == exp and r.test_dataset == TEST})
+        for col, exp in EXPERIMENTS.items()
+    }
     for col, exp in EXPERIMENTS.items():
         if not seeds[col]:
-            raise DataError(f"no {exp}/seed<k>/{TEST}/metrics.csv among the metrics files (needed for the {col} column)")
+            raise DataError(
+                f"no {exp}/seed<k>/{TEST}/metrics.csv among the metrics files (needed for the {col} column)"
+            )
     conds = list(PROTOCOLS[TEST].conditions)
 
     def column(col: str, protocol: str, metric: str, cond: str, required: bool) -> tuple[float, float] | None:
@@ -121,8 +149,16 @@ def build_rows(metrics: list[MetricRow], probes: dict[str, dict], sources: dict[
             m, s = column(col, "mask_iou", "iou", cond, required=cond == "all") or (math.nan, math.nan)
             vals[col] = (m / 100, s / 100)
         if cond == "all":
-            rows.append(Row("mask IoU (GRE foreground vs silhouettes)", cond, "fraction", vals,
-                            f">= {MASK_IOU_TARGET:.2f}", MASK_IOU_TARGET))
+            rows.append(
+                Row(
+                    "mask IoU (GRE foreground vs silhouettes)",
+                    cond,
+                    "fraction",
+                    vals,
+                    f">= {MASK_IOU_TARGET:.2f}",
+                    MASK_IOU_TARGET,
+                )
+            )
         elif not all(math.isnan(v[0]) for v in vals.values()):
             rows.append(Row("mask IoU (GRE foreground vs silhouettes)", cond, "fraction", vals))
     per_seed_means: dict[str, list[float]] = {}
@@ -132,8 +168,16 @@ def build_rows(metrics: list[MetricRow], probes: dict[str, dict], sources: dict[
     for col, exp in EXPERIMENTS.items():
         by_cond = [_by_seed(metrics, exp, *RANK1, c) for c in conds]
         per_seed_means[col] = [float(np.mean([bc[s] for bc in by_cond])) for s in seeds[col]]
-    rows.append(Row("rank-1", "mean", "%", {c: _mean_std(v) for c, v in per_seed_means.items()},
-                    f">= {RANK1_TARGET:.0f}", RANK1_TARGET))
+    rows.append(
+        Row(
+            "rank-1",
+            "mean",
+            "%",
+            {c: _mean_std(v) for c, v in per_seed_means.items()},
+            f">= {RANK1_TARGET:.0f}",
+            RANK1_TARGET,
+        )
+    )
     prior = probes["pretrained_upstream"]["iou"]["prior"]
     for k in MEASURES:
         vals = {col: (float(p["iou"][k]), math.nan) for col, p in probes.items()}
@@ -159,6 +203,7 @@ def _diff(row: Row) -> float:
 
 def csv_table(rows: list[Row]) -> str:
     """The long CSV: one line per row, mean and std per column (fractions for IoU, percent for rank-1)."""
+
     def cells(r: Row) -> list[object]:
         out: list[object] = [r.measure, r.condition, r.unit]
         for col in EXPERIMENTS:
@@ -187,29 +232,49 @@ def caption(seeds: dict[str, list[int]], probes: dict[str, dict], scale: str) ->
         "(silhouette-supervised; it asks whether the tokens *hold* the person), the first principal component "
         "(unsupervised), the mean-silhouette prior and the 'every pixel person' labelling as references. "
         f"Values: mean ± std over seeds ({s}); IoU as fractions, rank-1 in percent. Verdicts read the "
-        "pretrained upstream's mean against the target.")
+        "pretrained upstream's mean against the target."
+    )
     if scale == "demo":
-        text += (" These are SynthGait numbers from tiny stand-in ViTs (a few hundred pretraining steps on a CPU): "
-                 "they show whether the demo's upstream learns to see the walker, not how DINOv2 or BigGait "
-                 "perform; they are not comparable with the paper.")
+        text += (
+            " These are SynthGait numbers from tiny stand-in ViTs (a few hundred pretraining steps on a CPU): "
+            "they show whether the demo's upstream learns to see the walker, not how DINOv2 or BigGait "
+            "perform; they are not comparable with the paper."
+        )
     return text
 
 
 def markdown_table(rows: list[Row], seeds: dict[str, list[int]], probes: dict[str, dict], scale: str) -> str:
     """``upstream.md``: title, caption, the table."""
-    head = ["measure", "condition", "random upstream", "pretrained upstream", "GaitBase", "pretrained - GaitBase",
-            "target", "verdict"]
-    lines = ["# Upstream: random vs pretrained", "", caption(seeds, probes, scale), "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = [
+        "measure",
+        "condition",
+        "random upstream",
+        "pretrained upstream",
+        "GaitBase",
+        "pretrained - GaitBase",
+        "target",
+        "verdict",
+    ]
+    lines = [
+        "# Upstream: random vs pretrained",
+        "",
+        caption(seeds, probes, scale),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in rows:
         diff = _diff(r)
         cells = [r.measure, r.condition] + [_fmt(r.values.get(c), r.unit) for c in EXPERIMENTS]
         cells += ["" if math.isnan(diff) else f"{diff:+.1f}", r.target, r.verdict()]
         lines.append("| " + " | ".join(cells) + " |")
     ckpt = probes["pretrained_upstream"].get("lvm_checkpoint", "")
-    lines += ["", f"Pretrained upstream: `{ckpt}`; random upstream: seed "
-                  f"{probes['random_upstream'].get('settings', {}).get('seed', '?')} of the probe "
-                  "(the trainings' random upstreams come from their own seeds)."]
+    lines += [
+        "",
+        f"Pretrained upstream: `{ckpt}`; random upstream: seed "
+        f"{probes['random_upstream'].get('settings', {}).get('seed', '?')} of the probe "
+        "(the trainings' random upstreams come from their own seeds).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -218,14 +283,21 @@ def upstream_files(out_dir: str | Path) -> list[Path]:
     return [Path(p) for p in paths.report_files(str(out_dir), paths.UPSTREAM_TABLE)]
 
 
-def write_upstream_report(metrics_files: Iterable[str | Path], random_probe: str | Path, pretrained_probe: str | Path,
-                          out_dir: str | Path, scale: str = "paper") -> list[Path]:
+def write_upstream_report(
+    metrics_files: Iterable[str | Path],
+    random_probe: str | Path,
+    pretrained_probe: str | Path,
+    out_dir: str | Path,
+    scale: str = "paper",
+) -> list[Path]:
     """Read everything, build the table, then write ``upstream.csv`` and ``upstream.md`` (each atomically)."""
     files = [str(f) for f in metrics_files]
     metrics = read_metrics_files(files)
     sources = {paths.parse_metrics_file(f)[:2]: f for f in files}  # read_metrics_files checked the paths
-    probes = {"random_upstream": read_probe(random_probe, "random"),
-              "pretrained_upstream": read_probe(pretrained_probe, "file")}
+    probes = {
+        "random_upstream": read_probe(random_probe, "random"),
+        "pretrained_upstream": read_probe(pretrained_probe, "file"),
+    }
     rows, seeds = build_rows(metrics, probes, sources)
     texts = [csv_table(rows), markdown_table(rows, seeds, probes, scale)]
     dests = upstream_files(out_dir)

@@ -78,23 +78,40 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     ankle_h = 0.045 * h
     torso = h - leg - ankle_h - neck - 2.0 * head_r
     return Identity(
-        height=h, leg=leg, thigh_frac=float(rng.uniform(0.47, 0.56)), ankle_h=ankle_h, torso=torso,
-        neck=neck, head_r=head_r,
-        shoulder_hw=h * float(rng.normal(0.108, 0.01)), hip_hw=h * float(rng.normal(0.052, 0.006)),
-        upper_arm=h * float(rng.normal(0.175, 0.009)), forearm=h * float(rng.normal(0.155, 0.008)),
+        height=h,
+        leg=leg,
+        thigh_frac=float(rng.uniform(0.47, 0.56)),
+        ankle_h=ankle_h,
+        torso=torso,
+        neck=neck,
+        head_r=head_r,
+        shoulder_hw=h * float(rng.normal(0.108, 0.01)),
+        hip_hw=h * float(rng.normal(0.052, 0.006)),
+        upper_arm=h * float(rng.normal(0.175, 0.009)),
+        forearm=h * float(rng.normal(0.155, 0.008)),
         foot=h * float(rng.normal(0.14, 0.008)),
-        build=float(np.clip(rng.normal(1.0, 0.14), 0.72, 1.4)), chest=float(np.clip(rng.normal(1.0, 0.1), 0.8, 1.3)),
+        build=float(np.clip(rng.normal(1.0, 0.14), 0.72, 1.4)),
+        chest=float(np.clip(rng.normal(1.0, 0.1), 0.8, 1.3)),
         cadence=float(rng.uniform(0.82, 1.1)),
-        hip_off=_deg(rng.uniform(0.0, 8.0)), hip_amp=_deg(rng.uniform(14.0, 30.0)),
-        hip2_amp=_deg(rng.uniform(0.0, 5.0)), hip2_phase=float(rng.uniform(0, TAU)),
-        knee_peak=_deg(rng.uniform(40.0, 70.0)), knee_phase=TAU * float(rng.uniform(0.64, 0.78)),
-        knee_load=_deg(rng.uniform(0.0, 22.0)), heel_rise=_deg(rng.uniform(0.0, 30.0)),
-        arm_off=_deg(rng.uniform(-6.0, 10.0)), arm_amp=_deg(rng.uniform(5.0, 40.0)),
+        hip_off=_deg(rng.uniform(0.0, 8.0)),
+        hip_amp=_deg(rng.uniform(14.0, 30.0)),
+        hip2_amp=_deg(rng.uniform(0.0, 5.0)),
+        hip2_phase=float(rng.uniform(0, TAU)),
+        knee_peak=_deg(rng.uniform(40.0, 70.0)),
+        knee_phase=TAU * float(rng.uniform(0.64, 0.78)),
+        knee_load=_deg(rng.uniform(0.0, 22.0)),
+        heel_rise=_deg(rng.uniform(0.0, 30.0)),
+        arm_off=_deg(rng.uniform(-6.0, 10.0)),
+        arm_amp=_deg(rng.uniform(5.0, 40.0)),
         arm_abd=_deg(rng.uniform(3.0, 16.0)),
-        elbow_base=_deg(rng.uniform(5.0, 40.0)), elbow_amp=_deg(rng.uniform(0.0, 30.0)),
-        lean=_deg(rng.uniform(-4.0, 12.0)), head_pitch=_deg(rng.uniform(-8.0, 18.0)),
-        sway=_deg(rng.uniform(0.0, 6.0)), yaw_amp=_deg(rng.uniform(1.0, 9.0)),
-        asym=float(np.clip(rng.normal(0.0, 0.12), -0.3, 0.3)), asym_phase=float(rng.normal(0.0, 0.15)),
+        elbow_base=_deg(rng.uniform(5.0, 40.0)),
+        elbow_amp=_deg(rng.uniform(0.0, 30.0)),
+        lean=_deg(rng.uniform(-4.0, 12.0)),
+        head_pitch=_deg(rng.uniform(-8.0, 18.0)),
+        sway=_deg(rng.uniform(0.0, 6.0)),
+        yaw_amp=_deg(rng.uniform(1.0, 9.0)),
+        asym=float(np.clip(rng.normal(0.0, 0.12), -0.3, 0.3)),
+        asym_phase=float(rng.normal(0.0, 0.15)),
         toe_out=_deg(rng.uniform(0.0, 16.0)),
     )
 
@@ -104,11 +121,16 @@ def vary_identity(ident: Identity, rng: np.random.Generator, amount: float = 1.0
     n = lambda s: float(rng.normal(0.0, s * amount))  # noqa: E731 - local shorthand
     return dataclasses.replace(
         ident,
-        cadence=ident.cadence * (1 + n(0.04)), hip_amp=ident.hip_amp * (1 + n(0.08)),
-        arm_amp=ident.arm_amp * (1 + n(0.2)), knee_peak=ident.knee_peak * (1 + n(0.08)),
-        lean=ident.lean + _deg(n(2.5)), elbow_base=ident.elbow_base + _deg(n(6.0)),
-        head_pitch=ident.head_pitch + _deg(n(5.0)), arm_abd=ident.arm_abd + _deg(n(2.0)),
-        toe_out=ident.toe_out + _deg(n(2.0)), sway=ident.sway * (1 + n(0.2)),
+        cadence=ident.cadence * (1 + n(0.04)),
+        hip_amp=ident.hip_amp * (1 + n(0.08)),
+        arm_amp=ident.arm_amp * (1 + n(0.2)),
+        knee_peak=ident.knee_peak * (1 + n(0.08)),
+        lean=ident.lean + _deg(n(2.5)),
+        elbow_base=ident.elbow_base + _deg(n(6.0)),
+        head_pitch=ident.head_pitch + _deg(n(5.0)),
+        arm_abd=ident.arm_abd + _deg(n(2.0)),
+        toe_out=ident.toe_out + _deg(n(2.0)),
+        sway=ident.sway * (1 + n(0.2)),
     )
 
 
@@ -148,8 +170,14 @@ def _pitch_dir(ang: np.ndarray, side: float = 0.0) -> np.ndarray:
     return np.stack([np.sin(ang) * np.cos(side), np.full_like(ang, np.sin(side)), -np.cos(ang) * np.cos(side)], 1)
 
 
-def walk(ident: Identity, phase: np.ndarray, *, carry: bool = False, umbrella: bool = False,
-         radius_scale: dict[int, float] | None = None) -> tuple[dict[str, np.ndarray], Capsules]:
+def walk(
+    ident: Identity,
+    phase: np.ndarray,
+    *,
+    carry: bool = False,
+    umbrella: bool = False,
+    radius_scale: dict[int, float] | None = None,
+) -> tuple[dict[str, np.ndarray], Capsules]:
     """Pose the walker at gait phases ``phase`` [T] (radians, left heel strike at 0).
 
     ``carry`` holds both forearms forward (an object in the hands); ``umbrella`` raises the right
@@ -164,8 +192,11 @@ def walk(ident: Identity, phase: np.ndarray, *, carry: bool = False, umbrella: b
     zeros = np.zeros((T, 3))
     for side, sgn, ph, amp in (("l", 1.0, phase, 1 + g.asym), ("r", -1.0, phase + np.pi + g.asym_phase, 1 - g.asym)):
         hip_ang = g.hip_off + amp * (g.hip_amp * np.cos(ph) + g.hip2_amp * np.cos(2 * ph + g.hip2_phase))
-        knee = (g.knee_peak * ((1 + np.cos(ph - g.knee_phase)) / 2) ** 3
-                + g.knee_load * ((1 + np.cos(ph - 0.12 * TAU)) / 2) ** 6 + _deg(3.0))
+        knee = (
+            g.knee_peak * ((1 + np.cos(ph - g.knee_phase)) / 2) ** 3
+            + g.knee_load * ((1 + np.cos(ph - 0.12 * TAU)) / 2) ** 6
+            + _deg(3.0)
+        )
         hip = _rot_z(zeros + [0.0, sgn * g.hip_hw, 0.0], yaw)
         knee_p = hip + _rot_z(_pitch_dir(hip_ang), yaw) * g.leg * g.thigh_frac
         shin_ang = hip_ang - knee
@@ -176,8 +207,15 @@ def walk(ident: Identity, phase: np.ndarray, *, carry: bool = False, umbrella: b
         fwd = np.stack([np.cos(pitch) * np.cos(g.toe_out), sgn * np.cos(pitch) * np.sin(g.toe_out), -np.sin(pitch)], 1)
         heel = ankle + _rot_z(zeros + [-0.035 * g.height, 0.0, -0.6 * g.ankle_h], yaw)
         toe = heel + _rot_z(fwd, yaw) * g.foot
-        joints.update({f"hip_{side}": hip, f"knee_{side}": knee_p, f"ankle_{side}": ankle,
-                       f"heel_{side}": heel, f"toe_{side}": toe})
+        joints.update(
+            {
+                f"hip_{side}": hip,
+                f"knee_{side}": knee_p,
+                f"ankle_{side}": ankle,
+                f"heel_{side}": heel,
+                f"toe_{side}": toe,
+            }
+        )
         # Arms swing against the legs of the same side.
         if carry:
             sh_ang, elb = np.full(T, _deg(25.0)), np.full(T, _deg(75.0))
@@ -212,7 +250,9 @@ def walk(ident: Identity, phase: np.ndarray, *, carry: bool = False, umbrella: b
 def _body_capsules(g: Identity, j: dict[str, np.ndarray], rs: dict[int, float], foot_r: float) -> Capsules:
     """The capsules of a posed body (radii scale with build, then clothing bulk by material)."""
     b, h = g.build, g.height
-    caps = Capsules(np.zeros((0,) + j["pelvis"].shape), np.zeros((0,) + j["pelvis"].shape), np.zeros(0), np.zeros(0, int), [])
+    caps = Capsules(
+        np.zeros((0,) + j["pelvis"].shape), np.zeros((0,) + j["pelvis"].shape), np.zeros(0), np.zeros(0, int), []
+    )
     r = lambda base, mat: base * h * rs.get(mat, 1.0)  # noqa: E731 - local shorthand
     torso_r = 0.05 * b * g.chest
     for s in ("l", "r"):
@@ -220,8 +260,13 @@ def _body_capsules(g: Identity, j: dict[str, np.ndarray], rs: dict[int, float], 
         hip_top = j[f"hip_{s}"] + (j["neck"] - j["pelvis"]) * 0.12
         sh_in = j["pelvis"] + (j[f"shoulder_{s}"] - j["pelvis"]) * 0.92
         caps.add(f"trunk_{s}", hip_top, sh_in, r(torso_r, UPPER), UPPER)
-    caps.add("spine", j["pelvis"] + (j["neck"] - j["pelvis"]) * 0.15, j["neck"] * 0.95 + j["pelvis"] * 0.05,
-             r(0.062 * b * g.chest, UPPER), UPPER)
+    caps.add(
+        "spine",
+        j["pelvis"] + (j["neck"] - j["pelvis"]) * 0.15,
+        j["neck"] * 0.95 + j["pelvis"] * 0.05,
+        r(0.062 * b * g.chest, UPPER),
+        UPPER,
+    )
     caps.add("pelvis", j["hip_l"], j["hip_r"], r(0.052 * b, LOWER), LOWER)
     caps.add("neck", j["neck"], j["neck"] + (j["head"] - j["neck"]) * 0.6, 0.026 * h, SKIN)
     caps.add("head", j["head"], j["head"], g.head_r, HEAD)

@@ -18,9 +18,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from biggait.synthgait.domains import DOMAINS, SCALES, scale_plans
 from biggait.cli_paths import OutputDir
 from biggait.errors import ConfigError
+from biggait.synthgait.domains import DOMAINS, SCALES, scale_plans
 
 if TYPE_CHECKING:
     from biggait.synthgait.generator import SynthSpec
@@ -30,20 +30,27 @@ __all__ = ["COMMANDS", "add_arguments", "run", "spec_from_args"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the ``synth`` options."""
-    p.add_argument("--out", required=True, type=OutputDir("output"),
-                   help="output folder: OUT/<domain>/ trees + OUT/<domain>.json")
+    p.add_argument(
+        "--out", required=True, type=OutputDir("output"), help="output folder: OUT/<domain>/ trees + OUT/<domain>.json"
+    )
     p.add_argument("--scale", default="demo", help=f"named sizes: {', '.join(SCALES)} (default demo)")
     p.add_argument("--domains", default=",".join(DOMAINS), help="comma-separated subset of: " + ", ".join(DOMAINS))
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
     p.add_argument("--ids", default=None, help="identities per domain: TRAIN[,TEST] (default: the scale's)")
     p.add_argument("--frames", type=int, default=None, help="frames per sequence (default: the scale's)")
-    p.add_argument("--views", action="append", default=[], metavar="DOMAIN=V1,V2",
-                   help="views of a domain (repeatable), e.g. casiab=000,018,090")
+    p.add_argument(
+        "--views",
+        action="append",
+        default=[],
+        metavar="DOMAIN=V1,V2",
+        help="views of a domain (repeatable), e.g. casiab=000,018,090",
+    )
     p.add_argument("--preview", action="store_true", help="also write OUT/preview_<domain>.png")
     p.add_argument("--preview-only", action="store_true", help="write only the preview sheets")
-    p.add_argument("--proxy", action="store_true",
-                   help="score nearest-neighbour difficulty proxies into OUT/proxy_<domain>.json")
+    p.add_argument(
+        "--proxy", action="store_true", help="score nearest-neighbour difficulty proxies into OUT/proxy_<domain>.json"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -65,8 +72,10 @@ def spec_from_args(args: argparse.Namespace) -> SynthSpec:
     domains = [d.strip() for d in args.domains.split(",") if d.strip()]
     unknown = [d for d in domains if d not in DOMAINS]
     if unknown or not domains:
-        raise ConfigError(f"--domains: unknown domain {', '.join(unknown) or '(none)'!s} "
-                          f"(expected a comma-separated subset of: {', '.join(DOMAINS)})")
+        raise ConfigError(
+            f"--domains: unknown domain {', '.join(unknown) or '(none)'!s} "
+            f"(expected a comma-separated subset of: {', '.join(DOMAINS)})"
+        )
     plans = {d: plans[d] for d in domains}
     if args.ids:
         parts = args.ids.split(",")
@@ -85,7 +94,9 @@ def spec_from_args(args: argparse.Namespace) -> SynthSpec:
         vs = tuple(v.strip() for v in views.split(",") if v.strip())
         bad = [v for v in vs if v not in DOMAINS[dom].views]
         if bad:
-            raise ConfigError(f"--views: unknown {dom} view {bad[0]!r} (expected one of: {', '.join(DOMAINS[dom].views)})")
+            raise ConfigError(
+                f"--views: unknown {dom} view {bad[0]!r} (expected one of: {', '.join(DOMAINS[dom].views)})"
+            )
         plans[dom] = dataclasses.replace(plans[dom], views=vs)
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers: {args.workers} must be at least 1")
@@ -94,8 +105,8 @@ def spec_from_args(args: argparse.Namespace) -> SynthSpec:
 
 def run(args: argparse.Namespace) -> int:
     """Generate (resumably), then optionally preview and score proxies."""
-    from biggait.synthgait.preview import write_preview
     from biggait.synthgait.generator import generate
+    from biggait.synthgait.preview import write_preview
 
     spec = spec_from_args(args)
     out: Path = args.out.resolve()
@@ -106,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
         for path in write_preview(out, spec.seed, spec.plans):
             print(f"preview: {path}")
     if args.proxy and not args.preview_only:
-        from biggait.synthgait.proxy import proxy_rank1
         from biggait.io import write_json_atomic
+        from biggait.synthgait.proxy import proxy_rank1
 
         for dom in spec.plans:
             table = proxy_rank1(out / dom, out / f"{dom}.json", dom)

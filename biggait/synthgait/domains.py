@@ -69,16 +69,31 @@ class DomainStyle:
 
 
 _CCPG_TYPES = {
-    "U0_D0_BG": Condition(0, 0, bag=True), "U0_D0": Condition(0, 0), "U1_D1": Condition(1, 1),
-    "U2_D2": Condition(2, 2), "U3_D3": Condition(3, 3), "U0_D3": Condition(0, 3), "U1_D0": Condition(1, 0),
+    "U0_D0_BG": Condition(0, 0, bag=True),
+    "U0_D0": Condition(0, 0),
+    "U1_D1": Condition(1, 1),
+    "U2_D2": Condition(2, 2),
+    "U3_D3": Condition(3, 3),
+    "U0_D3": Condition(0, 3),
+    "U1_D0": Condition(1, 0),
 }
-_CASIAB_TYPES = {**{f"nm-{i:02d}": Condition() for i in range(1, 7)},
-                 "bg-01": Condition(bag=True), "bg-02": Condition(bag=True),
-                 "cl-01": Condition(upper=1, coat=True), "cl-02": Condition(upper=1, coat=True)}
+_CASIAB_TYPES = {
+    **{f"nm-{i:02d}": Condition() for i in range(1, 7)},
+    "bg-01": Condition(bag=True),
+    "bg-02": Condition(bag=True),
+    "cl-01": Condition(upper=1, coat=True),
+    "cl-02": Condition(upper=1, coat=True),
+}
 _SUSTECH_TYPES = {
-    "00-nm": Condition(), "01-nm": Condition(), "02-bg": Condition(bag=True),
-    "03-cl": Condition(upper=1, lower=1), "04-cr": Condition(carry=True), "05-ub": Condition(umbrella=True),
-    "06-uf": Condition(uniform=True), "07-oc": Condition(occlusion=True), "08-nt": Condition(night=True),
+    "00-nm": Condition(),
+    "01-nm": Condition(),
+    "02-bg": Condition(bag=True),
+    "03-cl": Condition(upper=1, lower=1),
+    "04-cr": Condition(carry=True),
+    "05-ub": Condition(umbrella=True),
+    "06-uf": Condition(uniform=True),
+    "07-oc": Condition(occlusion=True),
+    "08-nt": Condition(night=True),
 }
 # CCPG has ten cameras around the walkway; the azimuths are ours (the real ones are not published).
 _CCPG_VIEWS = {f"{i:02d}": a for i, a in enumerate((0, 30, 60, 90, 120, 150, 180, 225, 270, 315), start=1)}
@@ -86,24 +101,64 @@ _CCPG_VIEWS = {f"{i:02d}": a for i, a in enumerate((0, 30, 60, 90, 120, 150, 180
 # The dict literal is the only registry.
 DOMAINS: dict[str, DomainStyle] = {
     "ccpg": DomainStyle(
-        name="ccpg", types=_CCPG_TYPES, views=_CCPG_VIEWS, size=64, id_digits=3, id_start=0,
-        background="facade", render_px=80.0, elevation=(8.0, 18.0), distance=(7.0, 10.0), horizon=(0.3, 0.7),
-        fps=15.0, ambient=(0.35, 0.55), diffuse=(0.45, 0.7), brightness=(0.85, 1.15), noise=2.5,
-        coat_prob=0.3, shorts_prob=0.25,
+        name="ccpg",
+        types=_CCPG_TYPES,
+        views=_CCPG_VIEWS,
+        size=64,
+        id_digits=3,
+        id_start=0,
+        background="facade",
+        render_px=80.0,
+        elevation=(8.0, 18.0),
+        distance=(7.0, 10.0),
+        horizon=(0.3, 0.7),
+        fps=15.0,
+        ambient=(0.35, 0.55),
+        diffuse=(0.45, 0.7),
+        brightness=(0.85, 1.15),
+        noise=2.5,
+        coat_prob=0.3,
+        shorts_prob=0.25,
     ),
     "casiab": DomainStyle(
-        name="casiab", types=_CASIAB_TYPES, views={f"{a:03d}": float(a) for a in range(0, 181, 18)},
-        size=64, id_digits=3, id_start=1, background="indoor", render_px=72.0,
-        elevation=(0.0, 6.0), distance=(4.0, 6.0), horizon=(0.02, 0.12), fps=14.0,
-        ambient=(0.5, 0.65), diffuse=(0.3, 0.45), brightness=(0.9, 1.05), noise=1.5,
-        coat_prob=0.0, shorts_prob=0.1,
+        name="casiab",
+        types=_CASIAB_TYPES,
+        views={f"{a:03d}": float(a) for a in range(0, 181, 18)},
+        size=64,
+        id_digits=3,
+        id_start=1,
+        background="indoor",
+        render_px=72.0,
+        elevation=(0.0, 6.0),
+        distance=(4.0, 6.0),
+        horizon=(0.02, 0.12),
+        fps=14.0,
+        ambient=(0.5, 0.65),
+        diffuse=(0.3, 0.45),
+        brightness=(0.9, 1.05),
+        noise=1.5,
+        coat_prob=0.0,
+        shorts_prob=0.1,
     ),
     "sustech1k": DomainStyle(
-        name="sustech1k", types=_SUSTECH_TYPES, views={f"{a:03d}": float(a) for a in (0, 45, 90, 135, 180, 225, 270, 315)},
-        size=64, id_digits=4, id_start=0, background="street", render_px=46.0,
-        elevation=(18.0, 30.0), distance=(9.0, 14.0), horizon=(0.5, 1.0), fps=16.0,
-        ambient=(0.25, 0.45), diffuse=(0.55, 0.85), brightness=(0.8, 1.25), noise=4.0,
-        coat_prob=0.15, shorts_prob=0.35,
+        name="sustech1k",
+        types=_SUSTECH_TYPES,
+        views={f"{a:03d}": float(a) for a in (0, 45, 90, 135, 180, 225, 270, 315)},
+        size=64,
+        id_digits=4,
+        id_start=0,
+        background="street",
+        render_px=46.0,
+        elevation=(18.0, 30.0),
+        distance=(9.0, 14.0),
+        horizon=(0.5, 1.0),
+        fps=16.0,
+        ambient=(0.25, 0.45),
+        diffuse=(0.55, 0.85),
+        brightness=(0.8, 1.25),
+        noise=4.0,
+        coat_prob=0.15,
+        shorts_prob=0.35,
     ),
 }
 
@@ -113,8 +168,10 @@ def _check_registry() -> None:
     for name, style in DOMAINS.items():
         known = style.preset.types
         if known and set(style.types) != set(known):
-            raise ConfigError(f"SynthGait domain {name}: types {sorted(style.types)} differ from the dataset "
-                              f"registry's {sorted(known)}")
+            raise ConfigError(
+                f"SynthGait domain {name}: types {sorted(style.types)} differ from the dataset "
+                f"registry's {sorted(known)}"
+            )
 
 
 _check_registry()

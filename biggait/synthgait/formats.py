@@ -49,8 +49,9 @@ def squash(img: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def format_sequence(dataset: str, crop: str, size: int, view: str, rgb_crops: list[np.ndarray],
-                    sil_crops: list[np.ndarray]) -> dict[str, np.ndarray]:
+def format_sequence(
+    dataset: str, crop: str, size: int, view: str, rgb_crops: list[np.ndarray], sil_crops: list[np.ndarray]
+) -> dict[str, np.ndarray]:
     """Turn per-frame person crops (uint8 [h, w, 3] RGB and [h, w] 0/255) into the pickled arrays.
 
     Returns file name -> array, ready for :func:`write_pickles`.
@@ -66,8 +67,7 @@ def format_sequence(dataset: str, crop: str, size: int, view: str, rgb_crops: li
     rgb_arr = np.stack(rgbs)  # [T, H, W, 3]
     if crop != "square_hwc":
         rgb_arr = np.ascontiguousarray(rgb_arr.transpose(0, 3, 1, 2))  # [T, 3, H, W]
-    return {names["rgb"]: rgb_arr, names["ratios"]: np.asarray(ratios, np.float64),
-            names["sils"]: np.stack(sils)}
+    return {names["rgb"]: rgb_arr, names["ratios"]: np.asarray(ratios, np.float64), names["sils"]: np.stack(sils)}
 
 
 def write_pickles(folder: Path, arrays: dict[str, np.ndarray]) -> None:

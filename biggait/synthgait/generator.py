@@ -25,17 +25,26 @@ from pathlib import Path
 
 import numpy as np
 
+from biggait.errors import DataError
+from biggait.io import atomic_path, write_json_atomic
 from biggait.progress import progress_bar
 from biggait.synthgait.body import COAT, FOREARM, LOWER, SHIN, UPPER, Identity, sample_identity, vary_identity, walk
 from biggait.synthgait.domains import DOMAINS, Condition, DomainPlan, DomainStyle, get_domain
 from biggait.synthgait.formats import format_sequence, tight_box, write_pickles
 from biggait.synthgait.render import Camera, Light, make_background, project, rasterise, shade
 from biggait.synthgait.scene import add_props, build_looks, sample_garment
-from biggait.errors import DataError
-from biggait.io import atomic_path, write_json_atomic
 
-__all__ = ["GENERATOR", "SynthSpec", "SeqJob", "SynthSequence", "rng_for", "split_ids", "plan_jobs",
-           "render_sequence", "generate"]
+__all__ = [
+    "GENERATOR",
+    "SynthSpec",
+    "SeqJob",
+    "SynthSequence",
+    "rng_for",
+    "split_ids",
+    "plan_jobs",
+    "render_sequence",
+    "generate",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +80,7 @@ class SeqJob:
 def split_ids(style: DomainStyle, plan: DomainPlan) -> tuple[list[str], list[str]]:
     """Train and test identity names of a domain (disjoint; test ids follow the train ids)."""
     names = [f"{style.id_start + i:0{style.id_digits}d}" for i in range(plan.train_ids + plan.test_ids)]
-    return names[:plan.train_ids], names[plan.train_ids:]
+    return names[: plan.train_ids], names[plan.train_ids :]
 
 
 def plan_jobs(spec: SynthSpec) -> list[SeqJob]:
@@ -123,27 +132,38 @@ def render_sequence(seed: int, job: SeqJob, *, background_salt: int = 0) -> Synt
         lower = sample_garment(rng_for(seed, job.domain, "uniform", "lower"), style, "lower")
     else:
         coat = True if cond.coat else (False if style.name == "casiab" else None)
-        upper = sample_garment(rng_for(seed, job.domain, job.id, "upper", str(cond.upper), str(coat)), style,
-                               "upper", coat=coat)
+        upper = sample_garment(
+            rng_for(seed, job.domain, job.id, "upper", str(cond.upper), str(coat)), style, "upper", coat=coat
+        )
         lower = sample_garment(rng_for(seed, job.domain, job.id, "lower", str(cond.lower)), style, "lower")
     # Pose: T frames at the domain's frame rate from a random gait phase.
     t = np.arange(job.frames)
     phase = rng.uniform(0, 2 * np.pi) + 2 * np.pi * ident.cadence * t / style.fps
-    bulk = {UPPER: upper.bulk, COAT: upper.bulk, FOREARM: upper.bulk if upper.covers else 1.0,
-            LOWER: lower.bulk, SHIN: lower.bulk if lower.covers else 1.0}
+    bulk = {
+        UPPER: upper.bulk,
+        COAT: upper.bulk,
+        FOREARM: upper.bulk if upper.covers else 1.0,
+        LOWER: lower.bulk,
+        SHIN: lower.bulk if lower.covers else 1.0,
+    }
     joints, caps = walk(ident, phase, carry=cond.carry, umbrella=cond.umbrella, radius_scale=bulk)
     add_props(caps, joints, ident, rng, upper=upper, bag=cond.bag, carry=cond.carry, umbrella=cond.umbrella)
     # Camera at the view's azimuth, with the domain's height, distance and resolution.
-    cam = Camera(azimuth=np.deg2rad(style.views[job.view] + rng.normal(0, 4.0)),
-                 elevation=np.deg2rad(rng.uniform(*style.elevation)), distance=float(rng.uniform(*style.distance)),
-                 px_per_m=style.render_px / 1.75, target_z=0.5 * ident.height)
+    cam = Camera(
+        azimuth=np.deg2rad(style.views[job.view] + rng.normal(0, 4.0)),
+        elevation=np.deg2rad(rng.uniform(*style.elevation)),
+        distance=float(rng.uniform(*style.distance)),
+        px_per_m=style.render_px / 1.75,
+        target_z=0.5 * ident.height,
+    )
     buf = rasterise(caps, cam, margin=4)
     looks, info = build_looks(caps, cam, rng, upper, lower)
     ldir = np.array([rng.uniform(-0.9, 0.9), rng.uniform(-1.0, -0.3), rng.uniform(-1.0, -0.2)])
     light = Light(ldir, float(rng.uniform(*style.ambient)), float(rng.uniform(*style.diffuse)))
     person, mask = shade(buf, looks, light)  # [T, H, W, 3] 0..1, [T, H, W]
-    frames, visible = _compose(style, cond, cam, ident, buf.origin, person, mask,
-                               rng_for(seed, *keys, "background", str(background_salt)), t)
+    frames, visible = _compose(
+        style, cond, cam, ident, buf.origin, person, mask, rng_for(seed, *keys, "background", str(background_salt)), t
+    )
     # Global light, sensor noise, quantisation.
     nrng = rng_for(seed, *keys, "noise")
     gain = nrng.uniform(*style.brightness) * nrng.uniform(0.92, 1.08, 3)
@@ -151,7 +171,9 @@ def render_sequence(seed: int, job: SeqJob, *, background_salt: int = 0) -> Synt
     if cond.night:
         gain = gain * nrng.uniform(0.22, 0.4) * np.array([0.8, 0.9, 1.15])
         noise *= 2.0
-    img = frames * (255.0 * gain).astype(np.float32) + nrng.standard_normal(frames.shape, np.float32) * np.float32(noise)
+    img = frames * (255.0 * gain).astype(np.float32) + nrng.standard_normal(frames.shape, np.float32) * np.float32(
+        noise
+    )
     img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     jitter = nrng.integers(0, 3, (job.frames, 4))
     rgb_crops, sil_crops = [], []
@@ -168,8 +190,17 @@ def render_sequence(seed: int, job: SeqJob, *, background_salt: int = 0) -> Synt
     return SynthSequence(job, arrays, cond, info)
 
 
-def _compose(style: DomainStyle, cond: Condition, cam: Camera, ident: Identity, origin: np.ndarray, person: np.ndarray,
-             mask: np.ndarray, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _compose(
+    style: DomainStyle,
+    cond: Condition,
+    cam: Camera,
+    ident: Identity,
+    origin: np.ndarray,
+    person: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    t: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Put the person over a scrolling background (and an occluder); returns frames and visibility."""
     T, H, W = mask.shape
     # Walking speed (m/s) projected on the image: the background scrolls against the walker.
@@ -180,9 +211,10 @@ def _compose(style: DomainStyle, cond: Condition, cam: Camera, ident: Identity, 
     sy = (origin[:, 1] - origin[:, 1].min()).astype(int)
     feet_y = project(cam, np.zeros(3))[1] - origin[:, 1].min()
     horizon = int(feet_y - rng.uniform(*style.horizon) * ident.height * cam.px_per_m)
-    scene = make_background(style.background, rng, H + int(sy.max()) + 1, W + int(sx.max()) + 1,
-                            int(np.clip(horizon, 0, H + sy.max())))
-    bg = np.stack([scene[sy[f]:sy[f] + H, sx[f]:sx[f] + W] for f in range(T)])  # [T, H, W, 3]
+    scene = make_background(
+        style.background, rng, H + int(sy.max()) + 1, W + int(sx.max()) + 1, int(np.clip(horizon, 0, H + sy.max()))
+    )
+    bg = np.stack([scene[sy[f] : sy[f] + H, sx[f] : sx[f] + W] for f in range(T)])  # [T, H, W, 3]
     frames = np.where(mask[..., None], person, bg)
     visible = mask.copy()
     if cond.occlusion:
@@ -193,7 +225,7 @@ def _compose(style: DomainStyle, cond: Condition, cam: Camera, ident: Identity, 
             x = int(W * rng.uniform(0.2, 0.6))
             for f in range(T):
                 x0 = x - (sx[f] - sx[0]) // 2
-                occ[f, :, max(x0, 0):max(x0 + width, 0)] = True
+                occ[f, :, max(x0, 0) : max(x0 + width, 0)] = True
         else:  # a low wall or hedge hiding the legs
             top = int(H * rng.uniform(0.6, 0.78))
             occ[:, top:, :] = True
@@ -235,8 +267,7 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # tiny images: threads only add overhead and contention
 
 
-def generate(out: str | Path, spec: SynthSpec, *, workers: int | None = None, progress: bool = True
-             ) -> dict[str, int]:
+def generate(out: str | Path, spec: SynthSpec, *, workers: int | None = None, progress: bool = True) -> dict[str, int]:
     """Generate (or resume) every domain of ``spec`` under ``out``; returns written/skipped counts.
 
     Writes ``out/<domain>/<id>/<type>/<view>/*.pkl``, ``out/<domain>.json`` (partition) and
@@ -249,8 +280,10 @@ def generate(out: str | Path, spec: SynthSpec, *, workers: int | None = None, pr
         if meta_path.exists():
             old = json.loads(meta_path.read_text())
             if old != _meta(spec, dom):
-                raise DataError(f"{meta_path}: the existing tree was generated with {old}, not {_meta(spec, dom)};"
-                                " use another --out or the same settings")
+                raise DataError(
+                    f"{meta_path}: the existing tree was generated with {old}, not {_meta(spec, dom)};"
+                    " use another --out or the same settings"
+                )
         write_json_atomic(meta_path, _meta(spec, dom))
         for stale in (out / dom).glob("*/*/.*.tmp"):  # left by an interrupted run
             shutil.rmtree(stale, ignore_errors=True)
@@ -279,4 +312,3 @@ def generate(out: str | Path, spec: SynthSpec, *, workers: int | None = None, pr
         write_json_atomic(out / f"{dom}.json", _partition(DOMAINS[dom], plan))
     logger.info("SynthGait: %d sequences written, %d skipped, under %s", counts["written"], counts["skipped"], out)
     return counts
-

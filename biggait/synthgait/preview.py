@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from biggait.io import atomic_path
 from biggait.synthgait.domains import DomainPlan, get_domain
 from biggait.synthgait.formats import file_names
 from biggait.synthgait.generator import SynthSequence, SynthSpec, plan_jobs, render_sequence
-from biggait.io import atomic_path
 
 __all__ = ["sequence_frames", "contact_sheet", "write_preview"]
 
@@ -28,8 +28,9 @@ def sequence_frames(seq: SynthSequence) -> tuple[np.ndarray, np.ndarray]:
     return rgb, sils
 
 
-def contact_sheet(seed: int, domain: str, plan: DomainPlan, *, n_frames: int = 4, zoom: int = 2,
-                  ids: int = 2) -> np.ndarray:
+def contact_sheet(
+    seed: int, domain: str, plan: DomainPlan, *, n_frames: int = 4, zoom: int = 2, ids: int = 2
+) -> np.ndarray:
     """One row per (identity, type) at the plan's first two views: frames then silhouettes. RGB uint8."""
     style = get_domain(domain)
     views = plan.views[:2]

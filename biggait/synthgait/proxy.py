@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 
 from biggait.data.pickles import load_array
-from biggait.synthgait.domains import get_domain
-from biggait.synthgait.formats import file_names
 from biggait.datasets import PROTOCOLS
 from biggait.errors import DataError
+from biggait.synthgait.domains import get_domain
+from biggait.synthgait.formats import file_names
 
 __all__ = ["ProxyRecord", "features", "rank1_table", "proxy_rank1"]
 
@@ -67,13 +67,19 @@ def rank1_table(records: list[ProxyRecord], domain: str) -> dict[str, dict[str, 
     table: dict[str, dict[str, float]] = {"colour_hist": {}, "gei": {}, "gei_cross_view": {}}
     spec = PROTOCOLS[domain]  # the real dataset's protocol conditions
     for cond, (probe_types, gallery_types) in spec.conditions.items():
-        for feat, key, cross in (("colour_hist", "colour", False), ("gei", "gei", False),
-                                 ("gei_cross_view", "gei", True)):
+        for feat, key, cross in (
+            ("colour_hist", "colour", False),
+            ("gei", "gei", False),
+            ("gei_cross_view", "gei", True),
+        ):
             hits = []
             for view in sorted({r.view for r in records}):
                 probes = [r for r in records if r.view == view and spec.has_type(r.type, probe_types)]
-                gallery = [r for r in records if (r.view != view if cross else r.view == view)
-                           and spec.has_type(r.type, gallery_types)]
+                gallery = [
+                    r
+                    for r in records
+                    if (r.view != view if cross else r.view == view) and spec.has_type(r.type, gallery_types)
+                ]
                 if not probes or not gallery:
                     continue
                 P = np.stack([getattr(r, key) for r in probes])

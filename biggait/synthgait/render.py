@@ -15,7 +15,17 @@ import numpy as np
 
 from biggait.synthgait.body import Capsules
 
-__all__ = ["Camera", "Looks", "Light", "RenderBuffers", "project", "rasterise", "shade", "make_background", "random_colour"]
+__all__ = [
+    "Camera",
+    "Looks",
+    "Light",
+    "RenderBuffers",
+    "project",
+    "rasterise",
+    "shade",
+    "make_background",
+    "random_colour",
+]
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,11 @@ def rasterise(caps: Capsules, cam: Camera, margin: int = 2) -> RenderBuffers:
         t = np.clip((px * dx + py * dy) / np.maximum(dx * dx + dy * dy, 1e-6), 0.0, 1.0)  # [T, h, w]
         cx, cy = px - t * dx, py - t * dy
         d2 = (cx * cx + cy * cy) / (rk * rk)
-        depth = (az[k][:, None, None] + t * (bz[k] - az[k])[:, None, None]
-                 - caps.radius[k] * np.sqrt(np.maximum(1.0 - d2, 0.0)))
+        depth = (
+            az[k][:, None, None]
+            + t * (bz[k] - az[k])[:, None, None]
+            - caps.radius[k] * np.sqrt(np.maximum(1.0 - d2, 0.0))
+        )
         sl = (slice(None), slice(y0, y1), slice(x0, x1))
         win = (d2 < 1.0) & (depth < zbuf[sl])  # [T, h, w]
         zbuf[sl][win] = depth[win]
@@ -169,7 +182,9 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.n
     return np.clip(big[:h, :w], 0.0, 1.0)
 
 
-def random_colour(rng: np.random.Generator, h: tuple[float, float], s: tuple[float, float], v: tuple[float, float]) -> np.ndarray:
+def random_colour(
+    rng: np.random.Generator, h: tuple[float, float], s: tuple[float, float], v: tuple[float, float]
+) -> np.ndarray:
     """One RGB colour [3] (0..1) drawn uniformly in an HSV box (hue in 0..1, may wrap)."""
     hsv = np.array([[[rng.uniform(*h) % 1.0 * 180.0, rng.uniform(*s) * 255.0, rng.uniform(*v) * 255.0]]], np.float32)
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0
@@ -195,12 +210,12 @@ def make_background(kind: str, rng: np.random.Generator, h: int, w: int, horizon
             x += pw
         wall = np.empty((h, w, 3), np.float32)
         for x0, pw, col in panels:
-            wall[:, x0:x0 + pw] = col
+            wall[:, x0 : x0 + pw] = col
         win_h, win_w = int(rng.integers(5, 10)), int(rng.integers(4, 9))
         yy, xx = np.mgrid[0:h, 0:w]
         windows = ((yy % (2 * win_h)) < win_h) & ((xx % (2 * win_w)) < win_w) & (yy < horizon - 4)
         wall[windows] *= rng.uniform(0.25, 0.5)
-        wall *= (0.85 + 0.3 * n2)
+        wall *= 0.85 + 0.3 * n2
         img[:horizon] = wall[:horizon]
         tiles = ((np.arange(w)[None, :] % int(rng.integers(8, 16))) == 0) | ((rows[..., 0] % 7) == 0)
         img[horizon:][tiles[horizon:]] *= 0.8
@@ -209,7 +224,7 @@ def make_background(kind: str, rng: np.random.Generator, h: int, w: int, horizon
         floor = random_colour(rng, (0.0, 1.0), (0.0, 0.3), (0.2, 0.5))
         grad = 1.0 - 0.15 * rows / max(h, 1)
         img[:] = np.where(rows < horizon, wall * grad, floor) * (0.93 + 0.1 * n1)
-        img[max(horizon - 2, 0):horizon] *= 0.6  # skirting board
+        img[max(horizon - 2, 0) : horizon] *= 0.6  # skirting board
     elif kind == "street":
         road = random_colour(rng, (0.5, 0.7), (0.0, 0.15), (0.25, 0.5))
         far = random_colour(rng, (0.15, 0.4), (0.2, 0.7), (0.25, 0.6))

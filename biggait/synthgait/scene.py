@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from biggait.synthgait.body import (BAG, COAT, FOREARM, HEAD, LOWER, PROP, SHIN, SHOES, SKIN, UPPER, Capsules,
-                                     Identity)
+from biggait.synthgait.body import BAG, COAT, FOREARM, HEAD, LOWER, PROP, SHIN, SHOES, SKIN, UPPER, Capsules, Identity
 from biggait.synthgait.domains import DomainStyle
 from biggait.synthgait.render import Camera, Looks, random_colour
 
@@ -45,8 +44,17 @@ def sample_garment(rng: np.random.Generator, style: DomainStyle, kind: str, coat
     return Garment(tuple(c1), tuple(c2), pattern, float(rng.uniform(6.0, 16.0)), covers, is_coat, bulk)
 
 
-def add_props(caps: Capsules, joints: dict[str, np.ndarray], ident: Identity, rng: np.random.Generator, *,
-              upper: Garment, bag: bool, carry: bool, umbrella: bool) -> None:
+def add_props(
+    caps: Capsules,
+    joints: dict[str, np.ndarray],
+    ident: Identity,
+    rng: np.random.Generator,
+    *,
+    upper: Garment,
+    bag: bool,
+    carry: bool,
+    umbrella: bool,
+) -> None:
     """Append coat skirts, bags, a carried box or an umbrella to the body capsules (in place)."""
     h, T = ident.height, len(joints["pelvis"])
     if upper.coat:
@@ -82,8 +90,9 @@ def add_props(caps: Capsules, joints: dict[str, np.ndarray], ident: Identity, rn
     assert caps.a.shape[1] == T
 
 
-def build_looks(caps: Capsules, cam: Camera, rng: np.random.Generator, upper: Garment, lower: Garment
-                ) -> tuple[Looks, dict[str, object]]:
+def build_looks(
+    caps: Capsules, cam: Camera, rng: np.random.Generator, upper: Garment, lower: Garment
+) -> tuple[Looks, dict[str, object]]:
     """Colours and textures per capsule; head, skin, shoes, bag and prop colours drawn per sequence.
 
     Returns the looks and a small description of the colours used (for tests and the docs).

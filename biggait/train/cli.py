@@ -19,32 +19,53 @@ from biggait.config import load_experiment
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait train``."""
-    p.add_argument("experiment", type=InputFile("experiment YAML", "yaml"),
-                   help="experiment YAML (config/experiments/*.yaml)")
+    p.add_argument(
+        "experiment", type=InputFile("experiment YAML", "yaml"), help="experiment YAML (config/experiments/*.yaml)"
+    )
     p.add_argument("--out", type=OutputDir("run"), required=True, help="run folder (created; resumable)")
-    p.add_argument("--scale", choices=("demo", "paper"), default=None,
-                   help="scale overlay (default: the experiment's own, else paper)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.lr=0.05 (repeatable)")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                   help="continue from the newest checkpoint; --no-resume starts the run over")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
-                   help="stop once N iterations are done (the run stays resumable)")
+    p.add_argument(
+        "--scale",
+        choices=("demo", "paper"),
+        default=None,
+        help="scale overlay (default: the experiment's own, else paper)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.lr=0.05 (repeatable)",
+    )
+    p.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="continue from the newest checkpoint; --no-resume starts the run over",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop once N iterations are done (the run stays resumable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the experiment, train it, print where ``model.pt`` is."""
-    from biggait.train import distributed
     from biggait.cpu_memory import keep_freed_memory
+    from biggait.train import distributed
     from biggait.train.loop import train_model
     from biggait.train.preempt import PREEMPTED_EXIT, Preempted
 
     exp = load_experiment(args.experiment, scale=args.scale, overrides=args.overrides)
     keep_freed_memory()  # no page faults for the big per-step activations on CPU
     try:
-        result = train_model(exp, args.out, resume=args.resume, stop_after=args.stop_after,
-                             progress=not args.no_progress)
+        result = train_model(
+            exp, args.out, resume=args.resume, stop_after=args.stop_after, progress=not args.no_progress
+        )
         main = distributed.rank() == 0
     except Preempted as stop:
         print(f"biggait train: {stop}", file=sys.stderr)
@@ -56,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if result.finished:
         print(result.path)
     else:
-        print(f"stopped at iteration {result.iteration} of {exp.train.total_iters}; resume with the same command "
-              f"(newest checkpoint: {result.path})")
+        print(
+            f"stopped at iteration {result.iteration} of {exp.train.total_iters}; resume with the same command "
+            f"(newest checkpoint: {result.path})"
+        )
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -121,7 +122,7 @@ class _GatherKeepLocalGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
         start = ctx.rank * ctx.n
-        return grad[start:start + ctx.n] * ctx.world
+        return grad[start : start + ctx.n] * ctx.world
 
 
 def all_gather_with_grad(x: Tensor) -> Tensor:
@@ -143,7 +144,6 @@ def all_gather_no_grad(x: Tensor) -> Tensor:
 def gather_embeddings(embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     """The ``gather`` hook for the triplet loss: global ``[N, D, parts]`` embeddings and ``[N]`` labels."""
     return all_gather_with_grad(embeddings), all_gather_no_grad(labels)
-
 
 
 # ------------------------------------------------------------------------------------------
@@ -211,8 +211,9 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
 def _to_cpu_sync(module: nn.Module) -> nn.Module:
     out = module
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, CPUSyncBatchNorm):
-        out = CPUSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                               module.track_running_stats)
+        out = CPUSyncBatchNorm(
+            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+        )
         if module.affine:
             with torch.no_grad():
                 out.weight = module.weight

@@ -1,7 +1,8 @@
 """Training: ``train(experiment, out_dir)`` runs one experiment into a resumable run folder.
 
 :class:`_Trainer` reads top to bottom: build the model, SGD over ``model.trainable_parameters()``
-with a multi-step schedule (restored from the newest checkpoint when resuming), then for every iteration take the P x K batch of that iteration, run the model
+with a multi-step schedule (restored from the newest checkpoint when resuming), then for every iteration take the P x
+K batch of that iteration, run the model
 under autocast, compose the weighted losses, skip the step when the loss is not finite, else step
 the optimiser and the schedule. Checkpoints (``checkpoints/iter_XXXXXX.pt``, the newest two kept)
 carry everything needed for an exact resume (:mod:`biggait.train.state`); ``model.pt`` is written
@@ -22,7 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -51,10 +52,10 @@ class TrainResult:
     path: Path  # model.pt when finished, else the newest checkpoint (or the run folder)
     iteration: int  # optimiser steps done
     finished: bool
-    model: Optional[nn.Module] = None  # this rank's trained model (None when already finished)
+    model: nn.Module | None = None  # this rank's trained model (None when already finished)
 
 
-def resolve_amp(amp: str, device: torch.device, bf16_supported: Optional[bool] = None) -> Optional[torch.dtype]:
+def resolve_amp(amp: str, device: torch.device, bf16_supported: bool | None = None) -> torch.dtype | None:
     """``auto`` -> bf16 on a GPU that supports it, else fp16 (with the gradient scaler); off on CPU.
     ``bf16`` / ``fp16`` as asked; ``off`` -> None. ``bf16_supported`` overrides the GPU query (tests)."""
     if amp == "auto":
@@ -86,8 +87,10 @@ def _check_experiment(exp: Experiment, world: int) -> None:
     if list(t.milestones) != sorted(t.milestones):
         raise ConfigError(f"train.milestones: expected increasing iterations, got {list(t.milestones)}")
     if exp.data.batch_p % world:
-        raise ConfigError(f"data.batch_p={exp.data.batch_p} is not divisible by the {world} processes "
-                          "(each rank takes batch_p/world identities)")
+        raise ConfigError(
+            f"data.batch_p={exp.data.batch_p} is not divisible by the {world} processes "
+            "(each rank takes batch_p/world identities)"
+        )
 
 
 def _compose(out: Any, labels: Tensor, cfg: LossConfig, distributed: bool) -> dict[str, Tensor]:
@@ -95,9 +98,18 @@ def _compose(out: Any, labels: Tensor, cfg: LossConfig, distributed: bool) -> di
     return losses.compose(out, labels, cfg, gather=ddp.gather_embeddings if distributed else None)
 
 
-def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, frames: Tensor,
-               ratios: Tensor, labels: Tensor, loss_cfg: LossConfig, *, amp_dtype: Optional[torch.dtype] = None,
-               distributed: bool = False) -> tuple[dict[str, Tensor], bool]:
+def train_step(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    frames: Tensor,
+    ratios: Tensor,
+    labels: Tensor,
+    loss_cfg: LossConfig,
+    *,
+    amp_dtype: torch.dtype | None = None,
+    distributed: bool = False,
+) -> tuple[dict[str, Tensor], bool]:
     """One optimisation step: forward, weighted losses, backward, SGD. The schedule is the caller's.
 
     Args:
@@ -159,8 +171,14 @@ class _Window:
         return {k: float(v) / max(self.steps, 1) for k, v in self.sums.items()}
 
 
-def train(experiment: Experiment, out_dir: str | Path, *, resume: bool = True,
-          stop_after: Optional[int] = None, progress: bool = True) -> Path:
+def train(
+    experiment: Experiment,
+    out_dir: str | Path,
+    *,
+    resume: bool = True,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> Path:
     """Train ``experiment`` into ``out_dir`` and return the path of ``model.pt``.
 
     Args:
@@ -175,8 +193,14 @@ def train(experiment: Experiment, out_dir: str | Path, *, resume: bool = True,
     return train_model(experiment, out_dir, resume=resume, stop_after=stop_after, progress=progress).path
 
 
-def train_model(exp: Experiment, out_dir: str | Path, *, resume: bool = True,
-                stop_after: Optional[int] = None, progress: bool = True) -> TrainResult:
+def train_model(
+    exp: Experiment,
+    out_dir: str | Path,
+    *,
+    resume: bool = True,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
     """:func:`train`, returning a :class:`TrainResult` that also holds this rank's model."""
     out_dir = Path(out_dir).resolve()
     info = ddp.init_from_env(exp.train.device)
@@ -204,8 +228,9 @@ def train_model(exp: Experiment, out_dir: str | Path, *, resume: bool = True,
 class _Trainer:
     """One run's model, optimiser, schedule and data stream, positioned at the checkpoint (or the start)."""
 
-    def __init__(self, exp: Experiment, out_dir: Path, info: ddp.DistInfo, ckpt: Optional[dict],
-                 ckpt_path: Optional[Path]) -> None:
+    def __init__(
+        self, exp: Experiment, out_dir: Path, info: ddp.DistInfo, ckpt: dict | None, ckpt_path: Path | None
+    ) -> None:
         self.exp, self.out_dir, self.info = exp, out_dir, info
         self.step = int(ckpt["iteration"]) if ckpt else 0
         self.data_iter = int(ckpt["data_iter"]) if ckpt else 0
@@ -216,8 +241,9 @@ class _Trainer:
         if info.distributed and exp.train.sync_bn:
             self.model = ddp.convert_sync_batchnorm(self.model, info.device)
         t = exp.train
-        self.optimizer = torch.optim.SGD(list(self.model.trainable_parameters()), lr=t.lr, momentum=t.momentum,
-                                         weight_decay=t.weight_decay)
+        self.optimizer = torch.optim.SGD(
+            list(self.model.trainable_parameters()), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay
+        )
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(t.milestones), t.gamma)
         self.amp_dtype = resolve_amp(t.amp, info.device)
         if info.device.type == "cuda" and not t.deterministic:
@@ -231,7 +257,7 @@ class _Trainer:
         # The first batch is drawn before the generators are set: creating the DataLoader draws its
         # base seed from torch's generator, which must not shift the stream of a resumed run.
         self.batches = iter(self.loader)
-        self.pending: Optional[tuple[int, Any]] = next(self.batches)
+        self.pending: tuple[int, Any] | None = next(self.batches)
         if ckpt is not None:
             ts.restore_rng(ts.rank_rng(ckpt["rng"], info.rank, info.world_size, t.seed))
         else:
@@ -245,8 +271,14 @@ class _Trainer:
         exp, info, total = self.exp, self.info, self.exp.train.total_iters
         self.model.set_iteration(self.step)  # applies the mask-branch schedule before train() sets the modes
         self.net.train()  # the model keeps its frozen LVM (and a frozen mask branch) in eval mode
-        bar = progress_bar(total=total, initial=self.step, desc=exp.name, file=sys.stderr, dynamic_ncols=True,
-                           disable=not (progress and info.is_main))
+        bar = progress_bar(
+            total=total,
+            initial=self.step,
+            desc=exp.name,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=not (progress and info.is_main),
+        )
         window, bad_run = _Window(), 0
         try:
             with StopRequest() as stop_request:
@@ -292,8 +324,17 @@ class _Trainer:
         self.model.set_iteration(self.step)
         lr = self.optimizer.param_groups[0]["lr"]
         try:
-            terms, skipped = train_step(self.net, self.optimizer, self.scaler, frames, ratios, labels, self.exp.loss,
-                                        amp_dtype=self.amp_dtype, distributed=self.info.distributed)
+            terms, skipped = train_step(
+                self.net,
+                self.optimizer,
+                self.scaler,
+                frames,
+                ratios,
+                labels,
+                self.exp.loss,
+                amp_dtype=self.amp_dtype,
+                distributed=self.info.distributed,
+            )
         except torch.OutOfMemoryError:
             d = self.exp.data
             last = ts.list_checkpoints(self.out_dir)
@@ -302,25 +343,42 @@ class _Trainer:
                 f"{dev}: out of memory at iteration {self.step + 1} with a batch of {frames.shape[0]} sequences x "
                 f"{frames.shape[1]} frames of {frames.shape[-2]}x{frames.shape[-1]} (data.batch_p={d.batch_p}, "
                 f"data.batch_k={d.batch_k}, data.frames_per_seq={d.frames_per_seq}, train.amp={self.exp.train.amp}); "
-                f"{kept}; lower the batch or frames, or use a GPU with more memory, then resume") from None
+                f"{kept}; lower the batch or frames, or use a GPU with more memory, then resume"
+            ) from None
         return terms, skipped, lr, frames.shape[0] * frames.shape[1] * self.info.world_size
 
     def _skipped(self, terms: dict[str, Tensor], lr: float, bad_run: int) -> int:
         """Log a skipped step; stop the run after ``train.max_nonfinite_steps`` in a row."""
         logger.warning("iteration %d: non-finite loss or gradients, step skipped (%d in a row)", self.step, bad_run)
         if self.info.is_main:
-            _append_log(self.log_path, {"iteration": self.step, "data_iter": self.data_iter, "lr": lr, "skipped": True,
-                                        **{k: float(v.detach()) for k, v in terms.items()}})
+            _append_log(
+                self.log_path,
+                {
+                    "iteration": self.step,
+                    "data_iter": self.data_iter,
+                    "lr": lr,
+                    "skipped": True,
+                    **{k: float(v.detach()) for k, v in terms.items()},
+                },
+            )
         if bad_run >= self.exp.train.max_nonfinite_steps:
             last = ts.list_checkpoints(self.out_dir)
             where = f"the last good checkpoint is {last[-1][1]}" if last else "no checkpoint was written yet"
-            raise BigGaitError(f"training stopped at iteration {self.step}: the loss was not finite for {bad_run} "
-                               f"consecutive steps (train.max_nonfinite_steps); {where}")
+            raise BigGaitError(
+                f"training stopped at iteration {self.step}: the loss was not finite for {bad_run} "
+                f"consecutive steps (train.max_nonfinite_steps); {where}"
+            )
         return bad_run
 
     def _log(self, window: _Window, lr: float, bar: tqdm) -> None:
-        row = {"iteration": self.step, "data_iter": self.data_iter, "lr": lr, "frames_per_s": round(window.fps(), 3),
-               "skipped": False, **window.means()}
+        row = {
+            "iteration": self.step,
+            "data_iter": self.data_iter,
+            "lr": lr,
+            "frames_per_s": round(window.fps(), 3),
+            "skipped": False,
+            **window.means(),
+        }
         bar.set_postfix(loss=f"{row['total']:.4f}", lr=f"{lr:.3g}", fps=f"{row['frames_per_s']:.1f}")
         if self.info.is_main:
             _append_log(self.log_path, row)
@@ -328,8 +386,18 @@ class _Trainer:
     def _save_checkpoint(self) -> None:
         rng_states = ddp.gather_objects(ts.capture_rng())  # one state per rank
         if self.info.is_main:
-            ts.save_trainer_checkpoint(self.out_dir, self.model, self.exp, self.num_classes, self.step,
-                                       self.data_iter, self.optimizer, self.scheduler, self.scaler, rng_states)
+            ts.save_trainer_checkpoint(
+                self.out_dir,
+                self.model,
+                self.exp,
+                self.num_classes,
+                self.step,
+                self.data_iter,
+                self.optimizer,
+                self.scheduler,
+                self.scaler,
+                rng_states,
+            )
         ddp.barrier()
 
     def _finish(self) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import signal
 from types import FrameType
-from typing import Optional
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +22,10 @@ class Preempted(Exception):
     """The run stopped on a signal after writing its checkpoint (``iteration``, ``path``)."""
 
     def __init__(self, signame: str, iteration: int, path: str) -> None:
-        super().__init__(f"{signame} received: checkpoint of iteration {iteration} written to {path}; "
-                         "run the same command again to resume")
+        super().__init__(
+            f"{signame} received: checkpoint of iteration {iteration} written to {path}; "
+            "run the same command again to resume"
+        )
         self.signame, self.iteration, self.path = signame, iteration, path
 
 
@@ -32,10 +33,10 @@ class StopRequest:
     """Context manager that turns SIGTERM / SIGUSR1 into :attr:`signame` (None until one arrives)."""
 
     def __init__(self) -> None:
-        self.signame: Optional[str] = None
+        self.signame: str | None = None
         self._previous: dict[int, object] = {}
 
-    def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if self.signame is not None:  # asked twice: give the signal its default action back
             signal.signal(signum, signal.SIG_DFL)
@@ -44,7 +45,7 @@ class StopRequest:
         self.signame = name
         logger.warning("%s received: stopping after the current step with a checkpoint", name)
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         try:
             for s in SIGNALS:
                 self._previous[s] = signal.signal(s, self._handle)

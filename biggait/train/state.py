@@ -15,7 +15,7 @@ import random
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,11 +34,23 @@ _CKPT_RE = re.compile(r"^iter_(\d{6,})\.pt$")
 
 # Keys that may change between a checkpoint and its resumption without changing the mathematics:
 # run-time knobs, and the schedule's length (a finished run may be extended).
-RESUME_FREE_KEYS = frozenset({
-    "name", "description", "data.num_workers", "data.root", "data.partition", "model.lvm_checkpoint",
-    "model.mask_pretrained", "train.log_every", "train.save_every", "train.max_nonfinite_steps",
-    "train.device", "train.total_iters", "eval",
-})
+RESUME_FREE_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "data.num_workers",
+        "data.root",
+        "data.partition",
+        "model.lvm_checkpoint",
+        "model.mask_pretrained",
+        "train.log_every",
+        "train.save_every",
+        "train.max_nonfinite_steps",
+        "train.device",
+        "train.total_iters",
+        "eval",
+    }
+)
 
 
 def seed_all(seed: int) -> None:
@@ -76,8 +88,11 @@ def restore_rng(state: dict[str, Any]) -> None:
         if len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
         else:
-            logger.warning("CUDA generator states not restored: saved for %d devices, %d visible",
-                           len(cuda_states), torch.cuda.device_count())
+            logger.warning(
+                "CUDA generator states not restored: saved for %d devices, %d visible",
+                len(cuda_states),
+                torch.cuda.device_count(),
+            )
 
 
 def checkpoint_name(iteration: int) -> str:
@@ -113,25 +128,47 @@ def prepare_out_dir(out_dir: Path, resume: bool) -> None:
     shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
 
 
-def save_trainer_checkpoint(out_dir: Path, model: torch.nn.Module, exp: Experiment, num_classes: int, step: int,
-                            data_iter: int, optimizer: torch.optim.Optimizer, scheduler: Any,
-                            scaler: torch.amp.GradScaler, rng_states: list[dict[str, Any]]) -> None:
+def save_trainer_checkpoint(
+    out_dir: Path,
+    model: torch.nn.Module,
+    exp: Experiment,
+    num_classes: int,
+    step: int,
+    data_iter: int,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler,
+    rng_states: list[dict[str, Any]],
+) -> None:
     """Write ``checkpoints/iter_<step>.pt`` with everything an exact resume needs; keep the newest two."""
-    state = {"data_iter": data_iter, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "scaler": scaler.state_dict(), "rng": rng_states}
+    state = {
+        "data_iter": data_iter,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "rng": rng_states,
+    }
     path = Path(out_dir) / CHECKPOINT_DIR / checkpoint_name(step)
     try:
         save_checkpoint(path, model, exp, num_classes, step, extra=state)
     except OSError as exc:  # e.g. no space left: the write went to a temporary file, nothing was replaced
         previous = list_checkpoints(Path(out_dir))
         kept = f"the previous checkpoint {previous[-1][1]} is intact" if previous else "no earlier checkpoint exists"
-        raise CheckpointError(f"{path}: could not write the checkpoint of iteration {step} "
-                              f"({exc.strerror or exc}); {kept}; free space and run the same command to resume") from None
+        raise CheckpointError(
+            f"{path}: could not write the checkpoint of iteration {step} "
+            f"({exc.strerror or exc}); {kept}; free space and run the same command to resume"
+        ) from None
     rotate_checkpoints(out_dir, KEEP_CHECKPOINTS)
 
 
-def restore_trainer_state(ckpt: dict[str, Any], source: str, model: torch.nn.Module,
-                          optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler) -> None:
+def restore_trainer_state(
+    ckpt: dict[str, Any],
+    source: str,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler,
+) -> None:
     """Load a trainer checkpoint's weights, optimiser, schedule and (when in use) grad-scaler state."""
     load_model_state(model, ckpt, source)
     optimizer.load_state_dict(ckpt["optimizer"])
@@ -144,8 +181,9 @@ def rank_rng(saved: Any, rank: int, world_size: int, seed: int) -> dict[str, Any
     """This rank's saved generator states (a list with one entry per rank); reseeded when the world changed."""
     states = saved if isinstance(saved, list) else [saved]
     if len(states) != world_size:
-        logger.warning("checkpoint holds generator states of %d ranks, this run has %d: reseeding",
-                       len(states), world_size)
+        logger.warning(
+            "checkpoint holds generator states of %d ranks, this run has %d: reseeding", len(states), world_size
+        )
         seed_all(seed + 1000003 * rank + 7)
         return capture_rng()
     return states[rank]
@@ -165,14 +203,14 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
-def newest_readable(out_dir: Path) -> tuple[Optional[Path], Optional[dict[str, Any]]]:
+def newest_readable(out_dir: Path) -> tuple[Path | None, dict[str, Any] | None]:
     """The newest checkpoint that reads, falling back to the one before it (with a warning).
 
     Returns ``(None, None)`` when the run has no checkpoint; raises the newest file's
     CheckpointError when none of them reads.
     """
     found = list_checkpoints(out_dir)
-    first_error: Optional[CheckpointError] = None
+    first_error: CheckpointError | None = None
     for _, path in reversed(found):
         try:
             return path, read_checkpoint(path)
@@ -213,7 +251,8 @@ def check_resumable(saved: dict, exp: Experiment, path: Path) -> None:
         if a != b:
             raise CheckpointError(
                 f"{path}: was trained with {key}={a!r} but the experiment now says {key}={b!r}; "
-                "use --no-resume or another --out folder")
+                "use --no-resume or another --out folder"
+            )
 
 
 class RunLock:
@@ -222,14 +261,16 @@ class RunLock:
 
     def __init__(self, out_dir: Path) -> None:
         self.path = Path(out_dir) / ".lock"
-        self.fd: Optional[int] = None
+        self.fd: int | None = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = try_lock(self.path)
         if self.fd is None:
-            raise BigGaitError(f"{self.path.parent}: another training (pid {holder(self.path) or '?'}) is writing "
-                               "this run folder; wait for it to finish or give this one another --out")
+            raise BigGaitError(
+                f"{self.path.parent}: another training (pid {holder(self.path) or '?'}) is writing "
+                "this run folder; wait for it to finish or give this one another --out"
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:

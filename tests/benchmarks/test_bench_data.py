@@ -27,9 +27,16 @@ def ccpg_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_bench_train_batches(benchmark, ccpg_tree: Path, workers: int) -> None:
-    exp = load_experiment(scale="demo", overrides=[
-        f"data.root={ccpg_tree / 'ccpg'}", f"data.partition={ccpg_tree / 'ccpg.json'}",
-        "data.batch_p=4", "data.batch_k=4", f"data.num_workers={workers}"])
+    exp = load_experiment(
+        scale="demo",
+        overrides=[
+            f"data.root={ccpg_tree / 'ccpg'}",
+            f"data.partition={ccpg_tree / 'ccpg.json'}",
+            "data.batch_p=4",
+            "data.batch_k=4",
+            f"data.num_workers={workers}",
+        ],
+    )
 
     def ten_batches() -> int:
         return sum(b.frames.shape[0] for _, b in itertools.islice(make_train_loader(exp), 10))

@@ -24,12 +24,18 @@ CASIAB_TYPES = tuple(f"nm-{i:02d}" for i in range(1, 7)) + ("bg-01", "bg-02", "c
 def _synthetic(n_ids: int, types: tuple[str, ...], views: list[str], limit: int | None, seed: int = 0):
     """Features ``0.3 * c_id + noise`` (fp16-rounded, as autocast features) and their metadata."""
     rng = np.random.default_rng(seed)
-    ids, typ, vw = (a.ravel()[:limit] for a in np.meshgrid(np.arange(n_ids), np.arange(len(types)),
-                                                          np.arange(len(views)), indexing="ij"))
+    ids, typ, vw = (
+        a.ravel()[:limit]
+        for a in np.meshgrid(np.arange(n_ids), np.arange(len(types)), np.arange(len(views)), indexing="ij")
+    )
     centres = rng.standard_normal((n_ids, 256, 16), dtype=np.float32)
     feats = 0.3 * centres[ids] + rng.standard_normal((len(ids), 256, 16), dtype=np.float32)
-    return (feats.astype(np.float16).astype(np.float32), np.array([f"{i:03d}" for i in ids]),
-            np.array(types)[typ], np.array(views)[vw])
+    return (
+        feats.astype(np.float16).astype(np.float32),
+        np.array([f"{i:03d}" for i in ids]),
+        np.array(types)[typ],
+        np.array(views)[vw],
+    )
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,18 @@
 Reference on the project's 2-core machine (released code, fp32): training step n=4 x s=8 frames
 of 3x256x128 12.1 s; inference 1 x 16 frames 4.73 s (3.38 frames/s). Goals: step <= 0.75x, and
 inference >= 1.3x the frames/s. Run with ``--benchmark-enable`` to time (the paper shapes: median of 3
-after a warm-up, as performance.md reports); by default each runs once as a smoke test. The frames/s figure is stored in ``extra_info``.
+after a warm-up, as performance.md reports); by default each runs once as a smoke test. The frames/s figure is stored
+in ``extra_info``.
 """
 
 from __future__ import annotations
-
 
 import pytest
 import torch
 
 from biggait.config import LossConfig, ModelConfig, load_experiment
-from biggait.models.losses import compose
 from biggait.models import build_model
+from biggait.models.losses import compose
 
 
 def _setup(cfg: ModelConfig, n: int, s: int, h: int, w: int, num_classes: int = 100):
@@ -35,14 +35,14 @@ def _train_step(model, opt, frames, ratios, labels) -> float:
     return float(terms["total"].detach())
 
 
-def _bench_train(benchmark, cfg: ModelConfig, n: int, s: int, h: int, w: int, rounds: int,
-                 warmup: int = 0) -> None:
+def _bench_train(benchmark, cfg: ModelConfig, n: int, s: int, h: int, w: int, rounds: int, warmup: int = 0) -> None:
     model, frames, ratios, labels = _setup(cfg, n, s, h, w)
     model.train()
     model.set_iteration(cfg.mask_train_iters)  # after the mask freeze, as in performance.md
     opt = torch.optim.SGD(model.trainable_parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    loss = benchmark.pedantic(_train_step, args=(model, opt, frames, ratios, labels), rounds=rounds,
-                              iterations=1, warmup_rounds=warmup)
+    loss = benchmark.pedantic(
+        _train_step, args=(model, opt, frames, ratios, labels), rounds=rounds, iterations=1, warmup_rounds=warmup
+    )
     benchmark.extra_info["frames_per_step"] = n * s
     assert loss == loss  # finite number returned (NaN != NaN)
 

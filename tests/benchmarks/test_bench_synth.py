@@ -32,8 +32,9 @@ def test_bench_generate_reduced_demo(benchmark, tmp_path: Path, workers: int) ->
     def setup() -> None:
         shutil.rmtree(out, ignore_errors=True)
 
-    counts = benchmark.pedantic(lambda: generate(out, spec, workers=workers, progress=False),
-                                setup=setup, rounds=3, iterations=1)
+    counts = benchmark.pedantic(
+        lambda: generate(out, spec, workers=workers, progress=False), setup=setup, rounds=3, iterations=1
+    )
     assert counts == {"written": len(plan_jobs(spec)), "skipped": 0} == {"written": 104, "skipped": 0}
 
 

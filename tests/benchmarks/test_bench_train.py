@@ -17,20 +17,21 @@ from biggait.models.biggait import build_model
 from biggait.train.loop import train_step
 
 
-def _step_fn(exp, frames: torch.Tensor, ratios: torch.Tensor, labels: torch.Tensor, num_classes: int,
-             iteration: int):
+def _step_fn(exp, frames: torch.Tensor, ratios: torch.Tensor, labels: torch.Tensor, num_classes: int, iteration: int):
     torch.manual_seed(0)
     model = build_model(exp.model, num_classes, exp.loss)
     model.set_iteration(iteration)
     model.train()
-    opt = torch.optim.SGD(model.trainable_parameters(), lr=exp.train.lr, momentum=exp.train.momentum,
-                          weight_decay=exp.train.weight_decay)
+    opt = torch.optim.SGD(
+        model.trainable_parameters(), lr=exp.train.lr, momentum=exp.train.momentum, weight_decay=exp.train.weight_decay
+    )
     scaler = torch.amp.GradScaler("cpu", enabled=False)
 
     def step() -> float:
         terms, skipped = train_step(model, opt, scaler, frames, ratios, labels, exp.loss)
         assert not skipped
         return float(terms["total"].detach())
+
     return step
 
 
