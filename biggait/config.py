@@ -63,7 +63,7 @@ class BiggerGaitConfig:
     """
 
     layers_per_group: int = 1  # adjacent upstream layers concatenated into one projection input
-    heads: int = 12  # gait heads; J must be a multiple of it (shared heads see J / heads groups each)
+    heads: int = 12  # gait heads; J must be a multiple of it (shared heads see J / heads groups each); 0 = J (one per group)
     parts: int = 32  # HPP strips per head (one row of the 32x16 trunk output each)
     map_dim: int = 16  # channels of each projection's output (the heads' input)
     hidden_dim: int = 0  # projection hidden width; 0 = half the upstream width (192 for ViT-S), as released
@@ -72,6 +72,9 @@ class BiggerGaitConfig:
     # drifting running statistics in training). False keeps it in eval mode (running statistics) always.
     mask_bn_follows_mode: bool = True
     pos_embed_interpolation: Literal["size", "scale_factor"] = "size"  # size: transformers >= 4.45; scale_factor: +0.1
+    # Without model.mask_pretrained (the demo has no MaskBranch file): random = the frozen head keeps its random
+    # init (a random gate over tokens); foreground = every token is foreground (no mask, like BigGait's ccpg_no_mask)
+    mask_fallback: Literal["random", "foreground"] = "random"
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,60 @@ class Experiment:
 # --------------------------------------------------------------------------------------------
 
 _SCALE_EXTRAS = ("roots", "partitions", "lvm_checkpoints")
+
+
+@dataclass(frozen=True)
+class ScalePaths:
+    """Where a scale's datasets and DINOv2 files are: the ``roots``, ``partitions`` and ``lvm_checkpoints`` of
+    its overlay ``config/scales/<scale>.yaml``, the one home of these paths (absolute after loading).
+    ``biggait train --scale paper`` and the DAG both read them; a DAG run may override entries
+    (:meth:`overridden`)."""
+
+    roots: dict[str, str]
+    partitions: dict[str, str]
+    lvm_checkpoints: dict[str, str]
+    source: str  # the overlay file they came from (named in error messages)
+
+    def overridden(self, **maps: dict[str, str]) -> ScalePaths:
+        """These paths with the given entries (``roots=...``, ``partitions=...``, ``lvm_checkpoints=...``)
+        replaced or added."""
+        return dataclasses.replace(self, **{k: {**getattr(self, k), **(v or {})} for k, v in maps.items()})
+
+    def fill(self, exp: Experiment) -> Experiment:
+        """The one fill rule: an experiment's empty ``data.root`` / ``data.partition`` from its dataset's
+        entry, and an empty ``model.lvm_checkpoint`` of a full-size upstream from its variant's entry."""
+        data, model = exp.data, exp.model
+        if not data.root and data.dataset in self.roots:
+            data = dataclasses.replace(data, root=self.roots[data.dataset])
+        if not data.partition and data.dataset in self.partitions:
+            data = dataclasses.replace(data, partition=self.partitions[data.dataset])
+        if not model.lvm_checkpoint and not model.lvm_tiny and model.lvm in self.lvm_checkpoints:
+            model = dataclasses.replace(model, lvm_checkpoint=self.lvm_checkpoints[model.lvm])
+        return dataclasses.replace(exp, data=data, model=model)
+
+
+def _scale_file(scale: str, scale_file: str | Path | None) -> Path:
+    if scale not in ("demo", "paper"):
+        raise ConfigError(f"scale: expected one of ['demo', 'paper'], got {scale!r}")
+    # The overlay is never optional: a missing one would silently leave the defaults (paper scale).
+    if scale_file:
+        return Path(scale_file)
+    return repo_config_file("scales", f"{scale}.yaml", what=f"scale overlay of scale {scale!r}")
+
+
+def _split_overlay(scale_raw: dict, source: Path) -> ScalePaths:
+    """Pop the path maps out of a raw overlay (in place) into a :class:`ScalePaths`."""
+    maps = {k: scale_raw.pop(k, {}) or {} for k in _SCALE_EXTRAS}
+    for k, m in maps.items():
+        if not isinstance(m, dict) or not all(isinstance(v, str) for v in m.values()):
+            raise ConfigError(f"{source}: {k}: expected a mapping of names to paths")
+    return ScalePaths(**maps, source=str(source))
+
+
+def scale_paths(scale: str, scale_file: str | Path | None = None) -> ScalePaths:
+    """The data and checkpoint paths of a scale's overlay (``config/scales/<scale>.yaml``)."""
+    sf = _scale_file(scale, scale_file)
+    return _split_overlay(_resolve_paths(_read_yaml(sf), sf.resolve().parent), sf)
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -421,37 +478,24 @@ def load_experiment(
         _set_in(over_raw, keys, value)
     over_raw = _rename_deprecated(over_raw, "--set")
     scale = scale or over_raw.get("scale") or exp_raw.get("scale") or "paper"
-    if scale not in ("demo", "paper"):
-        raise ConfigError(f"scale: expected one of ['demo', 'paper'], got {scale!r}")
-    # The overlay is never optional: a missing one would silently leave the defaults (paper scale).
-    sf = (
-        Path(scale_file)
-        if scale_file
-        else repo_config_file("scales", f"{scale}.yaml", what=f"scale overlay of scale {scale!r}")
-    )
+    sf = _scale_file(scale, scale_file)
     scale_raw = _rename_deprecated(_resolve_paths(_read_yaml(sf), sf.resolve().parent), str(sf))
-    extras = {k: scale_raw.pop(k, {}) or {} for k in _SCALE_EXTRAS}
+    where_paths = _split_overlay(scale_raw, sf)
 
-    merged = _deep_merge(_deep_merge(scale_raw, exp_raw), over_raw)
+    # defaults < experiment < scale overlay < --set: an experiment states its method and its full-scale recipe
+    # (e.g. BiggerGait's schedule); the overlay sets what its scale shrinks (shapes, schedule, sampling)
+    merged = _deep_merge(_deep_merge(exp_raw, scale_raw), over_raw)
     merged["scale"] = scale
     where = str(path) if path is not None else "<defaults>"
     try:
         exp = _build(Experiment, merged, "")
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    # Fill dataset roots / partitions / checkpoints from the scale's maps when left empty.
-    data, model = exp.data, exp.model
     from biggait.datasets import DATASETS, canonical_name  # here: the registry imports nothing of ours but errors
 
-    if canonical_name(data.dataset) in DATASETS:  # OpenGait's spellings (CASIA-B*, SUSTech1K, ...), any case
-        data = dataclasses.replace(data, dataset=canonical_name(data.dataset))
-    if not data.root and data.dataset in extras["roots"]:
-        data = dataclasses.replace(data, root=extras["roots"][data.dataset])
-    if not data.partition and data.dataset in extras["partitions"]:
-        data = dataclasses.replace(data, partition=extras["partitions"][data.dataset])
-    if not model.lvm_checkpoint and not model.lvm_tiny and model.lvm in extras["lvm_checkpoints"]:
-        model = dataclasses.replace(model, lvm_checkpoint=extras["lvm_checkpoints"][model.lvm])
-    return dataclasses.replace(exp, data=data, model=model)
+    if canonical_name(exp.data.dataset) in DATASETS:  # OpenGait's spellings (CASIA-B*, SUSTech1K, ...), any case
+        exp = dataclasses.replace(exp, data=dataclasses.replace(exp.data, dataset=canonical_name(exp.data.dataset)))
+    return where_paths.fill(exp)  # dataset roots / partitions / checkpoints from the scale's maps when left empty
 
 
 def experiment_from_dict(raw: dict, where: str = "<dict>") -> Experiment:

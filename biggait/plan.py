@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from biggait import paths
-from biggait.config import Experiment, load_experiment
+from biggait.config import Experiment, load_experiment, scale_paths
 from biggait.errors import BigGaitError, ConfigError
 from biggait.reporting.specs import TABLES, UPSTREAM_EXPERIMENTS
 from biggait.standins import standin_path
@@ -56,6 +56,14 @@ class WorkflowPlan:
         self.scale = config["scale"]
         self.seeds = list(config["seeds"])
         self.results = self._as_output(self.repo_path(config["results"]))
+        # Data and checkpoint paths: the scale overlay's (config/scales/<scale>.yaml, their one home), with the
+        # entries a DAG config's roots / partitions / lvm_checkpoints give (relative to the repository root).
+        self.paths = scale_paths(self.scale).overridden(
+            **{
+                key: {k: str(self.repo_path(v)) for k, v in (config.get(key) or {}).items()}
+                for key in ("roots", "partitions", "lvm_checkpoints")
+            }
+        )
 
     def repo_path(self, p: str | Path) -> Path:
         """A config path: absolute as given, relative ones against the repository root."""
@@ -160,16 +168,18 @@ class WorkflowPlan:
     def dataset_root(self, ds: str) -> str:
         if self.config["synthgait"]:
             return paths.synthgait_root(self.results, ds)
-        if ds not in self.config["roots"]:
-            raise ConfigError(f"config roots: no root for dataset {ds!r} (add roots: {{{ds}: PATH}})")
-        return str(self.repo_path(self.config["roots"][ds]))
+        if ds not in self.paths.roots:
+            raise ConfigError(f"{self.paths.source}: roots: no root for dataset {ds!r} (add roots: {{{ds}: PATH}})")
+        return self.paths.roots[ds]
 
     def dataset_partition(self, ds: str) -> str:
         if self.config["synthgait"]:
             return paths.synthgait_partition(self.results, ds)
-        if ds not in self.config["partitions"]:
-            raise ConfigError(f"config partitions: no partition for dataset {ds!r}")
-        return str(self.repo_path(self.config["partitions"][ds]))
+        if ds not in self.paths.partitions:
+            raise ConfigError(
+                f"{self.paths.source}: partitions: no partition for dataset {ds!r} (add partitions: {{{ds}: PATH}})"
+            )
+        return self.paths.partitions[ds]
 
     def lvm_checkpoint(self, exp_name: str) -> str:
         """The upstream weights an experiment needs: the official DINOv2 file, the demo's pretrained
@@ -177,7 +187,7 @@ class WorkflowPlan:
         random ViT, the random-upstream
         ablation ``model.lvm_random``, the GaitBase baseline)."""
         exp = self.experiment(exp_name)
-        if exp.model.arch != "biggait" or exp.model.lvm_random:
+        if exp.model.arch == "gaitbase" or exp.model.lvm_random:
             return ""
         if exp.model.lvm_tiny:  # the demo: the released stand-in (standins/), or the DAG's own pretraining
             if not self.config.get("pretrain_lvm"):
@@ -185,9 +195,9 @@ class WorkflowPlan:
             if self.pretrains_lvm():
                 return paths.pretrained_lvm(self.results, exp.model.lvm)
             return str(standin_path(exp.model.lvm))
-        if exp.model.lvm in self.config["lvm_checkpoints"]:
-            return str(self.repo_path(self.config["lvm_checkpoints"][exp.model.lvm]))
-        return exp.model.lvm_checkpoint
+        # a DAG config's lvm_checkpoints entry, else the experiment's own (filled from the overlay when empty)
+        override = (self.config.get("lvm_checkpoints") or {}).get(exp.model.lvm)
+        return str(self.repo_path(override)) if override else exp.model.lvm_checkpoint
 
     def pretrains_lvm(self) -> bool:
         """Whether the DAG pretrains the tiny stand-ins itself (``pretrain_lvm.source: pretrain``, the default

@@ -105,3 +105,43 @@ def test_deprecated_sils_size_still_loads_with_one_warning(capsys, tmp_path):
     assert load_experiment(old, scale="demo").model.gre_map_width == 6
     with pytest.raises(ConfigError, match="give only gre_map_width"):
         load_experiment(old, scale="demo", overrides=["model.gre_map_width=6", "model.sils_size=6"])
+
+
+def test_paper_paths_have_one_home():
+    """config/scales/paper.yaml holds every paper-scale path (all dataset presets, every DINOv2 variant); the
+    DAG's config/paper.yaml holds none, and an experiment at paper scale is filled from the overlay."""
+    import yaml
+
+    from biggait.config import scale_paths
+    from biggait.datasets import DATASETS
+    from biggait.models.backbone import VARIANTS
+
+    dag = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    assert not {"roots", "partitions", "lvm_checkpoints"} & set(dag)
+    paths = scale_paths("paper")
+    assert set(paths.roots) == set(paths.partitions) == set(DATASETS)
+    assert set(paths.lvm_checkpoints) == set(VARIANTS)
+    exp = load_experiment(REPO / "config/experiments/biggait_sustech1k.yaml", scale="paper")
+    assert exp.data.root == paths.roots["sustech1k"] and exp.data.partition == paths.partitions["sustech1k"]
+    assert (
+        exp.model.lvm_checkpoint
+        == paths.lvm_checkpoints["vits14"]
+        == str(REPO / "checkpoints/dinov2_vits14_pretrain.pth")
+    )
+    given = load_experiment(
+        REPO / "config/experiments/biggait_sustech1k.yaml",
+        scale="paper",
+        overrides=["data.root=/x", "model.lvm_checkpoint=/y"],
+    )
+    assert (given.data.root, given.model.lvm_checkpoint) == ("/x", "/y")  # the fill rule fills only what is empty
+    moved = paths.overridden(roots={"ccpg": "/data/ccpg"})
+    assert moved.roots["ccpg"] == "/data/ccpg" and moved.roots["casiab"] == paths.roots["casiab"]
+
+
+def test_a_bad_scale_path_map_is_refused(tmp_path):
+    from biggait.config import scale_paths
+
+    bad = tmp_path / "paper.yaml"
+    bad.write_text("roots: [a, b]\n")
+    with pytest.raises(ConfigError, match=r"paper.yaml: roots: expected a mapping"):
+        scale_paths("paper", bad)

@@ -125,6 +125,7 @@ def test_paper_scale_stops_with_missing_inputs_or_runs_only_available(tmp_path: 
     assert out.returncode != 0
     assert "missing inputs, nothing was run" in out.stdout
     assert "dinov2_vits14_pretrain.pth" in out.stdout and "CCPG dataset root" in out.stdout
+    assert "set roots: {ccpg: PATH} in config/scales/paper.yaml" in out.stdout  # the paths' one home
     assert not (tmp_path / "r").exists()
     # Make CCPG and the ViT-S checkpoint available: the CCPG, branch and regulariser tables can run
     # (and efficiency, which needs no data); cross-domain, design (SUSTech1K) and LVM size cannot.

@@ -23,15 +23,15 @@ _HOWTO = {
     "root": (
         "{label} dataset root {path} is missing: obtain {label} from its authors, convert it to "
         "<root>/<id>/<type>/<view>/*.pkl (see docs/workflow.md, 'Paper scale'), then set "
-        "roots: {{{ds}: PATH}} in config/paper.yaml"
+        "roots: {{{ds}: PATH}} in {home}"
     ),
     "partition": (
         '{label} partition {path} is missing: write the JSON {{"TRAIN_SET": [...], '
-        '"TEST_SET": [...]}} (OpenGait ships one per dataset) and set partitions: {{{ds}: PATH}}'
+        '"TEST_SET": [...]}} (OpenGait ships one per dataset) and set partitions: {{{ds}: PATH}} in {home}'
     ),
     "checkpoint": (
         "DINOv2 checkpoint {path} ({lvm}) is missing: download {name} from the official DINOv2 "
-        "release and set lvm_checkpoints: {{{lvm}: PATH}}"
+        "release and set lvm_checkpoints: {{{lvm}: PATH}} in {home}"
     ),
 }
 
@@ -51,10 +51,18 @@ def missing_inputs(plan: WorkflowPlan, table: str) -> list[str]:
         ckpt = plan.lvm_checkpoint(exp)
         if ckpt and not Path(ckpt).is_file():
             lvm = plan.experiment(exp).model.lvm
-            lines.append(_HOWTO["checkpoint"].format(path=ckpt, lvm=lvm, name=Path(ckpt).name))
+            lines.append(_HOWTO["checkpoint"].format(path=ckpt, lvm=lvm, name=Path(ckpt).name, home=_home(plan)))
     for ds in sorted(datasets):
         lines += _missing_data(plan, ds)
     return lines
+
+
+def _home(plan: WorkflowPlan) -> str:
+    """Where the user sets the paths: the scale overlay, as a path relative to the repository when inside it."""
+    try:
+        return str(Path(plan.paths.source).resolve().relative_to(plan.repo.resolve()))
+    except ValueError:
+        return plan.paths.source
 
 
 def _missing_data(plan: WorkflowPlan, ds: str) -> list[str]:
@@ -65,9 +73,9 @@ def _missing_data(plan: WorkflowPlan, ds: str) -> list[str]:
         return [str(exc)]
     lines = []
     if not Path(root).is_dir():
-        lines.append(_HOWTO["root"].format(label=label, path=root, ds=ds))
+        lines.append(_HOWTO["root"].format(label=label, path=root, ds=ds, home=_home(plan)))
     if not Path(part).is_file():
-        lines.append(_HOWTO["partition"].format(label=label, path=part, ds=ds))
+        lines.append(_HOWTO["partition"].format(label=label, path=part, ds=ds, home=_home(plan)))
     return lines
 
 
