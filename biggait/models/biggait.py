@@ -215,10 +215,6 @@ class BigGait(nn.Module):
             trace.update({k: v for k, v in sel.items() if k != "select"})
             if "prob" in sel:
                 trace["mask_branch_prob"] = sel["prob"].view(n * s, h, w, 2)
-                trace["loss_shape_connect_raw"] = connect_loss(sel["prob"], n * s, 2, h, w, "channel_sum")
-            if "denoising" in maps:
-                trace["loss_part_connect_raw"] = self._smooth(maps["denoising"][..., :-1], n * s, None)
-                trace["loss_part_diversity_raw"] = diversity_loss(maps["denoising"].reshape(n * s, h * w, -1))
         return ModelOutput(emb, logits, bn, aux, out_maps if return_maps else {})
 
     def _smooth(self, x: Tensor, ns: int, mask_c: int | None) -> Tensor:

@@ -65,19 +65,9 @@ def run_forward_case(
         "shape_mse": "reconstruction",
     }
     res = {k: trace[v] for k, v in names.items()}
-    for k in (
-        "dino_input",
-        "dino_last1",
-        "dino_mid4_ln",
-        "mask_branch_prob",
-        "foreground",
-        "tp_feat",
-        "hpp_feat",
-        "loss_shape_connect_raw",
-        "loss_part_connect_raw",
-        "loss_part_diversity_raw",
-    ):
+    for k in ("dino_input", "dino_last1", "dino_mid4_ln", "mask_branch_prob", "foreground", "tp_feat", "hpp_feat"):
         res[k] = trace[k]
+    res.update(_raw_regulariser_terms(model, trace))
     res.update(embed_1=out.embeddings, bnneck_feat=out.bnneck, logits=out.logits)
     res["dino_input"] = res["dino_input"].cpu()[torch.from_numpy(npz["dino_input_frame_index"])]
     for k in ("dino_last1", "dino_mid4_ln"):
@@ -102,6 +92,22 @@ _FWD_TOLS = {
     "logits": EMB_ATOL,
 }
 _FWD_SCALARS = ("shape_mse", "loss_shape_connect_raw", "loss_part_connect_raw", "loss_part_diversity_raw")
+
+
+def _raw_regulariser_terms(model: torch.nn.Module, trace: dict) -> dict[str, torch.Tensor]:
+    """The golden's unweighted regularisers of an eval forward, from its trace (the model computes them only
+    in training): the mask's smoothness (the released interleaved view of its ``[ns*h*w, 2]`` buffer), the
+    denoising map's smoothness without its last channel, and its diversity."""
+    h, w = model.map_hw
+    den = trace["denoising"]  # [n, C, s, h, w]
+    ns = den.shape[0] * den.shape[2]
+    den = den.permute(0, 2, 3, 4, 1).reshape(ns, h, w, -1)  # channels-last, as the model holds it
+    part = den[..., :-1]
+    return {
+        "loss_shape_connect_raw": connect_loss(trace["prob"], ns, 2, h, w, "channel_sum"),
+        "loss_part_connect_raw": connect_loss(part.permute(0, 3, 1, 2), ns, part.shape[-1], h, w, model.cfg.smoothness),
+        "loss_part_diversity_raw": diversity_loss(den.reshape(ns, h * w, -1)),
+    }
 
 
 def check_forward(
