@@ -19,25 +19,42 @@ from biggait.errors import BigGaitError
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("biggait.synthgait.cli", "generate the SynthGait demo datasets (and a preview sheet)"),
     "data": ("biggait.data.cli", "check or preprocess a dataset tree"),
-    "pretrain-lvm": ("biggait.pretrain.cli", "self-supervised pretraining of a tiny upstream ViT (demo)"),
+    "pretrain-lvm": ("biggait.pretrain.cli", "self-supervised pretraining of a tiny stand-in LVM (demo)"),
     "train": ("biggait.train.cli", "train an experiment into a run folder (resumable)"),
     "evaluate": ("biggait.evaluation.cli", "extract test embeddings and score them by a protocol"),
+    "evaluate-groups": (
+        "biggait.evaluation.cli",
+        "BiggerGait: score each layer group alone from an evaluation's embeddings (separate vs ensemble)",
+    ),
     "efficiency": ("biggait.evaluation.cli", "parameters and GFLOPs per frame of a model"),
-    "probe-upstream": ("biggait.evaluation.cli", "linear probe of an upstream's patch tokens for 'person' (IoU)"),
+    "probe-lvm": ("biggait.evaluation.cli", "linear probe of a frozen LVM's patch tokens for 'person' (IoU)"),
     "tables": ("biggait.reporting.cli", "build the result tables from collected metrics"),
     "figures": ("biggait.reporting.cli", "build the result figures"),
     "check-metrics": ("biggait.reporting.cli", "compare metrics with a baseline or the paper"),
     "tolerances": ("biggait.reporting.cli", "per-number tolerances of check-metrics from seed-to-seed noise"),
     "compare": ("biggait.reporting.compare", "paired rank-1 comparison of two evaluated models, per condition"),
     "claims": ("biggait.reporting.cli", "test the paper's claims (config/claims.yaml) with paired bootstraps"),
-    "upstream-report": (
+    "lvm-report": (
         "biggait.reporting.cli",
-        "random vs pretrained upstream: mask IoU, rank-1, probes (tables/upstream)",
+        "random vs pretrained LVM: mask IoU, rank-1, probes (tables/upstream)",
     ),
     "job-times": ("biggait.reporting.job_times", "wall time and peak memory of the workflow's jobs (tables/job_times)"),
     "selfcheck": ("biggait.parity.cli", "reproduce the golden vectors of the released implementation"),
     "gpu-check": ("biggait.gpu_check", "GPU acceptance: goldens on CUDA, training / extraction speed, GPU claiming"),
 }
+
+
+# Renamed commands: old name -> new name (the old one still runs, after one warning line on stderr).
+DEPRECATED_COMMANDS = {"probe-upstream": "probe-lvm", "upstream-report": "lvm-report"}
+
+
+def _rename_deprecated(argv: list[str]) -> list[str]:
+    i = next((k for k, a in enumerate(argv) if not a.startswith("-")), None)
+    if i is None or argv[i] not in DEPRECATED_COMMANDS:
+        return argv
+    new = DEPRECATED_COMMANDS[argv[i]]
+    print(f"warning: biggait {argv[i]} is deprecated, use biggait {new} (same arguments)", file=sys.stderr)
+    return [*argv[:i], new, *argv[i + 1 :]]
 
 
 def _version() -> str:
@@ -81,7 +98,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _rename_deprecated(list(sys.argv[1:] if argv is None else argv))
     try:
         from biggait import cpu_kernels
 

@@ -15,8 +15,8 @@ joined with ``/`` so patterns and relative paths stay as given.
     <results>/tables/<table>{.csv,_wide.csv,.md,.tex}        `biggait tables`
     <results>/figures/<name>{.png,.pdf}                      `biggait figures`
     <results>/claims{.csv,.md}                               `biggait claims` (the paper's claims tested)
-    <results>/upstream/probe_<random|pretrained>.json        `biggait probe-upstream` (demo: the upstream's probes)
-    <results>/tables/upstream{.csv,.md}                      `biggait upstream-report` (random vs pretrained upstream)
+    <results>/upstream/probe_<random|pretrained>.json        `biggait probe-lvm` (demo: the upstream's probes)
+    <results>/tables/upstream{.csv,.md}                      `biggait lvm-report` (random vs pretrained upstream)
     <results>/logs/...                                       job logs
     <results>/benchmarks/<rule>/<job>.tsv                    Snakemake `benchmark:` files (wall time, peak memory)
     <results>/tables/job_times{.csv,.md}                     `biggait job-times` (those files gathered)
@@ -202,12 +202,12 @@ def claims_files(results: str) -> ReportFiles:
 
 
 def upstream_probe(results: str, kind: str) -> str:
-    """``biggait probe-upstream`` result of the ``random`` or ``pretrained`` upstream."""
+    """``biggait probe-lvm`` result of the ``random`` or ``pretrained`` upstream."""
     return f"{results}/upstream/probe_{kind}.json"
 
 
 def upstream_files(results: str) -> ReportFiles:
-    """``upstream.csv`` and ``upstream.md`` of ``biggait upstream-report``, beside the tables."""
+    """``upstream.csv`` and ``upstream.md`` of ``biggait lvm-report``, beside the tables."""
     return report_files(tables_dir(results), UPSTREAM_TABLE)
 
 

@@ -30,6 +30,7 @@ import pytest
 import torch
 
 from biggait import cli, paths
+from biggait.cli import COMMANDS, DEPRECATED_COMMANDS, main
 from biggait.evaluation.metrics_files import load_results, write_collected
 from biggait.models.biggait import build_model
 from biggait.models.checkpoints import save_checkpoint
@@ -277,7 +278,7 @@ BASE: dict[str, Base] = {
         "--no-mask-iou": True,
     },
     "efficiency": lambda f: {"--experiment": f["experiment"], "--scale": "demo"},
-    "probe-upstream": lambda f: {
+    "probe-lvm": lambda f: {
         **_data(f),
         "--every": "2",
         "--max-frames": "8",
@@ -320,7 +321,7 @@ BASE: dict[str, Base] = {
         "--out": f["out"] / "claims",
         "--resamples": "100",
     },
-    "upstream-report": lambda f: {
+    "lvm-report": lambda f: {
         "--metrics": f["metrics"],
         "--random-probe": f["probes"]["random"],
         "--pretrained-probe": f["probes"]["file"],
@@ -371,7 +372,7 @@ VARIANTS: dict[tuple[str, str], Base] = {
         "--out": [f["out"] / "eval"],
         "--bootstrap": "0",
     },
-    ("probe-upstream", "--lvm-checkpoint"): lambda f: {**BASE["probe-upstream"](f), "--lvm-checkpoint": f["ckpt"]},
+    ("probe-lvm", "--lvm-checkpoint"): lambda f: {**BASE["probe-lvm"](f), "--lvm-checkpoint": f["ckpt"]},
     ("figures cmc", "--partition"): lambda f: {**BASE["figures cmc"](f), "--partition": f["test_part"]},
     ("pretrain-lvm", "--frames-cache"): lambda f: {**BASE["pretrain-lvm"](f), "--frames-cache": f["out"] / "frames.pt"},
     ("selfcheck", "--weights"): lambda f: {"--golden-dir": f["golden"], "--weights": f["golden"] / "weights.pt"},
@@ -516,3 +517,17 @@ def test_bad_input_is_one_line_and_leaves_nothing(
     assert needle in "\n".join(message), f"{argv}: the message does not name {needle}:\n{err}"
     after = set(inputs["base"].rglob("*"))
     assert after == before, f"{argv} left {sorted(after - before)}"
+
+
+@pytest.mark.parametrize("old", sorted(DEPRECATED_COMMANDS))
+def test_a_renamed_command_still_runs_under_its_old_name(old, capsys):
+    """probe-upstream / upstream-report were renamed (the frozen model is the LVM everywhere): the old name
+    runs the new command after one warning line, and is not listed as a command of its own."""
+    with pytest.raises(SystemExit) as stop:
+        main([old, "--help"])
+    out = capsys.readouterr()
+    assert stop.value.code == 0 and f"usage: biggait {DEPRECATED_COMMANDS[old]}" in out.out
+    assert out.err.strip().splitlines() == [
+        f"warning: biggait {old} is deprecated, use biggait {DEPRECATED_COMMANDS[old]} (same arguments)"
+    ]
+    assert old not in COMMANDS and DEPRECATED_COMMANDS[old] in COMMANDS

@@ -1,5 +1,5 @@
-"""The upstream measurements: the random-upstream switch (model.lvm_random), `biggait probe-upstream`,
-`biggait upstream-report` (tables/upstream.{csv,md}) and their place in the DAG."""
+"""The upstream measurements: the random-upstream switch (model.lvm_random), `biggait probe-lvm`,
+`biggait lvm-report` (tables/upstream.{csv,md}) and their place in the DAG."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def test_random_upstream_model_pt_reloads_the_same_lvm_and_embeddings(tree: dict
 
 def test_evaluate_probes_the_model_s_own_upstream(tree: dict, tmp_path: Path) -> None:
     """`biggait evaluate` reports upstream_probe: the linear probe of the trained model's own upstream,
-    the number `biggait probe-upstream` gives for the same weights; a random upstream reads otherwise."""
+    the number `biggait probe-lvm` gives for the same weights; a random upstream reads otherwise."""
     from biggait.evaluation.probe import probe_trained_upstream
 
     ds = GaitDataset(tree["root"], "ccpg", tree["partition"], split="test", with_sils=True)
@@ -171,7 +171,7 @@ def test_evaluate_probes_the_model_s_own_upstream(tree: dict, tmp_path: Path) ->
             100 * probe_trained_upstream(model.lvm, exp.model, ds, settings, progress=False), abs=1e-4
         )
     from_file = probe_upstream(ds, DEMO, tree["lvm"], settings, progress=False)["iou"]["linear_probe"]
-    assert values["file"] == pytest.approx(100 * from_file, abs=1e-4)  # = `biggait probe-upstream`
+    assert values["file"] == pytest.approx(100 * from_file, abs=1e-4)  # = `biggait probe-lvm`
     assert values["random"] != pytest.approx(values["file"], abs=0.1)
 
 
@@ -192,7 +192,7 @@ def test_workflow_plan_gives_the_random_upstream_no_checkpoint(tmp_path: Path) -
     assert tuple(up.EXPERIMENTS.values()) == UPSTREAM_EXPERIMENTS
 
 
-# ---- biggait probe-upstream ------------------------------------------------------------------------------
+# ---- biggait probe-lvm ------------------------------------------------------------------------------
 
 
 def test_sample_frames_is_deterministic_and_capped() -> None:
@@ -239,7 +239,7 @@ def test_probe_cli_writes_json(tree: dict, tmp_path: Path, capsys: pytest.Captur
     assert (
         main(
             [
-                "probe-upstream",
+                "probe-lvm",
                 "--dataset",
                 "ccpg",
                 "--root",
@@ -266,7 +266,7 @@ def test_probe_cli_writes_json(tree: dict, tmp_path: Path, capsys: pytest.Captur
 
 def test_probe_cli_bad_inputs(tree: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "p.json"
-    common = ["probe-upstream", "--dataset", "ccpg", "--root", str(tree["root"]), "--no-progress", "--out", str(out)]
+    common = ["probe-lvm", "--dataset", "ccpg", "--root", str(tree["root"]), "--no-progress", "--out", str(out)]
     assert main([*common, "--partition", str(tree["partition"]), "--lvm-checkpoint", str(tmp_path / "nope.pth")]) == 2
     err = capsys.readouterr().err
     assert "nope.pth" in err and len(err.strip().splitlines()) == 1
@@ -279,7 +279,7 @@ def test_probe_cli_bad_inputs(tree: dict, tmp_path: Path, capsys: pytest.Capture
     assert not out.exists() and not list(tmp_path.glob(".p.json*"))
 
 
-# ---- biggait upstream-report -----------------------------------------------------------------------------
+# ---- biggait lvm-report -----------------------------------------------------------------------------
 
 CONDS = ("CL", "UP", "DN", "BG")
 
@@ -388,7 +388,7 @@ def test_report_verdict_not_met(report_inputs: dict) -> None:
 def test_report_bad_inputs(report_inputs: dict, capsys: pytest.CaptureFixture) -> None:
     d = report_inputs
     args = [
-        "upstream-report",
+        "lvm-report",
         "--random-probe",
         str(d["random"]),
         "--pretrained-probe",
@@ -404,7 +404,7 @@ def test_report_bad_inputs(report_inputs: dict, capsys: pytest.CaptureFixture) -
         ([*args, "--metrics", str(gone)], "gone"),
         (
             [
-                "upstream-report",
+                "lvm-report",
                 "--metrics",
                 *map(str, d["metrics"]),
                 "--random-probe",
@@ -418,7 +418,7 @@ def test_report_bad_inputs(report_inputs: dict, capsys: pytest.CaptureFixture) -
         ),
         (
             [
-                "upstream-report",
+                "lvm-report",
                 "--metrics",
                 *map(str, d["metrics"]),
                 "--random-probe",
@@ -463,7 +463,7 @@ def _dry_run(*args: str) -> str:
 @pytest.mark.dag
 def test_dag_has_the_upstream_table_on_the_demo_only(tmp_path: Path) -> None:
     text = _dry_run("upstream_report", "-p", "--config", f"results={tmp_path}/demo")
-    assert "probe-upstream" in text and "--lvm-checkpoint" in text and "upstream-report" in text
+    assert "probe-lvm" in text and "--lvm-checkpoint" in text and "lvm-report" in text
     assert "runs/ccpg_random_upstream/seed0/model.pt" in text
     train = next(line for line in text.splitlines() if "biggait train" in line and "ccpg_random_upstream" in line)
     assert "model.lvm_checkpoint" not in train

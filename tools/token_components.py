@@ -2,7 +2,7 @@
 
     python tools/token_components.py [--root results/data/synthgait] CHECKPOINT|random ...
 
-For the probe frames of the CCPG-like test split (those of ``biggait probe-upstream``), the share of
+For the probe frames of the CCPG-like test split (those of ``biggait probe-lvm``), the share of
 the standardised tokens' variance that is the per-position mean, and for PC-1..5 their variance share
 and their per-pixel correlation with the silhouette, the row and the distance from the centre column.
 Silhouettes only score; nothing is fitted to them.

@@ -22,10 +22,10 @@ holds embeddings of the same checkpoint and test set, or with ``--from-embedding
 
     biggait efficiency [--experiment FILE] [--scale demo|paper] [--json] [--throughput]
 
-    biggait probe-upstream --dataset ccpg --root DATA/ccpg --partition DATA/ccpg.json \\
+    biggait probe-lvm --dataset ccpg --root DATA/ccpg --partition DATA/ccpg.json \\
         [--lvm-checkpoint FILE] [--scale demo] --out RESULTS/upstream/probe_pretrained.json
 
-``probe-upstream``: a linear probe of the upstream's patch tokens for "person" against the test
+``probe-lvm``: a linear probe of the upstream's patch tokens for "person" against the test
 split's silhouettes (:mod:`biggait.evaluation.probe`).
 """
 
@@ -192,11 +192,11 @@ def run_efficiency(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- biggait probe-upstream ---------------------------------------------------------------------------
+# ---- biggait probe-lvm ---------------------------------------------------------------------------
 
 
 def add_probe_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``biggait probe-upstream``."""
+    """Arguments of ``biggait probe-lvm``."""
     from biggait.evaluation.probe import ProbeSettings
 
     d = ProbeSettings()
@@ -246,7 +246,7 @@ def add_probe_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_probe(args: argparse.Namespace) -> int:
-    """Entry point of ``biggait probe-upstream``: probe, then write the JSON (atomically)."""
+    """Entry point of ``biggait probe-lvm``: probe, then write the JSON (atomically)."""
     from biggait.data.dataset import GaitDataset
     from biggait.errors import CheckpointError
     from biggait.evaluation.probe import ProbeSettings, probe_upstream
@@ -270,9 +270,33 @@ def run_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_groups_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "eval_dir",
+        type=InputDir("evaluation folder"),
+        help="a BiggerGait evaluation folder of biggait evaluate (embeddings.npz, metrics.json, metrics.csv)",
+    )
+    p.add_argument(
+        "--partition",
+        type=InputFile("partition", "json"),
+        default=None,
+        help="the test set's partition (CCGR-Mini: its GALLERY_SET lists the gallery)",
+    )
+
+
+def run_groups(args: argparse.Namespace) -> int:
+    """Each layer group's own scores beside the ensemble's (biggait.evaluation.groups)."""
+    from biggait.evaluation.groups import score_groups
+
+    for s in score_groups(args.eval_dir, args.partition):
+        print(f"{s.name}: " + ", ".join(f"{r.condition} {r.value:.1f}" for r in s.rows if r.metric.startswith("rank1")))
+    return 0
+
+
 # command name -> (add_arguments, run); biggait.cli maps the names to this module.
 COMMANDS = {
     "evaluate": (add_evaluate_arguments, run_evaluate),
+    "evaluate-groups": (add_groups_arguments, run_groups),
     "efficiency": (add_efficiency_arguments, run_efficiency),
-    "probe-upstream": (add_probe_arguments, run_probe),
+    "probe-lvm": (add_probe_arguments, run_probe),
 }

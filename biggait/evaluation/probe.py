@@ -1,6 +1,6 @@
 """How much "person" an upstream's patch tokens hold: a linear probe against ground-truth silhouettes.
 
-``biggait probe-upstream`` measures the upstream alone, before any GRE training: the frozen LVM
+``biggait probe-lvm`` measures the upstream alone, before any GRE training: the frozen LVM
 (a Meta-layout checkpoint, or the random tiny ViT with a fixed seed) runs on test frames brought
 onto the canvas exactly as BigGait does (:func:`biggait.models.padding.to_canvas`), its ``last``
 tap is upsampled (bilinear) to the GRE map and standardised, and per map pixel we ask whether the

@@ -6,7 +6,7 @@ biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out
 biggait figures KIND ...          (pad-resize, maps, bars, heatmap, views, curves, cmc, embeddings)
 biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
 biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
-biggait upstream-report --metrics FILE ... --random-probe JSON --pretrained-probe JSON --out DIR
+biggait lvm-report --metrics FILE ... --random-probe JSON --pretrained-probe JSON --out DIR
 """
 
 from __future__ import annotations
@@ -470,11 +470,11 @@ def run_claims(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- biggait upstream-report ---------------------------------------------------------------------------
+# ---- biggait lvm-report ---------------------------------------------------------------------------
 
 
 def add_upstream_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``biggait upstream-report``."""
+    """Arguments of ``biggait lvm-report``."""
     p.add_argument(
         "--metrics",
         type=InputFile("metrics", "csv"),
@@ -488,13 +488,13 @@ def add_upstream_arguments(p: argparse.ArgumentParser) -> None:
         "--random-probe",
         type=InputFile("probe", "json"),
         required=True,
-        help="probe-upstream JSON of the random upstream",
+        help="probe-lvm JSON of the random upstream",
     )
     p.add_argument(
         "--pretrained-probe",
         type=InputFile("probe", "json"),
         required=True,
-        help="probe-upstream JSON of the pretrained upstream",
+        help="probe-lvm JSON of the pretrained upstream",
     )
     p.add_argument(
         "--out",
@@ -508,7 +508,7 @@ def add_upstream_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_upstream(args: argparse.Namespace) -> int:
-    """Entry point of ``biggait upstream-report``."""
+    """Entry point of ``biggait lvm-report``."""
     from biggait.reporting.upstream import write_upstream_report
 
     for p in write_upstream_report(args.metrics, args.random_probe, args.pretrained_probe, args.out, args.scale):
@@ -523,5 +523,5 @@ COMMANDS = {
     "check-metrics": (add_check_metrics_arguments, run_check_metrics),
     "tolerances": (add_tolerances_arguments, run_tolerances),
     "claims": (add_claims_arguments, run_claims),
-    "upstream-report": (add_upstream_arguments, run_upstream),
+    "lvm-report": (add_upstream_arguments, run_upstream),
 }

@@ -176,7 +176,7 @@ TABLES: dict[str, TableSpec] = {
     ),
 }
 
-# The upstream table (demo, `biggait upstream-report`): its columns -> the experiments they read, the
+# The upstream table (demo, `biggait lvm-report`): its columns -> the experiments they read, the
 # random upstream first.
 UPSTREAM_COLUMNS: dict[str, str] = {
     "random_upstream": "ccpg_random_upstream",

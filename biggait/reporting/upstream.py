@@ -1,8 +1,8 @@
-"""What the upstream's pretraining brings: ``results/tables/upstream.{csv,md}`` (``biggait upstream-report``).
+"""What the upstream's pretraining brings: ``results/tables/upstream.{csv,md}`` (``biggait lvm-report``).
 
 Three CCPG-like trainings are compared: BigGait on the random upstream (``ccpg_random_upstream``),
 BigGait on the pretrained upstream (``biggait_ccpg``) and the GaitBase silhouette baseline
-(``gaitbase_ccpg``); plus the two ``biggait probe-upstream`` results (random, pretrained). Rows:
+(``gaitbase_ccpg``); plus the two ``biggait probe-lvm`` results (random, pretrained). Rows:
 
 - the GRE's unsupervised mask vs the ground-truth silhouettes (``mask_iou`` of metrics.csv;
   ``all`` with a target, per condition without), as a fraction;
@@ -99,12 +99,12 @@ def _by_seed(rows: list[MetricRow], exp: str, protocol: str, metric: str, cond: 
 
 
 def read_probe(path: str | Path, upstream: str) -> dict:
-    """A ``biggait probe-upstream`` JSON of the given kind (``random`` / ``file``); DataError naming the file."""
+    """A ``biggait probe-lvm`` JSON of the given kind (``random`` / ``file``); DataError naming the file."""
     path = Path(path)
-    raw = read_json(path, "probe-upstream result")
+    raw = read_json(path, "probe-lvm result")
     iou = raw.get("iou") if isinstance(raw, dict) else None
     if not isinstance(iou, dict) or not all(isinstance(iou.get(k), (int, float)) for k in MEASURES):
-        raise DataError(f"{path}: expected a probe-upstream result with iou.{{{', '.join(MEASURES)}}} numbers")
+        raise DataError(f"{path}: expected a probe-lvm result with iou.{{{', '.join(MEASURES)}}} numbers")
     if raw.get("upstream") != upstream:
         raise DataError(
             f"{path}: a probe of the {raw.get('upstream')!r} upstream, expected {upstream!r} "

@@ -1,8 +1,8 @@
 """The upstream table (demo): what the upstream's self-supervised pretraining brings.
 
 Only when the config pretrains the upstream (`pretrain_lvm`: demo, CI; see WorkflowPlan.upstream_report).
-`biggait probe-upstream` probes the random and the pretrained upstream (linear probe for "person"
-on the CCPG test split); `biggait upstream-report` reads those probes and the CCPG evaluations of
+`biggait probe-lvm` probes the random and the pretrained upstream (linear probe for "person"
+on the CCPG test split); `biggait lvm-report` reads those probes and the CCPG evaluations of
 ccpg_random_upstream (random upstream), biggait_ccpg (pretrained) and gaitbase_ccpg, and writes
 tables/upstream.{csv,md}. The random-upstream training and evaluation enter the DAG through it."""
 
@@ -31,7 +31,7 @@ if UPSTREAM_ON:
             lvm=lambda wc, input: f"--lvm-checkpoint {input.lvm}" if wc.kind == "pretrained" else "",
         shell:
             "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-            "{params.biggait} probe-upstream --dataset ccpg --root {params.root} --partition {input.partition} "
+            "{params.biggait} probe-lvm --dataset ccpg --root {params.root} --partition {input.partition} "
             "--scale {params.scale} {params.lvm} --out {output} > {log} 2>&1"
 
     rule upstream_report:
@@ -57,5 +57,5 @@ if UPSTREAM_ON:
             scale=SCALE,
             tables=lambda wc, output: os.path.dirname(output[0]),
         shell:
-            "{params.biggait} upstream-report --metrics {input.metrics} --random-probe {input.random} "
+            "{params.biggait} lvm-report --metrics {input.metrics} --random-probe {input.random} "
             "--pretrained-probe {input.pretrained} --out {params.tables} --scale {params.scale} > {log} 2>&1"
