@@ -4,6 +4,7 @@ HuggingFace DINOv2 folders (safetensors / pytorch_model.bin, both attention spel
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def test_checkpoint_without_backbone_needs_an_upstream_folder(group, biggergait_
     with pytest.raises(CoverageError, match="no Backbone"):
         load_model(biggergait_dir / DEFAULT)
     folder = _hf_folder(tmp_path / "dinov2-small", backbone_of(sd))
-    model, exp = load_model(biggergait_dir / DEFAULT, upstream=folder)
+    model, exp = load_model(biggergait_dir / DEFAULT, lvm_file=folder)
     assert model.groups == 12 and len(model.heads.heads) == 12 and exp.model.lvm_checkpoint == str(folder)
     lvm_a, lvm_b = model.lvm.state_dict(), group_model.lvm.state_dict()
     assert all(torch.equal(lvm_a[k], lvm_b[k]) for k in lvm_a)
@@ -170,14 +171,10 @@ def test_mask_branch_file_loads_exactly(group, biggergait_dir, tmp_path):
         load_mask_file(fresh.mask, tmp_path / "mask.pt")
 
 
-@full_parity  # ~15 s: 28 frames through the full-size ViT-S
-def test_biggait_evaluate_scores_a_released_checkpoint(biggergait_dir, tmp_path):
-    """`biggait evaluate` on the golden Group checkpoint, as released (no conversion step), on a tiny CCPG tree."""
-    import csv
-
+def _tiny_ccpg(tmp_path: Path) -> tuple[Path, Path]:
+    """A CCPG tree of 2 identities x 7 types x 2 views, one 32x16 frame each, and its partition."""
     import numpy as np
 
-    from biggait.cli import main
     from biggait.data.pickles import save_array
 
     rng = np.random.default_rng(0)
@@ -191,33 +188,44 @@ def test_biggait_evaluate_scores_a_released_checkpoint(biggergait_dir, tmp_path)
                 save_array(root / sid / t / v / f"{v}-ratios.pkl", np.full(1, 0.45, np.float32))
     part = tmp_path / "ccpg.json"
     part.write_text(json.dumps({"TRAIN_SET": [], "TEST_SET": list(ids)}))
+    return root, part
+
+
+def _evaluate(checkpoint: Path, root: Path, part: Path, out: Path, *extra: str) -> int:
+    from biggait.cli import main
+
+    args = ["evaluate", "--checkpoint", str(checkpoint), "--dataset", "ccpg", "--root", str(root)]
+    args += ["--partition", str(part), "--out", str(out), "--device", "cpu", "--bootstrap", "0"]
+    return main([*args, "--pack-frames", "28", "--no-mask-iou", *extra])
+
+
+@full_parity  # ~15 s: 28 frames through the full-size ViT-S
+def test_biggait_evaluate_scores_a_released_checkpoint(biggergait_dir, tmp_path):
+    """`biggait evaluate` on the golden Group checkpoint, as released (no conversion step), on a tiny CCPG tree."""
+    import csv
+
+    import numpy as np
+
+    root, part = _tiny_ccpg(tmp_path)
     out = tmp_path / "eval"
-    assert (
-        main(
-            [
-                "evaluate",
-                "--checkpoint",
-                str(biggergait_dir / GROUP),
-                "--dataset",
-                "ccpg",
-                "--root",
-                str(root),
-                "--partition",
-                str(part),
-                "--out",
-                str(out),
-                "--device",
-                "cpu",
-                "--bootstrap",
-                "0",
-                "--pack-frames",
-                "28",
-                "--no-mask-iou",
-            ]
-        )
-        == 0
-    )
+    assert _evaluate(biggergait_dir / GROUP, root, part, out) == 0
     emb = np.load(out / "embeddings.npz")
     assert emb["features"].shape == (28, 64, 192)
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert any(r["metric"].startswith("rank1") for r in rows)
+
+
+def test_biggait_evaluate_asks_for_the_lvm_of_a_checkpoint_without_backbone(group, biggergait_dir, tmp_path, capsys):
+    """The released 12-head checkpoint holds no Backbone.*: `biggait evaluate` stops with one error line naming
+    --lvm-checkpoint; given the HuggingFace folder of the LVM it was trained on, it scores the checkpoint."""
+    sd, _ = group
+    root, part = _tiny_ccpg(tmp_path)
+    assert _evaluate(biggergait_dir / DEFAULT, root, part, tmp_path / "eval") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no Backbone.* tensors" in err[0] and "--lvm-checkpoint" in err[0]
+    assert not (tmp_path / "eval").exists()
+    if not os.environ.get("BIGGAIT_FULL_PARITY"):
+        return  # the scoring run: ~30 s of the 12-head model
+    folder = _hf_folder(tmp_path / "dinov2-small", backbone_of(sd))
+    assert _evaluate(biggergait_dir / DEFAULT, root, part, tmp_path / "eval", "--lvm-checkpoint", str(folder)) == 0
+    assert (tmp_path / "eval" / "metrics.csv").is_file()

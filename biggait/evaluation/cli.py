@@ -36,7 +36,7 @@ import json
 import logging
 
 from biggait import paths
-from biggait.cli_paths import InputDir, InputFile, OutputDir, OutputFile
+from biggait.cli_paths import InputDir, InputFile, InputPath, OutputDir, OutputFile
 from biggait.config import load_experiment
 from biggait.datasets import get_protocol
 from biggait.errors import ConfigError
@@ -82,6 +82,13 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: %(default)s)")
     p.add_argument(
+        "--lvm-checkpoint",
+        type=InputPath("LVM checkpoint"),
+        default=None,
+        help="the DINOv2 a released BiggerGait checkpoint without Backbone.* tensors was trained on "
+        "(a HuggingFace folder or a Meta .pth); other checkpoints carry their LVM",
+    )
+    p.add_argument(
         "--from-embeddings",
         type=InputFile("embeddings", "npz"),
         default=None,
@@ -123,6 +130,7 @@ def evaluation_request(args: argparse.Namespace) -> EvalRequest:
         seed=args.seed,
         test_max_frames=args.test_max_frames,
         pack_frames=args.pack_frames,
+        lvm_checkpoint=args.lvm_checkpoint,
         mask_iou=not args.no_mask_iou,
     )
 

@@ -53,6 +53,7 @@ class EvalRequest:
     seed: int | None = None
     test_max_frames: int | None = None
     pack_frames: int | None = None
+    lvm_checkpoint: Path | None = None  # the LVM of a released BiggerGait checkpoint without Backbone.* tensors
     mask_iou: bool = True  # the foreground-mask IoU and the upstream probe, where the test set has silhouettes
 
 
@@ -150,6 +151,8 @@ def _fingerprint(req: EvalRequest, job: ModelJob) -> dict:
         "root": str(req.root.resolve()),
         "partition": str(req.partition.resolve()) if req.partition else "",
         "test_max_frames": req.test_max_frames,
+        # only when given, so that embeddings saved before the flag existed stay valid
+        **({"lvm_checkpoint": str(req.lvm_checkpoint.resolve())} if req.lvm_checkpoint else {}),
     }
 
 
@@ -196,7 +199,7 @@ def _pending(req: EvalRequest, job: ModelJob, device: torch.device) -> _Pending:
     from biggait.models.checkpoints import model_from_weights
 
     meta = _meta(req, job, _fingerprint(req, job))
-    model, exp = model_from_weights(job.weights, job.checkpoint, map_location=device)
+    model, exp = model_from_weights(job.weights, job.checkpoint, map_location=device, lvm_file=req.lvm_checkpoint)
     job.weights = None
     # How the test set is read is the trained model's (frames cap, modality, workers), unless the request says.
     data = (

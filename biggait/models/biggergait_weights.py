@@ -145,12 +145,12 @@ def load_released_state_dict(
     sd: dict[str, Tensor],
     source: str,
     backbone: dict[str, Tensor] | None = None,
-    upstream: str | Path | None = None,
+    lvm_file: str | Path | None = None,
 ) -> None:
     """Load a released state dict into ``model``: every tensor filled exactly once.
 
-    The upstream comes from the file's own ``Backbone.*``, else ``backbone`` (another file's, prefix
-    stripped), else the ``upstream`` path (HuggingFace folder or Meta file); none of them: CoverageError.
+    The LVM comes from the file's own ``Backbone.*``, else ``backbone`` (another file's, prefix
+    stripped), else the ``lvm_file`` path (HuggingFace folder or Meta file); none of them: CoverageError.
     """
     sd = unwrap(sd)
     mapped = map_released(sd, model.heads.per_head, source)
@@ -158,14 +158,14 @@ def load_released_state_dict(
     own = backbone_of(sd) or backbone
     if own:
         load_backbone(model, own, source)
-    elif upstream:
+    elif lvm_file:
         from biggait.models.hf_dinov2 import load_upstream_path
 
-        load_upstream_path(model.lvm, upstream)
+        load_upstream_path(model.lvm, lvm_file)
     else:
         raise CoverageError(
-            f"{source}: no Backbone.* tensors; give the upstream it was trained on "
-            "(model.lvm_checkpoint: a HuggingFace DINOv2 folder or a Meta file)"
+            f"{source}: no Backbone.* tensors; give the LVM it was trained on "
+            "(biggait evaluate --lvm-checkpoint, or model.lvm_checkpoint: a HuggingFace DINOv2 folder or a Meta file)"
         )
     model.load_state_dict(
         {

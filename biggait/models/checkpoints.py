@@ -100,7 +100,7 @@ def load_model(
     path: str | Path,
     map_location: str | torch.device = "cpu",
     exp: Experiment | None = None,
-    upstream: str | Path | None = None,
+    lvm_file: str | Path | None = None,
 ) -> tuple[nn.Module, Experiment]:
     """Rebuild a model from a checkpoint -> ``(model in eval mode, experiment)``.
 
@@ -108,9 +108,9 @@ def load_model(
     with OpenGait key names, or that state dict alone) is built with ``exp`` (default: the
     released paper configuration) and the class count of its classifier. A released BiggerGait
     checkpoint is built from its own shapes (:func:`load_released_model`);
-    ``upstream`` (a HuggingFace DINOv2 folder or Meta file) is needed when it holds no ``Backbone.*``.
+    ``lvm_file`` (a HuggingFace DINOv2 folder or Meta file) is needed when it holds no ``Backbone.*``.
     """
-    return model_from_weights(read_weights(path), path, map_location, exp, upstream)
+    return model_from_weights(read_weights(path), path, map_location, exp, lvm_file)
 
 
 def model_from_weights(
@@ -118,13 +118,13 @@ def model_from_weights(
     path: str | Path,
     map_location: str | torch.device = "cpu",
     exp: Experiment | None = None,
-    upstream: str | Path | None = None,
+    lvm_file: str | Path | None = None,
 ) -> tuple[nn.Module, Experiment]:
     """:func:`load_model` of a checkpoint already read (``raw``: :func:`read_weights` of ``path``)."""
     from biggait.models.biggergait_weights import is_released_biggergait
 
     if is_released_biggergait(raw.get("model")) or is_released_biggergait(raw):
-        model, exp = load_released_model(raw, path, exp, upstream)
+        model, exp = load_released_model(raw, path, exp, lvm_file)
     elif raw.get("format") == FORMAT:
         ckpt = _validate(raw, path)
         exp = experiment_from_dict(ckpt["experiment"], str(path))
@@ -151,9 +151,9 @@ def model_from_weights(
     return model.to(map_location).eval(), exp
 
 
-def load_released_model(raw: dict, path: str | Path, exp=None, upstream: str | Path | None = None):
+def load_released_model(raw: dict, path: str | Path, exp=None, lvm_file: str | Path | None = None):
     """A released BiggerGait checkpoint -> ``(model in eval mode, experiment)``, the architecture read from
-    the file (:func:`released_model_config`). A file without ``Backbone.*`` needs ``upstream`` (or
+    the file (:func:`released_model_config`). A file without ``Backbone.*`` needs ``lvm_file`` (or
     ``exp.model.lvm_checkpoint``): the HuggingFace folder or Meta file of the DINOv2 it was trained on."""
     from biggait.models.biggergait import build_biggergait
     from biggait.models.biggergait_weights import backbone_of, load_released_state_dict, released_model_config, unwrap
@@ -162,7 +162,7 @@ def load_released_model(raw: dict, path: str | Path, exp=None, upstream: str | P
     sd = unwrap(raw)
     mcfg = released_model_config(sd, exp.model, str(path))
     model = build_biggergait(mcfg, mcfg.num_classes, load_lvm=False)
-    upstream = upstream or exp.model.lvm_checkpoint or None
-    load_released_state_dict(model, sd, str(path), upstream=upstream)
-    mcfg = dataclasses.replace(mcfg, lvm_checkpoint=str(upstream) if upstream and not backbone_of(sd) else "")
+    lvm_file = lvm_file or exp.model.lvm_checkpoint or None
+    load_released_state_dict(model, sd, str(path), lvm_file=lvm_file)
+    mcfg = dataclasses.replace(mcfg, lvm_checkpoint=str(lvm_file) if lvm_file and not backbone_of(sd) else "")
     return model.eval(), dataclasses.replace(exp, model=mcfg)
