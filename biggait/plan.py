@@ -19,7 +19,7 @@ from pathlib import Path
 from biggait import paths
 from biggait.config import Experiment, load_experiment, scale_paths
 from biggait.errors import BigGaitError, ConfigError
-from biggait.reporting.specs import TABLES, UPSTREAM_EXPERIMENTS
+from biggait.reporting.specs import EFFICIENCY, TABLES, UPSTREAM_EXPERIMENTS
 from biggait.standins import standin_path
 
 # The figures drawn per evaluation of config figures.heatmap_evaluations (rules in figures.smk).
@@ -92,18 +92,19 @@ class WorkflowPlan:
     # ---- what the tables need ----------------------------------------------------------------------------
 
     def table_evaluations(self, table: str) -> list[tuple[str, str]]:
-        """(experiment, test dataset) pairs a table needs (test '-' for the efficiency table)."""
-        chosen = self.config["experiments"]
-        return [(e, t) for e, t in TABLES[table].evaluations() if not chosen or e in chosen]
+        """(experiment, test dataset) pairs an accuracy table needs."""
+        return [(e, t) for e, t in TABLES[table].evaluations() if self._chosen(e)]
+
+    def _chosen(self, exp: str) -> bool:
+        """Whether config ``experiments`` (empty: every one) keeps ``exp``."""
+        return not self.config["experiments"] or exp in self.config["experiments"]
 
     def table_experiments(self, table: str) -> list[str]:
         return list(dict.fromkeys(e for e, _ in self.table_evaluations(table)))
 
     def table_inputs(self, table: str) -> list[str]:
-        """The metrics files (efficiency JSONs for the efficiency table) a table is built from."""
+        """The metrics files an accuracy table is built from."""
         r = self.results
-        if TABLES[table].kind == "efficiency":
-            return [paths.efficiency_file(r, e) for e in self.table_experiments(table)]
         return [
             paths.metrics_file(r, e, s, t) for e, t in self.table_evaluations(table) for s in self.table_seeds(table)
         ]
@@ -111,37 +112,38 @@ class WorkflowPlan:
     def train_seeds(self, exp: str, tables: list[str]) -> list[int]:
         """Seeds ``exp`` is trained with for ``tables`` (the accuracy tables among them that hold it)."""
         return sorted(
-            {
-                s
-                for t in tables
-                if TABLES[t].kind == "accuracy" and exp in self.table_experiments(t)
-                for s in self.table_seeds(t)
-            }
+            {s for t in self.accuracy_tables(tables) if exp in self.table_experiments(t) for s in self.table_seeds(t)}
         )
 
-    def table_train_benchmarks(self, table: str, run_tables: list[str]) -> list[str]:
+    # ---- the efficiency table (its own spec, specs.EFFICIENCY, and rule) -----------------------------------
+
+    def efficiency_experiments(self) -> list[str]:
+        """The efficiency table's experiments that config ``experiments`` keeps."""
+        return [e for e in EFFICIENCY.experiments() if self._chosen(e)]
+
+    def efficiency_inputs(self) -> list[str]:
+        """The ``biggait efficiency --json`` files of the efficiency table's rows."""
+        return [paths.efficiency_file(self.results, e) for e in self.efficiency_experiments()]
+
+    def efficiency_train_benchmarks(self, run_tables: list[str]) -> list[str]:
         """The efficiency table's training benchmark files (wall time, peak memory): those of its rows'
         trainings that ``run_tables`` run anyway; the table never starts a training of its own."""
-        if TABLES[table].kind != "efficiency":
-            return []
         return [
             paths.benchmark_file(self.results, paths.train_job(e, s))
-            for e in self.table_experiments(table)
+            for e in self.efficiency_experiments()
             for s in self.train_seeds(e, run_tables)
         ]
 
-    def table_eval_benchmarks(
-        self, table: str, run_tables: list[str], groups: list[tuple[str, str, list[tuple[str, int]]]]
+    def efficiency_eval_benchmarks(
+        self, run_tables: list[str], groups: list[tuple[str, str, list[tuple[str, int]]]]
     ) -> list[tuple[str, list[str]]]:
         """The efficiency table's evaluation benchmark files, each with every model its job evaluated
         (``<exp>_seed<k>``): the shared jobs (``groups``: :meth:`evaluation_groups` of ``run_tables``) that
-        evaluate its rows' trainings (:meth:`table_train_benchmarks`) on their training set."""
-        if TABLES[table].kind != "efficiency":
-            return []
-        chosen = set(self.table_experiments(table))
+        evaluate its rows' trainings (:meth:`efficiency_train_benchmarks`) on their training set."""
+        chosen = set(self.efficiency_experiments())
         wanted = {
             (row.experiment, s, row.train)
-            for row in TABLES[table].rows
+            for row in EFFICIENCY.rows
             if row.experiment in chosen
             for s in self.train_seeds(row.experiment, run_tables)
         }
@@ -241,8 +243,7 @@ class WorkflowPlan:
         """(experiment, seed, test) of every evaluation the given tables and the upstream table read."""
         out = [
             (e, s, t)
-            for tb in tables
-            if TABLES[tb].kind == "accuracy"
+            for tb in self.accuracy_tables(tables)
             for e, t in self.table_evaluations(tb)
             for s in self.table_seeds(tb)
         ]
@@ -277,8 +278,9 @@ class WorkflowPlan:
 
     @staticmethod
     def accuracy_tables(run_tables: list[str]) -> list[str]:
-        """The accuracy tables among ``run_tables`` (the efficiency table trains and evaluates nothing)."""
-        return [t for t in run_tables if TABLES[t].kind == "accuracy"]
+        """The accuracy tables among ``run_tables`` (the efficiency table trains and evaluates nothing; its
+        inputs are the ``efficiency_*`` methods)."""
+        return [t for t in run_tables if t in TABLES]
 
     def run_experiments(self, run_tables: list[str]) -> list[str]:
         """Trained experiments of the tables that run, in table order."""
@@ -286,7 +288,7 @@ class WorkflowPlan:
 
     def run_evaluations(self, run_tables: list[str]) -> set[tuple[str, str]]:
         """(experiment, test) evaluations of the tables that run."""
-        return {(e, t) for tb in run_tables for e, t in self.table_evaluations(tb) if t != "-"}
+        return {(e, t) for tb in self.accuracy_tables(run_tables) for e, t in self.table_evaluations(tb)}
 
     def all_seeds(self, run_tables: list[str]) -> list[int]:
         """Every seed a table of the run reads."""

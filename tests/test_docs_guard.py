@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from biggait.cli import COMMANDS, main
-from biggait.reporting.specs import TABLES
+from biggait.reporting.specs import TABLE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "biggait"
@@ -57,7 +57,7 @@ def test_interfaces_lists_every_module() -> None:
 
 def test_schema_tables_are_the_code_tables() -> None:
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    assert sorted(schema["properties"]["tables"]["items"]["enum"]) == sorted(TABLES)
+    assert sorted(schema["properties"]["tables"]["items"]["enum"]) == sorted(TABLE_NAMES)
 
 
 def _readme_commands() -> list[list[str]]:

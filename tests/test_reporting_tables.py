@@ -4,7 +4,6 @@ byte-stable output."""
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from biggait.errors import DataError
 from biggait.reporting.cells import read_paper_csv
 from biggait.reporting.specs import TABLES
 from biggait.reporting.tables import DEMO_NOTE, TableInputs, build_tables
-from tests.helpers import write_benchmark
 
 HEADER = ["train_dataset", "test_dataset", "protocol", "condition", "metric", "value", "ci_low", "ci_high"]
 PAPER = """table,role,train,test,method,condition,metric,value,confidence,provenance
@@ -173,121 +171,6 @@ def test_malformed_metrics_csv(results: Path) -> None:
         build_tables(["ccpg"], TableInputs(results), results / "paper.csv", results / "t")
 
 
-def test_efficiency_table(tmp_path: Path) -> None:
-    (tmp_path / "paper.csv").write_text(PAPER)
-    eff = tmp_path / "eff"
-    eff.mkdir()
-    for row in TABLES["efficiency"].rows:
-        (eff / f"{row.experiment}.json").write_text(
-            json.dumps(
-                {
-                    "total_params": 30_800_000 if row.experiment == "biggait_ccpg" else 1_000_000,
-                    "trainable_params": 8_720_000,
-                    "gmacs_per_frame": 12.7,
-                    "input_hw": [448, 224],
-                }
-            )
-        )
-    build_tables(["efficiency"], TableInputs(efficiency_dir=eff), tmp_path / "paper.csv", tmp_path / "t")
-    rows = long_rows(tmp_path / "t" / "efficiency.csv")
-    p = next(r for r in rows if r["method"] == "BigGait" and r["metric"] == "params_M")
-    assert float(p["ours"]) == pytest.approx(30.8) and float(p["diff"]) == pytest.approx(0.0)
-    assert {r["metric"] for r in rows} == {"params_M", "trainable_params_M", "gflops_per_frame"}
-
-
-def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
-    """The trainings' Snakemake benchmark files reach the efficiency table: minutes and peak memory,
-    mean ± std [t-interval] over seeds; a row without a training reads missing."""
-    (tmp_path / "paper.csv").write_text(PAPER)
-    eff, bench = tmp_path / "eff", tmp_path / "benchmarks" / "train"
-    eff.mkdir()
-    bench.mkdir(parents=True)
-    for row in TABLES["efficiency"].rows:
-        (eff / f"{row.experiment}.json").write_text(json.dumps({"total_params": 1_000_000, "gmacs_per_frame": 1.0}))
-    for seed, (wall, rss) in enumerate([(600.0, 1024.0), (660.0, 2048.0), (720.0, 3072.0)]):
-        write_benchmark(bench / f"biggait_ccpg_seed{seed}.tsv", f"{wall}\t0:10:00\t{rss}\t1\t1\t1\t0\t0\t99\t{wall}")
-    write_benchmark(bench / "gaitbase_ccpg_seed0.tsv", "120.0\t0:02:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA")
-    out = tmp_path / "t"
-    build_tables(
-        ["efficiency"],
-        TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
-        tmp_path / "paper.csv",
-        out,
-        seeds=[0, 1, 2],
-    )
-    rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
-    t = rows[("BigGait", "train_s")]
-    assert float(t["ours"]) == pytest.approx(660.0) and float(t["ours_std"]) == pytest.approx(60.0)
-    assert t["n_seeds"] == "3" and t["ci_kind"] == "t95" and float(t["ci_low"]) < 660.0 < float(t["ci_high"])
-    assert float(rows[("BigGait", "train_max_rss_gb")]["ours"]) == pytest.approx(2.0)
-    assert float(rows[("GaitBase", "train_s")]["ours"]) == pytest.approx(120.0)
-    assert rows[("GaitBase", "train_max_rss_gb")]["status"] == "missing"  # "NA": not sampled
-    assert rows[("BigGait (ViT-G/14)", "train_s")]["status"] == "missing"  # no training given
-    md = (out / "efficiency.md").read_text()
-    assert "train (s)" in md and "660.00 ± 60.00 [" in md
-    # --seeds selects the files; exactly the files given is the workflow's way
-    build_tables(
-        ["efficiency"],
-        TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
-        tmp_path / "paper.csv",
-        out,
-        seeds=[1],
-    )
-    assert float(
-        {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}[("BigGait", "train_s")]["ours"]
-    ) == pytest.approx(660.0)
-    build_tables(
-        ["efficiency"],
-        TableInputs(efficiency_dir=eff, train_benchmarks=(bench / "biggait_ccpg_seed2.tsv",)),
-        tmp_path / "paper.csv",
-        out,
-    )
-    rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
-    assert float(rows[("BigGait", "train_s")]["ours"]) == pytest.approx(720.0)
-    assert rows[("BigGait", "train_s")]["n_seeds"] == "1"
-    # an evaluation job's time is split over the models it evaluated; a per-model job counts whole
-    ev = tmp_path / "benchmarks" / "evaluate"
-    ev.mkdir()
-    write_benchmark(ev / "shared_ccpg_1.tsv", "240.0\t0:04:00\t900\t1\t1\t1\t0\t0\t99\t230")
-    write_benchmark(ev / "lvm_g_seed0_ccpg.tsv", "90.0\t0:01:30\t900\t1\t1\t1\t0\t0\t99\t80")
-    jobs = (
-        (
-            ev / "shared_ccpg_1.tsv",
-            ("biggait_ccpg_seed0", "biggait_ccpg_seed1", "gaitbase_ccpg_seed0", "ccpg_no_mask_seed0"),
-        ),
-    )
-    build_tables(["efficiency"], TableInputs(efficiency_dir=eff, eval_benchmarks=jobs), tmp_path / "paper.csv", out)
-    rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
-    assert float(rows[("BigGait", "eval_s")]["ours"]) == pytest.approx(60.0)  # 240 s / 4 models, seeds 0 and 1
-    assert rows[("BigGait", "eval_s")]["n_seeds"] == "2" and float(rows[("GaitBase", "eval_s")]["ours"]) == 60.0
-    assert rows[("BigGait (ViT-G/14)", "eval_s")]["status"] == "missing"
-    assert "train_s" not in {r["metric"] for r in long_rows(out / "efficiency.csv")}  # no training given
-    build_tables(
-        ["efficiency"],
-        TableInputs(efficiency_dir=eff, benchmarks_dir=tmp_path / "benchmarks"),
-        tmp_path / "paper.csv",
-        out,
-        seeds=[0],
-    )
-    rows = {(r["method"], r["metric"]): r for r in long_rows(out / "efficiency.csv")}
-    assert float(rows[("BigGait (ViT-G/14)", "eval_s")]["ours"]) == pytest.approx(90.0)  # per-model file
-    assert rows[("BigGait", "eval_s")]["status"] == "missing"  # a shared file names no models
-    assert float(rows[("BigGait", "train_s")]["ours"]) == pytest.approx(600.0)  # seed 0 only
-    bad = tmp_path / "other.tsv"
-    write_benchmark(bad, "1\t0:00:01\t1\t1\t1\t1\t0\t0\t1\t1")
-    with pytest.raises(DataError, match="other.tsv: expected a model named <experiment>_seed<k>, got 'biggait'"):
-        build_tables(
-            ["efficiency"],
-            TableInputs(efficiency_dir=eff, eval_benchmarks=((bad, ("biggait",)),)),
-            tmp_path / "paper.csv",
-            out,
-        )
-    with pytest.raises(DataError, match="other.tsv: expected a training benchmark file named"):
-        build_tables(
-            ["efficiency"], TableInputs(efficiency_dir=eff, train_benchmarks=(bad,)), tmp_path / "paper.csv", out
-        )
-
-
 def test_paper_csv_checked(tmp_path: Path) -> None:
     (tmp_path / "p.csv").write_text("table,value\nx,1\n")
     with pytest.raises(DataError, match="missing column"):
@@ -336,8 +219,7 @@ def test_every_table_spec_is_consistent() -> None:
     for spec in TABLES.values():
         assert set(spec.experiments()) <= experiments, spec.name
         for row in spec.rows:
-            if spec.kind == "accuracy":
-                assert spec.columns(row.test), (spec.name, row)
+            assert spec.columns(row.test), (spec.name, row)
 
 
 def test_stale_metrics_in_the_eval_folder_never_fill_a_cell(results: Path, capsys: pytest.CaptureFixture) -> None:
@@ -419,36 +301,3 @@ def test_metrics_csv_is_read_like_the_csv_module(results: Path) -> None:
     f.write_text(",".join(HEADER) + "\nccpg,ccpg,gait,CL,m,1,,\nccpg,ccpg,gait,UP,m,x,,\n")
     with pytest.raises(DataError, match=r"metrics\.csv:3: expected a number, got 'x'"):
         read_metrics_csv(f, "biggait_ccpg", 0)
-
-
-def test_cli_run_costs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`biggait tables efficiency` takes the run's benchmark files as the workflow passes them."""
-    (tmp_path / "paper.csv").write_text(PAPER)
-    effs = []
-    for row in TABLES["efficiency"].rows:
-        effs.append(tmp_path / f"{row.experiment}.json")
-        effs[-1].write_text(json.dumps({"total_params": 1_000_000}))
-    train = tmp_path / "lvm_b_seed0.tsv"
-    write_benchmark(train, "300\t0:05:00\t512\t1\t1\t1\t0\t0\t99\t290")
-    job = tmp_path / "shared_ccpg_5.tsv"
-    write_benchmark(job, "60\t0:01:00\t512\t1\t1\t1\t0\t0\t99\t50")
-    base = [
-        "tables",
-        "efficiency",
-        "--metrics",
-        "--efficiency",
-        *map(str, effs),
-        "--paper",
-        str(tmp_path / "paper.csv"),
-        "--out",
-        str(tmp_path / "t"),
-    ]
-    assert (
-        main([*base, "--train-benchmarks", str(train), "--eval-benchmark", str(job), "lvm_b_seed0", "lvm_l_seed0"]) == 0
-    )
-    rows = {(r["method"], r["metric"]): r for r in long_rows(tmp_path / "t" / "efficiency.csv")}
-    assert float(rows[("BigGait (ViT-B/14)", "train_s")]["ours"]) == 300.0
-    assert float(rows[("BigGait (ViT-B/14)", "eval_s")]["ours"]) == 30.0
-    assert float(rows[("BigGait (ViT-L/14)", "eval_s")]["ours"]) == 30.0
-    assert main([*base, "--eval-benchmark", str(job)]) == 2
-    assert "name the models that job evaluated" in capsys.readouterr().err

@@ -76,7 +76,8 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     # every (experiment, seed) once, shared by all its tables: 21 experiments, and seeds 1 and 2 of
     # the 6 within-domain and 3 branch-ablation experiments (config table_seeds)
     assert n_exp == 21 and counts["train"] == n_exp + 2 * (6 + 3)
-    assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 5
+    assert counts["synthgait"] == 1 and counts["table"] == 8 and counts["efficiency"] == 5
+    assert counts["efficiency_table"] == 1
     assert (
         counts["pretrain_lvm_main"] == 1
         and counts["pretrain_lvm"] == 3
@@ -147,7 +148,8 @@ def test_paper_scale_stops_with_missing_inputs_or_runs_only_available(tmp_path: 
     for skipped in ("cross_domain", "ablation_design", "lvm_size", "casiab"):
         assert f"only_available: skipping table {skipped}" in text
     counts = job_counts(text)
-    assert counts["table"] == 4 and counts["train"] == 8  # 2 CCPG models + 3 branch + 3 regulariser ablations
+    assert counts["table"] == 3 and counts["efficiency_table"] == 1
+    assert counts["train"] == 8  # 2 CCPG models + 3 branch + 3 regulariser ablations
     assert "--gpus 0 --" in text and "--set model.lvm_checkpoint=" in text  # gpu=0 forces the CPU
     out = smk("reproduce_all", "-n", "--configfile", str(tmp_path / "cfg.yaml"))
     assert "--gpus 1 --" in out.stdout
@@ -171,6 +173,11 @@ def test_efficiency_table_reads_the_timed_trainings_of_the_run(tmp_path: Path) -
     out = smk("table_efficiency", "-n", "-p", "--config", f"results={tmp_path}", "tables=[ccpg,lvm_size,efficiency]")
     assert out.returncode == 0, out.stdout
     cmd = next(line for line in out.stdout.splitlines() if " tables efficiency " in line)
+    # its own rule and one way to give its inputs: no accuracy-table flags
+    assert job_counts(out.stdout)["efficiency_table"] == 1 and " --metrics" not in cmd and " --seeds" not in cmd
+    assert cmd.split(" tables efficiency --efficiency ", 1)[1].split(" --train-benchmarks ")[0].split() == [
+        f"{tmp_path}/efficiency/{e}.json" for e in ("gaitbase_ccpg", "biggait_ccpg", "lvm_b", "lvm_l", "lvm_g")
+    ]
     timed = cmd.split("--train-benchmarks ", 1)[1].split(" --eval-benchmark ")[0].split(" --paper ")[0].split()
     # CCPG table: GaitBase and BigGait at seeds 0-2; LVM size: B/L/G at seed 0 (config/config.yaml)
     assert timed == [

@@ -1,8 +1,9 @@
 """The reporting commands: ``biggait tables``, ``biggait figures``, ``biggait check-metrics``, ``biggait claims``.
 
-biggait tables [TABLE ...] --metrics FILE ... | --results DIR  --paper CSV --out DIR
-               [--efficiency FILE ... | --efficiency-dir DIR] [--train-benchmarks FILE ... | --benchmarks-dir DIR]
-               [--eval-benchmark FILE MODEL ...]...
+biggait tables [TABLE ...] --paper CSV --out DIR
+               (accuracy tables) --metrics FILE ... | --results DIR
+               (efficiency)      --efficiency FILE ... [--train-benchmarks FILE ...]
+                                 [--eval-benchmark FILE MODEL ...]...
 biggait figures KIND ...          (pad-resize, maps, bars, heatmap, views, curves, cmc, embeddings)
 biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
 biggait claims RESULTS [--claims config/claims.yaml] [--out RESULTS] [--metrics FILE ...]
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from biggait.cli_paths import InputDir, InputFile, InputPath, OutputDir, OutputFile, OutputStem
 from biggait.errors import ConfigError
-from biggait.reporting.specs import TABLES
+from biggait.reporting.specs import EFFICIENCY, TABLE_NAMES, get_table
 
 __all__ = ["COMMANDS"]
 
@@ -30,100 +31,135 @@ STEM = OutputStem("figure")  # <out>.png and <out>.pdf
 
 def add_tables_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``biggait tables``."""
-    p.add_argument("tables", nargs="*", metavar="TABLE", help=f"tables to build (default: all): {', '.join(TABLES)}")
-    src = p.add_mutually_exclusive_group(required=True)
+    p.add_argument(
+        "tables", nargs="*", metavar="TABLE", help=f"tables to build (default: all): {', '.join(TABLE_NAMES)}"
+    )
+    src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--metrics",
         type=InputFile("metrics", "csv"),
         nargs="*",
         metavar="FILE",
-        help="exactly these <experiment>/seed<k>/<test>/metrics.csv files (the workflow's inputs)",
+        help="accuracy tables: exactly these <experiment>/seed<k>/<test>/metrics.csv files (the workflow's inputs)",
     )
     src.add_argument(
         "--results",
         type=InputPath("results folder or metrics CSV", "csv", results=True),
-        help="results folder holding eval/<exp>/seed<k>/<test>/metrics.csv, an eval folder, "
+        help="accuracy tables: results folder holding eval/<exp>/seed<k>/<test>/metrics.csv, an eval folder, "
         "or a gathered metrics CSV (every metrics file found is used)",
     )
-    eff = p.add_mutually_exclusive_group()
+    eff = p.add_argument_group("the efficiency table (its inputs; the workflow passes exactly its declared ones)")
     eff.add_argument(
         "--efficiency",
         type=InputFile("efficiency", "json"),
-        nargs="*",
+        nargs="+",
         metavar="FILE",
-        help="exactly these <experiment>.json efficiency results",
+        help="the `biggait efficiency --json` result of each row, <experiment>.json (results/efficiency/*.json)",
     )
     eff.add_argument(
-        "--efficiency-dir", type=InputDir("efficiency folder"), help="folder of <experiment>.json efficiency results"
-    )
-    cost = p.add_mutually_exclusive_group()
-    cost.add_argument(
         "--train-benchmarks",
         type=InputFile("benchmark", "tsv"),
         nargs="*",
         metavar="FILE",
-        help="efficiency table: exactly these training benchmark files <experiment>_seed<k>.tsv "
-        "(wall time and peak memory per training; the workflow's inputs)",
+        help="training benchmark files <experiment>_seed<k>.tsv: wall time and peak memory per training "
+        "(results/benchmarks/train/*.tsv)",
     )
-    cost.add_argument(
-        "--benchmarks-dir",
-        type=InputDir("benchmarks folder"),
-        help="efficiency table: Snakemake's benchmarks folder (<results>/benchmarks); its "
-        "train/<experiment>_seed<k>.tsv and per-model evaluate/<experiment>_seed<k>_<train "
-        "set>.tsv files of the table's rows and --seeds are used",
-    )
-    p.add_argument(
+    eff.add_argument(
         "--eval-benchmark",
         nargs="+",
         action="append",
         metavar=("FILE", "MODEL"),
-        help="efficiency table: an evaluation job's benchmark file and the models it evaluated "
-        "(<experiment>_seed<k> ...); each model counts the job's time divided by their number "
-        "(repeat per job; the workflow's inputs)",
+        help="an evaluation job's benchmark file and the models it evaluated (<experiment>_seed<k> ...); each "
+        "model counts the job's time divided by their number (repeat per job)",
+    )
+    eff.add_argument(
+        "--efficiency-dir",
+        type=InputDir("efficiency folder"),
+        help="deprecated: the folder's <experiment>.json of every row (give --efficiency FILE... instead)",
+    )
+    eff.add_argument(
+        "--benchmarks-dir",
+        type=InputDir("benchmarks folder"),
+        help="deprecated: Snakemake's benchmarks folder; its train/<experiment>_seed<k>.tsv and per-model "
+        "evaluate/<experiment>_seed<k>_<train set>.tsv files of the rows and --seeds (give "
+        "--train-benchmarks / --eval-benchmark instead)",
     )
     p.add_argument("--paper", required=True, type=InputFile("paper numbers", "csv"), help="paper_reported.csv")
     p.add_argument("--out", required=True, type=OutputDir("output"), help="output folder (results/tables)")
-    p.add_argument("--seeds", type=int, nargs="+", help="seeds to average (default: all found)")
+    p.add_argument("--seeds", type=int, nargs="+", help="accuracy tables: seeds to average (default: all found)")
     p.add_argument(
         "--scale", choices=("demo", "paper"), default="paper", help="demo adds a note that the numbers are synthetic"
     )
     p.add_argument("--allow-missing", action="store_true", help="build tables with missing evaluations")
 
 
-def run_tables(args: argparse.Namespace) -> int:
-    """Entry point of ``biggait tables``."""
-    from biggait.reporting.tables import TableInputs, build_tables
+def _efficiency_inputs(args: argparse.Namespace):
+    """The efficiency table's files from the command line (the deprecated folder flags turned into files)."""
+    from biggait.reporting.efficiency_table import EfficiencyInputs, inputs_from_folders
 
-    if args.eval_benchmark and args.benchmarks_dir:
-        raise ConfigError(
-            "tables: --eval-benchmark and --benchmarks-dir exclude each other (give the files, or the folder)"
-        )
+    for flag, given, folder, folder_given in (
+        ("--efficiency", args.efficiency is not None, "--efficiency-dir", args.efficiency_dir is not None),
+        ("--train-benchmarks", args.train_benchmarks is not None, "--benchmarks-dir", args.benchmarks_dir is not None),
+        ("--eval-benchmark", bool(args.eval_benchmark), "--benchmarks-dir", args.benchmarks_dir is not None),
+    ):
+        if given and folder_given:
+            raise ConfigError(f"tables: {flag} and {folder} exclude each other (give the files, or the folder)")
     for job in args.eval_benchmark or []:
         if len(job) < 2:
             raise ConfigError(
                 f"tables: --eval-benchmark {job[0]}: name the models that job evaluated "
                 "(--eval-benchmark FILE <experiment>_seed<k> ...)"
             )
-    inputs = TableInputs(
-        results=args.results,
-        efficiency_dir=args.efficiency_dir,
-        metrics_files=None if args.metrics is None else tuple(args.metrics),
-        efficiency_files=None if args.efficiency is None else tuple(args.efficiency),
-        benchmarks_dir=args.benchmarks_dir,
-        train_benchmarks=None if args.train_benchmarks is None else tuple(args.train_benchmarks),
-        eval_benchmarks=None
-        if args.eval_benchmark is None
-        else tuple((Path(job[0]), tuple(job[1:])) for job in args.eval_benchmark),
+    for old in ("efficiency_dir", "benchmarks_dir"):
+        if getattr(args, old) is not None:
+            print(f"warning: --{old.replace('_', '-')} is deprecated; give the files instead", file=sys.stderr)
+    if args.efficiency is None and args.efficiency_dir is None:
+        raise ConfigError(
+            f"tables: the {EFFICIENCY.name} table needs its efficiency files (--efficiency <experiment>.json ...)"
+        )
+    inputs = EfficiencyInputs(
+        tuple(args.efficiency or ()),
+        tuple(args.train_benchmarks or ()),
+        tuple((Path(job[0]), tuple(job[1:])) for job in args.eval_benchmark or []),
     )
-    written = build_tables(
-        args.tables or list(TABLES),
-        inputs,
-        args.paper,
-        args.out,
-        seeds=args.seeds,
-        scale=args.scale,
-        allow_missing=args.allow_missing,
+    return inputs_from_folders(
+        inputs, efficiency_dir=args.efficiency_dir, benchmarks_dir=args.benchmarks_dir, seeds=args.seeds
     )
+
+
+def run_tables(args: argparse.Namespace) -> int:
+    """Entry point of ``biggait tables``: the accuracy tables (:data:`TABLES`) and the efficiency table,
+    each from its own inputs; every input is checked before any table is written."""
+    from biggait.reporting.efficiency_table import efficiency_table, write_efficiency_table
+    from biggait.reporting.tables import TableInputs, build_tables
+
+    names = list(dict.fromkeys(args.tables or TABLE_NAMES))
+    for n in names:
+        get_table(n)  # ConfigError on an unknown name
+    accuracy = [n for n in names if n != EFFICIENCY.name]  # the one place the two kinds of table part
+    if accuracy and args.metrics is None and args.results is None:
+        raise ConfigError(
+            f"tables: {', '.join(accuracy)}: give the metrics files (--metrics FILE...) or a results folder "
+            "(--results DIR)"
+        )
+    # the efficiency table is read before any table is written: bad input leaves no partial outputs
+    efficiency = (
+        efficiency_table(_efficiency_inputs(args), args.paper, scale=args.scale) if len(accuracy) < len(names) else None
+    )
+    written = []
+    if accuracy:
+        inputs = TableInputs(results=args.results, metrics_files=None if args.metrics is None else tuple(args.metrics))
+        written += build_tables(
+            accuracy,
+            inputs,
+            args.paper,
+            args.out,
+            seeds=args.seeds,
+            scale=args.scale,
+            allow_missing=args.allow_missing,
+        )
+    if efficiency is not None:
+        written += write_efficiency_table(efficiency, args.out)
     for p in written:
         print(p)
     return 0

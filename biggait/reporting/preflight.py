@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from biggait.datasets import DATASET_LABELS
 from biggait.errors import ConfigError
-from biggait.reporting.specs import TABLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from biggait.plan import WorkflowPlan
@@ -37,17 +36,14 @@ _HOWTO = {
 
 
 def missing_inputs(plan: WorkflowPlan, table: str) -> list[str]:
-    """Human-readable lines for every dataset root, partition or checkpoint a table lacks."""
+    """Human-readable lines for every dataset root, partition or checkpoint an accuracy table lacks."""
     if plan.config["synthgait"]:
         return []
     lines: list[str] = []
     datasets: set[str] = set()
-    # efficiency builds the models only; the trainings it times belong to other tables, checked there
-    needs_data = TABLES[table].kind != "efficiency"
-    for exp, test in plan.table_evaluations(table) if needs_data else []:
+    for exp, test in plan.table_evaluations(table):
         datasets.add(plan.experiment(exp).data.dataset)
-        if test != "-":
-            datasets.add(test)
+        datasets.add(test)
         ckpt = plan.lvm_checkpoint(exp)
         if ckpt and not Path(ckpt).is_file():
             lvm = plan.experiment(exp).model.lvm
@@ -82,7 +78,8 @@ def _missing_data(plan: WorkflowPlan, ds: str) -> list[str]:
 def run_tables(plan: WorkflowPlan) -> list[str]:
     """The tables reproduce_all builds; ConfigError when inputs are missing (unless only_available)."""
     wanted = list(plan.config["tables"])
-    missing = {t: missing_inputs(plan, t) for t in wanted}
+    # the efficiency table builds the models only (the trainings it times belong to other tables, checked there)
+    missing = {t: missing_inputs(plan, t) for t in plan.accuracy_tables(wanted)}
     if not any(missing.values()):
         return wanted
     if plan.config["only_available"]:
@@ -92,7 +89,7 @@ def run_tables(plan: WorkflowPlan) -> list[str]:
                     f"only_available: skipping table {t} ({len(lines)} input(s) missing, e.g. {lines[0]})",
                     file=sys.stderr,
                 )
-        kept = [t for t in wanted if not missing[t]]
+        kept = [t for t in wanted if not missing.get(t)]
         if not kept:
             print("only_available: no table has all its inputs; nothing to run", file=sys.stderr)
         return kept

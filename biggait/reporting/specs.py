@@ -1,8 +1,10 @@
 """What each result table holds: rows (experiments or cited methods) and the layout of their numbers.
 
-The dict literal :data:`TABLES` is the only registry. The workflow (``workflow/rules/common.smk``)
-reads it to know which trainings and evaluations a table needs, and ``biggait tables`` /
-``biggait check-metrics --paper`` read it to lay out and compare the numbers. Method labels and
+The dict literal :data:`TABLES` is the only registry of the accuracy tables (:class:`TableSpec`); the
+efficiency table is :data:`EFFICIENCY` (:class:`EfficiencySpec`, its own type); :data:`TABLE_NAMES` and
+:func:`get_table` cover both. The workflow (``workflow/rules/common.smk``) reads them to know which
+trainings and evaluations a table needs, and ``biggait tables`` / ``biggait check-metrics --paper``
+read them to lay out and compare the numbers. Method labels and
 condition labels match ``paper_reported.csv`` so the paper's values can be looked up by them.
 """
 
@@ -37,7 +39,6 @@ class TableSpec:
     paper_metric: str = ""
     cross_domain: bool = False
     mean_column: bool = True  # add the mean over the condition columns
-    kind: str = "accuracy"  # accuracy | efficiency
 
     def experiments(self) -> list[str]:
         """Experiments (training runs) this table needs, in row order, without repeats."""
@@ -157,24 +158,43 @@ TABLES: dict[str, TableSpec] = {
         paper_table="lvm_size",
         paper_metric="rank1",
     ),
-    "efficiency": TableSpec(
-        "efficiency",
-        "Model size, compute per frame (biggait efficiency) and measured training cost",
-        tuple(
-            Row(m, e, "ccpg", "-")
-            for m, e in (
-                ("GaitBase", "gaitbase_ccpg"),
-                ("BigGait", "biggait_ccpg"),
-                ("BigGait (ViT-B/14)", "lvm_b"),
-                ("BigGait (ViT-L/14)", "lvm_l"),
-                ("BigGait (ViT-G/14)", "lvm_g"),
-            )
-        ),
-        paper_table="efficiency",
-        kind="efficiency",
-        mean_column=False,
-    ),
 }
+
+
+@dataclass(frozen=True)
+class EfficiencySpec:
+    """The efficiency table (``biggait.reporting.efficiency_table``): per model, its size and compute
+    (``biggait efficiency``, :data:`EFFICIENCY_COLUMNS`) and what the run's own trainings and evaluations
+    of it cost (:data:`TRAIN_COST_COLUMNS`, :data:`EVAL_COST_COLUMNS`). A row's ``train`` is the dataset
+    its cost is measured on (the training set; its evaluation there); ``test`` is ``-``."""
+
+    name: str
+    title: str
+    rows: tuple[Row, ...]
+    paper_table: str = ""
+
+    def experiments(self) -> list[str]:
+        """Experiments this table measures, in row order, without repeats."""
+        return list(dict.fromkeys(r.experiment for r in self.rows))
+
+
+EFFICIENCY = EfficiencySpec(
+    "efficiency",
+    "Model size, compute per frame (biggait efficiency) and measured training cost",
+    tuple(
+        Row(m, e, "ccpg", "-")
+        for m, e in (
+            ("GaitBase", "gaitbase_ccpg"),
+            ("BigGait", "biggait_ccpg"),
+            ("BigGait (ViT-B/14)", "lvm_b"),
+            ("BigGait (ViT-L/14)", "lvm_l"),
+            ("BigGait (ViT-G/14)", "lvm_g"),
+        )
+    ),
+    paper_table="efficiency",
+)
+# Every table by name: the accuracy tables of TABLES, then the efficiency table.
+TABLE_NAMES: tuple[str, ...] = (*TABLES, EFFICIENCY.name)
 
 # The upstream table (demo, `biggait lvm-report`): its columns -> the experiments they read, the
 # random upstream first.
@@ -203,8 +223,10 @@ TRAIN_COST_COLUMNS: tuple[tuple[str, str], ...] = (
 EVAL_COST_COLUMNS: tuple[tuple[str, str], ...] = (("eval (s, share of job)", "eval_s"),)
 
 
-def get_table(name: str) -> TableSpec:
-    """The spec of a table by name (``ccpg``, ``cross_domain``, ...); ConfigError if unknown."""
+def get_table(name: str) -> TableSpec | EfficiencySpec:
+    """The spec of a table by name (``ccpg``, ``cross_domain``, ..., ``efficiency``); ConfigError if unknown."""
+    if name == EFFICIENCY.name:
+        return EFFICIENCY
     if name not in TABLES:
-        raise ConfigError(f"table {name!r}: unknown (expected one of: {', '.join(TABLES)})")
+        raise ConfigError(f"table {name!r}: unknown (expected one of: {', '.join(TABLE_NAMES)})")
     return TABLES[name]

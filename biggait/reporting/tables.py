@@ -16,9 +16,7 @@ table spec and paper_reported.csv, numbers are written with fixed decimals.
 from __future__ import annotations
 
 import logging
-import math
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -28,14 +26,13 @@ from scipy.special import stdtrit  # Student t quantile (= scipy.stats.t.ppf), w
 
 from biggait import paths
 from biggait.datasets import DATASET_LABELS, SCORES, dataset_name
-from biggait.errors import DataError
+from biggait.errors import ConfigError, DataError
 from biggait.evaluation.metrics_files import load_results, read_metrics_files
 from biggait.evaluation.results import MetricRow
-from biggait.io import csv_value, read_json, write_text_atomic
+from biggait.io import csv_value, write_text_atomic
 from biggait.reporting import render
 from biggait.reporting.cells import CELL_COLUMNS, Cell, read_paper_csv
-from biggait.reporting.job_times import read_benchmark
-from biggait.reporting.specs import EFFICIENCY_COLUMNS, EVAL_COST_COLUMNS, TRAIN_COST_COLUMNS, Row, TableSpec, get_table
+from biggait.reporting.specs import TABLES, EfficiencySpec, TableSpec, get_table
 
 log = logging.getLogger(__name__)
 
@@ -176,159 +173,19 @@ def build_accuracy_table(
     return cells
 
 
-def read_efficiency(path: str | Path) -> dict[str, float]:
-    """One ``biggait efficiency --json [--throughput]`` result (a flat JSON object of numbers)."""
-    path = Path(path)
-    data = read_json(path, "efficiency")
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a JSON object")
-    out = {k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    if not out:
-        raise DataError(f"{path}: no numbers (expected `biggait efficiency --json` output, e.g. total_params)")
-    # Derived columns (the paper counts multiply-accumulates as FLOPs: GFLOPs = GMACs).
-    if "total_params" in out:
-        out.setdefault("params_M", out["total_params"] / 1e6)
-    if "trainable_params" in out:
-        out.setdefault("trainable_params_M", out["trainable_params"] / 1e6)
-    if "gmacs_per_frame" in out:
-        out.setdefault("gflops_per_frame", out["gmacs_per_frame"])
-    return out
-
-
-def model_key(text: str, where: str | Path) -> tuple[str, int]:
-    """``<experiment>_seed<k>`` (:func:`biggait.paths.model_name`) -> (experiment, k); DataError naming
-    ``where`` otherwise."""
-    key = paths.parse_model_name(text)
-    if key is None:
-        raise DataError(f"{where}: expected a model named <experiment>_seed<k>, got {text!r}")
-    return key
-
-
-def train_costs(benchmarks: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per training benchmark file ``<experiment>_seed<k>.tsv``: experiment, seed, ``train_s``
-    (wall seconds) and ``train_max_rss_gb`` (peak resident memory, GB); DataError on another name."""
-    rows = []
-    for path in benchmarks:
-        stem = Path(path).stem
-        try:
-            exp, seed = model_key(stem, path)
-        except DataError:
-            raise DataError(f"{path}: expected a training benchmark file named <experiment>_seed<k>.tsv") from None
-        b = read_benchmark(path, f"train/{stem}")
-        rows.append(
-            {"experiment": exp, "seed": seed, "train_s": b["wall_s"], "train_max_rss_gb": b["max_rss_mb"] / 1024.0}
-        )
-    return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in TRAIN_COST_COLUMNS)])
-
-
-def eval_costs(jobs: Iterable[tuple[str | Path, Iterable[str]]]) -> pd.DataFrame:
-    """Per model evaluated: experiment, seed, ``eval_s``: the wall seconds of the evaluation job's
-    benchmark file divided by the number of models that job evaluated (``jobs``: (file, its models
-    ``<experiment>_seed<k>``)). A shared job reads the test frames and runs a shared upstream once for
-    all its models, so the share is what evaluating the model cost in that run."""
-    rows = []
-    for path, models in jobs:
-        models = list(models)
-        if not models:
-            raise DataError(f"{path}: an evaluation benchmark needs the models its job evaluated")
-        seconds = read_benchmark(path, f"evaluate/{Path(path).stem}")["wall_s"] / len(models)
-        for m in models:
-            exp, seed = model_key(m, path)
-            rows.append({"experiment": exp, "seed": seed, "eval_s": seconds})
-    return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in EVAL_COST_COLUMNS)])
-
-
-def _cost_cells(spec: TableSpec, row, costs: pd.DataFrame, columns, note: str) -> list[Cell]:
-    """The run-cost cells of one efficiency row: mean ± std [t-interval] over the seeds found."""
-    cells = []
-    mine = costs[costs["experiment"] == row.experiment].sort_values("seed")
-    for label, key in columns:
-        values = pd.DataFrame({"value": mine[key], "ci_low": np.nan, "ci_high": np.nan, "col": key})
-        s = seed_summary(values, "col").reindex([key]).iloc[0]
-        n = 0 if math.isnan(s["n"]) else int(s["n"])
-        cells.append(
-            Cell(
-                spec.name,
-                row.method,
-                row.experiment,
-                "-",
-                "-",
-                label,
-                key,
-                "ours",
-                s["mean"],
-                s["std"],
-                n,
-                s["ci_low"],
-                s["ci_high"],
-                s["ci_kind"] if n else "",
-                note=note,
-                status="missing" if math.isnan(s["mean"]) else "not recovered",
-            )
-        )
-    return cells
-
-
-def build_efficiency_table(
-    spec: TableSpec,
-    files: dict[str, Path],
-    paper: dict,
-    note: str = "",
-    train_benchmarks: Iterable[str | Path] = (),
-    eval_jobs: Iterable[tuple[str | Path, Iterable[str]]] = (),
-) -> list[Cell]:
-    """Cells of the efficiency table from ``files``: experiment -> its ``biggait efficiency --json`` file;
-    the trainings' benchmark files (``train/<experiment>_seed<k>.tsv``: wall time and peak memory) and
-    the evaluation jobs' (:func:`eval_costs`), each mean ± std over seeds with the t-interval, as the
-    accuracy cells.
-
-    A row whose experiment has no file reads ``missing``; a column no file provides is left out.
-    """
-    cells = []
-    effs = {
-        row.experiment: read_efficiency(files[row.experiment]) if row.experiment in files else {} for row in spec.rows
-    }
-    # Columns no result file provides (e.g. frames/s from an older `biggait efficiency`) are left out.
-    columns = [c for c in EFFICIENCY_COLUMNS if any(c[1] in e for e in effs.values())]
-    trains, evals = train_costs(train_benchmarks), eval_costs(eval_jobs)
-    for row in spec.rows:
-        eff = effs[row.experiment]
-        for label, key, paper_metric in columns:
-            v = eff.get(key, math.nan)
-            c = Cell(
-                spec.name,
-                row.method,
-                row.experiment,
-                "-",
-                "-",
-                label,
-                key,
-                "ours",
-                v,
-                n_seeds=0 if math.isnan(v) else 1,
-                note=note,
-            )
-            pv = paper.get((spec.paper_table, "-", "-", row.method, "-", paper_metric)) if paper_metric else None
-            if pv is not None:
-                c.paper, c.diff, c.confidence, c.provenance = pv.value, v - pv.value, pv.confidence, pv.provenance
-            c.status = "missing" if math.isnan(v) else ("compared" if pv is not None else "not recovered")
-            cells.append(c)
-        for costs, cost_columns in ((trains, TRAIN_COST_COLUMNS), (evals, EVAL_COST_COLUMNS)):
-            if not costs.empty:
-                cells += _cost_cells(spec, row, costs, cost_columns, note)
-    return cells
-
-
 def long_csv(cells: list[Cell]) -> str:
     """The long CSV: one cell a line, :data:`CELL_COLUMNS`, numbers as :func:`biggait.io.csv_value` writes them."""
     frame = pd.DataFrame([asdict(c) for c in cells], columns=list(CELL_COLUMNS))
     return frame.to_csv(index=False, lineterminator="\n", float_format=csv_value)
 
 
-def write_table(cells: list[Cell], spec: TableSpec, out_dir: str | Path, note: str = "") -> list[Path]:
-    """Write the long CSV, the wide CSV, Markdown and LaTeX of one table; returns the paths."""
+def write_table(
+    cells: list[Cell], spec: TableSpec | EfficiencySpec, out_dir: str | Path, note: str = "", digits: int = 1
+) -> list[Path]:
+    """Write the long CSV, the wide CSV, Markdown and LaTeX of one table (``digits`` decimals in the
+    wide forms); returns the paths."""
     files = paths.table_files_in(out_dir, spec.name)
-    wide = render.wide_table(cells, 2 if spec.kind == "efficiency" else 1)
+    wide = render.wide_table(cells, digits)
     texts = {
         files.csv: long_csv(cells),
         files.wide_csv: wide.to_csv(index=False, lineterminator="\n"),
@@ -342,16 +199,12 @@ def write_table(cells: list[Cell], spec: TableSpec, out_dir: str | Path, note: s
 
 @dataclass(frozen=True)
 class TableInputs:
-    """Where ``biggait tables`` reads its numbers: explicit files (the workflow passes exactly the
-    rule's declared inputs) or, for a person, a results / eval folder or gathered CSV."""
+    """Where ``biggait tables`` reads the accuracy tables' metrics: explicit files (the workflow passes
+    exactly the rule's declared inputs) or, for a person, a results / eval folder or gathered CSV (the
+    efficiency table's inputs: :class:`biggait.reporting.efficiency_table.EfficiencyInputs`)."""
 
     results: str | Path | None = None  # searched: every metrics.csv below it
     metrics_files: tuple[str | Path, ...] | None = None  # exactly these <exp>/seed<k>/<test>/metrics.csv
-    efficiency_dir: str | Path | None = None  # <dir>/<experiment>.json
-    efficiency_files: tuple[str | Path, ...] | None = None  # exactly these <experiment>.json
-    benchmarks_dir: str | Path | None = None  # <dir>/train/<experiment>_seed<k>.tsv (Snakemake's benchmarks)
-    train_benchmarks: tuple[str | Path, ...] | None = None  # exactly these <experiment>_seed<k>.tsv
-    eval_benchmarks: tuple[tuple[str | Path, tuple[str, ...]], ...] | None = None  # (file, its job's models)
 
     def metrics(self) -> list[MetricRow]:
         if self.metrics_files is not None:
@@ -359,49 +212,6 @@ class TableInputs:
         if self.results is None:
             raise DataError("tables: give the metrics files (--metrics) or a results folder (--results)")
         return load_results(self.results)
-
-    def efficiency(self, spec: TableSpec) -> dict[str, Path]:
-        if self.efficiency_files is not None:
-            return {Path(f).stem: Path(f) for f in self.efficiency_files}
-        if self.efficiency_dir is None:
-            raise DataError(f"table {spec.name}: needs the efficiency files (--efficiency or --efficiency-dir)")
-        return {row.experiment: Path(paths.efficiency_in(self.efficiency_dir, row.experiment)) for row in spec.rows}
-
-    def trainings(self, spec: TableSpec, seeds: Iterable[int] | None = None) -> list[Path]:
-        """The training benchmark files of the efficiency table's rows (none when not given)."""
-        if self.train_benchmarks is not None:
-            return [Path(f) for f in self.train_benchmarks]
-        return [f for f, _ in self._found(spec, seeds, lambda row, seed: paths.train_job(row.experiment, seed))]
-
-    def evaluations(self, spec: TableSpec, seeds: Iterable[int] | None = None) -> list[tuple[Path, list[str]]]:
-        """The evaluation benchmark files of the efficiency table's rows and the models each job evaluated:
-        as given, else the per-model files ``evaluate/<experiment>_seed<k>_<train set>.tsv`` of
-        ``benchmarks_dir`` (a shared job's file does not say which models it evaluated)."""
-        if self.eval_benchmarks is not None:
-            return [(Path(f), list(models)) for f, models in self.eval_benchmarks]
-        return [
-            (f, [model])
-            for f, model in self._found(
-                spec, seeds, lambda row, seed: paths.evaluate_job(row.experiment, seed, row.train)
-            )
-        ]
-
-    def _found(
-        self, spec: TableSpec, seeds: Iterable[int] | None, job: Callable[[Row, str], str]
-    ) -> list[tuple[Path, str]]:
-        """``(file, <experiment>_seed<k>)`` of the benchmark files ``benchmarks_dir/<job(row, seed)>.tsv`` of
-        the rows' experiments and ``seeds`` (all when None)."""
-        if self.benchmarks_dir is None:
-            return []
-        wanted = None if seeds is None else {int(s) for s in seeds}
-        found = []
-        for row in dict((r.experiment, r) for r in spec.rows).values():
-            pattern = re.escape(paths.benchmark_in(self.benchmarks_dir, job(row, "<k>"))).replace("<k>", r"(\d+)")
-            for f in sorted(Path(paths.benchmark_in(self.benchmarks_dir, job(row, "*"))).parent.glob("*.tsv")):
-                m = re.fullmatch(pattern, f.as_posix())
-                if m and (wanted is None or int(m.group(1)) in wanted):
-                    found.append((f, paths.model_name(row.experiment, m.group(1))))
-        return found
 
     def missing_hint(self, experiment: str, test: str, seed: int) -> str:
         """Where the metrics of a missing evaluation were expected."""
@@ -441,31 +251,31 @@ def build_tables(
     scale: str = "paper",
     allow_missing: bool = False,
 ) -> list[Path]:
-    """Build and write the named tables; raises DataError when an expected evaluation is missing."""
+    """Build and write the named accuracy tables (:data:`TABLES`; the efficiency table is
+    :func:`biggait.reporting.efficiency_table.build_efficiency_table`); raises DataError when an expected
+    evaluation is missing, before any table is written."""
     paper = read_paper_csv(paper_csv)
-    specs = [get_table(n) for n in names]
-    metrics = inputs.metrics() if any(s.kind == "accuracy" for s in specs) else []
-    written = []
+    for n in names:
+        if n not in TABLES:
+            get_table(n)  # ConfigError on an unknown name
+            raise ConfigError(f"table {n!r}: not an accuracy table (expected one of: {', '.join(TABLES)})")
+    specs = [TABLES[n] for n in names]
+    metrics = inputs.metrics()
+    built = []
     for spec in specs:
         note = demo_note(spec.name) if scale == "demo" else ""
-        if spec.kind == "efficiency":
-            trainings, evaluations = inputs.trainings(spec, seeds), inputs.evaluations(spec, seeds)
-            if inputs.benchmarks_dir is not None and not trainings and not evaluations:
-                raise DataError(
-                    f"{inputs.benchmarks_dir}: no benchmark file of the {spec.name} table's experiments "
-                    "(expected train/<experiment>_seed<k>.tsv, evaluate/<experiment>_seed<k>_<train>.tsv)"
-                )
-            cells = build_efficiency_table(spec, inputs.efficiency(spec), paper, note, trainings, evaluations)
-        else:
-            cells = build_accuracy_table(spec, metrics, paper, seeds, note)
-            missing = sorted({(c.experiment, c.test) for c in cells if c.status == "missing"})
-            if missing and not allow_missing:
-                exp, test = missing[0]
-                raise DataError(
-                    f"table {spec.name}: no metrics for {len(missing)} evaluation(s), e.g. "
-                    f"{inputs.missing_hint(exp, dataset_name(test), (seeds or [0])[0])} "
-                    f"(use --allow-missing to build it anyway)"
-                )
+        cells = build_accuracy_table(spec, metrics, paper, seeds, note)
+        missing = sorted({(c.experiment, c.test) for c in cells if c.status == "missing"})
+        if missing and not allow_missing:
+            exp, test = missing[0]
+            raise DataError(
+                f"table {spec.name}: no metrics for {len(missing)} evaluation(s), e.g. "
+                f"{inputs.missing_hint(exp, dataset_name(test), (seeds or [0])[0])} "
+                f"(use --allow-missing to build it anyway)"
+            )
+        built.append((cells, spec, note))
+    written = []
+    for cells, spec, note in built:
         written += write_table(cells, spec, out_dir, note)
         log.info("table %s: %d cells -> %s", spec.name, len(cells), out_dir)
     return written

@@ -3,7 +3,7 @@
 The plan (where the data is, what each table, claim and figure needs) is biggait.plan.WorkflowPlan;
 which tables run is the preflight's (biggait.reporting.preflight.run_tables: it stops a paper-scale
 DAG with missing inputs); every path below the results folder comes from biggait.paths; the table
-layouts from biggait.reporting.specs.TABLES.
+layouts from biggait.reporting.specs (TABLES: the accuracy tables; EFFICIENCY: the efficiency table).
 """
 
 import shlex
@@ -19,7 +19,7 @@ from biggait.datasets import DATASET_LABELS
 from biggait.errors import BigGaitError
 from biggait.plan import WorkflowPlan, coerce_cli_values
 from biggait.reporting.preflight import run_tables
-from biggait.reporting.specs import TABLES
+from biggait.reporting.specs import EFFICIENCY, TABLES
 
 coerce_cli_values(config)
 validate(config, "../schemas/config.schema.yaml")
@@ -124,15 +124,15 @@ def table_metric_inputs(table: str) -> list[str]:
     return PLAN.table_inputs(table)
 
 
-def table_train_benchmarks(table: str) -> list[str]:
+def efficiency_train_benchmarks() -> list[str]:
     """The efficiency table's training benchmark files (the trainings the run's other tables make)."""
-    return PLAN.table_train_benchmarks(table, RUN_TABLES)
+    return PLAN.efficiency_train_benchmarks(RUN_TABLES)
 
 
-def table_eval_jobs(table: str) -> list[tuple[str, list[str]]]:
+def efficiency_eval_jobs() -> list[tuple[str, list[str]]]:
     """The efficiency table's evaluation jobs: (benchmark file, the models it evaluated); EVAL_GROUPS are
     the shared evaluation jobs (targets.smk)."""
-    return PLAN.table_eval_benchmarks(table, RUN_TABLES, EVAL_GROUPS)
+    return PLAN.efficiency_eval_benchmarks(RUN_TABLES, EVAL_GROUPS)
 
 
 def table_outputs(table: str) -> paths.TableFiles:

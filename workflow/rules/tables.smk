@@ -1,17 +1,17 @@
 """Tables: one job per table; a target rule table_<name> for each (snakemake --list-target-rules).
 
-The command reads exactly the rule's declared inputs (`--metrics FILE...`, or `--efficiency FILE...`
-for the efficiency table): metrics left in the eval folder by an earlier run never fill a cell. The
-efficiency table also reads the benchmark files (`--train-benchmarks FILE...`: wall time and peak memory)
-of its rows' trainings that the run's other tables train, and (`--eval-benchmark FILE MODEL...`) of the
-shared evaluation jobs that evaluate them; it starts no training of its own."""
+Each command reads exactly its rule's declared inputs: metrics left in the eval folder by an earlier run
+never fill a cell. An accuracy table (specs.TABLES) reads the metrics files of its evaluations
+(`--metrics FILE...`). The efficiency table (specs.EFFICIENCY, its own rule) reads the `biggait
+efficiency` result of each row (`--efficiency FILE...`) and the benchmark files (`--train-benchmarks
+FILE...`: wall time and peak memory) of its rows' trainings that the run's other tables train, and
+(`--eval-benchmark FILE MODEL...`) of the shared evaluation jobs that evaluate them; it starts no training
+of its own."""
 
 
 rule table:
     input:
         metrics=lambda wc: table_metric_inputs(wc.table),
-        train_benchmarks=lambda wc: table_train_benchmarks(wc.table),
-        eval_benchmarks=lambda wc: [f for f, _ in table_eval_jobs(wc.table)],
         paper=PAPER_CSV,
     output:
         report(
@@ -34,18 +34,48 @@ rule table:
         biggait=BIGGAIT,
         scale=SCALE,
         out=lambda wc, output: os.path.dirname(output[0]),
-        inputs_flag=lambda wc: "--metrics --efficiency" if TABLES[wc.table].kind == "efficiency" else "--metrics",
         seeds=lambda wc: " ".join(str(s) for s in PLAN.table_seeds(wc.table)),
         allow=lambda wc: "--allow-missing" if config["experiments"] else "",
-        benchmarks_flag=lambda wc, input: "--train-benchmarks" if input.train_benchmarks else "",
-        eval_jobs=lambda wc: " ".join(
-            f"--eval-benchmark {shlex.quote(f)} {' '.join(models)}" for f, models in table_eval_jobs(wc.table)
-        ),
     shell:
-        "{params.biggait} tables {wildcards.table} {params.inputs_flag} {input.metrics} "
-        "{params.benchmarks_flag} {input.train_benchmarks} {params.eval_jobs} "
+        "{params.biggait} tables {wildcards.table} --metrics {input.metrics} "
         "--paper {input.paper} --out {params.out} --seeds {params.seeds} --scale {params.scale} {params.allow} "
         "> {log} 2>&1"
+
+
+rule efficiency_table:
+    input:
+        efficiency=PLAN.efficiency_inputs(),
+        train_benchmarks=efficiency_train_benchmarks(),
+        eval_benchmarks=[f for f, _ in efficiency_eval_jobs()],
+        paper=PAPER_CSV,
+    output:
+        report(
+            paths.table_files(R, EFFICIENCY.name).md,
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": EFFICIENCY.name},
+        ),
+        paths.table_files(R, EFFICIENCY.name).csv,
+        paths.table_files(R, EFFICIENCY.name).wide_csv,
+        paths.table_files(R, EFFICIENCY.name).tex,
+    log:
+        paths.log_file(R, f"tables/{EFFICIENCY.name}"),
+    localrule: True
+    conda:
+        "../envs/biggait.yaml"
+    params:
+        biggait=BIGGAIT,
+        scale=SCALE,
+        out=lambda wc, output: os.path.dirname(output[0]),
+        table=EFFICIENCY.name,
+        train_flag=lambda wc, input: "--train-benchmarks" if input.train_benchmarks else "",
+        eval_jobs=" ".join(
+            f"--eval-benchmark {shlex.quote(f)} {' '.join(models)}" for f, models in efficiency_eval_jobs()
+        ),
+    shell:
+        "{params.biggait} tables {params.table} --efficiency {input.efficiency} "
+        "{params.train_flag} {input.train_benchmarks} {params.eval_jobs} "
+        "--paper {input.paper} --out {params.out} --scale {params.scale} > {log} 2>&1"
 
 
 rule job_times:
@@ -83,5 +113,13 @@ for _t in TABLES:
             f"table_{_t}"
         input:
             table_outputs(_t),
-            (f"{paths.figure(R, f'bars_{_t}')}.png" if TABLES[_t].kind == "accuracy" else []),
+            f"{paths.figure(R, f'bars_{_t}')}.png",
         localrule: True
+
+
+rule:
+    name:
+        f"table_{EFFICIENCY.name}"
+    input:
+        table_outputs(EFFICIENCY.name),
+    localrule: True
