@@ -229,3 +229,17 @@ def test_biggait_evaluate_asks_for_the_lvm_of_a_checkpoint_without_backbone(grou
     folder = _hf_folder(tmp_path / "dinov2-small", backbone_of(sd))
     assert _evaluate(biggergait_dir / DEFAULT, root, part, tmp_path / "eval", "--lvm-checkpoint", str(folder)) == 0
     assert (tmp_path / "eval" / "metrics.csv").is_file()
+
+
+def test_lvm_checkpoint_is_refused_for_a_checkpoint_that_carries_its_lvm(biggergait_dir, tmp_path, capsys):
+    """--lvm-checkpoint never silently replaces weights a checkpoint holds: the Group checkpoint has its
+    Backbone.*, so the flag is an error naming the checkpoint (before any extraction)."""
+    root, part = _tiny_ccpg(tmp_path)
+    folder = tmp_path / "dinov2-small"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "dinov2"}))
+    (folder / "model.safetensors").write_bytes(b"")
+    assert _evaluate(biggergait_dir / GROUP, root, part, tmp_path / "eval", "--lvm-checkpoint", str(folder)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds its own LVM" in err[0] and GROUP in err[0]
+    assert not (tmp_path / "eval").exists()

@@ -302,6 +302,10 @@ def score(req: EvalRequest, job: ModelJob, gallery_keys: set[str] | None) -> Sco
 def evaluate_checkpoints(req: EvalRequest) -> list[Scored]:
     """Evaluate every checkpoint of the request (or score its saved embeddings); bad settings fail
     before any extraction."""
+    if req.lvm_checkpoint is not None:
+        from biggait.models.hf_dinov2 import check_lvm_path
+
+        check_lvm_path(req.lvm_checkpoint)
     jobs = model_jobs(req)
     for job in jobs:
         scoring_settings(req, job.exp)

@@ -125,7 +125,14 @@ def model_from_weights(
 
     if is_released_biggergait(raw.get("model")) or is_released_biggergait(raw):
         model, exp = load_released_model(raw, path, exp, lvm_file)
-    elif raw.get("format") == FORMAT:
+        if lvm_file and not exp.model.lvm_checkpoint:
+            raise CheckpointError(f"{path}: holds its own LVM (Backbone.*); drop --lvm-checkpoint {lvm_file}")
+        return model.to(map_location).eval(), exp
+    if lvm_file:
+        raise CheckpointError(
+            f"{path}: carries its LVM; --lvm-checkpoint is only for a released BiggerGait checkpoint without Backbone.*"
+        )
+    if raw.get("format") == FORMAT:
         ckpt = _validate(raw, path)
         exp = experiment_from_dict(ckpt["experiment"], str(path))
         lvm_file = ckpt.get("lvm_from_file", "")  # the LVM is rebuilt from its file, else stored

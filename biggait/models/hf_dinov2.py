@@ -132,6 +132,32 @@ def read_hf_folder(folder: str | Path) -> tuple[dict, dict[str, Tensor]]:
     return cfg, read_weights(weights, "HuggingFace DINOv2 weights")
 
 
+def check_lvm_path(path: str | Path) -> None:
+    """Refuse, before any work, an LVM path that cannot load: a folder must be a HuggingFace DINOv2 folder
+    (a readable DINOv2 ``config.json`` and a weights file), a file a complete torch archive. One-line
+    CheckpointError naming the path; the weights themselves are read once, when the model is built."""
+    import zipfile
+
+    path = Path(path)
+    if path.is_dir():
+        cfg_file = path / "config.json"
+        try:
+            cfg = json.loads(cfg_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise CheckpointError(
+                f"{path}: not a HuggingFace DINOv2 folder (expected a readable config.json and "
+                f"{' or '.join(WEIGHT_FILES)})"
+            ) from None
+        if not isinstance(cfg, dict) or not str(cfg.get("model_type", "")).startswith("dinov2"):
+            raise CheckpointError(f"{cfg_file}: not a DINOv2 config (expected model_type dinov2)")
+        if not any((path / f).is_file() for f in WEIGHT_FILES):
+            raise CheckpointError(f"{path}: no weights file (expected {' or '.join(WEIGHT_FILES)})")
+    elif not path.is_file():
+        raise CheckpointError(f"{path}: LVM checkpoint not found")
+    elif not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a complete torch checkpoint (truncated, or another format)")
+
+
 def check_hf_config(cfg: dict, lvm: nn.Module, source: str) -> None:
     """The folder's architecture must be the configured upstream's (width, depth, patch size)."""
     want = {"hidden_size": lvm.embed_dim, "num_hidden_layers": lvm.depth, "patch_size": lvm.patch}
