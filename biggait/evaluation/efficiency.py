@@ -10,14 +10,22 @@ pixels, 25% by default) and GaitBase.
 The frozen LVM's parameters are counted the way the pretrained DINOv2 file holds them: its 37x37
 (+cls) positional embedding and its mask token, even though the model installs the interpolated
 32x16 grid (22,056,576 for ViT-S).
+
+BiggerGait (``arch: biggergait``) is counted the way its paper's 45.7 G / 29.8 G are: the released model
+runs fvcore's ``FlopCountAnalysis`` (golden README section 1), which counts multiply-adds of the linear,
+conv and matmul ops, the attention matmuls included (the release's HuggingFace DINOv2 runs them as
+``torch.matmul``; here they are the ops of ``scaled_dot_product_attention``, counted from their shapes),
+and a few operations per element of the normalisations and resampling (:data:`FVCORE_PER_ELEMENT`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from biggait.config import ModelConfig
@@ -42,6 +50,84 @@ def _macs(fn, *args, **kwargs) -> float:
     return fc.get_total_flops() / 2 / 1e9
 
 
+# fvcore's per-element counts (fvcore.nn.jit_handles): op -> (operations per input element with affine
+# parameters, without them, or per output element for the resampling ops). Batch norm in eval mode.
+FVCORE_PER_ELEMENT = {
+    "native_batch_norm": (2, 1),
+    "_native_batch_norm_legit_no_training": (2, 1),
+    "native_layer_norm": (5, 4),
+    "native_group_norm": (5, 4),
+    "upsample_bilinear2d": (4, 4),  # per output element
+    "upsample_nearest2d": (1, 1),  # per output element
+    "_adaptive_avg_pool2d": (1, 1),
+}
+_ATTENTION = (
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+    "scaled_dot_product_attention",
+    "_scaled_dot_product_attention_math",
+)
+
+
+class FvcoreExtras(TorchDispatchMode):
+    """What fvcore counts beyond FlopCounterMode's matmuls and convolutions (as multiply-adds, G):
+    ``attention`` (QK^T and AV of every fused attention op: 2 x B x heads x Lq x Lk x head_dim) and
+    ``elementwise`` (:data:`FVCORE_PER_ELEMENT`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attention = 0.0
+        self.elementwise = 0.0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = func.overloadpacket.__name__
+        if name in _ATTENTION:
+            q, k = args[0], args[1]  # [B, heads, L, d]
+            self.attention += 2 * math.prod(q.shape[:-1]) * k.shape[-2] * q.shape[-1] / 1e9
+        elif name in FVCORE_PER_ELEMENT:
+            with_affine, without = FVCORE_PER_ELEMENT[name]
+            if name.startswith(("upsample", "_adaptive")):
+                first = out[0] if isinstance(out, (tuple, list)) else out
+                numel = (args[0] if name.startswith("_adaptive") else first).numel()
+                self.elementwise += with_affine * numel / 1e9
+            else:
+                affine = len(args) > 1 and isinstance(args[1], torch.Tensor)
+                if name == "native_layer_norm":
+                    affine = len(args) > 2 and isinstance(args[2], torch.Tensor)
+                self.elementwise += (with_affine if affine else without) * args[0].numel() / 1e9
+        return out
+
+
+def count_biggergait(model, res: dict[str, float]) -> None:
+    """Parameters (the released convention: ``reported_num_params``) and fvcore's multiply-adds per frame of
+    a BiggerGait model, in ``res``: ``lvm`` (linear and conv layers), ``lvm_attention`` (its attention
+    matmuls, counted), ``elementwise`` (normalisations and resampling, fvcore's per-element counts),
+    ``humanspace`` (the J projections), ``heads`` (the J groups through their gait heads), ``mask``."""
+    ih, iw = model.image_hw
+    res.update(input_hw=[ih, iw], lvm_params=model.lvm.reported_num_params())
+    res["mask_params"] = _numel(model.mask.parameters())
+    res["humanspace_params"] = _numel(model.humanspace.parameters())
+    res["heads_params"] = _numel(model.heads.parameters())
+    extras = FvcoreExtras()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc, extras:
+        model(torch.randn(1, 1, 3, ih, iw))
+    total = fc.get_total_flops() / 2 / 1e9
+    per_module = {k: sum(v.values()) / 2 / 1e9 for k, v in fc.get_flop_counts().items()}
+    top = type(model).__name__
+    for part in ("mask", "humanspace"):  # called as modules; the LVM and the heads through methods
+        res[part] = per_module.get(f"{top}.{part}", 0.0)
+    res["lvm"] = _macs(model.lvm.hidden_states, torch.randn(1, 3, ih, iw))
+    res["heads"] = total - res["lvm"] - res["mask"] - res["humanspace"]
+    res["lvm_attention"], res["elementwise"] = extras.attention, extras.elementwise
+    res["trainable_params"] = res["humanspace_params"] + res["heads_params"]
+    res["total_params"] = model.reported_num_params()
+    res["gmacs_per_frame"] = total + extras.attention + extras.elementwise
+    res["flops_convention"] = "fvcore multiply-adds, attention matmuls and per-element norms counted"
+
+
 def count(
     model_cfg: ModelConfig, num_classes: int = 100, foreground_fraction: float = DEFAULT_FOREGROUND
 ) -> dict[str, float]:
@@ -58,6 +144,9 @@ def count(
     model = build_model(cfg, model_cfg.num_classes or num_classes, load_lvm=False).eval()
     h, w = 2 * cfg.gre_map_width, cfg.gre_map_width
     res: dict[str, float] = {"foreground_fraction": foreground_fraction}
+    if cfg.arch == "biggergait":
+        count_biggergait(model, res)
+        return res
     res["gaitbase_params"] = _numel(model.gaitbase.parameters())
     if cfg.arch == "gaitbase":
         res.update(input_hw=[h, w], lvm_params=0, gre_params=0, lvm=0.0, lvm_attention=0.0, gre=0.0, gre_all_pixels=0.0)
@@ -122,10 +211,15 @@ def throughput(
 def report_lines(model_cfg: ModelConfig, res: dict) -> list[str]:
     """The human-readable report of :func:`count` (and :func:`throughput`) results."""
     m = model_cfg
-    name = "GaitBase (silhouettes)" if m.arch == "gaitbase" else f"BigGait-{m.lvm}{' (tiny)' if m.lvm_tiny else ''}"
+    tiny = " (tiny)" if m.lvm_tiny else ""
+    name = {"gaitbase": "GaitBase (silhouettes)", "biggergait": f"BiggerGait-{m.lvm}{tiny}"}.get(
+        m.arch, f"BigGait-{m.lvm}{tiny}"
+    )
     lines = [f"{name} at {res['input_hw'][0]}x{res['input_hw'][1]}"]
     lines.append(f"  total parameters      {res['total_params'] / 1e6:8.2f} M  ({int(res['total_params']):,})")
     lines.append(f"  trainable parameters  {res['trainable_params'] / 1e6:8.2f} M  ({int(res['trainable_params']):,})")
+    if m.arch == "biggergait":
+        return lines + _biggergait_lines(res)
     lines.append(f"    GRE                 {int(res['gre_params']):,}")
     lines.append(f"    GaitBase            {int(res['gaitbase_params']):,}")
     lines.append(f"  frozen LVM            {int(res['lvm_params']):,}")
@@ -140,8 +234,24 @@ def report_lines(model_cfg: ModelConfig, res: dict) -> list[str]:
         f"    GRE                 {res['gre']:8.2f}  ({res['gre_all_pixels']:.2f} with every pixel foreground)"
     )
     lines.append(f"    GaitBase            {res['gaitbase']:8.2f}")
-    if "frames_per_s" in res:
-        lines.append(
-            f"  inference             {res['frames_per_s']:8.1f} frames/s ({res['device']}, {res['threads']} threads)"
-        )
-    return lines
+    return lines + _throughput_lines(res)
+
+
+def _biggergait_lines(res: dict) -> list[str]:
+    lines = [
+        f"    projections         {int(res['humanspace_params']):,}",
+        f"    gait heads          {int(res['heads_params']):,}",
+        f"  frozen LVM            {int(res['lvm_params']):,}  (+ mask head {int(res['mask_params']):,})",
+        f"  compute per frame     {res['gmacs_per_frame']:8.2f} GMACs (multiply-adds, fvcore's count as released)",
+        f"    LVM                 {res['lvm']:8.2f}  (+{res['lvm_attention']:.2f} in attention matmuls, counted)",
+        f"    projections         {res['humanspace']:8.2f}",
+        f"    gait heads          {res['heads']:8.2f}",
+        f"    norms, resampling   {res['elementwise']:8.2f}",
+    ]
+    return lines + _throughput_lines(res)
+
+
+def _throughput_lines(res: dict) -> list[str]:
+    if "frames_per_s" not in res:
+        return []
+    return [f"  inference             {res['frames_per_s']:8.1f} frames/s ({res['device']}, {res['threads']} threads)"]
