@@ -63,7 +63,9 @@ class BiggerGaitConfig:
     """
 
     layers_per_group: int = 1  # adjacent upstream layers concatenated into one projection input
-    heads: int = 12  # gait heads; J must be a multiple of it (shared heads see J / heads groups each); 0 = J (one per group)
+    heads: int = (
+        12  # gait heads; J must be a multiple of it (shared heads see J / heads groups each); 0 = J (one per group)
+    )
     parts: int = 32  # HPP strips per head (one row of the 32x16 trunk output each)
     map_dim: int = 16  # channels of each projection's output (the heads' input)
     hidden_dim: int = 0  # projection hidden width; 0 = half the upstream width (192 for ViT-S), as released
@@ -446,6 +448,15 @@ def repo_config_file(*parts: str, what: str) -> Path:
     return path
 
 
+# Where a scale overlay's keys beat the experiment file's (None: the whole section): the overlay sets its scale's
+# schedule and sampling, and which weight files exist (the demo has no released ones).
+OVERLAY_WINS: dict[str, tuple[str, ...] | None] = {
+    "data": None,
+    "train": None,
+    "model": ("lvm_checkpoint", "mask_pretrained"),
+}
+
+
 def load_experiment(
     path: str | Path | None = None,
     *,
@@ -482,9 +493,14 @@ def load_experiment(
     scale_raw = _rename_deprecated(_resolve_paths(_read_yaml(sf), sf.resolve().parent), str(sf))
     where_paths = _split_overlay(scale_raw, sf)
 
-    # defaults < experiment < scale overlay < --set: an experiment states its method and its full-scale recipe
-    # (e.g. BiggerGait's schedule); the overlay sets what its scale shrinks (shapes, schedule, sampling)
-    merged = _deep_merge(_deep_merge(exp_raw, scale_raw), over_raw)
+    # defaults < overlay < experiment < --set, except OVERLAY_WINS: an experiment's schedule and weight files are
+    # its full-scale recipe (e.g. BiggerGait's), and the overlay's (demo: short schedules, no released files) beat them
+    merged = _deep_merge(scale_raw, exp_raw)
+    for sec, keys in OVERLAY_WINS.items():
+        top = scale_raw.get(sec)
+        if isinstance(top, dict) and isinstance(merged.get(sec), dict):
+            merged[sec] = _deep_merge(merged[sec], {k: v for k, v in top.items() if keys is None or k in keys})
+    merged = _deep_merge(merged, over_raw)
     merged["scale"] = scale
     where = str(path) if path is not None else "<defaults>"
     try:

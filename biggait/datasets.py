@@ -269,6 +269,7 @@ DATASETS: dict[str, Dataset] = {
         # Gallery = the partition's GALLERY_SET of "id-type-view" keys; every other sequence probes.
         protocol=ProtocolSpec(kind="listed_gallery", ranks=(1, 5, 10), conditions={"all": ((), ())}),
         score=Score("reid", "rank1"),
+        cross_columns=(Column("R-1", "all"),),  # a test set of BiggerGait's cross-domain table only
         aliases=("ccgr-mini", "ccgrmini"),
     ),
 }
@@ -280,7 +281,7 @@ DATASET_LABELS: dict[str, str] = {n: d.label for n, d in DATASETS.items()}
 SCORES: dict[str, Score] = {n: d.score for n, d in DATASETS.items()}
 WITHIN_COLUMNS: dict[str, tuple[Column, ...]] = {n: d.columns for n, d in DATASETS.items() if d.columns}
 CROSS_COLUMNS: dict[str, tuple[Column, ...]] = {
-    n: d.cross_columns or d.columns for n, d in DATASETS.items() if d.columns
+    n: d.cross_columns or d.columns for n, d in DATASETS.items() if d.columns or d.cross_columns
 }
 ALIASES: dict[str, str] = {a: n for n, d in DATASETS.items() for a in d.aliases}
 

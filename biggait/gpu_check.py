@@ -15,6 +15,8 @@ Four parts, each a section of ``gpu_check.json`` and of the printed table:
    the CCPG protocol (gait + ReID) on a CCPG-size feature set (8,000 x 256 x 16).
 4. ``gpu_claim``: ``python -m biggait.gpu_claim`` against the real ``nvidia-smi``: the GPU it claims
    is the one CUDA then uses (same name and UUID).
+5. ``biggergait``: BiggerGait's golden forwards on the device and one AMP training step of the released
+   12-group model (:mod:`biggait.gpu_check_biggergait`).
 
 ``--quick`` shrinks every shape (a smoke run of the command itself, e.g. on a CPU in the tests); its
 numbers are not the acceptance numbers.
@@ -37,6 +39,8 @@ from biggait.cli_paths import InputDir, OutputFile
 from biggait.config import LossConfig, ModelConfig
 from biggait.device import resolve_device
 from biggait.errors import BigGaitError
+from biggait.gpu_check_biggergait import check_biggergait
+from biggait.gpu_check_biggergait import report_lines as biggergait_lines
 from biggait.io import package_versions, write_json_atomic
 
 RELEASED = {"batch_p": 8, "batch_k": 8, "frames": 30, "iters": 40000, "test_frames": 250, "ccpg_gallery": 8000}
@@ -215,6 +219,7 @@ def run_gpu_check(device: str, golden_dir: Path, steps: int, quick: bool) -> dic
         ("train", lambda: check_train(dev, shapes, steps)),
         ("eval", lambda: check_eval(dev, shapes)),
         ("gpu_claim", check_claim if dev.type == "cuda" else lambda: {"skipped": "not a CUDA run"}),
+        ("biggergait", lambda: check_biggergait(dev, golden_dir, quick)),
     ):
         s0 = time.perf_counter()
         try:
@@ -224,7 +229,9 @@ def run_gpu_check(device: str, golden_dir: Path, steps: int, quick: bool) -> dic
         result[name]["seconds"] = round(time.perf_counter() - s0, 1)
         print(f"gpu-check: {name} done in {result[name]['seconds']} s", file=sys.stderr)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    result["passed"] = all(result[k].get("passed", True) for k in ("golden", "train", "eval", "gpu_claim"))
+    result["passed"] = all(
+        result[k].get("passed", True) for k in ("golden", "train", "eval", "gpu_claim", "biggergait")
+    )
     return result
 
 
@@ -274,6 +281,8 @@ def report_lines(res: dict) -> list[str]:
             else ""
         )
     )
+    b = res.get("biggergait", {})
+    lines += biggergait_lines(b) if "train" in b else [f"  biggergait: {b.get('error', 'not run')}"]
     lines.append(f"{'PASSED' if res['passed'] else 'FAILED'} in {res['seconds']} s")
     return lines
 

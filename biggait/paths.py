@@ -11,6 +11,8 @@ joined with ``/`` so patterns and relative paths stay as given.
     <results>/eval/<experiment>/seed<k>/<test>/              one evaluation
         embeddings.npz, metrics.json, metrics.csv, view_matrices/<protocol>_<condition>_<metric>.csv,
         identity_hits.npz (per-identity rank-1 counts, for `biggait claims`)
+        groups/g<i>/, groups/best/ (BiggerGait: each layer group scored alone, an evaluation folder each;
+        best = the group with the highest score), groups/groups.csv   `biggait evaluate-groups`
     <results>/efficiency/<experiment>.json                   `biggait efficiency --json`
     <results>/tables/<table>{.csv,_wide.csv,.md,.tex}        `biggait tables`
     <results>/figures/<name>{.png,.pdf}                      `biggait figures`
@@ -37,6 +39,9 @@ EMBEDDINGS_NPZ = "embeddings.npz"
 EMBEDDINGS_PARTIAL = ".embeddings.partial.npz"  # extraction's resumable progress, beside embeddings.npz
 VIEW_MATRICES_DIR = "view_matrices"
 IDENTITY_HITS = "identity_hits.npz"  # next to metrics.csv: per-identity rank-1 counts (paired bootstrap)
+GROUPS_DIR = "groups"  # below one evaluation: its layer groups scored alone (biggait.evaluation.groups)
+GROUPS_CSV = "groups.csv"  # below GROUPS_DIR: every group's numbers and the ensemble's (the figure's input)
+BEST_GROUP = "best"  # the group folder that holds a copy of the best group's evaluation
 CLAIMS_REPORT = "claims"  # <results>/claims{.csv,.md}
 JOB_TIMES_TABLE = "job_times"  # <results>/tables/job_times{.csv,.md}
 VIEW_MATRIX_GLOB = f"{VIEW_MATRICES_DIR}/gait_*_rank1.csv"  # the per-view rank-1 matrices of the figures
@@ -83,6 +88,11 @@ def train_job(exp: str, seed: object) -> str:
 def evaluate_job(exp: str, seed: object, test: str) -> str:
     """The log / benchmark name of one model's own evaluation job on ``test``."""
     return f"evaluate/{model_name(exp, seed)}_{test}"
+
+
+def evaluate_groups_job(exp: str, seed: object, test: str) -> str:
+    """The log name of one evaluation's per-group scoring (``biggait evaluate-groups``)."""
+    return f"evaluate_groups/{model_name(exp, seed)}_{test}"
 
 
 def shared_evaluate_job(group: str) -> str:
@@ -151,6 +161,30 @@ def metrics_file(results: str, exp: str, seed: object, test: str) -> str:
 
 def identity_hits_file(results: str, exp: str, seed: object, test: str) -> str:
     return f"{eval_dir(results, exp, seed, test)}/{IDENTITY_HITS}"
+
+
+def group_name(index: int) -> str:
+    """The folder name of layer group ``index`` (0-based): ``g1``, ``g2``, ..."""
+    return f"g{index + 1}"
+
+
+def groups_dir_in(eval_folder: str | Path) -> str:
+    """One evaluation's groups folder (``<eval>/groups``)."""
+    return f"{Path(eval_folder).as_posix()}/{GROUPS_DIR}"
+
+
+def group_metrics_of(metrics_file: str | Path, group: str) -> str:
+    """The metrics.csv of ``group`` (``g<i>`` or ``best``) of the evaluation whose metrics.csv is given."""
+    return f"{groups_dir_in(Path(metrics_file).parent)}/{group}/{METRICS_CSV}"
+
+
+def groups_table_file(results: str, exp: str, seed: object, test: str) -> str:
+    """``<eval>/groups/groups.csv`` of one evaluation (written last by ``biggait evaluate-groups``)."""
+    return f"{groups_dir_in(eval_dir(results, exp, seed, test))}/{GROUPS_CSV}"
+
+
+def group_metrics_file(results: str, exp: str, seed: object, test: str, group: str) -> str:
+    return group_metrics_of(metrics_file(results, exp, seed, test), group)
 
 
 def experiment_eval_dir(metrics_file: str | Path) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from biggait import paths
 from biggait.config import Experiment, load_experiment, scale_paths
 from biggait.errors import BigGaitError, ConfigError
-from biggait.reporting.specs import EFFICIENCY, TABLES, UPSTREAM_EXPERIMENTS
+from biggait.reporting.specs import EFFICIENCY, GROUP_EXPERIMENT, TABLES, UPSTREAM_EXPERIMENTS
 from biggait.standins import standin_path
 
 # The figures drawn per evaluation of config figures.heatmap_evaluations (rules in figures.smk).
@@ -308,6 +308,52 @@ class WorkflowPlan:
         """The seed whose runs the per-model figures show."""
         return self.seeds[0]
 
+    def group_evaluations(self, run_tables: list[str]) -> list[tuple[str, int, str]]:
+        """(experiment, seed, test) whose layer groups are scored one by one (BiggerGait Figure 5(c),
+        ``biggait evaluate-groups``): every evaluation of :data:`~biggait.reporting.specs.GROUP_EXPERIMENT`
+        that the run's tables make."""
+        return [ev for ev in self.evaluations(self.accuracy_tables(run_tables)) if ev[0] == GROUP_EXPERIMENT]
+
+    def gpu_memory_lines(self, run_tables: list[str]) -> list[str]:
+        """For each BiggerGait experiment the run trains: its training step's GPU memory at its batch, an
+        analytic ESTIMATE (:mod:`biggait.models.biggergait_memory`, no GPU measured it), and the 80 GB GPUs it
+        needs. Builds each model on PyTorch's meta device (no memory, no weights) to count its parameters."""
+        import torch
+
+        from biggait.models.biggait import build_model
+        from biggait.models.biggergait_memory import gpus_needed, step_gib
+
+        lines = []
+        for name in self.run_experiments(run_tables):
+            exp = self.experiment(name)
+            if exp.model.arch != "biggergait":
+                continue
+            with torch.device("meta"):
+                model = build_model(exp.model, 100, load_lvm=False)
+            shape = dict(
+                groups=model.groups,
+                width=model.lvm.embed_dim,
+                depth=model.lvm.depth,
+                layers_per_group=exp.model.biggergait.layers_per_group,
+                hidden=exp.model.biggergait.hidden_dim,
+                map_dim=exp.model.biggergait.map_dim,
+                channels=tuple(exp.model.channels),
+                image_size=exp.model.image_size,
+                patch=exp.model.lvm_patch,
+            )
+            params = (
+                sum(p.numel() for p in model.trainable_parameters()),
+                sum(p.numel() for p in model.lvm.parameters()),
+            )
+            frames = exp.data.batch_p * exp.data.batch_k * exp.data.frames_per_seq
+            n = gpus_needed(frames, *params, **shape)
+            one, each = step_gib(frames, *params, **shape), step_gib(-(-frames // n), *params, **shape)
+            lines.append(
+                f"{name}: a training step of {frames} frames needs ~{one:.0f} GiB on one GPU (an estimate, "
+                f"docs/biggergait.md); {n} x 80 GB GPU(s): ~{each:.0f} GiB each"
+            )
+        return lines
+
     def figure_targets(self, run_tables: list[str]) -> list[str]:
         """Every figure reproduce_all draws (``.png``; each rule writes the ``.pdf`` beside it), given the
         tables that run: the bars of each accuracy table, the training curves, the Pad-and-Resize crop,
@@ -328,4 +374,6 @@ class WorkflowPlan:
             e, t = item.split(":")
             if (e, t) in evaluations:
                 out += [fig(f"{kind}_{e}_{t}") for kind in EVALUATION_FIGURES]
+        if self.group_evaluations(run_tables):
+            out.append(fig(f"groups_{GROUP_EXPERIMENT}"))
         return [f"{f}.png" for f in out]

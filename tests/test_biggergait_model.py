@@ -144,5 +144,8 @@ def test_config_keys_and_bad_grouping():
     with pytest.raises(ConfigError, match="layers_per_group"):
         BiggerGait(tiny(layers_per_group=3), 5)  # 3 does not divide 4 layers
     with pytest.raises(ConfigError, match="heads"):
-        BiggerGait(dataclasses.replace(tiny(), biggergait=BiggerGaitConfig(parts=4, heads=3)), 5)
+        BiggerGait(dataclasses.replace(tiny(), biggergait=BiggerGaitConfig(parts=4, heads=5)), 5)  # more than J = 4
+    # P not dividing J: the released float division i // (J / P) gives heads unequal shares
+    m = BiggerGait(dataclasses.replace(tiny(), biggergait=BiggerGaitConfig(parts=4, heads=3)), 5)
+    assert [list(m.heads.heads).index(m.heads.head_of(i)) for i in range(4)] == [0, 0, 1, 2]
     assert tiny().upstream_signature() != dataclasses.replace(tiny(), arch="biggait").upstream_signature()

@@ -78,7 +78,13 @@ class BiggerGait(nn.Module):
                 width, depth, b.layers_per_group, b.hidden_dim or width // 2, b.map_dim, self.map_hw
             )
             self.heads = SharedHeads(
-                self.humanspace.groups, b.heads, b.map_dim, tuple(cfg.channels), cfg.embed_dim, b.parts, num_classes
+                self.humanspace.groups,
+                b.heads or self.humanspace.groups,  # heads 0: one per group
+                b.map_dim,
+                tuple(cfg.channels),
+                cfg.embed_dim,
+                b.parts,
+                num_classes,
             )
         except ValueError as exc:
             raise ConfigError(f"model.biggergait: {exc}") from None
@@ -187,6 +193,9 @@ def build_biggergait(cfg: ModelConfig, num_classes: int, *, load_lvm: bool = Tru
         log.warning("model.lvm_checkpoint is empty: %s starts from random weights", cfg.lvm)
     if cfg.mask_pretrained:
         load_mask_file(model.mask, cfg.mask_pretrained)
+    elif cfg.biggergait.mask_fallback == "foreground":
+        model.mask.all_foreground()
+        log.info("model.mask_pretrained is empty: mask_fallback foreground, every token is foreground (no mask)")
     else:
         log.warning(
             "model.mask_pretrained is empty: BiggerGait's frozen mask head keeps its random init "

@@ -60,7 +60,7 @@ def _names(keys: list[str], limit: int = 4) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-def map_released(sd: dict[str, Tensor], per_head: int, source: str) -> dict[str, tuple[str, Tensor]]:
+def map_released(sd: dict[str, Tensor], per_head: float, source: str) -> dict[str, tuple[str, Tensor]]:
     """Our key -> (released key, tensor) for every non-``Backbone`` key. A ``Gait_List.{i}`` copy fills
     head ``i // per_head`` and must equal any other copy of it; an unknown key is a CoverageError."""
     out: dict[str, tuple[str, Tensor]] = {}
@@ -84,7 +84,7 @@ def map_released(sd: dict[str, Tensor], per_head: int, source: str) -> dict[str,
     return out
 
 
-def _our_key(key: str, per_head: int) -> str:
+def _our_key(key: str, per_head: float) -> str:
     if key.startswith("Mask_Branch."):
         return "mask." + _leaf(key[len("Mask_Branch.") :], _MASK_LEAVES)
     m = re.match(r"^HumanSpace_Conv\.(\d+)\.(\d+\..+)$", key)
@@ -92,7 +92,7 @@ def _our_key(key: str, per_head: int) -> str:
         return f"humanspace.proj.{m.group(1)}.{m.group(2)}"
     m = _HEAD_KEY.match(key)
     if m:
-        head = int(m.group(2)) if m.group(1) == "real_gait" else int(m.group(2)) // per_head
+        head = int(m.group(2)) if m.group(1) == "real_gait" else int(int(m.group(2)) // per_head)
         return f"heads.heads.{head}." + _leaf(m.group(3), _HEAD_LEAVES)
     raise KeyError(key)
 

@@ -61,7 +61,9 @@ class GaitHead(nn.Module):
 
 
 class SharedHeads(nn.Module):
-    """``heads`` GaitHeads for ``groups`` layer groups; group i uses head ``i // (groups / heads)``."""
+    """``heads`` GaitHeads for ``groups`` layer groups; group i uses head ``i // (groups / heads)``, the released
+    float division: with J = 3 groups and P = 2 heads (BiggerGait Table 2(b)) groups 0, 1 share head 0 and group 2
+    has head 1; equal shares whenever P divides J."""
 
     def __init__(
         self,
@@ -74,10 +76,10 @@ class SharedHeads(nn.Module):
         num_classes: int,
     ) -> None:
         super().__init__()
-        if heads < 1 or groups % heads:
-            raise ValueError(f"{heads} heads do not divide the {groups} layer groups (each head takes an equal share)")
-        self.groups, self.per_head = groups, groups // heads
+        if not 1 <= heads <= groups:
+            raise ValueError(f"{heads} heads for {groups} layer groups (expected 1 to {groups})")
+        self.groups, self.per_head = groups, groups / heads  # a float, as released
         self.heads = nn.ModuleList([GaitHead(c_in, channels, embed_dim, parts, num_classes) for _ in range(heads)])
 
     def head_of(self, group: int) -> GaitHead:
-        return self.heads[group // self.per_head]
+        return self.heads[int(group // self.per_head)]

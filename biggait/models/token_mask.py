@@ -40,6 +40,13 @@ class TokenMaskBranch(nn.Module):
         return super().train(mode and self.follows_mode)
 
     @torch.no_grad()
+    def all_foreground(self) -> None:
+        """A head that marks every token foreground (p1 = softmax(0, 1)[1] = 0.73): no mask. For runs without
+        ``MaskBranch_vits14.pt`` (the demo: ``model.biggergait.mask_fallback: foreground``)."""
+        self.proj.weight.zero_()
+        self.proj.bias.copy_(torch.tensor([0.0, 1.0]))
+
+    @torch.no_grad()
     def forward(self, tokens: Tensor) -> Tensor:
         """tokens ``[N, C]`` (already LayerNorm-ed) -> p1 ``[N]``."""
         return F.softmax(self.proj(self.bn_in(tokens)), dim=1)[:, 1]

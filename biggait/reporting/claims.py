@@ -135,7 +135,10 @@ class EvaluationIndex:
             side.problem = f"no evaluation of {cell.experiment} on {cell.test} in {self.where}"
             return side
         for seed in sorted(found):
-            metrics = found[seed]
+            metrics = found[seed] if not cell.group else Path(paths.group_metrics_of(found[seed], cell.group))
+            if not metrics.is_file():
+                side.problem = f"{metrics} missing (the {cell.group} group is scored by biggait evaluate-groups)"
+                return side
             rows = {
                 r.condition: r.value
                 for r in read_metrics_csv(metrics, cell.experiment, seed)

@@ -13,6 +13,13 @@ column (a condition label of that table, or ``Mean`` where the table has a mean 
         direction: ">"          # the paper says A > B ("<": A < B)
         min_effect: 0           # optional, points: "holds" needs the whole interval beyond it
 
+A cell of :data:`~biggait.reporting.specs.GROUP_EXPERIMENT` (BiggerGait) may name one of its layer groups
+scored alone (``group: g<i>``, or ``best``: the group with the highest score, ``biggait evaluate-groups``)
+instead of the whole model (the ensemble)::
+
+        a: {table: ccpg, experiment: biggergait_ccpg, column: Mean}
+        b: {table: ccpg, experiment: biggergait_ccpg, column: Mean, group: best}
+
 The file is read strictly (:func:`load_claims`): unknown keys, wrong types and cells that are not
 in a table fail with one line naming the claim id and the key.
 """
@@ -24,15 +31,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from biggait import paths
 from biggait.datasets import SCORES, Column
 from biggait.errors import ConfigError
 from biggait.io import read_yaml
-from biggait.reporting.specs import TABLES, Row
+from biggait.reporting.specs import GROUP_EXPERIMENT, TABLES, Row
 
 MEAN = "Mean"
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CLAIM_KEYS = {"id": True, "statement": True, "a": True, "b": True, "direction": True, "min_effect": False}
-_CELL_KEYS = {"table", "experiment", "method", "train", "test", "column"}
+_CELL_KEYS = {"table", "experiment", "method", "train", "test", "column", "group"}
+_GROUP = re.compile(rf"^(g[1-9][0-9]*|{paths.BEST_GROUP})$")
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class CellRef:
     column: str  # the column label as printed (CL, Overall, Mean, ...)
     conditions: tuple[str, ...]  # metrics.csv conditions; several for the mean column
     labels: tuple[str, ...]  # their column labels (paper_reported.csv conditions)
+    group: str = ""  # a layer group scored alone (g<i> | best; biggait evaluate-groups), "" = the whole model
 
     @property
     def protocol(self) -> str:
@@ -65,7 +75,8 @@ class CellRef:
             if self.train == self.test
             else f"{L.get(self.train, self.train)}->{L.get(self.test, self.test)}"
         )
-        return f"{self.method} [{self.table}, {direction}] {self.column}"
+        group = f" ({self.group} group alone)" if self.group else ""
+        return f"{self.method}{group} [{self.table}, {direction}] {self.column}"
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,12 @@ def _resolve_cell(raw: object, where: str, key: str) -> CellRef:
                 f"{column!r} is not a column of table {table} for test "
                 f"{row.test} (expected one of: {', '.join(allowed)})",
             )
+    group = raw.get("group", "")
+    if group != "":
+        if not isinstance(group, str) or not _GROUP.match(group):
+            raise _err(where, f"{key}.group", f"expected g<i> (1, 2, ...) or {paths.BEST_GROUP}, got {group!r}")
+        if row.experiment != GROUP_EXPERIMENT:
+            raise _err(where, f"{key}.group", f"only the layer groups of {GROUP_EXPERIMENT} are scored alone")
     return CellRef(
         table,
         row.method,
@@ -148,6 +165,7 @@ def _resolve_cell(raw: object, where: str, key: str) -> CellRef:
         column,
         tuple(c.condition for c in match),
         tuple(c.label for c in match),
+        group,
     )
 
 
@@ -197,6 +215,11 @@ def load_claims(path: str | Path) -> list[Claim]:
             raise ConfigError(f"{path}: claim {c.id}: id: used twice")
         seen.add(c.id)
     return claims
+
+
+def claim_groups(claims: list[Claim]) -> list[tuple[str, str, str]]:
+    """(experiment, test dataset, group) of the cells that read a layer group alone, without repeats."""
+    return list(dict.fromkeys((c.experiment, c.test, c.group) for cl in claims for c in (cl.a, cl.b) if c.group))
 
 
 def claim_evaluations(claims: list[Claim]) -> list[tuple[str, str]]:

@@ -230,6 +230,16 @@ def add_figures_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--metric", choices=("euc", "cos"), help="distance (default: the evaluation's metrics.json)")
     q.add_argument("--title", default="")
     q.add_argument("--out", required=True, type=STEM)
+    q = sub.add_parser("groups", help="BiggerGait: each layer group's score vs the ensemble (separate vs ensemble)")
+    q.add_argument(
+        "--groups",
+        required=True,
+        type=InputFile("groups table", "csv"),
+        nargs="+",
+        help="groups.csv files of biggait evaluate-groups (seeds and test sets of one experiment)",
+    )
+    q.add_argument("--title", default="")
+    q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("embeddings", help="2-D PCA of test embeddings coloured by identity")
     q.add_argument(
         "--evaluation",
@@ -258,6 +268,7 @@ def run_figures(a: argparse.Namespace) -> int:
         "curves": lambda: figures.curves(a.runs, a.title, a.out),
         "cmc": lambda: figures.cmc(a.evaluations, a.max_rank, a.partition, a.metric, a.title, a.out),
         "embeddings": lambda: figures.embeddings(a.evaluation, a.max_identities, a.metric, a.title, a.out),
+        "groups": lambda: figures.groups(a.groups, a.title, a.out),
     }
     for p in kinds[a.kind]():
         print(p)

@@ -9,6 +9,7 @@ Kinds:
   curves      training curves from the ``train_log.jsonl`` of run folders
   cmc         CMC curves per condition, the evaluations' ``embeddings.npz`` scored by the protocol
   embeddings  2-D PCA of an evaluation's test embeddings, coloured by identity
+  groups      BiggerGait: each layer group's score vs the ensemble, from ``biggait evaluate-groups``
 
 The files are byte-stable run to run: no dates in the PDF, nothing random in the drawing.
 """
@@ -129,6 +130,13 @@ def cmc(
         keys = read_gallery_keys(partition, ev.test_dataset)
         curves[ev.label] = fig_cmc.cmc_curves(ev, max_rank, keys)
     return save_figure(fig_cmc.cmc_figure(curves, title=title or f"CMC: {', '.join(curves)}"), out)
+
+
+def groups(files: list[Path], title: str, out: Path) -> list[Path]:
+    """Separate vs ensemble testing (BiggerGait Figure 5(c)) from ``groups.csv`` files."""
+    from biggait.reporting import fig_groups
+
+    return save_figure(fig_groups.groups_figure(fig_groups.headline_frame(list(files)), title=title), out)
 
 
 def embeddings(evaluation: Path, max_identities: int, metric: str | None, title: str, out: Path) -> list[Path]:

@@ -38,7 +38,7 @@ _HOWTO = {
 def missing_inputs(plan: WorkflowPlan, table: str) -> list[str]:
     """Human-readable lines for every dataset root, partition or checkpoint an accuracy table lacks."""
     if plan.config["synthgait"]:
-        return []
+        return _synthgait_lacks(plan, table)
     lines: list[str] = []
     datasets: set[str] = set()
     for exp, test in plan.table_evaluations(table):
@@ -48,9 +48,26 @@ def missing_inputs(plan: WorkflowPlan, table: str) -> list[str]:
         if ckpt and not Path(ckpt).is_file():
             lvm = plan.experiment(exp).model.lvm
             lines.append(_HOWTO["checkpoint"].format(path=ckpt, lvm=lvm, name=Path(ckpt).name, home=_home(plan)))
+        mask = plan.experiment(exp).model.mask_pretrained  # BiggerGait's released mask head
+        if mask and not Path(mask).is_file():
+            lines.append(
+                f"mask-branch file {mask} ({exp}) is missing: get {Path(mask).name} (docs/biggergait.md, "
+                "'Released files') or set model.mask_pretrained in the experiment"
+            )
     for ds in sorted(datasets):
         lines += _missing_data(plan, ds)
     return lines
+
+
+def _synthgait_lacks(plan: WorkflowPlan, table: str) -> list[str]:
+    """The demo: a line per dataset of the table that SynthGait does not generate (e.g. CCGR-MINI)."""
+    from biggait.synthgait.domains import DOMAINS
+
+    needed = {d for e, t in plan.table_evaluations(table) for d in (plan.experiment(e).data.dataset, t)}
+    return [
+        f"SynthGait has no {DATASET_LABELS.get(ds, ds)} ({ds}): table {table} runs at paper scale only"
+        for ds in sorted(needed - set(DOMAINS))
+    ]
 
 
 def _home(plan: WorkflowPlan) -> str:

@@ -59,12 +59,15 @@ def _within(ds: str, rows: tuple[tuple[str, str], ...]) -> tuple[Row, ...]:
 
 _DOMAINS = ("ccpg", "casiab", "sustech1k")
 _MAIN = (("GaitBase", "gaitbase"), ("BigGait", "biggait"))
+_BIGGER = (("BigGait", "biggait_ccpg"), ("BiggerGait", "biggergait_ccpg"))
 
 TABLES: dict[str, TableSpec] = {
     "ccpg": TableSpec(
         "ccpg",
         "CCPG within-domain (gait protocol, rank-1 %, identical views excluded)",
-        _within("ccpg", (("GaitBase", "gaitbase_ccpg"), ("BigGait", "biggait_ccpg"))),
+        _within(
+            "ccpg", (("GaitBase", "gaitbase_ccpg"), ("BigGait", "biggait_ccpg"), ("BiggerGait", "biggergait_ccpg"))
+        ),
         paper_table="ccpg_within",
         paper_metric="rank1_gait_exclude_identical_view",
     ),
@@ -158,6 +161,60 @@ TABLES: dict[str, TableSpec] = {
         paper_table="lvm_size",
         paper_metric="rank1",
     ),
+    # BiggerGait (NeurIPS 2025; docs/biggergait.md): its Table 1 from CCPG and its Table 2 ablations, on CCPG.
+    "biggergait_cross": TableSpec(
+        "biggergait_cross",
+        "BiggerGait vs BigGait, cross-domain from CCPG (rank-1 %)",
+        tuple(Row(m, e, "ccpg", te) for te in ("casiab", "sustech1k") for m, e in _BIGGER),
+        paper_table="biggergait_cross",
+        paper_metric="rank1",
+        cross_domain=True,
+        mean_column=False,
+    ),
+    "biggergait_cross_ccgr": TableSpec(  # paper scale only: SynthGait has no CCGR-MINI
+        "biggergait_cross_ccgr",
+        "BiggerGait vs BigGait, CCPG to CCGR-MINI (rank-1 %)",
+        tuple(Row(m, e, "ccpg", "ccgr_mini") for m, e in _BIGGER),
+        paper_table="biggergait_cross_ccgr",
+        paper_metric="rank1",
+        cross_domain=True,
+        mean_column=False,
+    ),
+    "biggergait_heads": TableSpec(
+        "biggergait_heads",
+        "BiggerGait Table 2(a): gait heads P with J = 12 groups, on CCPG (rank-1 %)",
+        _within(
+            "ccpg",
+            (
+                ("BiggerGait (DINOv2-S) P=12", "biggergait_ccpg"),
+                ("BiggerGait (DINOv2-S) P=2", "biggergait_p2"),
+                ("BiggerGait (DINOv2-S) P=1", "biggergait_p1"),
+            ),
+        ),
+        paper_table="biggergait_heads",
+        paper_metric="rank1",
+    ),
+    "biggergait_grouping": TableSpec(
+        "biggergait_grouping",
+        "BiggerGait Table 2(b): layer groups J with P = 2 heads, on CCPG (rank-1 %)",
+        _within(
+            "ccpg",
+            (
+                ("BiggerGait (DINOv2-S) J=12", "biggergait_p2"),
+                ("BiggerGait (DINOv2-S) J=6", "biggergait_j6"),
+                ("BiggerGait (DINOv2-S) J=3", "biggergait_j3"),
+            ),
+        ),
+        paper_table="biggergait_grouping",
+        paper_metric="rank1",
+    ),
+    "biggergait_lvm_size": TableSpec(
+        "biggergait_lvm_size",
+        "BiggerGait Table 2(c): size of the upstream LVM (DINOv2 S/L) on CCPG (rank-1 %)",
+        _within("ccpg", (("BiggerGait (DINOv2-S)", "biggergait_ccpg"), ("BiggerGait (DINOv2-L)", "biggergait_lvm_l"))),
+        paper_table="biggergait_lvm_size",
+        paper_metric="rank1",
+    ),
 }
 
 
@@ -189,12 +246,18 @@ EFFICIENCY = EfficiencySpec(
             ("BigGait (ViT-B/14)", "lvm_b"),
             ("BigGait (ViT-L/14)", "lvm_l"),
             ("BigGait (ViT-G/14)", "lvm_g"),
+            ("BiggerGait", "biggergait_ccpg"),  # 12 groups, 12 heads (the release's default)
+            ("BiggerGait*", "biggergait_j6"),  # 6 groups of 2 layers, 2 heads (the release's Group variant)
         )
     ),
     paper_table="efficiency",
 )
 # Every table by name: the accuracy tables of TABLES, then the efficiency table.
 TABLE_NAMES: tuple[str, ...] = (*TABLES, EFFICIENCY.name)
+
+# Figure 5(c), separate vs ensemble testing: the experiment whose layer groups are scored one by one (each
+# group's parts of the same embeddings, no retraining), on every test set the run evaluates it on.
+GROUP_EXPERIMENT = "biggergait_ccpg"
 
 # The upstream table (demo, `biggait lvm-report`): its columns -> the experiments they read, the
 # random upstream first.

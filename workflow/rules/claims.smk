@@ -9,6 +9,7 @@ rule claims:
     input:
         metrics=[metrics_file(e, s, t) for e, t in claims_evaluations() for s in claim_seeds(e, t)],
         hits=[paths.identity_hits_file(R, e, s, t) for e, t in claims_evaluations() for s in claim_seeds(e, t)],
+        groups=claims_group_files(),  # a claim's layer group alone (read beside its evaluation's metrics.csv)
         tables=[table_outputs(t).csv for t in RUN_TABLES],  # after the tables
         claims=CLAIMS_FILE,
         paper=PAPER_CSV,

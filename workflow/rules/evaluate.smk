@@ -35,6 +35,32 @@ rule evaluate:
         "--root {params.root} --partition {input.partition} --out {params.out} >> {log} 2>&1"
 
 
+rule evaluate_groups:
+    """BiggerGait Figure 5(c): each layer group of one evaluation scored alone from its embeddings (no model
+    run); groups/g<i>/, groups/best/ and groups/groups.csv (written last) below the evaluation."""
+    input:
+        metrics=paths.metrics_file(R, "{exp}", "{seed}", "{test}"),
+        partition=lambda wc: dataset_partition(wc.test),
+    output:
+        table=paths.groups_table_file(R, "{exp}", "{seed}", "{test}"),
+        best=paths.group_metrics_file(R, "{exp}", "{seed}", "{test}", paths.BEST_GROUP),
+    log:
+        paths.log_file(R, paths.evaluate_groups_job("{exp}", "{seed}", "{test}")),
+    wildcard_constraints:
+        exp=r"[A-Za-z0-9_]+",
+        seed=r"\d+",
+        test=r"[a-z0-9_]+",
+    conda:
+        "../envs/biggait.yaml"
+    threads: config["threads"]["evaluate"]
+    params:
+        biggait=BIGGAIT,
+        eval_dir=lambda wc: paths.eval_dir(R, wc.exp, wc.seed, wc.test),
+    shell:
+        "OMP_NUM_THREADS={threads} {params.biggait} evaluate-groups {params.eval_dir} "
+        "--partition {input.partition} > {log} 2>&1"
+
+
 rule efficiency:
     """Parameters, GFLOPs per frame and inference frames/s of an experiment's model (`biggait efficiency`); the
     LVM is built without its checkpoint (counts do not depend on the weights)."""

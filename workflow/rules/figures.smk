@@ -222,3 +222,25 @@ rule figures:
     input:
         figure_targets(),
     localrule: True
+
+
+rule fig_groups:
+    """BiggerGait Figure 5(c): separate vs ensemble testing, every seed and test set of the groups' experiment."""
+    input:
+        [paths.groups_table_file(R, e, s, t) for e, s, t in GROUP_EVALS],
+    output:
+        png=report(
+            f"{FIGS}/groups_{{exp}}.png", caption="../report/groups.rst", category="Figures", subcategory="BiggerGait"
+        ),
+        pdf=f"{FIGS}/groups_{{exp}}.pdf",
+    log:
+        paths.log_file(R, "figures/groups_{exp}"),
+    localrule: True
+    conda:
+        "../envs/biggait.yaml"
+    params:
+        biggait=BIGGAIT,
+        out=lambda wc, output: output.png[: -len(".png")],
+    shell:
+        "{params.biggait} figures groups --groups {input} --title 'Separate vs ensemble testing: {wildcards.exp}' "
+        "--out {params.out} > {log} 2>&1"

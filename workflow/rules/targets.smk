@@ -2,8 +2,9 @@
 table and the figures, taken from the plan (biggait.plan.WorkflowPlan, common.smk). No rules."""
 
 import os
+import sys
 
-from biggait.reporting.claims_config import claim_evaluations, load_claims
+from biggait.reporting.claims_config import claim_evaluations, claim_groups, load_claims
 
 # ------------------------------------------------------------------ pretraining (demo)
 
@@ -33,6 +34,18 @@ def claim_seeds(exp: str, test: str) -> list[int]:
     return PLAN.claim_seeds(exp, test, RUN_TABLES)
 
 
+def claims_group_files() -> list[str]:
+    """The layer-group evaluations (biggait evaluate-groups) that claims with a ``group`` cell read, for the
+    evaluations the configured tables make."""
+    run = set(claims_evaluations())
+    return [
+        paths.group_metrics_file(R, e, s, t, g)
+        for e, t, g in claim_groups(CLAIMS)
+        if (e, t) in run
+        for s in claim_seeds(e, t)
+    ]
+
+
 ALL_SEEDS = PLAN.all_seeds(RUN_TABLES)
 
 
@@ -55,6 +68,12 @@ EVAL_GROUPS = PLAN.evaluation_groups(RUN_TABLES, int(config["eval_group_size"]))
 
 RUN_EXPERIMENTS = PLAN.run_experiments(RUN_TABLES)  # the training curves' runs
 FIG_SEED = PLAN.figure_seed()
+GROUP_EVALS = _plan(PLAN.group_evaluations, RUN_TABLES)  # BiggerGait Figure 5(c): (experiment, seed, test)
+
+# BiggerGait's GPU memory (an analytic estimate) and the GPUs it needs, stated before a paper-scale run starts.
+if SCALE == "paper":
+    for _line in _plan(PLAN.gpu_memory_lines, RUN_TABLES):
+        print(f"plan: {_line}", file=sys.stderr)
 FIGS = paths.figures_dir(R)
 
 
