@@ -73,10 +73,11 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout
     counts = job_counts(out.stdout)
     n_exp = len(list((REPO / "config" / "experiments").glob("*.yaml")))
-    # every (experiment, seed) once, shared by all its tables: 21 experiments, and seeds 1 and 2 of
-    # the 6 within-domain and 3 branch-ablation experiments (config table_seeds)
-    assert n_exp == 21 and counts["train"] == n_exp + 2 * (6 + 3)
-    assert counts["synthgait"] == 1 and counts["table"] == 8 and counts["efficiency"] == 5
+    # every (experiment, seed) once, shared by all its tables: 22 experiments (the 5 BiggerGait ablations of its
+    # Table 2 run at paper scale only), and seeds 1 and 2 of the 7 within-domain (BiggerGait's CCPG row too) and
+    # 3 branch-ablation experiments (config table_seeds)
+    assert n_exp == 27 and counts["train"] == (n_exp - 5) + 2 * (7 + 3)
+    assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 5
     assert counts["efficiency_table"] == 1
     assert (
         counts["pretrain_lvm_main"] == 1
@@ -85,12 +86,15 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
         and counts["upstream_report"] == 1
     )
     assert counts["pretrain_frames"] == 1  # the frames read once for the four stand-ins
-    # one evaluation per (model, seed, test set): 39 on their own test set + 6 models x 2 other test sets
-    # (seed 0), run as shared jobs per (test set, upstream) of at most eval_group_size = 8 models
+    # one evaluation per (model, seed, test set): 42 on their own test set + 6 models x 2 other test sets
+    # (seed 0) + BiggerGait's 2 cross-domain ones, run as shared jobs per (test set, upstream) of at most
+    # eval_group_size = 8 models (BiggerGait's frozen upstream pass is its own: 3 more jobs)
     jobs, models = evaluations(out.stdout)
-    assert models == 39 + 12 and "evaluate" not in counts
-    assert jobs == sum(v for k, v in counts.items() if k.startswith("evaluate_")) == 13
-    assert counts["fig_bars"] == 8 and counts["fig_maps"] == 2
+    assert models == 42 + 12 + 2 and "evaluate" not in counts
+    assert jobs == sum(v for k, v in counts.items() if k.startswith("evaluate_") and k != "evaluate_groups") == 16
+    assert counts["fig_bars"] == 9 and counts["fig_maps"] == 2
+    # Figure 5(c): BiggerGait's layer groups scored alone for each of its evaluations, one figure
+    assert counts["evaluate_groups"] == 3 + 2 and counts["fig_groups"] == 1
 
 
 def test_shipped_source_loads_the_released_stand_ins(tmp_path: Path) -> None:
