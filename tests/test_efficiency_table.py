@@ -235,3 +235,29 @@ def test_all_tables_check_every_input_before_writing(run: dict, capsys: pytest.C
     assert main(["tables", "--results", str(run["root"]), *run["common"], "--out", str(out), "--allow-missing"]) == 2
     assert "needs its efficiency files" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_biggergait_rows_meet_the_papers_numbers(tmp_path: Path) -> None:
+    """BiggerGait's two released variants are rows, and config/paper_reported.csv's Table 2(d) numbers
+    reach them (the method labels match)."""
+    from biggait.config import load_experiment
+
+    rows = {r.method: r.experiment for r in EFFICIENCY.rows}
+    for method, (groups, heads) in (("BiggerGait", (1, 0)), ("BiggerGait*", (2, 2))):
+        model = load_experiment(REPO / "config" / "experiments" / f"{rows[method]}.yaml", scale="paper").model
+        assert model.arch == "biggergait" and (model.biggergait.layers_per_group, model.biggergait.heads) == (
+            groups,
+            heads,
+        )
+    ours = {"biggergait_ccpg": (142_208_450, 45.68), "biggergait_j6": (42_833_890, 29.80)}
+    effs = write_effs(
+        tmp_path / "eff",
+        lambda e: dict(zip(("total_params", "gmacs_per_frame"), ours.get(e, (1_000_000, 1.0)), strict=True)),
+    )
+    build_efficiency_table(EfficiencyInputs(effs), REPO / "config" / "paper_reported.csv", tmp_path / "t")
+    got = cells(tmp_path / "t" / "efficiency.csv")
+    for method, params, gflops in (("BiggerGait", 142.2, 45.7), ("BiggerGait*", 43.6, 29.8)):
+        assert got[(method, "params_M")]["status"] == got[(method, "gflops_per_frame")]["status"] == "compared"
+        assert float(got[(method, "params_M")]["paper"]) == params
+        assert float(got[(method, "gflops_per_frame")]["paper"]) == gflops
+    assert float(got[("BiggerGait", "gflops_per_frame")]["diff"]) == pytest.approx(-0.02)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from biggait.reporting.specs import EFFICIENCY, TABLES
+
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
@@ -77,7 +79,7 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     # Table 2 run at paper scale only), and seeds 1 and 2 of the 7 within-domain (BiggerGait's CCPG row too) and
     # 3 branch-ablation experiments (config table_seeds)
     assert n_exp == 27 and counts["train"] == (n_exp - 5) + 2 * (7 + 3)
-    assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 5
+    assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 7
     assert counts["efficiency_table"] == 1
     assert (
         counts["pretrain_lvm_main"] == 1
@@ -180,22 +182,22 @@ def test_efficiency_table_reads_the_timed_trainings_of_the_run(tmp_path: Path) -
     # its own rule and one way to give its inputs: no accuracy-table flags
     assert job_counts(out.stdout)["efficiency_table"] == 1 and " --metrics" not in cmd and " --seeds" not in cmd
     assert cmd.split(" tables efficiency --efficiency ", 1)[1].split(" --train-benchmarks ")[0].split() == [
-        f"{tmp_path}/efficiency/{e}.json" for e in ("gaitbase_ccpg", "biggait_ccpg", "lvm_b", "lvm_l", "lvm_g")
+        f"{tmp_path}/efficiency/{e}.json"
+        for e in ("gaitbase_ccpg", "biggait_ccpg", "lvm_b", "lvm_l", "lvm_g", "biggergait_ccpg", "biggergait_j6")
     ]
     timed = cmd.split("--train-benchmarks ", 1)[1].split(" --eval-benchmark ")[0].split(" --paper ")[0].split()
-    # CCPG table: GaitBase and BigGait at seeds 0-2; LVM size: B/L/G at seed 0 (config/config.yaml)
-    assert timed == [
-        f"{tmp_path}/benchmarks/train/{e}_seed{s}.tsv"
-        for e, seeds in (
-            ("gaitbase_ccpg", (0, 1, 2)),
-            ("biggait_ccpg", (0, 1, 2)),
-            ("lvm_b", (0,)),
-            ("lvm_l", (0,)),
-            ("lvm_g", (0,)),
-        )
-        for s in seeds
-    ]
-    assert job_counts(out.stdout)["train"] == 9
+    # CCPG table: its rows at seeds 0-2; LVM size: B/L/G at seed 0 (config/config.yaml); only the efficiency
+    # rows these two tables train (BiggerGait* J=6 is in neither)
+    seeds = {"ccpg": (0, 1, 2), "lvm_size": (0,)}
+    trained = {
+        e: sorted({s for t, ss in seeds.items() if e in TABLES[t].experiments() for s in ss})
+        for e in EFFICIENCY.experiments()
+    }
+    assert trained["gaitbase_ccpg"] == trained["biggait_ccpg"] == [0, 1, 2] and trained["lvm_g"] == [0]
+    assert trained["biggergait_j6"] == []
+    assert timed == [f"{tmp_path}/benchmarks/train/{e}_seed{s}.tsv" for e, ss in trained.items() for s in ss]
+    runs = {(e, k) for t, ss in seeds.items() for e in TABLES[t].experiments() for k in ss}
+    assert len(runs) >= 9 and job_counts(out.stdout)["train"] == len(runs)  # those two tables' trainings only
     # the shared evaluation jobs on CCPG that evaluate those models, each with every model it evaluates
     jobs = [part.split() for part in cmd.split(" --eval-benchmark ")[1:]]
     jobs[-1] = jobs[-1][: jobs[-1].index("--paper")]
