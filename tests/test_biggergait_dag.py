@@ -135,7 +135,7 @@ def test_paper_rows_carry_their_provenance() -> None:
 # ---- Figure 5(c): the groups scored alone --------------------------------------------------------------------
 
 
-def _eval_folder(tmp_path: Path, arch: str = "biggergait") -> Path:
+def biggergait_eval_folder(tmp_path: Path, arch: str = "biggergait") -> Path:
     """A CCPG evaluation folder whose embeddings hold 3 groups of 2 parts: group 2 separates the identities."""
     rng = np.random.default_rng(0)
     ids, types = [], []
@@ -164,7 +164,7 @@ def _eval_folder(tmp_path: Path, arch: str = "biggergait") -> Path:
 
 
 def test_each_group_is_scored_alone_and_the_best_one_is_kept(tmp_path: Path) -> None:
-    folder = _eval_folder(tmp_path)
+    folder = biggergait_eval_folder(tmp_path)
     scores = score_groups(folder)
     assert [s.name for s in scores] == ["g1", "g2", "g3"]
     assert best_group(scores, "ccpg").name == "g2"
@@ -179,7 +179,7 @@ def test_each_group_is_scored_alone_and_the_best_one_is_kept(tmp_path: Path) -> 
 
 def test_groups_need_a_biggergait_evaluation_whose_parts_tile(tmp_path: Path) -> None:
     with pytest.raises(EvaluationError, match="only a BiggerGait model"):
-        score_groups(_eval_folder(tmp_path, arch="biggait"))
+        score_groups(biggergait_eval_folder(tmp_path, arch="biggait"))
     with pytest.raises(EvaluationError, match="not groups of 32"):
         group_slices(48, 32)
     assert group_slices(96, 32)[2] == slice(64, 96)
@@ -188,7 +188,7 @@ def test_groups_need_a_biggergait_evaluation_whose_parts_tile(tmp_path: Path) ->
 def test_the_groups_figure_is_drawn(tmp_path: Path) -> None:
     from biggait.reporting.figures import groups
 
-    folder = _eval_folder(tmp_path)
+    folder = biggergait_eval_folder(tmp_path)
     score_groups(folder)
     written = groups([folder / paths.GROUPS_DIR / paths.GROUPS_CSV], "t", tmp_path / "fig")
     assert [p.suffix for p in written] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in written)
@@ -231,7 +231,7 @@ def test_a_bad_group_cell_is_one_error(cell, message) -> None:
 def test_a_group_claim_reads_the_groups_evaluation(tmp_path: Path) -> None:
     from biggait.reporting.claims import EvaluationIndex
 
-    folder = _eval_folder(tmp_path)
+    folder = biggergait_eval_folder(tmp_path)
     claim = next(
         c for c in load_claims(REPO / "config" / "claims.yaml") if c.id == "biggergait_ensemble_beats_best_group"
     )

@@ -31,11 +31,13 @@ import torch
 
 from biggait import cli, paths
 from biggait.cli import COMMANDS, DEPRECATED_COMMANDS, main
+from biggait.evaluation.groups import score_groups
 from biggait.evaluation.metrics_files import load_results, write_collected
 from biggait.models.biggait import build_model
 from biggait.models.checkpoints import save_checkpoint
 from biggait.reporting.specs import get_table
 from tests.helpers import IDS, tiny_experiment, tiny_overrides, write_benchmark, write_tiny_tree
+from tests.test_biggergait_dag import biggergait_eval_folder
 from tests.test_claims import CLAIMS_YAML, write_eval
 from tests.test_reporting_figures import ccpg_embeddings, eval_folder
 
@@ -203,6 +205,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "ci_high,paper,diff,status,confidence,provenance,note\n"
         "ccpg,BigGait,biggait_ccpg,CCPG,CCPG,CL,rank1,ours,80,1,2,,,82.6,-2.6,compared,high,s,\n"
     )
+    biggergait_eval = biggergait_eval_folder(i / "biggergait")  # a BiggerGait evaluation: its groups scored alone
+    score_groups(biggergait_eval)
     tolerances = i / "tolerances.csv"
     assert cli.main(["tolerances", str(results), "--out", str(tolerances)]) == 0
     golden = i / "golden"
@@ -228,6 +232,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "table": table,
         "tolerances": tolerances,
         "golden": golden,
+        "biggergait_eval": biggergait_eval,
+        "groups": biggergait_eval / paths.GROUPS_DIR / paths.GROUPS_CSV,
         "metrics": sorted(results.rglob(paths.METRICS_CSV)),
         "out": base / "out",
     }
@@ -306,6 +312,8 @@ BASE: dict[str, Base] = {
     "figures curves": lambda f: {"--runs": [f["run"]], "--out": f["out"] / "curves"},
     "figures cmc": lambda f: {"--evaluations": [f["evaluation"]], "--max-rank": "3", "--out": f["out"] / "cmc"},
     "figures embeddings": lambda f: {"--evaluation": f["evaluation"], "--out": f["out"] / "emb"},
+    "figures groups": lambda f: {"--groups": [f["groups"]], "--out": f["out"] / "groups"},
+    "evaluate-groups": lambda f: {"eval_dir": f["biggergait_eval"], "--partition": f["test_part"]},
     "check-metrics": lambda f: {"results": f["results"], "--baseline": f["baseline"]},
     "tolerances": lambda f: {"results": f["results"], "--out": f["out"] / "tolerances.csv"},
     "compare": lambda f: {

@@ -34,6 +34,7 @@ from biggait.io import csv_value, read_json, write_text_atomic
 
 ENSEMBLE = "ensemble"  # the group label of the model's own numbers in groups.csv
 GROUPS_COLUMNS = ("test_dataset", "group", "protocol", "condition", "metric", "value")
+_INFO_KEYS = ("test_dataset", "metric", "bootstrap", "seed", "resolved_experiment")
 
 
 @dataclass
@@ -70,17 +71,25 @@ def best_group(scores: list[GroupScore], test: str) -> GroupScore:
 def score_groups(eval_dir: Path, partition: Path | None = None) -> list[GroupScore]:
     """Score every layer group of one BiggerGait evaluation folder and write ``groups/`` (see the module)."""
     eval_dir = Path(eval_dir)
-    info = read_json(eval_dir / paths.METRICS_JSON, "metrics", EvaluationError)
-    resolved = info.get("resolved_experiment") if isinstance(info, dict) else None
-    if not isinstance(resolved, dict):
-        raise EvaluationError(f"{eval_dir}: metrics.json has no resolved experiment (not written by biggait evaluate)")
-    exp = experiment_from_dict(resolved, str(eval_dir / paths.METRICS_JSON))
+    source = eval_dir / paths.METRICS_JSON
+    info = read_json(source, "metrics", EvaluationError)
+    missing = [k for k in _INFO_KEYS if not isinstance(info, dict) or k not in info]
+    if missing:
+        raise EvaluationError(f"{source}: no {missing[0]} (expected the metrics.json of biggait evaluate)")
+    test = str(info["test_dataset"])
+    if test not in SCORES:
+        raise EvaluationError(f"{source}: test_dataset {test!r} is not a known dataset")
+    gallery = read_gallery_keys(partition, test)
+    if not isinstance(info["resolved_experiment"], dict):
+        raise EvaluationError(f"{source}: resolved_experiment: expected the experiment's mapping")
+    exp = experiment_from_dict(info["resolved_experiment"], str(source))
     if exp.model.arch != "biggergait":
         raise EvaluationError(f"{eval_dir}: model.arch is {exp.model.arch}; only a BiggerGait model has layer groups")
     emb = Embeddings.load(eval_dir / paths.EMBEDDINGS_NPZ)
-    test = str(info["test_dataset"])
-    gallery = read_gallery_keys(partition, test)
-    settings = {"metric": info["metric"], "bootstrap": int(info["bootstrap"]), "seed": int(info["seed"])}
+    try:
+        settings = {"metric": str(info["metric"]), "bootstrap": int(info["bootstrap"]), "seed": int(info["seed"])}
+    except (TypeError, ValueError):
+        raise EvaluationError(f"{source}: bootstrap and seed must be integers") from None
     keep = ("train_dataset", "test_dataset", "experiment", "checkpoint", "metric", "bootstrap", "seed")
     base = {k: info[k] for k in keep if k in info}
     out = Path(paths.groups_dir_in(eval_dir))
