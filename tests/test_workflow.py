@@ -116,8 +116,8 @@ def test_seeds_multiply_trainings(tmp_path: Path) -> None:
     out = smk("table_ccpg", "-n", "-p", "--config", f"results={tmp_path}", "seeds=[0,1,2]", "tables=[ccpg]")
     assert out.returncode == 0, out.stdout
     counts = job_counts(out.stdout)
-    assert counts["train"] == 6 and counts["table"] == 1
-    assert evaluations(out.stdout) == (2, 6)  # BigGait's 3 seeds share one job, GaitBase's another
+    assert counts["train"] == 9 and counts["table"] == 1  # GaitBase, BigGait, BiggerGait x 3 seeds
+    assert evaluations(out.stdout) == (3, 9)  # each model's 3 seeds share one job (one upstream each)
 
 
 def test_config_is_validated(tmp_path: Path) -> None:
@@ -134,8 +134,9 @@ def test_paper_scale_stops_with_missing_inputs_or_runs_only_available(tmp_path: 
     assert "dinov2_vits14_pretrain.pth" in out.stdout and "CCPG dataset root" in out.stdout
     assert "set roots: {ccpg: PATH} in config/scales/paper.yaml" in out.stdout  # the paths' one home
     assert not (tmp_path / "r").exists()
-    # Make CCPG and the ViT-S checkpoint available: the CCPG, branch and regulariser tables can run
-    # (and efficiency, which needs no data); cross-domain, design (SUSTech1K) and LVM size cannot.
+    # Make CCPG and the ViT-S checkpoint available: the branch and regulariser tables can run (and
+    # efficiency, which needs no data); cross-domain, design (SUSTech1K), LVM size and CCPG (its BiggerGait
+    # row needs the mask-branch file) cannot.
     (tmp_path / "ccpg").mkdir()
     (tmp_path / "ccpg.json").write_text('{"TRAIN_SET": [], "TEST_SET": []}')
     (tmp_path / "vits14.pth").write_bytes(b"x")
@@ -153,9 +154,10 @@ def test_paper_scale_stops_with_missing_inputs_or_runs_only_available(tmp_path: 
     text = out.stdout
     for skipped in ("cross_domain", "ablation_design", "lvm_size", "casiab"):
         assert f"only_available: skipping table {skipped}" in text
+    assert "only_available: skipping table ccpg (1 input(s) missing, e.g. mask-branch file" in text
     counts = job_counts(text)
-    assert counts["table"] == 3 and counts["efficiency_table"] == 1
-    assert counts["train"] == 8  # 2 CCPG models + 3 branch + 3 regulariser ablations
+    assert counts["table"] == 2 and counts["efficiency_table"] == 1 and counts["efficiency"] == len(EFFICIENCY.rows)
+    assert counts["train"] == 7  # BigGait on CCPG + 3 branch + 3 regulariser ablations
     assert "--gpus 0 --" in text and "--set model.lvm_checkpoint=" in text  # gpu=0 forces the CPU
     out = smk("reproduce_all", "-n", "--configfile", str(tmp_path / "cfg.yaml"))
     assert "--gpus 1 --" in out.stdout
@@ -167,7 +169,9 @@ def test_table_rule_passes_exactly_its_declared_metrics(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout
     cmd = next(line for line in out.stdout.splitlines() if " tables ccpg " in line)
     declared = [
-        f"{tmp_path}/eval/{e}/seed{k}/ccpg/metrics.csv" for e in ("gaitbase_ccpg", "biggait_ccpg") for k in (0, 1, 2)
+        f"{tmp_path}/eval/{e}/seed{k}/ccpg/metrics.csv"
+        for e in ("gaitbase_ccpg", "biggait_ccpg", "biggergait_ccpg")
+        for k in (0, 1, 2)
     ]  # the demo's table_seeds: 3 seeds for ccpg
     assert "--results" not in cmd and "--metrics" in cmd
     assert sorted(a for a in cmd.split() if a.endswith("metrics.csv")) == sorted(declared)
