@@ -25,7 +25,7 @@ import torch
 from biggait.config import BiggerGaitConfig, LossConfig, ModelConfig
 
 RELEASED = {"batch_p": 8, "batch_k": 2, "frames": 30, "image_size": 224}  # one of 2 GPUs' share of 8 x 4 x 30
-QUICK = {"batch_p": 2, "batch_k": 2, "frames": 2, "image_size": 56}
+QUICK = {"batch_p": 2, "batch_k": 2, "frames": 2, "image_size": 28, "channels": (8, 16, 32, 64), "embed_dim": 16}
 
 
 def check_golden(dev: torch.device, golden_dir: Path, only: tuple[str, ...] = ()) -> dict:
@@ -88,8 +88,12 @@ def check_train(dev: torch.device, shapes: dict) -> dict:
     from biggait.train.loop import resolve_amp, train_step
 
     torch.manual_seed(0)
+    widths = {k: shapes[k] for k in ("channels", "embed_dim") if k in shapes}  # --quick: narrow heads
     cfg = ModelConfig(
-        arch="biggergait", image_size=shapes["image_size"], biggergait=BiggerGaitConfig(layers_per_group=1, heads=12)
+        arch="biggergait",
+        image_size=shapes["image_size"],
+        biggergait=BiggerGaitConfig(layers_per_group=1, heads=12),
+        **widths,
     )
     model = build_model(cfg, 100, LossConfig(), load_lvm=False).to(dev).train()
     opt = torch.optim.SGD(model.trainable_parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
@@ -121,6 +125,7 @@ def check_train(dev: torch.device, shapes: dict) -> dict:
             groups=model.groups,
             width=model.lvm.embed_dim,
             depth=model.lvm.depth,
+            channels=tuple(cfg.channels),
             image_size=shapes["image_size"],
         ),
         "loss": float(terms["total"].detach()),
