@@ -265,3 +265,24 @@ def test_the_demo_leaves_out_a_table_whose_dataset_synthgait_lacks(tmp_path: Pat
     assert missing_inputs(plan, "biggergait_cross") == []
     lines = missing_inputs(plan, "biggergait_cross_ccgr")
     assert lines and "CCGR-Mini" in lines[0] and "paper scale only" in lines[0]
+
+
+def _paper_plan(tmp_path: Path) -> WorkflowPlan:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config.update(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))  # as --configfile merges it
+    config["results"] = str(tmp_path)
+    return WorkflowPlan(config, REPO)
+
+
+def test_the_paper_plan_states_memory_and_gpus(tmp_path: Path) -> None:
+    lines = _paper_plan(tmp_path).gpu_memory_lines(["ccpg", "biggergait_grouping"])
+    by_exp = {line.split(":")[0]: line for line in lines}
+    assert set(by_exp) == {"biggergait_ccpg", "biggergait_p2", "biggergait_j6", "biggergait_j3"}  # BigGait: none
+    assert "960 frames needs ~119 GiB" in by_exp["biggergait_ccpg"] and "2 x 80 GB" in by_exp["biggergait_ccpg"]
+    assert "1 x 80 GB" in by_exp["biggergait_j3"] and "estimate" in by_exp["biggergait_j3"]
+
+
+def test_the_paper_preflight_names_a_missing_mask_branch_file(tmp_path: Path) -> None:
+    lines = missing_inputs(_paper_plan(tmp_path), "biggergait_heads")
+    assert any("mask-branch file" in line and "MaskBranch_vits14.pt" in line for line in lines)
+    assert not any("mask-branch" in line for line in missing_inputs(_paper_plan(tmp_path), "lvm_size"))
