@@ -286,3 +286,19 @@ def test_the_paper_preflight_names_a_missing_mask_branch_file(tmp_path: Path) ->
     lines = missing_inputs(_paper_plan(tmp_path), "biggergait_heads")
     assert any("mask-branch file" in line and "MaskBranch_vits14.pt" in line for line in lines)
     assert not any("mask-branch" in line for line in missing_inputs(_paper_plan(tmp_path), "lvm_size"))
+
+
+def test_the_groups_figure_reads_the_papers_separate_and_ensemble(tmp_path: Path) -> None:
+    from biggait.reporting.fig_groups import paper_lines
+    from biggait.reporting.figures import groups
+
+    lines = paper_lines(read_paper_csv(REPO / "config" / "paper_reported.csv"), ["ccpg", "casiab", "sustech1k"])
+    assert lines["ccpg"]["ensemble"] == pytest.approx((89.8 + 92.1 + 93.7 + 97.5) / 4)
+    assert lines["ccpg"]["separate"] == pytest.approx((84.7 + 88.2 + 89.5 + 95.5) / 4)
+    assert lines["casiab"]["ensemble"] == pytest.approx((93.0 + 90.8 + 55.6) / 3)
+    assert "sustech1k" not in lines  # the paper gives CL and Overall only, not the table's nine conditions
+    folder = biggergait_eval_folder(tmp_path)
+    score_groups(folder)
+    table = folder / paths.GROUPS_DIR / paths.GROUPS_CSV
+    written = groups([table], "t", tmp_path / "fig", paper=REPO / "config" / "paper_reported.csv")
+    assert all(p.stat().st_size > 1000 for p in written)

@@ -238,6 +238,9 @@ def add_figures_arguments(p: argparse.ArgumentParser) -> None:
         nargs="+",
         help="groups.csv files of biggait evaluate-groups (seeds and test sets of one experiment)",
     )
+    q.add_argument(
+        "--paper", type=InputFile("paper numbers", "csv"), help="paper_reported.csv: the paper's numbers as lines"
+    )
     q.add_argument("--title", default="")
     q.add_argument("--out", required=True, type=STEM)
     q = sub.add_parser("embeddings", help="2-D PCA of test embeddings coloured by identity")
@@ -268,7 +271,7 @@ def run_figures(a: argparse.Namespace) -> int:
         "curves": lambda: figures.curves(a.runs, a.title, a.out),
         "cmc": lambda: figures.cmc(a.evaluations, a.max_rank, a.partition, a.metric, a.title, a.out),
         "embeddings": lambda: figures.embeddings(a.evaluation, a.max_identities, a.metric, a.title, a.out),
-        "groups": lambda: figures.groups(a.groups, a.title, a.out),
+        "groups": lambda: figures.groups(a.groups, a.title, a.out, a.paper),
     }
     for p in kinds[a.kind]():
         print(p)

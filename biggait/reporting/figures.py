@@ -132,11 +132,15 @@ def cmc(
     return save_figure(fig_cmc.cmc_figure(curves, title=title or f"CMC: {', '.join(curves)}"), out)
 
 
-def groups(files: list[Path], title: str, out: Path) -> list[Path]:
-    """Separate vs ensemble testing (BiggerGait Figure 5(c)) from ``groups.csv`` files."""
+def groups(files: list[Path], title: str, out: Path, paper: Path | None = None) -> list[Path]:
+    """Separate vs ensemble testing (BiggerGait Figure 5(c)) from ``groups.csv`` files (``paper``: the
+    paper's numbers as dashed lines, from ``paper_reported.csv``)."""
     from biggait.reporting import fig_groups
+    from biggait.reporting.cells import read_paper_csv
 
-    return save_figure(fig_groups.groups_figure(fig_groups.headline_frame(list(files)), title=title), out)
+    frame = fig_groups.headline_frame(list(files))
+    lines = fig_groups.paper_lines(read_paper_csv(paper), list(dict.fromkeys(frame["test"]))) if paper else None
+    return save_figure(fig_groups.groups_figure(frame, title=title, paper=lines), out)
 
 
 def embeddings(evaluation: Path, max_identities: int, metric: str | None, title: str, out: Path) -> list[Path]:

@@ -227,7 +227,8 @@ rule figures:
 rule fig_groups:
     """BiggerGait Figure 5(c): separate vs ensemble testing, every seed and test set of the groups' experiment."""
     input:
-        [paths.groups_table_file(R, e, s, t) for e, s, t in GROUP_EVALS],
+        groups=[paths.groups_table_file(R, e, s, t) for e, s, t in GROUP_EVALS],
+        paper=PAPER_CSV,
     output:
         png=report(
             f"{FIGS}/groups_{{exp}}.png", caption="../report/groups.rst", category="Figures", subcategory="BiggerGait"
@@ -242,5 +243,6 @@ rule fig_groups:
         biggait=BIGGAIT,
         out=lambda wc, output: output.png[: -len(".png")],
     shell:
-        "{params.biggait} figures groups --groups {input} --title 'Separate vs ensemble testing: {wildcards.exp}' "
+        "{params.biggait} figures groups --groups {input.groups} --paper {input.paper} "
+        "--title 'Separate vs ensemble testing: {wildcards.exp}' "
         "--out {params.out} > {log} 2>&1"
