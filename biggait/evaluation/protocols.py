@@ -196,6 +196,94 @@ def _reid_tables(
     return rows, details, (id_hits[:, :, None], id_valid[:, :, None])
 
 
+class _Encoded:
+    """The metadata of the sequences, encoded once for every condition."""
+
+    def __init__(self, labels: np.ndarray, views: np.ndarray) -> None:
+        self.view_list = sorted(set(views.tolist()))
+        self.lab, self.vw = encode_labels(labels, views)
+        self.view_idx = np.searchsorted(np.array(self.view_list), views)
+        self.id_list, self.id_idx = np.unique(labels, return_inverse=True)
+
+
+class _GalleryDistances:
+    """One distance matrix per gallery set, over the union of the probes that use it, sliced per condition."""
+
+    def __init__(self, features: np.ndarray, metric: str, p_masks: dict, g_masks: dict) -> None:
+        self.strips = prepare(features, metric)  # one layout conversion for every condition
+        self.metric, self.p_masks, self.g_masks = metric, p_masks, g_masks
+        self.cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # gallery mask -> (probe rows, distances)
+
+    def of(self, cond: str) -> np.ndarray:
+        """The ``[P, G]`` distances of a condition's probes to its gallery."""
+        pm, gm = self.p_masks[cond], self.g_masks[cond]
+        key = gm.tobytes()
+        if key not in self.cache:
+            users = np.any([self.p_masks[c] for c in self.p_masks if self.g_masks[c].tobytes() == key], axis=0)
+            rows_all = np.flatnonzero(users)
+            dist = pairwise_distance(self.strips.rows(rows_all), self.strips.rows(np.flatnonzero(gm)), self.metric)
+            self.cache[key] = (rows_all, dist)
+        rows_all, dist_all = self.cache[key]
+        return dist_all[np.searchsorted(rows_all, np.flatnonzero(pm))]
+
+
+def _new_result(name: str, metric: str, enc: _Encoded) -> EvalResult:
+    result = EvalResult(
+        name,
+        metric,
+        details={
+            "protocol": name,
+            "metric": metric,
+            "view_list": enc.view_list,
+            "unit": "percent (reid fractions in details)",
+            "conditions": {},
+            "gait": {},
+            "reid": {},
+        },
+    )
+    result.identity_hits = IdentityHits([str(i) for i in enc.id_list], enc.view_list)
+    return result
+
+
+def _score_condition(
+    result: EvalResult,
+    spec: ProtocolSpec,
+    cond: str,
+    dist: np.ndarray,
+    pm: np.ndarray,
+    gm: np.ndarray,
+    enc: _Encoded,
+    bootstrap: int,
+    seed: int,
+) -> None:
+    """Add one condition's ReID and / or gait rows, matrices, details and identity hits to ``result``."""
+    args = dict(p_id=enc.id_idx[pm], n_ids=len(enc.id_list), resamples=bootstrap, seed=seed)
+    if spec.kind in ("ccpg", "listed_gallery"):
+        pv, gv = (enc.vw[pm], enc.vw[gm]) if spec.kind == "ccpg" else (None, None)
+        rows, det, counts = _reid_tables(cond, dist, enc.lab[pm], enc.lab[gm], pv, gv, spec, **args)
+        result.rows += rows
+        result.details["reid"][cond] = det
+        result.identity_hits.cells[("reid", cond)] = counts
+    if spec.kind in ("ccpg", "cross_view"):
+        rows, mat, det, counts = _gait_tables(
+            result.protocol,
+            cond,
+            dist,
+            enc.lab[pm],
+            enc.lab[gm],
+            enc.view_idx[pm],
+            enc.view_idx[gm],
+            enc.view_list,
+            spec.num_rank,
+            include_identical=spec.kind == "ccpg",
+            **args,
+        )
+        result.rows += rows
+        result.matrices.append(mat)
+        result.details["gait"][cond] = det
+        result.identity_hits.cells[("gait", cond)] = counts
+
+
 def evaluate(
     protocol: str,
     features: np.ndarray,
@@ -231,27 +319,10 @@ def evaluate(
     labels, types, views = _check_inputs(features, labels, types, views)
     if spec.view_sep:
         views = np.array([v.split(spec.view_sep)[0] for v in views], dtype=str)  # a copy, never in place
-    view_list = sorted(set(views.tolist()))
-    lab, vw = encode_labels(labels, views)
-    view_idx = np.searchsorted(np.array(view_list), views)
-    id_list, id_idx = np.unique(labels, return_inverse=True)
-    result = EvalResult(
-        name,
-        metric,
-        details={
-            "protocol": name,
-            "metric": metric,
-            "view_list": view_list,
-            "unit": "percent (reid fractions in details)",
-            "conditions": {},
-            "gait": {},
-            "reid": {},
-        },
-    )
-    result.identity_hits = IdentityHits([str(i) for i in id_list], view_list)
+    enc = _Encoded(labels, views)
+    result = _new_result(name, metric, enc)
     p_masks, g_masks = _condition_masks(name, spec, labels, types, views, gallery_keys)
-    strips = prepare(features, metric)  # one layout conversion for every condition
-    cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # gallery mask -> (probe rows, distances)
+    distances = _GalleryDistances(features, metric, p_masks, g_masks)
     for cond in p_masks:
         pm, gm = p_masks[cond], g_masks[cond]
         probe_types, gallery_types = spec.conditions.get(cond, ((), ()))
@@ -263,46 +334,11 @@ def evaluate(
         }
         if not pm.any() or not gm.any():
             side = "probe" if not pm.any() else "gallery"
+            wanted = list(probe_types if side == "probe" else gallery_types)
             logger.warning(
-                "%s condition %s: the %s set is empty (types %s); its metrics are NaN",
-                name,
-                cond,
-                side,
-                list(probe_types if side == "probe" else gallery_types),
+                "%s condition %s: the %s set is empty (types %s); its metrics are NaN", name, cond, side, wanted
             )
             result.rows += _empty_condition_rows(spec, cond)
             continue
-        # One distance matrix per gallery set, over the union of the probes that use it.
-        key = gm.tobytes()
-        if key not in cache:
-            users = np.any([p_masks[c] for c in p_masks if g_masks[c].tobytes() == key], axis=0)
-            rows_all = np.flatnonzero(users)
-            cache[key] = (rows_all, pairwise_distance(strips.rows(rows_all), strips.rows(np.flatnonzero(gm)), metric))
-        rows_all, dist_all = cache[key]
-        dist = dist_all[np.searchsorted(rows_all, np.flatnonzero(pm))]  # [P, G]
-        args = dict(p_id=id_idx[pm], n_ids=len(id_list), resamples=bootstrap, seed=seed)
-        if spec.kind in ("ccpg", "listed_gallery"):
-            pv, gv = (vw[pm], vw[gm]) if spec.kind == "ccpg" else (None, None)
-            rows, det, counts = _reid_tables(cond, dist, lab[pm], lab[gm], pv, gv, spec, **args)
-            result.rows += rows
-            result.details["reid"][cond] = det
-            result.identity_hits.cells[("reid", cond)] = counts
-        if spec.kind in ("ccpg", "cross_view"):
-            rows, mat, det, counts = _gait_tables(
-                name,
-                cond,
-                dist,
-                lab[pm],
-                lab[gm],
-                view_idx[pm],
-                view_idx[gm],
-                view_list,
-                spec.num_rank,
-                include_identical=spec.kind == "ccpg",
-                **args,
-            )
-            result.rows += rows
-            result.matrices.append(mat)
-            result.details["gait"][cond] = det
-            result.identity_hits.cells[("gait", cond)] = counts
+        _score_condition(result, spec, cond, distances.of(cond), pm, gm, enc, bootstrap, seed)
     return result
