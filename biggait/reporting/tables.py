@@ -88,6 +88,46 @@ def seed_summary(values: pd.DataFrame, by: str) -> pd.DataFrame:
     return out
 
 
+def _row_summary(spec: TableSpec, row, frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """The column labels of one re-run row and its per-column seed summary (``Mean`` last, when the table has it)."""
+    score = SCORES[row.test]
+    conditions = [c.condition for c in spec.columns(row.test)]
+    found = frame[
+        (frame["experiment"] == row.experiment)
+        & (frame["test_dataset"] == row.test)
+        & (frame["protocol"] == score.protocol)
+        & (frame["metric"] == score.metric)
+        & frame["condition"].isin(conditions)
+    ]
+    summary = seed_summary(found, "condition").reindex(conditions)
+    summary["n"] = summary["n"].fillna(0).astype(int)
+    labels = [c.label for c in spec.columns(row.test)]
+    if spec.mean_column:
+        per_seed = found.pivot(index="seed", columns="condition", values="value")  # seeds x conditions
+        complete = found.groupby("seed")["condition"].nunique() == len(conditions)
+        seed_means = per_seed[complete.reindex(per_seed.index)].mean(axis=1, skipna=False)
+        mean = seed_summary(
+            pd.DataFrame({"value": seed_means, "ci_low": np.nan, "ci_high": np.nan, "all": "Mean"}), "all"
+        ).reindex(["Mean"])
+        mean["n"] = mean["n"].fillna(0).astype(int)
+        summary, labels = pd.concat([summary, mean]), labels + ["Mean"]
+    return labels, summary
+
+
+def _cited_cells(spec: TableSpec, paper: dict, rerun: set, note: str) -> list[Cell]:
+    """The paper's rows of the table that no re-run row stands for."""
+    cells = []
+    for (table, tr, te, method, cond, metric), pv in paper.items():
+        if table != spec.paper_table or metric != spec.paper_metric or (tr, te, method) in rerun:
+            continue
+        role = "cited" if pv.role == "paper" else "anchor"
+        cells.append(
+            Cell(spec.name, method, "", tr, te, cond, metric, role, paper=pv.value, status="cited",
+                 confidence=pv.confidence, provenance=pv.provenance, note=note)
+        )  # fmt: skip
+    return cells
+
+
 def build_accuracy_table(
     spec: TableSpec, metrics: list[MetricRow], paper: dict, seeds: Iterable[int] | None = None, note: str = ""
 ) -> list[Cell]:
@@ -103,74 +143,20 @@ def build_accuracy_table(
     for row in spec.rows:
         tr, te = _label(row.train), _label(row.test)
         rerun.add((tr, te, row.method))
-        score = SCORES[row.test]
-        conditions = [c.condition for c in spec.columns(row.test)]
-        found = frame[
-            (frame["experiment"] == row.experiment)
-            & (frame["test_dataset"] == row.test)
-            & (frame["protocol"] == score.protocol)
-            & (frame["metric"] == score.metric)
-            & frame["condition"].isin(conditions)
-        ]
-        summary = seed_summary(found, "condition").reindex(conditions)
-        summary["n"] = summary["n"].fillna(0).astype(int)
-        labels = [c.label for c in spec.columns(row.test)]
-        if spec.mean_column:
-            per_seed = found.pivot(index="seed", columns="condition", values="value")  # seeds x conditions
-            complete = found.groupby("seed")["condition"].nunique() == len(conditions)
-            seed_means = per_seed[complete.reindex(per_seed.index)].mean(axis=1, skipna=False)
-            mean = seed_summary(
-                pd.DataFrame({"value": seed_means, "ci_low": np.nan, "ci_high": np.nan, "all": "Mean"}), "all"
-            ).reindex(["Mean"])
-            mean["n"] = mean["n"].fillna(0).astype(int)
-            summary, labels = pd.concat([summary, mean]), labels + ["Mean"]
+        labels, summary = _row_summary(spec, row, frame)
+        metric = SCORES[row.test].metric
         for label, s in zip(labels, summary.itertuples()):
             cells.append(
-                Cell(
-                    spec.name,
-                    row.method,
-                    row.experiment,
-                    tr,
-                    te,
-                    label,
-                    score.metric,
-                    "ours",
-                    s.mean,
-                    s.std,
-                    int(s.n),
-                    s.ci_low,
-                    s.ci_high,
-                    s.ci_kind if s.n else "",
-                    note=note,
-                )
-            )
+                Cell(spec.name, row.method, row.experiment, tr, te, label, metric, "ours", s.mean, s.std,
+                     int(s.n), s.ci_low, s.ci_high, s.ci_kind if s.n else "", note=note)
+            )  # fmt: skip
     for c in cells:
         pv = paper.get((spec.paper_table, c.train, c.test, c.method, c.condition, spec.paper_metric))
         if pv is not None and pv.role == "paper":
             c.paper, c.diff = pv.value, c.ours - pv.value
             c.confidence, c.provenance = pv.confidence, pv.provenance
         c.status = "missing" if c.n_seeds == 0 else ("compared" if pv is not None else "not recovered")
-    for (table, tr, te, method, cond, metric), pv in paper.items():
-        if table != spec.paper_table or metric != spec.paper_metric or (tr, te, method) in rerun:
-            continue
-        cells.append(
-            Cell(
-                spec.name,
-                method,
-                "",
-                tr,
-                te,
-                cond,
-                metric,
-                "cited" if pv.role == "paper" else "anchor",
-                paper=pv.value,
-                status="cited",
-                confidence=pv.confidence,
-                provenance=pv.provenance,
-                note=note,
-            )
-        )
-    return cells
+    return cells + _cited_cells(spec, paper, rerun, note)
 
 
 def long_csv(cells: list[Cell]) -> str:
