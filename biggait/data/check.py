@@ -52,6 +52,46 @@ def _split_of(partition: dict[str, list[str]] | None) -> dict[str, str]:
     return split
 
 
+def _check_partition(report: CheckReport, root: Path, part: dict, partition, split: dict[str, str]) -> None:
+    """Partition problems: ids in both lists, listed ids missing on disk; ids on disk in no list (a warning)."""
+    both = sorted(set(part["TRAIN_SET"]) & set(part["TEST_SET"]))
+    report.problems += [f"{partition}: id {i!r} is in both TRAIN_SET and TEST_SET" for i in both]
+    on_disk = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    report.problems += [
+        f"{root / i}: id {i!r} is in the partition but not on disk" for i in sorted(set(split) - on_disk)
+    ]
+    extra = sorted(on_disk - set(split))
+    if extra:
+        report.warnings.append(
+            f"{root}: {len(extra)} ids on disk are in no partition list (e.g. {', '.join(extra[:5])})"
+        )
+
+
+def _check_consistency(
+    report: CheckReport, root: Path, pre: DatasetPreset, size_example: dict, combos: dict[str, set]
+) -> None:
+    """Across sequences: one frame size, types the protocol knows, every id with every type/camera folder."""
+    if len(report.frame_sizes) > 1:
+        sizes = ", ".join(
+            f"{h}x{w} ({n} seqs, e.g. {size_example[(h, w)]})" for (h, w), n in report.frame_sizes.items()
+        )
+        report.problems.append(f"{root}: sequences have different frame sizes: {sizes}; expected one size")
+    if pre.types:
+        unknown = sorted(set(report.types) - set(pre.types))
+        if unknown:
+            report.warnings.append(
+                f"{root}: types unknown to the {pre.name} protocol: {', '.join(unknown)} "
+                f"(expected: {', '.join(pre.types)})"
+            )
+    every = set().union(*combos.values()) if combos else set()
+    gaps = [(i, sorted(every - c)) for i, c in sorted(combos.items()) if every - c]
+    for i, missing in gaps[:_MAX_LISTED]:
+        listed = ", ".join(f"{t}/{v}" for t, v in missing[:6]) + (" ..." if len(missing) > 6 else "")
+        report.warnings.append(f"{root / i}: missing {len(missing)} of {len(every)} type/camera folders ({listed})")
+    if len(gaps) > _MAX_LISTED:
+        report.warnings.append(f"{root}: {len(gaps) - _MAX_LISTED} more ids with missing type/camera folders")
+
+
 def check_tree(
     root: str | Path, preset: str | DatasetPreset, partition: str | Path | None = None, progress: bool = True
 ) -> CheckReport:
@@ -71,17 +111,7 @@ def check_tree(
 
     split = _split_of(part)
     if part is not None:
-        both = sorted(set(part["TRAIN_SET"]) & set(part["TEST_SET"]))
-        report.problems += [f"{partition}: id {i!r} is in both TRAIN_SET and TEST_SET" for i in both]
-        on_disk = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
-        report.problems += [
-            f"{root / i}: id {i!r} is in the partition but not on disk" for i in sorted(set(split) - on_disk)
-        ]
-        extra = sorted(on_disk - set(split))
-        if extra:
-            report.warnings.append(
-                f"{root}: {len(extra)} ids on disk are in no partition list (e.g. {', '.join(extra[:5])})"
-            )
+        _check_partition(report, root, part, partition, split)
 
     seen: dict[str, set[str]] = {}  # split -> ids
     seqs: Counter = Counter()
@@ -112,25 +142,7 @@ def check_tree(
         report.frame_sizes[(h, w)] += 1
         size_example.setdefault((h, w), rec.files["rgb"])
 
-    if len(report.frame_sizes) > 1:
-        sizes = ", ".join(
-            f"{h}x{w} ({n} seqs, e.g. {size_example[(h, w)]})" for (h, w), n in report.frame_sizes.items()
-        )
-        report.problems.append(f"{root}: sequences have different frame sizes: {sizes}; expected one size")
-    if pre.types:
-        unknown = sorted(set(report.types) - set(pre.types))
-        if unknown:
-            report.warnings.append(
-                f"{root}: types unknown to the {pre.name} protocol: {', '.join(unknown)} "
-                f"(expected: {', '.join(pre.types)})"
-            )
-    every = set().union(*combos.values()) if combos else set()
-    gaps = [(i, sorted(every - c)) for i, c in sorted(combos.items()) if every - c]
-    for i, missing in gaps[:_MAX_LISTED]:
-        listed = ", ".join(f"{t}/{v}" for t, v in missing[:6]) + (" ..." if len(missing) > 6 else "")
-        report.warnings.append(f"{root / i}: missing {len(missing)} of {len(every)} type/camera folders ({listed})")
-    if len(gaps) > _MAX_LISTED:
-        report.warnings.append(f"{root}: {len(gaps) - _MAX_LISTED} more ids with missing type/camera folders")
+    _check_consistency(report, root, pre, size_example, combos)
 
     for s in sorted(seqs, key=["train", "test", "other", "all"].index):
         report.counts[s] = {"ids": len(seen[s]), "sequences": seqs[s], "frames": frames[s]}
