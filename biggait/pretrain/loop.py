@@ -153,6 +153,31 @@ def _write_outputs(
     )
 
 
+def _resume(spath: Path, cfg: PretrainConfig, model: MAE, opt, gen: torch.Generator) -> tuple[int, list, float]:
+    """Restore model, optimiser and generator from ``spath`` when present: (step, loss curve, elapsed seconds)."""
+    if not spath.exists():
+        return 0, [], 0.0
+    state = _load_state(spath, cfg)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    gen.set_state(state["generator"])
+    logger.info("resuming the pretraining of %s at step %d (%s)", cfg.variant, int(state["step"]), spath)
+    return int(state["step"]), list(state["curve"]), float(state["elapsed"])
+
+
+def _batch_loss(model: MAE, cfg: PretrainConfig, frames: FrameSet, idx: torch.Tensor, gen: torch.Generator):
+    """The objective on the frames ``idx`` (and, for the contrastive terms, a partner frame of each)."""
+    x = normalize(augment(frames.frames[idx].float(), gen, cfg.colour))
+    if cfg.objective == "mae":
+        return model.loss(x, gen)
+    x2 = normalize(augment(frames.frames[partner_frames(frames, idx, gen)].float(), gen, cfg.colour))
+    if cfg.objective == "tcl":
+        return model.contrastive_loss(x, x2)
+    # mae+tcl: both frames masked; reconstruct each, contrast their cls tokens
+    (l1, c1), (l2, c2) = model.masked_step(x, gen), model.masked_step(x2, gen)
+    return (l1 + l2) / 2 + model.info_nce(c1, c2)
+
+
 def pretrain(
     cfg: PretrainConfig,
     frames: FrameSet,
@@ -181,15 +206,8 @@ def pretrain(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(cfg.seed)
-    step, curve, elapsed = 0, [], 0.0
     spath = state_path(out)
-    if spath.exists():
-        state = _load_state(spath, cfg)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        step, curve, elapsed = int(state["step"]), list(state["curve"]), float(state["elapsed"])
-        logger.info("resuming the pretraining of %s at step %d (%s)", cfg.variant, step, spath)
+    step, curve, elapsed = _resume(spath, cfg, model, opt, gen)
     n = len(frames)
     model.train()
     bar = progress_bar(total=cfg.steps, initial=step, desc=f"pretrain {cfg.variant}", unit="step", disable=not progress)
@@ -201,17 +219,7 @@ def pretrain(
         lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup)
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = torch.randint(0, n, (cfg.batch,), generator=gen)
-        x = normalize(augment(frames.frames[idx].float(), gen, cfg.colour))
-        if cfg.objective == "mae":
-            loss = model.loss(x, gen)
-        else:
-            x2 = normalize(augment(frames.frames[partner_frames(frames, idx, gen)].float(), gen, cfg.colour))
-            if cfg.objective == "tcl":
-                loss = model.contrastive_loss(x, x2)
-            else:  # mae+tcl: both frames masked; reconstruct each, contrast their cls tokens
-                (l1, c1), (l2, c2) = model.masked_step(x, gen), model.masked_step(x2, gen)
-                loss = (l1 + l2) / 2 + model.info_nce(c1, c2)
+        loss = _batch_loss(model, cfg, frames, torch.randint(0, n, (cfg.batch,), generator=gen), gen)
         if not torch.isfinite(loss):
             raise RuntimeError(f"pretraining loss is {loss.item()} at step {step}: lower --lr")
         opt.zero_grad(set_to_none=True)
