@@ -36,6 +36,7 @@ import json
 import logging
 
 from biggait import paths
+from biggait.cli_args import add_dataset, add_overrides
 from biggait.cli_paths import InputDir, InputFile, InputPath, OutputDir, OutputFile
 from biggait.config import load_experiment
 from biggait.datasets import get_protocol
@@ -61,17 +62,11 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         "--out, to evaluate several models in one pass over the test set (models with the "
         "same frozen upstream then share its forward)",
     )
-    p.add_argument(
-        "--dataset", required=True, help="test dataset preset = protocol: ccpg | casiab | sustech1k | ccgr_mini"
-    )
-    p.add_argument(
-        "--root", type=InputDir("test dataset root"), help="test dataset root <root>/<id>/<type>/<view>/*.pkl"
-    )
-    p.add_argument(
-        "--partition",
-        type=InputFile("partition", "json"),
-        default=None,
-        help="partition JSON (TEST_SET; GALLERY_SET for CCGR-Mini)",
+    add_dataset(
+        p,
+        dataset_help="test dataset preset = protocol: ccpg | casiab | sustech1k | ccgr_mini",
+        root_what="test dataset root",
+        partition_help="partition JSON (TEST_SET; GALLERY_SET for CCGR-Mini)",
     )
     p.add_argument(
         "--out",
@@ -164,14 +159,7 @@ def add_efficiency_arguments(p: argparse.ArgumentParser) -> None:
         help="experiment YAML (default: the released configuration)",
     )
     p.add_argument("--scale", default=None, choices=["demo", "paper"], help="scale overlay (default: paper)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. model.lvm=vitb14 (repeatable)",
-    )
+    add_overrides(p)
     p.add_argument("--num-classes", type=int, default=100, help="classifier size when model.num_classes is 0")
     p.add_argument(
         "--foreground",
@@ -214,17 +202,12 @@ def add_probe_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="upstream weights, Meta DINOv2 layout (default: the random ViT of the model config, --seed)",
     )
-    p.add_argument(
-        "--dataset", required=True, help="dataset preset with silhouettes: ccpg | casiab | sustech1k | ccgr_mini"
-    )
-    p.add_argument(
-        "--root", type=InputDir("dataset root"), required=True, help="dataset root <root>/<id>/<type>/<view>/*.pkl"
-    )
-    p.add_argument(
-        "--partition",
-        type=InputFile("partition", "json"),
-        required=True,
-        help="partition JSON (its TEST_SET is probed)",
+    add_dataset(
+        p,
+        dataset_help="dataset preset with silhouettes: ccpg | casiab | sustech1k | ccgr_mini",
+        root_required=True,
+        partition_required=True,
+        partition_help="partition JSON (its TEST_SET is probed)",
     )
     p.add_argument(
         "--scale",
@@ -232,14 +215,7 @@ def add_probe_arguments(p: argparse.ArgumentParser) -> None:
         default="demo",
         help="model config (variant, tiny, image size, patch, map size) from this scale (default %(default)s)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. model.lvm=vitb14 (repeatable)",
-    )
+    add_overrides(p)
     p.add_argument(
         "--every", type=int, default=d.every, help="every k-th frame of each test sequence (default %(default)s)"
     )

@@ -17,6 +17,7 @@ import math
 import sys
 from pathlib import Path
 
+from biggait.cli_args import add_report_scale
 from biggait.cli_paths import InputDir, InputFile, InputPath, OutputDir, OutputFile, OutputStem
 from biggait.errors import ConfigError
 from biggait.reporting.specs import EFFICIENCY, TABLE_NAMES, get_table
@@ -87,9 +88,7 @@ def add_tables_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paper", required=True, type=InputFile("paper numbers", "csv"), help="paper_reported.csv")
     p.add_argument("--out", required=True, type=OutputDir("output"), help="output folder (results/tables)")
     p.add_argument("--seeds", type=int, nargs="+", help="accuracy tables: seeds to average (default: all found)")
-    p.add_argument(
-        "--scale", choices=("demo", "paper"), default="paper", help="demo adds a note that the numbers are synthetic"
-    )
+    add_report_scale(p)
     p.add_argument("--allow-missing", action="store_true", help="build tables with missing evaluations")
 
 
@@ -491,9 +490,7 @@ def add_claims_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
-    p.add_argument(
-        "--scale", choices=("demo", "paper"), default="paper", help="demo adds a note that the numbers are synthetic"
-    )
+    add_report_scale(p)
 
 
 def run_claims(args: argparse.Namespace) -> int:
@@ -552,9 +549,7 @@ def add_upstream_arguments(p: argparse.ArgumentParser) -> None:
         required=True,
         help="output folder of upstream.csv / upstream.md (results/tables)",
     )
-    p.add_argument(
-        "--scale", choices=("demo", "paper"), default="paper", help="demo adds a note that the numbers are synthetic"
-    )
+    add_report_scale(p)
 
 
 def run_upstream(args: argparse.Namespace) -> int:

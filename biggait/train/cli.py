@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from biggait.cli_args import add_overrides
 from biggait.cli_paths import InputFile, OutputDir
 from biggait.config import load_experiment
 
@@ -29,14 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="scale overlay (default: the experiment's own, else paper)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.lr=0.05 (repeatable)",
-    )
+    add_overrides(p, "train.lr=0.05")
     p.add_argument(
         "--resume",
         action=argparse.BooleanOptionalAction,
