@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from biggait.data.pickles import save_array
 from biggait.evaluation import metrics_files
 from biggait.evaluation.extract import Embeddings
 from biggait.evaluation.results import MetricRow
+
+REPO = Path(__file__).resolve().parent.parent
 
 CCPG_TYPES = ("U0_D0_BG", "U0_D0", "U1_D1", "U2_D2", "U3_D3", "U0_D3", "U1_D0")
 IDS = ("100", "101")
@@ -313,3 +316,53 @@ def test_each_checkpoint_is_read_once(tiny, monkeypatch):
     monkeypatch.setattr(torch, "load", load)
     assert _evaluate(tiny, tiny["base"] / "read_once", "--no-mask-iou", "--bootstrap", "0") == 0
     assert reads.count(tiny["ckpt"].name) == 1 and len(loads) == 1
+
+
+def test_biggergait_gets_the_lvm_probe_once_per_lvm_and_no_mask_iou(tiny, monkeypatch):
+    """BiggerGait has a frozen LVM but no GRE mask: its evaluation reports ``upstream_probe`` (what the CI check
+    reads to see an LVM that was not loaded) and no ``mask_iou``; two BiggerGait models with equal LVM
+    weights are probed once, a third with another LVM on its own, and each probe reads its own LVM."""
+    from biggait.evaluation import probe as probe_mod
+    from biggait.models.biggait import build_model
+    from biggait.models.checkpoints import save_checkpoint
+
+    exp = load_experiment(
+        REPO / "config" / "experiments" / "biggergait_ccpg.yaml",
+        scale="demo",
+        overrides=["data.test_max_frames=4", "eval.bootstrap=0"],
+    )
+    torch.manual_seed(4)
+    a = build_model(exp.model, 3)
+    torch.manual_seed(5)
+    b = build_model(exp.model, 3)
+    b.lvm.load_state_dict(a.lvm.state_dict())
+    torch.manual_seed(6)
+    c = build_model(exp.model, 3)
+    pairs = []
+    for name, m in (("a", a), ("b", b), ("c", c)):
+        ckpt = tiny["base"] / f"bigger_{name}.pt"
+        save_checkpoint(ckpt, m, exp, 3, iteration=100)
+        pairs += ["--checkpoint", str(ckpt), "--out", str(tiny["base"] / f"bigger_{name}")]
+    calls = []
+    real = probe_mod.probe_trained_upstream
+
+    def counting(lvm, *args, **kwargs):
+        calls.append(lvm)
+        return real(lvm, *args, **kwargs)
+
+    monkeypatch.setattr(probe_mod, "probe_trained_upstream", counting)
+    argv = ["evaluate", "--dataset", "ccpg", "--root", str(tiny["root"]), "--partition", str(tiny["partition"])]
+    assert cli.main([*argv, "--device", "cpu", *pairs]) == 0
+    assert len(calls) == 2  # one probe for A and B (equal LVMs), one for C
+    probes = {}
+    for name in "abc":
+        rows = _read_csv(tiny["base"] / f"bigger_{name}" / "metrics.csv")
+        assert not [r for r in rows if r["protocol"] == "mask_iou"]
+        probes[name] = [float(r["value"]) for r in rows if r["protocol"] == "upstream_probe"]
+        assert len(probes[name]) == 1 and 0.0 <= probes[name][0] <= 100.0
+    assert probes["a"] == probes["b"]
+    probed = [lvm.state_dict() for lvm in calls]  # each probe read its own cluster's LVM
+    for weights, model in zip(probed, (a, c)):
+        assert all(torch.equal(weights[k], v) for k, v in model.lvm.state_dict().items())
+    assert cli.main([*argv, "--device", "cpu", "--no-mask-iou", *pairs[:2], "--out", str(tiny["base"] / "nop")]) == 0
+    assert not [r for r in _read_csv(tiny["base"] / "nop" / "metrics.csv") if r["protocol"] == "upstream_probe"]

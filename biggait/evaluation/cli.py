@@ -14,8 +14,8 @@ Writes into ``--out`` (each file atomically): ``embeddings.npz``, ``metrics.json
 ci_high; percent) and ``view_matrices/<protocol>_<condition>_rank1.csv``. The protocol follows
 ``--dataset``; the train dataset comes from the checkpoint's experiment (cross-domain
 evaluation is just another ``--dataset``). Where the test set has silhouettes, a BigGait model also
-gets ``mask_iou`` (its GRE foreground) and ``upstream_probe`` (a linear probe of its own frozen
-upstream's tokens for "person", :func:`biggait.evaluation.probe.probe_trained_upstream`: a random,
+gets ``mask_iou`` (its GRE foreground), and a BigGait or BiggerGait model ``upstream_probe`` (a linear probe of
+its own frozen LVM's tokens for "person", :func:`biggait.evaluation.probe.probe_trained_upstream`: a random,
 i.e. not loaded, upstream reads far below a pretrained one), unless ``--no-mask-iou``. Features are never recomputed
 when ``--out`` already
 holds embeddings of the same checkpoint and test set, or with ``--from-embeddings FILE``.

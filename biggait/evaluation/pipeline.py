@@ -209,14 +209,51 @@ def _pending(req: EvalRequest, job: ModelJob, device: torch.device) -> _Pending:
     return _Pending(job, model, dataclasses.replace(exp, data=data, eval=ev), meta)
 
 
-def _extract_group(req: EvalRequest, members: list[_Pending], measure: bool, device: torch.device) -> None:
-    """One pass over the test set for models that read it alike; fills their ``job.embeddings``."""
+# The architectures with a frozen LVM (probed as ``upstream_probe``) and those with a GRE mask (``mask_iou``).
+LVM_ARCHS = ("biggait", "biggergait")
+MASK_ARCHS = ("biggait",)
+
+
+def _probe_key(m: _Pending) -> tuple:
+    """What the upstream probe of a model depends on besides its LVM's weights (its input geometry)."""
+    c = m.exp.model
+    return (c.lvm, c.lvm_tiny, c.image_size, c.lvm_patch, c.gre_map_width, c.pad_and_resize)
+
+
+def _probe_clusters(members: list[_Pending]) -> list[list[int]]:
+    """Indices of ``members`` whose probes read alike (equal probe geometry and LVM weights): probed once."""
+    import torch
+
+    clusters: list[list[int]] = []
+    for i, m in enumerate(members):
+        sm = m.model.lvm.state_dict()
+        for c in clusters:
+            first = members[c[0]]
+            if _probe_key(first) != _probe_key(m):
+                continue
+            sf = first.model.lvm.state_dict()
+            if first.model.lvm is m.model.lvm or (
+                sf.keys() == sm.keys() and all(torch.equal(sf[k], sm[k]) for k in sf)
+            ):
+                c.append(i)
+                break
+        else:
+            clusters.append([i])
+    return clusters
+
+
+def _extract_group(req: EvalRequest, members: list[_Pending], masks: bool, probe: bool, device: torch.device) -> None:
+    """One pass over the test set for models that read it alike; fills their ``job.embeddings``.
+    ``masks``: measure the GRE foreground against the silhouettes; ``probe``: probe each model's LVM."""
     from biggait.data.loader import make_test_loader
-    from biggait.evaluation.extract import extract_shared, upstream_clusters
+    from biggait.evaluation.extract import extract_shared
     from biggait.evaluation.probe import probe_trained_upstream
 
     exp = members[0].exp
-    loader = make_test_loader(exp.data, dataset=req.protocol, root=req.root, partition=req.partition, with_sils=measure)
+    with_sils = masks or probe
+    loader = make_test_loader(
+        exp.data, dataset=req.protocol, root=req.root, partition=req.partition, with_sils=with_sils
+    )
     logger.info(
         "extracting %d test sequences of %s on %s for %d model(s)", len(loader), req.protocol, device, len(members)
     )
@@ -226,16 +263,15 @@ def _extract_group(req: EvalRequest, members: list[_Pending], measure: bool, dev
         loader,
         device=device,
         autocast=exp.eval.autocast,
-        measure_masks=measure,
+        measure_masks=masks,
         pad_and_resize=[m.exp.model.pad_and_resize for m in members],
         metas=[m.meta for m in members],
         partial_paths=[m.job.out / paths.EMBEDDINGS_PARTIAL for m in members],
         pack_frames=exp.eval.pack_frames,
     )
-    if measure and "sils" in loader.dataset.modalities:
-        # The model's own upstream probed for "person", once per cluster of models with equal frozen
-        # upstreams (the clusters whose forward extraction shared).
-        for cluster in upstream_clusters(models):
+    if probe and "sils" in loader.dataset.modalities:
+        # The model's own LVM probed for "person", once per cluster of models that read it alike.
+        for cluster in _probe_clusters(members):
             first = members[cluster[0]]
             logger.info("probing the upstream of %s on the test silhouettes", first.exp.name)
             iou = probe_trained_upstream(first.model.lvm, first.exp.model, loader.dataset, progress=False)
@@ -257,10 +293,11 @@ def extract_all(req: EvalRequest, jobs: list[ModelJob]) -> None:
             job.weights = None
             continue
         pending = _pending(req, job, device)
-        measure = req.mask_iou and pending.exp.model.arch == "biggait"
-        groups.setdefault((pending.exp.test_pass(), measure), []).append(pending)
-    for (_, measure), members in groups.items():
-        _extract_group(req, members, measure, device)
+        arch = pending.exp.model.arch
+        masks, probe = req.mask_iou and arch in MASK_ARCHS, req.mask_iou and arch in LVM_ARCHS
+        groups.setdefault((pending.exp.test_pass(), masks, probe), []).append(pending)
+    for (_, masks, probe), members in groups.items():
+        _extract_group(req, members, masks, probe, device)
 
 
 def score(req: EvalRequest, job: ModelJob, gallery_keys: set[str] | None) -> Scored:
