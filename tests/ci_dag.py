@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BASELINE = REPO / "results" / "baseline" / "demo_metrics.csv"
 TOLERANCES = REPO / "results" / "baseline" / "demo_tolerances.csv"
-CI_EXPERIMENTS = ("biggait_ccpg", "gaitbase_ccpg")
+CI_EXPERIMENTS = ("biggait_ccpg", "gaitbase_ccpg", "biggergait_ccpg")
 
 
 def dag_command(results: Path, *extra: str) -> list[str]:
