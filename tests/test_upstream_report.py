@@ -103,29 +103,15 @@ def test_random_upstream_model_pt_reloads_the_same_lvm_and_embeddings(tree: dict
     model.freeze_mask()
     direct = extract_embeddings(model, loader)
     out = tmp_path / "eval"
-    assert (
-        main(
-            [
-                "evaluate",
-                "--checkpoint",
-                str(ckpt),
-                "--dataset",
-                "ccpg",
-                "--root",
-                str(tree["root"]),
-                "--partition",
-                str(tree["partition"]),
-                "--out",
-                str(out),
-                "--no-mask-iou",
-                "--bootstrap",
-                "0",
-            ]
-        )
-        == 0
-    )
+    assert _evaluate(tree, ckpt, out, "--no-mask-iou") == 0
     via_cli = Embeddings.load(out / "embeddings.npz")
     np.testing.assert_allclose(via_cli.features, direct.features, rtol=0, atol=1e-5)
+
+
+def _evaluate(tree: dict, ckpt: Path, out: Path, *extra: str) -> int:
+    """``biggait evaluate`` of ``ckpt`` on the tree's CCPG test split into ``out``, without bootstrap."""
+    argv = ["evaluate", "--checkpoint", str(ckpt), "--dataset", "ccpg", "--root", str(tree["root"])]
+    return main([*argv, "--partition", str(tree["partition"]), "--out", str(out), "--bootstrap", "0", *extra])
 
 
 def test_evaluate_probes_the_model_s_own_upstream(tree: dict, tmp_path: Path) -> None:
@@ -143,26 +129,7 @@ def test_evaluate_probes_the_model_s_own_upstream(tree: dict, tmp_path: Path) ->
         ckpt = tmp_path / name / "model.pt"
         save_checkpoint(ckpt, model, exp, 4, iteration=exp.model.mask_train_iters)
         out = tmp_path / name / "eval"
-        assert (
-            main(
-                [
-                    "evaluate",
-                    "--checkpoint",
-                    str(ckpt),
-                    "--dataset",
-                    "ccpg",
-                    "--root",
-                    str(tree["root"]),
-                    "--partition",
-                    str(tree["partition"]),
-                    "--out",
-                    str(out),
-                    "--bootstrap",
-                    "0",
-                ]
-            )
-            == 0
-        )
+        assert _evaluate(tree, ckpt, out) == 0
         with (out / "metrics.csv").open() as fh:
             probe = [r for r in csv.DictReader(fh) if r["protocol"] == "upstream_probe"]
         assert [(r["condition"], r["metric"]) for r in probe] == [("all", "iou")]

@@ -130,38 +130,19 @@ def check_ccpg(golden_dir: Path, weights: Path | None = None) -> list[CheckResul
         out.append(compare(case, f"reid.{c}.mINP", r_our["mINP"], r_ref["mINP"], atol=METRIC_ATOL))
         g = res.details["gait"][c]
         idx = list(ref["conditions"]).index(c)
-        out.append(
-            compare_exact(
-                case,
-                f"gait.{c}.acc_rank1to5_percent",
-                np.array(g["acc_percent"]),
-                np.array(ref["acc_rank1to5_percent"][idx]),
-            )
-        )
-        out.append(
-            compare_exact(
-                case,
-                f"gait.{c}.rank1_include_identical_view",
-                g["rank1_include_identical_view"],
-                ref["rank1_include_identical_view"][c],
-            )
-        )
-        out.append(
-            compare_exact(
-                case,
-                f"gait.{c}.rank1_exclude_identical_view",
+        exact = {  # name -> (ours, the golden's)
+            "acc_rank1to5_percent": (g["acc_percent"], ref["acc_rank1to5_percent"][idx]),
+            "rank1_include_identical_view": (g["rank1_include_identical_view"], ref["rank1_include_identical_view"][c]),
+            "rank1_exclude_identical_view": (
                 g["exclude_identical_view_mean"][0],
                 ref["rank1_exclude_identical_view"][c],
-            )
-        )
-        out.append(
-            compare_exact(
-                case,
-                f"gait.{c}.rank1_exclude_identical_view_per_view",
-                np.array(g["rank1_exclude_identical_view_per_view"]),
-                np.array(ref["rank1_exclude_identical_view_per_view"][c]),
-            )
-        )
+            ),
+            "rank1_exclude_identical_view_per_view": (
+                g["rank1_exclude_identical_view_per_view"],
+                ref["rank1_exclude_identical_view_per_view"][c],
+            ),
+        }
+        out += [compare_exact(case, f"gait.{c}.{k}", ours, theirs) for k, (ours, theirs) in exact.items()]
     out.append(_transcript_check(case, ccpg_transcript(res), golden_dir / "eval_ccpg_stdout.txt"))
     return out
 
@@ -178,33 +159,22 @@ def _check_indoor(golden_dir: Path, stem: str, protocol: str) -> list[CheckResul
     out.append(compare_exact(case, "view_list", np.array(res.details["view_list"]), np.array(ref["view_list"])))
     for c, g in res.details["gait"].items():
         rc = REFERENCE_NAMES.get(c, c)
-        out.append(
-            compare_exact(case, f"{rc}.acc_percent", np.array(g["acc_percent"]), np.array(ref["acc_percent"][rc]))
-        )
-        out.append(
-            compare_exact(
-                case,
-                f"{rc}.exclude_identical_view_mean",
-                np.array(g["exclude_identical_view_mean"]),
-                np.array(ref["exclude_identical_view_mean"][rc]),
-            )
-        )
-        out.append(
-            compare_exact(
-                case,
-                f"{rc}.rank1_exclude_identical_view_per_view",
-                np.array(g["rank1_exclude_identical_view_per_view"]),
-                np.array(ref["rank1_exclude_identical_view_per_view"][rc]),
-            )
-        )
-        out.append(
-            compare_exact(
-                case,
-                f"returned.{rc}@R1",
+        exact = {  # name -> (ours, the golden's)
+            f"{rc}.acc_percent": (g["acc_percent"], ref["acc_percent"][rc]),
+            f"{rc}.exclude_identical_view_mean": (
+                g["exclude_identical_view_mean"],
+                ref["exclude_identical_view_mean"][rc],
+            ),
+            f"{rc}.rank1_exclude_identical_view_per_view": (
+                g["rank1_exclude_identical_view_per_view"],
+                ref["rank1_exclude_identical_view_per_view"][rc],
+            ),
+            f"returned.{rc}@R1": (
                 g["exclude_identical_view_mean"][0],
                 ref["returned"][f"scalar/test_accuracy/{rc}@R1"],
-            )
-        )
+            ),
+        }
+        out += [compare_exact(case, k, ours, theirs) for k, (ours, theirs) in exact.items()]
     out.append(_transcript_check(case, indoor_transcript(res, int(ref["num_rank"])), golden_dir / f"{stem}_stdout.txt"))
     return out
 
