@@ -25,6 +25,7 @@ import csv
 import os
 import statistics
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,13 @@ CASES = {
     "no_triplet": ("biggait_ccpg", ["loss.triplet_weight=0"], 1, MEAN_RANK1),  # the metric-learning loss lost
     "upstream_not_loaded": ("biggait_ccpg", ["model.lvm_random=true"], 1, PROBE),  # the pretrained LVM not loaded
     "biggergait_no_triplet": ("biggergait_ccpg", ["loss.triplet_weight=0"], 1, MEAN_RANK1),
-    "biggergait_upstream_not_loaded": ("biggergait_ccpg", ["model.lvm_random=true"], 1, PROBE),
     "two_threads": ("biggait_ccpg", [], 2, None),  # harmless: another thread count
 }
+# BiggerGait's LVM-not-loaded case (caught by its upstream_probe, -13.2 against a tolerance of 5 when measured:
+# docs/workflow.md) is left out for CI time: its probe is BigGait's code path, tested above, and BiggerGait's
+# evaluations reporting it is tested in tests/test_eval_cli.py.
+# The slowest first (a BiggerGait training is ~3x BigGait's), so that the two cores finish together.
+ORDER = ["biggergait_no_triplet", *(c for c in CASES if c != "biggergait_no_triplet")]
 METRICS = ("rank1_exclude*", "iou")  # the headline numbers (iou: mask_iou and upstream_probe)
 BREAKAGES = [c for c in CASES if c != "two_threads"]
 
@@ -112,10 +117,10 @@ def _command(ci: Path, out: Path, experiment: str, sets: list[str]) -> tuple[lis
 
 @pytest.fixture(scope="module")
 def changed_runs(ci_results: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every case trained and evaluated, two at a time (one per core)."""
+    """Every case trained and evaluated, two at a time (one per core; the next starts when either finishes)."""
     root = tmp_path_factory.mktemp("breakages")
     outs = {name: root / name for name in CASES}
-    pending = list(CASES)
+    pending = list(ORDER)
     running: list[tuple[str, subprocess.Popen]] = []
 
     def start(name: str) -> None:
@@ -131,8 +136,13 @@ def changed_runs(ci_results: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     while pending or running:
         while pending and len(running) < 2:
             start(pending.pop(0))
-        name, proc = running.pop(0)
-        assert proc.wait(timeout=900) == 0, (root / f"{name}.log").read_text()[-3000:]
+        deadline = time.monotonic() + 900
+        while all(proc.poll() is None for _, proc in running):
+            assert time.monotonic() < deadline, f"{[n for n, _ in running]}: still running after 900 s"
+            time.sleep(0.5)
+        name, proc = next(r for r in running if r[1].poll() is not None)
+        running.remove((name, proc))
+        assert proc.returncode == 0, (root / f"{name}.log").read_text()[-3000:]
     return outs
 
 
