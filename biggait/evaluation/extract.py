@@ -146,13 +146,18 @@ def _packs(loader: Iterable, pack_frames: int, skip: int) -> Iterator[tuple[int,
         yield first, pack
 
 
-def _same_upstream(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    if not (hasattr(a, "upstream") and hasattr(b, "upstream")) or a.upstream_signature() != b.upstream_signature():
-        return False
+def same_lvm_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """Whether two models' frozen LVMs hold equal weights (the same module, or equal tensors)."""
     if a.lvm is b.lvm:
         return True
     sa, sb = a.lvm.state_dict(), b.lvm.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _same_upstream(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    if not (hasattr(a, "upstream") and hasattr(b, "upstream")) or a.upstream_signature() != b.upstream_signature():
+        return False
+    return same_lvm_weights(a, b)
 
 
 def upstream_clusters(models: list[torch.nn.Module]) -> list[list[int]]:

@@ -222,19 +222,13 @@ def _probe_key(m: _Pending) -> tuple:
 
 def _probe_clusters(members: list[_Pending]) -> list[list[int]]:
     """Indices of ``members`` whose probes read alike (equal probe geometry and LVM weights): probed once."""
-    import torch
+    from biggait.evaluation.extract import same_lvm_weights
 
     clusters: list[list[int]] = []
     for i, m in enumerate(members):
-        sm = m.model.lvm.state_dict()
         for c in clusters:
             first = members[c[0]]
-            if _probe_key(first) != _probe_key(m):
-                continue
-            sf = first.model.lvm.state_dict()
-            if first.model.lvm is m.model.lvm or (
-                sf.keys() == sm.keys() and all(torch.equal(sf[k], sm[k]) for k in sf)
-            ):
+            if _probe_key(first) == _probe_key(m) and same_lvm_weights(first.model, m.model):
                 c.append(i)
                 break
         else:
