@@ -244,10 +244,13 @@ def _extract_group(req: EvalRequest, members: list[_Pending], masks: bool, probe
     from biggait.evaluation.probe import probe_trained_upstream
 
     exp = members[0].exp
-    with_sils = masks or probe
-    loader = make_test_loader(
-        exp.data, dataset=req.protocol, root=req.root, partition=req.partition, with_sils=with_sils
-    )
+
+    def test_loader(with_sils: bool):
+        return make_test_loader(
+            exp.data, dataset=req.protocol, root=req.root, partition=req.partition, with_sils=with_sils
+        )
+
+    loader = test_loader(masks)  # silhouettes read along the extraction only where the masks are measured
     logger.info(
         "extracting %d test sequences of %s on %s for %d model(s)", len(loader), req.protocol, device, len(members)
     )
@@ -263,12 +266,14 @@ def _extract_group(req: EvalRequest, members: list[_Pending], masks: bool, probe
         partial_paths=[m.job.out / paths.EMBEDDINGS_PARTIAL for m in members],
         pack_frames=exp.eval.pack_frames,
     )
-    if probe and "sils" in loader.dataset.modalities:
-        # The model's own LVM probed for "person", once per cluster of models that read it alike.
+    probe_set = (loader if masks else test_loader(True)).dataset if probe else None
+    if probe_set is not None and "sils" in probe_set.modalities:
+        # The model's own LVM probed for "person" (on the frames it samples), once per cluster of models that
+        # read it alike.
         for cluster in _probe_clusters(members):
             first = members[cluster[0]]
             logger.info("probing the upstream of %s on the test silhouettes", first.exp.name)
-            iou = probe_trained_upstream(first.model.lvm, first.exp.model, loader.dataset, progress=False)
+            iou = probe_trained_upstream(first.model.lvm, first.exp.model, probe_set, progress=False)
             for i in cluster:
                 embs[i].meta["upstream_probe_iou"] = iou
     for m, emb in zip(members, embs):
