@@ -13,6 +13,7 @@ Two trainings at a time, one thread each (about 4 minutes on 2 cores); rerunning
 
 import argparse
 import csv
+import json
 import math
 import os
 import statistics
@@ -46,8 +47,6 @@ def prepare(out: Path) -> Path:
     if not (data / "ccpg.json").is_file():
         cmd = [str(BIN), "synth", "--out", str(data), "--scale", "demo", "--domains", "ccpg", "--ids", "20,40"]
         assert run(cmd, out / "synth.log").wait() == 0, (out / "synth.log").read_text()[-2000:]
-    import json
-
     part = json.loads((data / "ccpg.json").read_text())
     for n in SPLITS:
         (data / f"ccpg_{n}.json").write_text(json.dumps({**part, "TEST_SET": sorted(part["TEST_SET"])[:n]}))
