@@ -85,6 +85,11 @@ def train_job(exp: str, seed: object) -> str:
     return f"train/{model_name(exp, seed)}"
 
 
+def shared_train_job(group: str) -> str:
+    """The log / benchmark name of a shared training job (several seeds of one experiment, one process)."""
+    return f"train/shared_{group}"
+
+
 def evaluate_job(exp: str, seed: object, test: str) -> str:
     """The log / benchmark name of one model's own evaluation job on ``test``."""
     return f"evaluate/{model_name(exp, seed)}_{test}"

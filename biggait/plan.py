@@ -125,21 +125,32 @@ class WorkflowPlan:
         """The ``biggait efficiency --json`` files of the efficiency table's rows."""
         return [paths.efficiency_file(self.results, e) for e in self.efficiency_experiments()]
 
-    def efficiency_train_benchmarks(self, run_tables: list[str]) -> list[str]:
-        """The efficiency table's training benchmark files (wall time, peak memory): those of its rows'
-        trainings that ``run_tables`` run anyway; the table never starts a training of its own."""
-        return [
-            paths.benchmark_file(self.results, paths.train_job(e, s))
-            for e in self.efficiency_experiments()
-            for s in self.train_seeds(e, run_tables)
-        ]
+    def efficiency_train_jobs(
+        self, run_tables: list[str], groups: list[tuple[str, list[tuple[str, int]]]]
+    ) -> list[tuple[str, list[str]]]:
+        """The efficiency table's training benchmark files (wall time, peak memory), each with the models its
+        job trained (``<exp>_seed<k>``): those of its rows' trainings that ``run_tables`` run anyway (the
+        table never starts a training of its own), a shared job's (``groups``: :meth:`train_groups`) once."""
+        shared = {m: name for name, members in groups for m in members}
+        jobs: dict[str, list[str]] = {}
+        for e in self.efficiency_experiments():
+            for s in self.train_seeds(e, run_tables):
+                name = shared.get((e, s))
+                if name is None:
+                    jobs[paths.benchmark_file(self.results, paths.train_job(e, s))] = [paths.model_name(e, s)]
+                else:
+                    members = dict(groups)[name]
+                    jobs[paths.benchmark_file(self.results, paths.shared_train_job(name))] = [
+                        paths.model_name(me, ms) for me, ms in members
+                    ]
+        return list(jobs.items())
 
     def efficiency_eval_benchmarks(
         self, run_tables: list[str], groups: list[tuple[str, str, list[tuple[str, int]]]]
     ) -> list[tuple[str, list[str]]]:
         """The efficiency table's evaluation benchmark files, each with every model its job evaluated
         (``<exp>_seed<k>``): the shared jobs (``groups``: :meth:`evaluation_groups` of ``run_tables``) that
-        evaluate its rows' trainings (:meth:`efficiency_train_benchmarks`) on their training set."""
+        evaluate its rows' trainings (:meth:`efficiency_train_jobs`) on their training set."""
         chosen = set(self.efficiency_experiments())
         wanted = {
             (row.experiment, s, row.train)
@@ -272,6 +283,26 @@ class WorkflowPlan:
             for i in range(0, len(members), size):
                 count[test] = count.get(test, 0) + 1
                 groups.append((f"{test}_{count[test]}", test, members[i : i + size]))
+        return groups
+
+    def trainings(self, tables: list[str]) -> list[tuple[str, int]]:
+        """(experiment, seed) of every model the evaluations of ``tables`` (and the upstream table) read."""
+        return list(dict.fromkeys((e, s) for e, s, _ in self.evaluations(tables)))
+
+    def train_groups(self, tables: list[str], size: int) -> list[tuple[str, list[tuple[str, int]]]]:
+        """The trainings of ``tables`` that share a process (config ``train_group_size``): ``(name, [(exp,
+        seed)])``, the seeds of one experiment in chunks of at most ``size``; a chunk of one is left to the
+        per-model rule. One experiment per job, so a job's wall time divided by its models is each one's
+        training time (the efficiency table), and a job waits for no upstream but its experiment's."""
+        seeds: dict[str, list[int]] = {}
+        for e, s in self.trainings(tables):
+            seeds.setdefault(e, []).append(s)
+        groups = []
+        for e, ss in seeds.items():
+            ss = sorted(ss)
+            chunks = [ss[i : i + size] for i in range(0, len(ss), max(1, size))]
+            for k, chunk in enumerate(c for c in chunks if len(c) > 1):
+                groups.append((f"{e}_{k + 1}", [(e, s) for s in chunk]))
         return groups
 
     # ---- what the run builds beyond the tables ------------------------------------------------------------

@@ -482,7 +482,9 @@ def test_every_command_is_swept() -> None:
 # Path arguments without a biggait.cli_paths type, with the reason (they are not swept).
 UNTYPED = {
     ("tables", "--eval-benchmark"): "FILE MODEL ... groups: read_benchmark names a missing or malformed "
-    "FILE when the efficiency table is built"
+    "FILE when the efficiency table is built",
+    ("tables", "--train-benchmark"): "FILE MODEL ... groups, as --eval-benchmark",
+    ("train", "--and"): "the next run's own arguments, parsed by the same typed parser (tests/test_train.py)",
 }
 
 

@@ -106,6 +106,18 @@ def test_efficiency_table_with_training_times(tmp_path: Path) -> None:
     rows = cells(out / "efficiency.csv")
     assert float(rows[("BigGait", "train_s")]["ours"]) == pytest.approx(720.0)
     assert rows[("BigGait", "train_s")]["n_seeds"] == "1"
+    # a shared training job (one experiment's seeds in one process): its time split over its models, its peak
+    # memory each one's
+    group = write_benchmark(bench / "shared_biggait_ccpg_1.tsv", "900.0\t0:15:00\t1536\t1\t1\t1\t0\t0\t99\t890")
+    jobs = ((group, ("biggait_ccpg_seed0", "biggait_ccpg_seed1", "biggait_ccpg_seed2")),)
+    build_efficiency_table(EfficiencyInputs(effs, (trains[3],), train_jobs=jobs), tmp_path / "paper.csv", out)
+    rows = cells(out / "efficiency.csv")
+    assert (
+        float(rows[("BigGait", "train_s")]["ours"]) == pytest.approx(300.0)
+        and rows[("BigGait", "train_s")]["n_seeds"] == "3"
+    )
+    assert float(rows[("BigGait", "train_max_rss_gb")]["ours"]) == pytest.approx(1.5)
+    assert float(rows[("GaitBase", "train_s")]["ours"]) == pytest.approx(120.0)
     # an evaluation job's time is split over the models it evaluated
     ev = tmp_path / "benchmarks" / "evaluate"
     shared = write_benchmark(ev / "shared_ccpg_1.tsv", "240.0\t0:04:00\t900\t1\t1\t1\t0\t0\t99\t230")

@@ -225,6 +225,30 @@ def test_cli_trains_and_prints_model_path(tree, tmp_path, capsys):
     assert "train.bogus: unknown key" in capsys.readouterr().err
 
 
+def test_and_trains_several_runs_in_one_process_each_as_on_its_own(full_run, tree, tmp_path, capsys):
+    """`biggait train A --out X ... --and B --out Y ...` (the DAG's shared training jobs): every run ends with
+    the weights it gets alone, whatever ran before it in the process."""
+    (tmp_path / "none.yaml").write_text("name: tiny\n")
+
+    def run_args(out: Path, **extra: object) -> list[str]:
+        sets = [x for s in tiny_overrides(*tree, **extra) for x in ("--set", s)]
+        return [str(tmp_path / "none.yaml"), "--out", str(out), "--scale", "demo", "--no-progress", *sets]
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli_main(["train", *run_args(a, **{"train.seed": 4}), "--and", *run_args(b)]) == 0
+    assert capsys.readouterr().out.split() == [str(a / "model.pt"), str(b / "model.pt")]
+    assert_same_state(state_of(b / "model.pt"), state_of(full_run / "model.pt"))  # seed 3, trained alone
+    alone = train(tiny_experiment(*tree, **{"train.seed": 4}), tmp_path / "alone", progress=False)
+    assert_same_state(state_of(a / "model.pt"), state_of(alone))
+    # every run is checked before the first trains: a bad key or a shared folder stops with one line
+    c, d = tmp_path / "c", tmp_path / "d"
+    assert cli_main(["train", *run_args(c), "--and", *run_args(d, **{"train.bogus": 1})]) == 2
+    assert "train.bogus: unknown key" in capsys.readouterr().err and not c.exists()
+    assert cli_main(["train", *run_args(c), "--and", *run_args(c, **{"train.seed": 5})]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out ") and "two runs" in err and not (c / "model.pt").exists()
+
+
 @pytest.mark.slow  # fp16 on CPU is slow (several scaler-skipped steps)
 def test_fp16_grad_scaler_skips_overflowing_steps_without_advancing(tree, tmp_path):
     exp = tiny_experiment(*tree, **{"train.total_iters": 2, "train.amp": "fp16"})

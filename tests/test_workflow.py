@@ -63,6 +63,14 @@ def evaluations(text: str) -> tuple[int, int]:
     return len(cmds), sum(line.count("--checkpoint ") for line in cmds)
 
 
+def trainings(text: str) -> tuple[int, list[str]]:
+    """(train jobs, the run folders they train) of a dry run printed with ``-p``: every training is one
+    ``--out`` of a ``biggait train`` command (several, joined by ``--and``, in a shared job)."""
+    cmds = [line for line in text.splitlines() if " train " in line and "biggait train " in line]
+    runs = [part.split()[0] for line in cmds for part in line.split(" --out ")[1:]]
+    return len(cmds), runs
+
+
 def test_target_rules_listed() -> None:
     out = smk("--list-target-rules")
     assert out.returncode == 0, out.stdout
@@ -78,7 +86,11 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     # every (experiment, seed) once, shared by all its tables: 22 experiments (the 5 BiggerGait ablations of its
     # Table 2 run at paper scale only), and seeds 1 and 2 of the 7 within-domain (BiggerGait's CCPG row too) and
     # 3 branch-ablation experiments (config table_seeds)
-    assert n_exp == 27 and counts["train"] == (n_exp - 5) + 2 * (7 + 3)
+    n_jobs, runs = trainings(out.stdout)
+    assert n_exp == 27 and len(runs) == len(set(runs)) == (n_exp - 5) + 2 * (7 + 3)
+    # train_group_size = 3: each of those 10 experiments' 3 seeds in one job, the other 12 on their own
+    assert n_jobs == 10 + 12 and counts["train"] == 12
+    assert sum(v for k, v in counts.items() if k.startswith("train_")) == 10
     assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 7
     assert counts["efficiency_table"] == 1
     assert (
@@ -116,7 +128,8 @@ def test_seeds_multiply_trainings(tmp_path: Path) -> None:
     out = smk("table_ccpg", "-n", "-p", "--config", f"results={tmp_path}", "seeds=[0,1,2]", "tables=[ccpg]")
     assert out.returncode == 0, out.stdout
     counts = job_counts(out.stdout)
-    assert counts["train"] == 9 and counts["table"] == 1  # GaitBase, BigGait, BiggerGait x 3 seeds
+    assert len(trainings(out.stdout)[1]) == 9 and counts["table"] == 1  # GaitBase, BigGait, BiggerGait x 3 seeds
+    assert trainings(out.stdout)[0] == 3  # each experiment's 3 seeds in one process (train_group_size)
     assert evaluations(out.stdout) == (3, 9)  # each model's 3 seeds share one job (one upstream each)
 
 
@@ -185,11 +198,11 @@ def test_efficiency_table_reads_the_timed_trainings_of_the_run(tmp_path: Path) -
     cmd = next(line for line in out.stdout.splitlines() if " tables efficiency " in line)
     # its own rule and one way to give its inputs: no accuracy-table flags
     assert job_counts(out.stdout)["efficiency_table"] == 1 and " --metrics" not in cmd and " --seeds" not in cmd
-    assert cmd.split(" tables efficiency --efficiency ", 1)[1].split(" --train-benchmarks ")[0].split() == [
+    assert cmd.split(" tables efficiency --efficiency ", 1)[1].split(" --train-benchmark ")[0].split() == [
         f"{tmp_path}/efficiency/{e}.json"
         for e in ("gaitbase_ccpg", "biggait_ccpg", "lvm_b", "lvm_l", "lvm_g", "biggergait_ccpg", "biggergait_j6")
     ]
-    timed = cmd.split("--train-benchmarks ", 1)[1].split(" --eval-benchmark ")[0].split(" --paper ")[0].split()
+    timed = [part.split() for part in cmd.split(" --eval-benchmark ")[0].split(" --train-benchmark ")[1:]]
     # CCPG table: its rows at seeds 0-2; LVM size: B/L/G at seed 0 (config/config.yaml); only the efficiency
     # rows these two tables train (BiggerGait* J=6 is in neither)
     seeds = {"ccpg": (0, 1, 2), "lvm_size": (0,)}
@@ -199,9 +212,17 @@ def test_efficiency_table_reads_the_timed_trainings_of_the_run(tmp_path: Path) -
     }
     assert trained["gaitbase_ccpg"] == trained["biggait_ccpg"] == [0, 1, 2] and trained["lvm_g"] == [0]
     assert trained["biggergait_j6"] == []
-    assert timed == [f"{tmp_path}/benchmarks/train/{e}_seed{s}.tsv" for e, ss in trained.items() for s in ss]
+    # each training job once, with the models it trains: one experiment's 3 seeds share a job (train_group_size)
+    bench = f"{tmp_path}/benchmarks/train"
+    assert timed == [
+        [f"{bench}/{e}_seed0.tsv", f"{e}_seed0"]
+        if ss == [0]
+        else [f"{bench}/shared_{e}_1.tsv", *(f"{e}_seed{s}" for s in ss)]
+        for e, ss in trained.items()
+        if ss
+    ]
     runs = {(e, k) for t, ss in seeds.items() for e in TABLES[t].experiments() for k in ss}
-    assert len(runs) >= 9 and job_counts(out.stdout)["train"] == len(runs)  # those two tables' trainings only
+    assert len(runs) >= 9 and len(trainings(out.stdout)[1]) == len(runs)  # those two tables' trainings only
     # the shared evaluation jobs on CCPG that evaluate those models, each with every model it evaluates
     jobs = [part.split() for part in cmd.split(" --eval-benchmark ")[1:]]
     jobs[-1] = jobs[-1][: jobs[-1].index("--paper")]
@@ -221,5 +242,5 @@ def test_efficiency_table_reads_the_timed_trainings_of_the_run(tmp_path: Path) -
     assert len(evaluated) == len(set(evaluated))  # each model in one job
     alone = smk("table_efficiency", "-n", "-p", "--config", f"results={tmp_path}", "tables=[efficiency]")
     assert alone.returncode == 0, alone.stdout
-    assert "train" not in job_counts(alone.stdout) and "--train-benchmarks" not in alone.stdout
+    assert "train" not in job_counts(alone.stdout) and "--train-benchmark" not in alone.stdout
     assert "--eval-benchmark" not in alone.stdout

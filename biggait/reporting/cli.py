@@ -2,7 +2,7 @@
 
 biggait tables [TABLE ...] --paper CSV --out DIR
                (accuracy tables) --metrics FILE ... | --results DIR
-               (efficiency)      --efficiency FILE ... [--train-benchmarks FILE ...]
+               (efficiency)      --efficiency FILE ... [--train-benchmark FILE MODEL ...]...
                                  [--eval-benchmark FILE MODEL ...]...
 biggait figures KIND ...          (pad-resize, maps, bars, heatmap, views, curves, cmc, embeddings)
 biggait check-metrics RESULTS --baseline CSV | --paper CSV [--tolerance ...]
@@ -66,6 +66,14 @@ def add_tables_arguments(p: argparse.ArgumentParser) -> None:
         "(results/benchmarks/train/*.tsv)",
     )
     eff.add_argument(
+        "--train-benchmark",
+        nargs="+",
+        action="append",
+        metavar=("FILE", "MODEL"),
+        help="a training job's benchmark file and the models it trained (<experiment>_seed<k> ...; a shared job "
+        "trains several seeds of one experiment): each model counts the job's time divided by their number",
+    )
+    eff.add_argument(
         "--eval-benchmark",
         nargs="+",
         action="append",
@@ -99,16 +107,20 @@ def _efficiency_inputs(args: argparse.Namespace):
     for flag, given, folder, folder_given in (
         ("--efficiency", args.efficiency is not None, "--efficiency-dir", args.efficiency_dir is not None),
         ("--train-benchmarks", args.train_benchmarks is not None, "--benchmarks-dir", args.benchmarks_dir is not None),
+        ("--train-benchmark", bool(args.train_benchmark), "--benchmarks-dir", args.benchmarks_dir is not None),
         ("--eval-benchmark", bool(args.eval_benchmark), "--benchmarks-dir", args.benchmarks_dir is not None),
     ):
         if given and folder_given:
             raise ConfigError(f"tables: {flag} and {folder} exclude each other (give the files, or the folder)")
-    for job in args.eval_benchmark or []:
-        if len(job) < 2:
-            raise ConfigError(
-                f"tables: --eval-benchmark {job[0]}: name the models that job evaluated "
-                "(--eval-benchmark FILE <experiment>_seed<k> ...)"
-            )
+    for flag, jobs, verb in (
+        ("--train-benchmark", args.train_benchmark, "trained"),
+        ("--eval-benchmark", args.eval_benchmark, "evaluated"),
+    ):
+        for job in jobs or []:
+            if len(job) < 2:
+                raise ConfigError(
+                    f"tables: {flag} {job[0]}: name the models that job {verb} ({flag} FILE <experiment>_seed<k> ...)"
+                )
     for old in ("efficiency_dir", "benchmarks_dir"):
         if getattr(args, old) is not None:
             print(f"warning: --{old.replace('_', '-')} is deprecated; give the files instead", file=sys.stderr)
@@ -120,6 +132,7 @@ def _efficiency_inputs(args: argparse.Namespace):
         tuple(args.efficiency or ()),
         tuple(args.train_benchmarks or ()),
         tuple((Path(job[0]), tuple(job[1:])) for job in args.eval_benchmark or []),
+        tuple((Path(job[0]), tuple(job[1:])) for job in args.train_benchmark or []),
     )
     return inputs_from_folders(
         inputs, efficiency_dir=args.efficiency_dir, benchmarks_dir=args.benchmarks_dir, seeds=args.seeds

@@ -57,6 +57,7 @@ class EfficiencyInputs:
     efficiency: tuple[Path, ...]  # <experiment>.json of `biggait efficiency --json`
     train_benchmarks: tuple[Path, ...] = ()  # <experiment>_seed<k>.tsv
     eval_benchmarks: tuple[tuple[Path, tuple[str, ...]], ...] = ()  # (job's file, its models <exp>_seed<k>)
+    train_jobs: tuple[tuple[Path, tuple[str, ...]], ...] = ()  # (training job's file, the models it trained)
 
 
 def read_efficiency(path: str | Path) -> dict[str, float]:
@@ -87,20 +88,36 @@ def model_key(text: str, where: str | Path) -> tuple[str, int]:
     return key
 
 
-def train_costs(benchmarks: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per training benchmark file ``<experiment>_seed<k>.tsv``: experiment, seed, ``train_s``
-    (wall seconds) and ``train_max_rss_gb`` (peak resident memory, GB); DataError on another name."""
-    rows = []
+def train_costs(
+    benchmarks: Iterable[str | Path], jobs: Iterable[tuple[str | Path, Iterable[str]]] = ()
+) -> pd.DataFrame:
+    """One row per trained model: experiment, seed, ``train_s`` (wall seconds) and ``train_max_rss_gb`` (peak
+    resident memory, GB). ``benchmarks``: per-training files ``<experiment>_seed<k>.tsv`` (DataError on another
+    name); ``jobs``: (file, the models ``<experiment>_seed<k>`` its job trained): a shared job trains its
+    models one after another in one process, so each counts the job's wall time divided by their number and
+    the job's peak memory."""
+    pairs = []
     for path in benchmarks:
-        stem = Path(path).stem
         try:
-            exp, seed = model_key(stem, path)
+            pairs.append((path, [paths.model_name(*model_key(Path(path).stem, path))]))
         except DataError:
             raise DataError(f"{path}: expected a training benchmark file named <experiment>_seed<k>.tsv") from None
-        b = read_benchmark(path, f"train/{stem}")
-        rows.append(
-            {"experiment": exp, "seed": seed, "train_s": b["wall_s"], "train_max_rss_gb": b["max_rss_mb"] / 1024.0}
-        )
+    pairs += [(path, list(models)) for path, models in jobs]
+    rows = []
+    for path, models in pairs:
+        if not models:
+            raise DataError(f"{path}: a training benchmark needs the models its job trained")
+        b = read_benchmark(path, f"train/{Path(path).stem}")
+        for m in models:
+            exp, seed = model_key(m, path)
+            rows.append(
+                {
+                    "experiment": exp,
+                    "seed": seed,
+                    "train_s": b["wall_s"] / len(models),
+                    "train_max_rss_gb": b["max_rss_mb"] / 1024.0,
+                }
+            )
     return pd.DataFrame(rows, columns=["experiment", "seed", *(k for _, k in TRAIN_COST_COLUMNS)])
 
 
@@ -163,7 +180,8 @@ def efficiency_cells(spec: EfficiencySpec, inputs: EfficiencyInputs, paper: dict
     }
     # Columns no result file provides (e.g. frames/s from an older `biggait efficiency`) are left out.
     columns = [c for c in EFFICIENCY_COLUMNS if any(c[1] in e for e in effs.values())]
-    trains, evals = train_costs(inputs.train_benchmarks), eval_costs(inputs.eval_benchmarks)
+    trains = train_costs(inputs.train_benchmarks, inputs.train_jobs)
+    evals = eval_costs(inputs.eval_benchmarks)
     cells = []
     for row in spec.rows:
         eff = effs[row.experiment]
@@ -252,7 +270,7 @@ def inputs_from_folders(
             )
         trains = tuple(f for f, _ in found_trains)
         evals = tuple((f, (model,)) for f, model in found_evals)
-    return EfficiencyInputs(effs, trains, evals)
+    return EfficiencyInputs(effs, trains, evals, inputs.train_jobs)
 
 
 def _found(

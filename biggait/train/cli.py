@@ -3,6 +3,11 @@
 Single process: ``biggait train config/experiments/biggait_ccpg.yaml --scale demo --out results/runs/x``.
 Several GPUs (or CPU processes with gloo): ``torchrun --nproc_per_node 4 -m biggait.cli train ...``.
 
+Several trainings in one process (the DAG's train groups: each further run saves the ~4 s start-up of a
+process, mostly importing torch and timm): ``biggait train A.yaml --out DIR_A [...] --and B.yaml --out DIR_B
+[...]``. Every run after ``--and`` takes the same arguments; all are checked before the first one starts, and
+each trains exactly as its own command would (same weights, bit for bit: tests/test_train.py).
+
 SIGTERM or SIGUSR1 (SLURM's warnings before preemption or the time limit): the run writes a checkpoint
 at the next step boundary and exits with status 75 (:data:`biggait.train.preempt.PREEMPTED_EXIT`);
 the same command resumes it.
@@ -12,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from biggait.cli_args import add_overrides
 from biggait.cli_paths import InputFile, OutputDir
 from biggait.config import load_experiment
+from biggait.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,17 +52,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="stop once N iterations are done (the run stays resumable)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--and",
+        dest="more",
+        nargs=argparse.REMAINDER,
+        default=None,
+        metavar="EXPERIMENT --out DIR ...",
+        help="then train another run in the same process (its own arguments follow; may repeat)",
+    )
+
+
+def _runs(args: argparse.Namespace) -> list[argparse.Namespace]:
+    """The first run's arguments and those of every run after ``--and``, each parsed on its own."""
+    runs, more = [args], args.more
+    while more is not None:
+        p = argparse.ArgumentParser(prog="biggait train ... --and", description="another run of the same process")
+        add_arguments(p)
+        nxt = p.parse_args(more)
+        runs.append(nxt)
+        more = nxt.more
+    outs = [Path(r.out).resolve() for r in runs]
+    if len(set(outs)) < len(outs):
+        dup = next(o for o in outs if outs.count(o) > 1)
+        raise ConfigError(f"--out {dup}: given to two runs of one biggait train; every run needs its own folder")
+    return runs
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the experiment, train it, print where ``model.pt`` is."""
+    """Load the experiment(s), train each in turn, print where each ``model.pt`` is."""
     from biggait.cpu_memory import keep_freed_memory
+
+    runs = _runs(args)
+    exps = [load_experiment(r.experiment, scale=r.scale, overrides=r.overrides) for r in runs]  # all checked first
+    keep_freed_memory()  # no page faults for the big per-step activations on CPU
+    for r, exp in zip(runs, exps):
+        status = _train_one(r, exp)
+        if status:
+            return status
+    return 0
+
+
+def _train_one(args: argparse.Namespace, exp) -> int:
+    """Train one run; 0, or the exit status that ends the process (preemption)."""
     from biggait.train import distributed
     from biggait.train.loop import train_model
     from biggait.train.preempt import PREEMPTED_EXIT, Preempted
 
-    exp = load_experiment(args.experiment, scale=args.scale, overrides=args.overrides)
-    keep_freed_memory()  # no page faults for the big per-step activations on CPU
     try:
         result = train_model(
             exp, args.out, resume=args.resume, stop_after=args.stop_after, progress=not args.no_progress

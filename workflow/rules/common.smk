@@ -107,26 +107,37 @@ def metrics_file(exp: str, seed, test: str) -> str:
     return paths.metrics_file(R, exp, seed, test)
 
 
-def train_inputs(wc) -> dict:
-    ds = experiment(wc.exp).data.dataset
-    inputs = {"experiment": str(PLAN.experiment_file(wc.exp)), "partition": dataset_partition(ds)}
-    ckpt = _plan(PLAN.lvm_checkpoint, wc.exp)
+def experiment_train_inputs(exp: str) -> dict:
+    """The files one training of ``exp`` reads: its experiment YAML, its partition and (demo) its LVM."""
+    ds = experiment(exp).data.dataset
+    inputs = {"experiment": str(PLAN.experiment_file(exp)), "partition": dataset_partition(ds)}
+    ckpt = _plan(PLAN.lvm_checkpoint, exp)
     if ckpt and config["pretrain_lvm"]:  # the demo's stand-in: shipped (standins/) or made by rule pretrain_lvm
         inputs["lvm"] = ckpt
     return inputs
 
 
+def train_inputs(wc) -> dict:
+    return experiment_train_inputs(wc.exp)
+
+
+def seed_sets(exp: str, seed) -> str:
+    """The ``--set`` overrides of one training (seed, data location, LVM checkpoint, config ``set``)."""
+    return " ".join(f"--set {shlex.quote(s)}" for s in _plan(PLAN.train_sets, exp, seed))
+
+
 def train_sets(wc) -> str:
-    return " ".join(f"--set {shlex.quote(s)}" for s in _plan(PLAN.train_sets, wc.exp, wc.seed))
+    return seed_sets(wc.exp, wc.seed)
 
 
 def table_metric_inputs(table: str) -> list[str]:
     return PLAN.table_inputs(table)
 
 
-def efficiency_train_benchmarks() -> list[str]:
-    """The efficiency table's training benchmark files (the trainings the run's other tables make)."""
-    return PLAN.efficiency_train_benchmarks(RUN_TABLES)
+def efficiency_train_jobs() -> list[tuple[str, list[str]]]:
+    """The efficiency table's training jobs: (benchmark file, the models it trained; the trainings the run's
+    other tables make); TRAIN_GROUPS are the shared training jobs (targets.smk)."""
+    return PLAN.efficiency_train_jobs(RUN_TABLES, TRAIN_GROUPS)
 
 
 def efficiency_eval_jobs() -> list[tuple[str, list[str]]]:

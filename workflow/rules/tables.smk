@@ -45,7 +45,7 @@ rule table:
 rule efficiency_table:
     input:
         efficiency=PLAN.efficiency_inputs(),
-        train_benchmarks=efficiency_train_benchmarks(),
+        train_benchmarks=[f for f, _ in efficiency_train_jobs()],
         eval_benchmarks=[f for f, _ in efficiency_eval_jobs()],
         paper=PAPER_CSV,
     output:
@@ -68,13 +68,15 @@ rule efficiency_table:
         scale=SCALE,
         out=lambda wc, output: os.path.dirname(output[0]),
         table=EFFICIENCY.name,
-        train_flag=lambda wc, input: "--train-benchmarks" if input.train_benchmarks else "",
+        train_jobs=" ".join(
+            f"--train-benchmark {shlex.quote(f)} {' '.join(models)}" for f, models in efficiency_train_jobs()
+        ),
         eval_jobs=" ".join(
             f"--eval-benchmark {shlex.quote(f)} {' '.join(models)}" for f, models in efficiency_eval_jobs()
         ),
     shell:
         "{params.biggait} tables {params.table} --efficiency {input.efficiency} "
-        "{params.train_flag} {input.train_benchmarks} {params.eval_jobs} "
+        "{params.train_jobs} {params.eval_jobs} "
         "--paper {input.paper} --out {params.out} --scale {params.scale} > {log} 2>&1"
 
 

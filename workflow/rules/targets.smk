@@ -63,6 +63,10 @@ def upstream_outputs() -> list[str]:
 
 EVAL_GROUPS = PLAN.evaluation_groups(RUN_TABLES, int(config["eval_group_size"]))
 
+# ------------------------------------------------------------------ shared training jobs
+
+TRAIN_GROUPS = PLAN.train_groups(RUN_TABLES, int(config["train_group_size"]))
+
 
 # ------------------------------------------------------------------ figures
 
