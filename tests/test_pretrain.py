@@ -35,6 +35,19 @@ def test_frames_are_rgb_of_the_train_split_only(tree: tuple[Path, Path]) -> None
         load_frames([Source("ccpg", data, part.with_name("empty.json"))], (32, 16), progress=False)
 
 
+def test_frame_workers_give_the_same_bytes(tree: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two one-thread processes (`--frame-workers 2`, the workflow's) resize exactly like one process, and
+    keep the order of the sources and sequences."""
+    from biggait.pretrain import frames as frames_mod
+
+    monkeypatch.setattr(frames_mod, "CHUNK", 3)  # 8 sequences per source: tasks of 3, 3 and 2
+    sources = [Source("ccpg", *tree), Source("ccpg", *tree)]
+    one = load_frames(sources, (32, 16), progress=False)
+    two = load_frames(sources, (32, 16), progress=False, workers=2)
+    assert torch.equal(one.frames, two.frames) and torch.equal(one.sequence, two.sequence)
+    assert int(two.sequence.max()) == 15 and torch.equal(two.frames[: len(two) // 2], two.frames[len(two) // 2 :])
+
+
 @pytest.mark.parametrize("variant", ["vits14", "vitg14"])
 def test_export_loads_into_the_upstream_exactly(variant: str) -> None:
     """The Meta-layout export, read by the official-checkpoint loader, gives the trained encoder."""

@@ -60,6 +60,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "build them and write FILE (the workflow prepares it once for every variant)",
     )
     p.add_argument("--frames-only", action="store_true", help="only prepare --frames-cache, no pretraining")
+    p.add_argument(
+        "--frame-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="resize the frames in N one-thread processes (the same bytes as 1; the workflow gives its cores)",
+    )
     p.add_argument("--scale", choices=("demo", "paper"), default="demo", help="where image size and patch come from")
     p.add_argument("--objective", default=d.objective, help="mae | tcl | mae+tcl (default mae+tcl, the demo's)")
     p.add_argument("--steps", type=int, default=d.steps)
@@ -113,8 +120,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--frames-only: give --frames-cache FILE to write")
     if not args.frames_only and args.out is None:
         raise ConfigError("--out: the weights file to write is required (unless --frames-only)")
+    if args.frame_workers < 1:
+        raise ConfigError(f"--frame-workers {args.frame_workers}: expected a number of processes >= 1")
     sources = list(args.data)
-    frames = cached_frames(sources, cfg.image_hw, args.frames_cache, progress=not args.no_progress)
+    frames = cached_frames(
+        sources, cfg.image_hw, args.frames_cache, progress=not args.no_progress, workers=args.frame_workers
+    )
     if args.frames_only:
         print(f"{args.frames_cache}: {len(frames)} frames")
         return 0

@@ -54,30 +54,59 @@ class FrameSet:
         return int(self.frames.shape[0])
 
 
-def load_frames(sources: list[Source], image_hw: tuple[int, int], progress: bool = True) -> FrameSet:
-    """Read every training frame of ``sources`` onto the ``image_hw`` canvas (uint8)."""
-    frames: list[Tensor] = []
-    seqs: list[Tensor] = []
+CHUNK = 16  # sequences per task of load_frames' worker processes
+
+
+def _canvas_items(source: Source, indices: range, image_hw: tuple[int, int]) -> list[np.ndarray]:
+    """The canvas frames (uint8 ``[s, 3, H, W]``) of the training sequences ``indices`` of ``source``."""
+    ds = GaitDataset(source.root, source.dataset, source.partition, split="train")
+    out = []
+    for i in indices:
+        item = ds.load(i)
+        x = torch.from_numpy(np.ascontiguousarray(item["rgb"])).float()  # [s, 3, h, w] 0..255
+        r = torch.from_numpy(np.asarray(item["ratios"], dtype=np.float32))
+        out.append(to_canvas(x, r, *image_hw).round().clamp(0, 255).to(torch.uint8).numpy())
+    return out
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)  # one thread per process: the same kernels, hence the same bytes, as one process
+
+
+def load_frames(sources: list[Source], image_hw: tuple[int, int], progress: bool = True, workers: int = 1) -> FrameSet:
+    """Read every training frame of ``sources`` onto the ``image_hw`` canvas (uint8).
+
+    ``workers`` > 1 resizes chunks of sequences in that many processes of one thread each; every frame is
+    computed by the same one-thread kernels as with ``workers=1``, so the result is the same, byte for byte
+    (tests/test_pretrain.py). The demo's 33k frames: 31 s in one process, measured in docs/performance.md."""
     datasets = [GaitDataset(s.root, s.dataset, s.partition, split="train") for s in sources]
-    total = sum(len(d) for d in datasets)
-    bar = progress_bar(total=total, desc="pretrain frames", unit="seq", disable=not progress, leave=False)
-    n_seq = 0
-    for ds in datasets:
-        for i in range(len(ds)):
-            item = ds.load(i)
-            x = torch.from_numpy(np.ascontiguousarray(item["rgb"])).float()  # [s, 3, h, w] 0..255
-            r = torch.from_numpy(np.asarray(item["ratios"], dtype=np.float32))
-            canvas = to_canvas(x, r, *image_hw).round().clamp(0, 255).to(torch.uint8)
-            frames.append(canvas)
-            seqs.append(torch.full((len(canvas),), n_seq, dtype=torch.int64))
-            n_seq += 1
-            bar.update(1)
+    n = CHUNK
+    jobs = [(s, range(i, min(i + n, len(d)))) for s, d in zip(sources, datasets) for i in range(0, len(d), n)]
+    bar = progress_bar(
+        total=sum(len(d) for d in datasets), desc="pretrain frames", unit="seq", disable=not progress, leave=False
+    )
+    items: list[np.ndarray] = []
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
+            futures = [pool.submit(_canvas_items, s, idx, image_hw) for s, idx in jobs]
+            for (_, idx), fut in zip(jobs, futures):  # in order: the sequence numbers follow the sources
+                items += fut.result()
+                bar.update(len(idx))
+    else:
+        for s, idx in jobs:
+            items += _canvas_items(s, idx, image_hw)
+            bar.update(len(idx))
     bar.close()
-    if not frames:
+    if not items:
         raise DataError(
             "pretraining: the training splits of " + ", ".join(str(s.root) for s in sources) + " hold no sequences"
         )
-    return FrameSet(torch.cat(frames), torch.cat(seqs))
+    seqs = [torch.full((len(f),), n, dtype=torch.int64) for n, f in enumerate(items)]
+    return FrameSet(torch.from_numpy(np.concatenate(items)), torch.cat(seqs))
 
 
 def cache_key(sources: list[Source], image_hw: tuple[int, int]) -> str:
@@ -91,7 +120,7 @@ def cache_key(sources: list[Source], image_hw: tuple[int, int]) -> str:
 
 
 def cached_frames(
-    sources: list[Source], image_hw: tuple[int, int], cache: Path | None, progress: bool = True
+    sources: list[Source], image_hw: tuple[int, int], cache: Path | None, progress: bool = True, workers: int = 1
 ) -> FrameSet:
     """:func:`load_frames`, through ``cache`` (an npz written once and shared by every pretraining of
     the same sources and canvas); a cache made from other sources is rebuilt, never used."""
@@ -100,7 +129,7 @@ def cached_frames(
         data = read_npz(cache, "pretraining frames cache", DataError)
         if str(data.get("key", "")) == key and "frames" in data and "sequence" in data:
             return FrameSet(torch.from_numpy(data["frames"]), torch.from_numpy(data["sequence"]))
-    frames = load_frames(sources, image_hw, progress)
+    frames = load_frames(sources, image_hw, progress, workers)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as tmp:
