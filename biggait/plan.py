@@ -291,18 +291,21 @@ class WorkflowPlan:
 
     def train_groups(self, tables: list[str], size: int) -> list[tuple[str, list[tuple[str, int]]]]:
         """The trainings of ``tables`` that share a process (config ``train_group_size``): ``(name, [(exp,
-        seed)])``, the seeds of one experiment in chunks of at most ``size``; a chunk of one is left to the
-        per-model rule. One experiment per job, so a job's wall time divided by its models is each one's
-        training time (the efficiency table), and a job waits for no upstream but its experiment's."""
-        seeds: dict[str, list[int]] = {}
+        seed)])`` in chunks of at most ``size`` (a chunk of one is left to the per-model rule). An efficiency
+        table row's seeds share a job only with each other (``<exp>_<k>``), so that job's wall time divided by
+        its models is each one's training time; the other trainings share one with those that read the same
+        LVM file (``<variant>_<k>``, ``no_lvm_<k>``), so that a job waits for no other upstream."""
+        rows = set(self.efficiency_experiments())
+        keyed: dict[str, list[tuple[str, int]]] = {}
         for e, s in self.trainings(tables):
-            seeds.setdefault(e, []).append(s)
+            lvm = self.lvm_checkpoint(e)
+            key = e if e in rows else (self.experiment(e).model.lvm if lvm else "no_lvm")
+            keyed.setdefault(key if e in rows else f"lvm:{key}", []).append((e, s))
         groups = []
-        for e, ss in seeds.items():
-            ss = sorted(ss)
-            chunks = [ss[i : i + size] for i in range(0, len(ss), max(1, size))]
+        for key, members in keyed.items():
+            chunks = [members[i : i + size] for i in range(0, len(members), max(1, size))]
             for k, chunk in enumerate(c for c in chunks if len(c) > 1):
-                groups.append((f"{e}_{k + 1}", [(e, s) for s in chunk]))
+                groups.append((f"{key.removeprefix('lvm:')}_{k + 1}", chunk))
         return groups
 
     # ---- what the run builds beyond the tables ------------------------------------------------------------

@@ -484,7 +484,6 @@ UNTYPED = {
     ("tables", "--eval-benchmark"): "FILE MODEL ... groups: read_benchmark names a missing or malformed "
     "FILE when the efficiency table is built",
     ("tables", "--train-benchmark"): "FILE MODEL ... groups, as --eval-benchmark",
-    ("train", "--and"): "the next run's own arguments, parsed by the same typed parser (tests/test_train.py)",
 }
 
 

@@ -66,3 +66,26 @@ def test_demo_biggergait_efficiency_json_and_throughput(capsys) -> None:
     assert speed["frames_per_s"] > 0 and speed["device"] == "cpu"
     assert main([*argv[:3], "--set", "model.arch=biggergait", "--set", "model.biggergait.heads=2"]) == 0
     assert "fvcore's count as released" in capsys.readouterr().out
+
+
+def test_efficiency_rows_in_one_process_write_what_each_command_prints(tmp_path, capsys) -> None:
+    """`biggait efficiency ... --out A --and ... --out B` (the workflow's one job for the table's rows): each file
+    holds what the run prints alone; every run is checked before the first writes."""
+    runs = [
+        ["--scale", "demo", "--json"],
+        ["--scale", "demo", "--json", "--set", "model.arch=biggergait", "--set", "model.biggergait.heads=0"],
+    ]
+    alone = []
+    for r in runs:
+        assert main(["efficiency", *r]) == 0
+        alone.append(json.loads(capsys.readouterr().out))
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["efficiency", *runs[0], "--out", str(a), "--and", *runs[1], "--out", str(b)]) == 0
+    assert [json.loads(a.read_text()), json.loads(b.read_text())] == alone
+    assert alone[0]["total_params"] != alone[1]["total_params"]
+    c = tmp_path / "c.json"
+    bad = ["efficiency", *runs[0], "--out", str(c), "--and", *runs[1], "--foreground", "2", "--out", str(b)]
+    assert main(bad) == 2 and not c.exists()
+    assert "--foreground: expected a share in [0, 1], got 2.0" in capsys.readouterr().err
+    assert main(["efficiency", *runs[0], "--out", str(c), "--and", *runs[1], "--out", str(c)]) == 2
+    assert "given to two runs" in capsys.readouterr().err and not c.exists()

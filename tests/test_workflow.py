@@ -71,6 +71,12 @@ def trainings(text: str) -> tuple[int, list[str]]:
     return len(cmds), runs
 
 
+def efficiency_runs(text: str) -> list[str]:
+    """The result files of the ``biggait efficiency`` commands of a dry run printed with ``-p``."""
+    cmds = [line for line in text.splitlines() if "biggait efficiency " in line]
+    return [part.split()[0] for line in cmds for part in line.split(" --out ")[1:]]
+
+
 def test_target_rules_listed() -> None:
     out = smk("--list-target-rules")
     assert out.returncode == 0, out.stdout
@@ -88,10 +94,18 @@ def test_demo_dag_trains_each_experiment_once(tmp_path: Path) -> None:
     # 3 branch-ablation experiments (config table_seeds)
     n_jobs, runs = trainings(out.stdout)
     assert n_exp == 27 and len(runs) == len(set(runs)) == (n_exp - 5) + 2 * (7 + 3)
-    # train_group_size = 3: each of those 10 experiments' 3 seeds in one job, the other 12 on their own
-    assert n_jobs == 10 + 12 and counts["train"] == 12
-    assert sum(v for k, v in counts.items() if k.startswith("train_")) == 10
-    assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency"] == 7
+    # train_group_size = 4: the 3 seeds of each of the efficiency table's 3-seed rows in one job; the other 24
+    # trainings on the ViT-S stand-in in 6 jobs, the 7 without an LVM file in 2; B/L/G (1 seed) on their own
+    assert n_jobs == 3 + 6 + 2 + 3 and counts["train"] == 3
+    assert {k for k in counts if k.startswith("train_")} == {
+        *(f"train_{e}_1" for e in ("gaitbase_ccpg", "biggait_ccpg", "biggergait_ccpg")),
+        *(f"train_vits14_{k}" for k in range(1, 7)),
+        "train_no_lvm_1",
+        "train_no_lvm_2",
+    }
+    # the efficiency table's 7 rows counted and timed in one process
+    assert counts["synthgait"] == 1 and counts["table"] == 9 and counts["efficiency_rows"] == 1
+    assert "efficiency" not in counts and len(efficiency_runs(out.stdout)) == 7
     assert counts["efficiency_table"] == 1
     assert (
         counts["pretrain_lvm_main"] == 1
@@ -129,7 +143,7 @@ def test_seeds_multiply_trainings(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout
     counts = job_counts(out.stdout)
     assert len(trainings(out.stdout)[1]) == 9 and counts["table"] == 1  # GaitBase, BigGait, BiggerGait x 3 seeds
-    assert trainings(out.stdout)[0] == 3  # each experiment's 3 seeds in one process (train_group_size)
+    assert trainings(out.stdout)[0] == 3  # each row's 3 seeds in one process (train_group_size)
     assert evaluations(out.stdout) == (3, 9)  # each model's 3 seeds share one job (one upstream each)
 
 
@@ -169,7 +183,7 @@ def test_paper_scale_stops_with_missing_inputs_or_runs_only_available(tmp_path: 
         assert f"only_available: skipping table {skipped}" in text
     assert "only_available: skipping table ccpg (1 input(s) missing, e.g. mask-branch file" in text
     counts = job_counts(text)
-    assert counts["table"] == 2 and counts["efficiency_table"] == 1 and counts["efficiency"] == len(EFFICIENCY.rows)
+    assert counts["table"] == 2 and counts["efficiency_table"] == 1 and counts["efficiency_rows"] == 1
     assert counts["train"] == 7  # BigGait on CCPG + 3 branch + 3 regulariser ablations
     assert "--gpus 0 --" in text and "--set model.lvm_checkpoint=" in text  # gpu=0 forces the CPU
     out = smk("reproduce_all", "-n", "--configfile", str(tmp_path / "cfg.yaml"))

@@ -36,7 +36,7 @@ import json
 import logging
 
 from biggait import paths
-from biggait.cli_args import add_dataset, add_overrides
+from biggait.cli_args import add_and, add_dataset, add_overrides, chained_runs
 from biggait.cli_paths import InputDir, InputFile, InputPath, OutputDir, OutputFile
 from biggait.config import load_experiment
 from biggait.datasets import get_protocol
@@ -172,19 +172,31 @@ def add_efficiency_arguments(p: argparse.ArgumentParser) -> None:
         "--throughput", action="store_true", help="also time inference (frames/s of one 16-frame sequence on --device)"
     )
     p.add_argument("--device", default="auto", help="device for --throughput (default: cuda if available, else cpu)")
+    p.add_argument(
+        "--out", type=OutputFile("efficiency result"), default=None, help="write the result to FILE (default: stdout)"
+    )
+    add_and(p, "count another experiment (the workflow's one job for every row of the efficiency table)")
 
 
 def run_efficiency(args: argparse.Namespace) -> int:
-    """Entry point of ``biggait efficiency``."""
+    """Entry point of ``biggait efficiency``: every run (``--and``) checked first, then counted in turn."""
     from biggait.evaluation.efficiency import count, report_lines, throughput
+    from biggait.io import write_text_atomic
 
-    exp = load_experiment(args.experiment, scale=args.scale, overrides=args.overrides)
-    if not 0.0 <= args.foreground <= 1.0:
-        raise ConfigError(f"--foreground: expected a share in [0, 1], got {args.foreground}")
-    res = count(exp.model, args.num_classes, args.foreground)
-    if args.throughput:
-        res.update(throughput(exp.model, args.num_classes, device=args.device))
-    print(json.dumps(res, indent=2) if args.json else "\n".join(report_lines(exp.model, res)))
+    runs = chained_runs(args, add_efficiency_arguments, "efficiency", "out")
+    exps = [load_experiment(r.experiment, scale=r.scale, overrides=r.overrides) for r in runs]
+    for r in runs:
+        if not 0.0 <= r.foreground <= 1.0:
+            raise ConfigError(f"--foreground: expected a share in [0, 1], got {r.foreground}")
+    for r, exp in zip(runs, exps):
+        res = count(exp.model, r.num_classes, r.foreground)
+        if r.throughput:
+            res.update(throughput(exp.model, r.num_classes, device=r.device))
+        text = json.dumps(res, indent=2) if r.json else "\n".join(report_lines(exp.model, res))
+        if r.out is None:
+            print(text)
+        else:
+            write_text_atomic(r.out, text + "\n")
     return 0
 
 

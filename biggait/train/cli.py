@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from biggait.cli_args import add_overrides
+from biggait.cli_args import add_and, add_overrides, chained_runs
 from biggait.cli_paths import InputFile, OutputDir
 from biggait.config import load_experiment
-from biggait.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,37 +50,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="stop once N iterations are done (the run stays resumable)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument(
-        "--and",
-        dest="more",
-        nargs=argparse.REMAINDER,
-        default=None,
-        metavar="EXPERIMENT --out DIR ...",
-        help="then train another run in the same process (its own arguments follow; may repeat)",
-    )
-
-
-def _runs(args: argparse.Namespace) -> list[argparse.Namespace]:
-    """The first run's arguments and those of every run after ``--and``, each parsed on its own."""
-    runs, more = [args], args.more
-    while more is not None:
-        p = argparse.ArgumentParser(prog="biggait train ... --and", description="another run of the same process")
-        add_arguments(p)
-        nxt = p.parse_args(more)
-        runs.append(nxt)
-        more = nxt.more
-    outs = [Path(r.out).resolve() for r in runs]
-    if len(set(outs)) < len(outs):
-        dup = next(o for o in outs if outs.count(o) > 1)
-        raise ConfigError(f"--out {dup}: given to two runs of one biggait train; every run needs its own folder")
-    return runs
+    add_and(p, "train another run")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the experiment(s), train each in turn, print where each ``model.pt`` is."""
     from biggait.cpu_memory import keep_freed_memory
 
-    runs = _runs(args)
+    runs = chained_runs(args, add_arguments, "train", "out")
     exps = [load_experiment(r.experiment, scale=r.scale, overrides=r.overrides) for r in runs]  # all checked first
     keep_freed_memory()  # no page faults for the big per-step activations on CPU
     for r, exp in zip(runs, exps):

@@ -86,6 +86,38 @@ rule efficiency:
         "--experiment {input.experiment} --scale {params.scale} --set model.lvm_checkpoint= --json --throughput > {output} 2> {log}"
 
 
+if len(PLAN.efficiency_experiments()) > 1:
+
+    rule efficiency_rows:
+        """Every row of the efficiency table in one `biggait efficiency ... --and ...` process (each row as its
+        own job would count and time it; the process start-up, ~4 s, is paid once). Snakemake prefers this
+        wildcard-free rule to the per-experiment one for these files."""
+        input:
+            experiments=[str(PLAN.experiment_file(e)) for e in PLAN.efficiency_experiments()],
+        output:
+            PLAN.efficiency_inputs(),
+        log:
+            paths.log_file(R, "efficiency/rows"),
+        benchmark:
+            paths.benchmark_file(R, "efficiency/rows")
+        conda:
+            "../envs/biggait.yaml"
+        threads: config["threads"]["evaluate"]
+        resources:
+            gpu=gpus_per_job(),
+        params:
+            gpu_run=GPU_RUN,
+            biggait=BIGGAIT,
+            runs=" --and ".join(
+                f"--experiment {PLAN.experiment_file(e)} --scale {SCALE} --set model.lvm_checkpoint= --json "
+                f"--throughput --out {paths.efficiency_file(R, e)}"
+                for e in PLAN.efficiency_experiments()
+            ),
+        shell:
+            "OMP_NUM_THREADS={threads} {params.gpu_run} --gpus {resources.gpu} -- {params.biggait} efficiency "
+            "{params.runs} 2> {log}"
+
+
 for _name, _test, _members in EVAL_GROUPS:
 
     rule:
