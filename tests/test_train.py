@@ -240,6 +240,15 @@ def test_and_trains_several_runs_in_one_process_each_as_on_its_own(full_run, tre
     assert_same_state(state_of(b / "model.pt"), state_of(full_run / "model.pt"))  # seed 3, trained alone
     alone = train(tiny_experiment(*tree, **{"train.seed": 4}), tmp_path / "alone", progress=False)
     assert_same_state(state_of(a / "model.pt"), state_of(alone))
+    # Snakemake deletes every output of a failed job, the finished runs' model.pt too: the rerun writes them
+    # again from their last checkpoint (iteration 6 of 6), the same weights, without training again
+    first = state_of(a / "model.pt")
+    (a / "model.pt").unlink()
+    (b / "model.pt").unlink()
+    assert cli_main(["train", *run_args(a, **{"train.seed": 4}), "--and", *run_args(b)]) == 0
+    assert_same_state(state_of(a / "model.pt"), first)
+    assert_same_state(state_of(b / "model.pt"), state_of(full_run / "model.pt"))
+    capsys.readouterr()
     # every run is checked before the first trains: a bad key or a shared folder stops with one line
     c, d = tmp_path / "c", tmp_path / "d"
     assert cli_main(["train", *run_args(c), "--and", *run_args(d, **{"train.bogus": 1})]) == 2

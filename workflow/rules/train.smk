@@ -1,6 +1,7 @@
-"""Training: one job per (experiment, seed), or, with config ``train_group_size`` > 1, one job per group of
-an experiment's seeds (train_<group>: one ``biggait train ... --and ...`` process, each run bit-identical to
-its own job; Snakemake prefers these wildcard-free rules to the per-model one). model.pt, written last by the trainer, is the only
+"""Training: one job per (experiment, seed), or, with config ``train_group_size`` > 1, shared jobs of several
+trainings (train_<group>, :meth:`biggait.plan.WorkflowPlan.train_groups`: one ``biggait train ... --and ...``
+process, each run bit-identical to its own job; Snakemake prefers these wildcard-free rules to the per-model
+one). model.pt, written last by the trainer, is the only
 output: the run folder and its checkpoints/ are never deleted by Snakemake, so a killed or failed
 training resumes from its last checkpoint when the job runs again."""
 
