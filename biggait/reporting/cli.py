@@ -13,6 +13,7 @@ biggait lvm-report --metrics FILE ... --random-probe JSON --pretrained-probe JSO
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -326,6 +327,13 @@ def add_check_metrics_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
     p.add_argument(
+        "--seed-mean",
+        action="store_true",
+        help="compare each number's mean over the run's seeds with the baseline seeds' mean, at a tolerance "
+        "scaled to a mean of that many seeds (needs --tolerances; the same 1%% false alarms, a shift seen "
+        "~sqrt(seeds) times sooner): re-run a change with 3 seeds to see a smaller effect",
+    )
+    p.add_argument(
         "--experiments",
         nargs="+",
         metavar="NAME",
@@ -362,6 +370,10 @@ def run_check_metrics(args: argparse.Namespace) -> int:
 
     if args.baseline is None and args.paper is None and args.save is None:
         raise ConfigError("check-metrics: give --baseline FILE and/or --paper FILE (or --save FILE)")
+    if args.seed_mean and (args.tolerances is None or args.baseline is None):
+        raise ConfigError("check-metrics: --seed-mean needs --baseline FILE and --tolerances FILE (the seeds' noise)")
+    if args.seed_mean and args.exact:
+        raise ConfigError("check-metrics: --seed-mean compares means, --exact single runs: give one of them")
     tol = parse_tolerances(args.tolerance)
     results = load_results(args.results)
     results = select(results, args.seeds, args.experiments)
@@ -388,6 +400,11 @@ def run_check_metrics(args: argparse.Namespace) -> int:
         if args.tolerances is not None:  # measured noise: also check the less noisy condition means
             per_number = noise_tol.read(args.tolerances)
             results, baseline = noise_tol.with_condition_means(results), noise_tol.with_condition_means(baseline)
+        if args.seed_mean:  # one number per key: our seeds' mean against the baseline seeds' mean
+            results, counts = noise_tol.seed_means(results)
+            baseline = list({noise_tol.noise_key(b): dataclasses.replace(b, seed=0) for b in baseline}.values())
+            per_number = noise_tol.for_seed_mean(per_number, counts)
+            print(f"seed means: {max(counts.values(), default=0)} seed(s) per number, against the baseline seeds' mean")
         report = compare_baseline(results, baseline, tol, per_number)
         for d in report.deviations:
             print(d.line())
@@ -402,10 +419,11 @@ def run_check_metrics(args: argparse.Namespace) -> int:
             f"baseline {args.baseline}: {report.checked - len(failing)}/{report.checked} checked numbers within "
             f"tolerance, {missing} missing, {len(report.notes)} per-condition notes, {report.unchecked} unchecked"
         )
-        print(
-            f"exact: {report.compared - len(report.differing)}/{report.compared} numbers equal the baseline's bit "
-            f"for bit" + ("" if args.exact or not report.differing else " (--exact lists the others)")
-        )
+        if not args.seed_mean:
+            print(
+                f"exact: {report.compared - len(report.differing)}/{report.compared} numbers equal the baseline's "
+                f"bit for bit" + ("" if args.exact or not report.differing else " (--exact lists the others)")
+            )
         failed |= bool(report.deviations) or (args.exact and bool(report.differing))
     if args.paper is not None:
         devs, not_run, compared = compare_paper(results, args.paper, tol, args.seeds)

@@ -246,6 +246,52 @@ class Tolerance:
     tolerance: float
     checked: bool
     detectable: float
+    seeds: int = 0  # the baseline seeds the mean is over
+    pooled_std: float = math.nan
+
+
+def seed_means(rows: list[MetricRow]) -> tuple[list[MetricRow], dict[Key, int]]:
+    """Each number averaged over the seeds that hold it (as seed 0), and how many seeds that is per number:
+    what ``check-metrics --seed-mean`` compares with the baseline seeds' mean. NaN values are left out."""
+    groups: dict[Key, list[MetricRow]] = defaultdict(list)
+    for r in rows:
+        if not math.isnan(r.value):
+            groups[noise_key(r)].append(r)
+    out, counts = [], {}
+    for key, rs in groups.items():
+        first = rs[0]
+        out.append(
+            MetricRow(
+                first.protocol,
+                first.condition,
+                first.metric,
+                statistics.fmean(r.value for r in rs),
+                experiment=first.experiment,
+                seed=0,
+                train_dataset=first.train_dataset,
+                test_dataset=first.test_dataset,
+            )
+        )
+        counts[key] = len({r.seed for r in rs})
+    return out, counts
+
+
+def for_seed_mean(per_number: dict[Key, Tolerance], counts: dict[Key, int], floor: float = 1.0) -> dict[Key, Tolerance]:
+    """The tolerances of a mean over ``counts[key]`` seeds (m) against the baseline seeds' mean (n seeds): the
+    predictive std ``pooled * sqrt(1 + 1/n)`` of one seed becomes ``pooled * sqrt(1/m + 1/n)`` at the same
+    t quantile, so the family-wise false-alarm rate stays the file's while a shift is seen ~sqrt(m) times
+    sooner. A tolerance at its floor (:data:`PROTOCOL_FLOORS`, else ``floor``: :func:`derive`'s default) stays
+    there; a number without seeds in the file, or not in ``counts``, keeps its tolerance."""
+    out = {}
+    for key, t in per_number.items():
+        m, n = counts.get(key, 1), t.seeds
+        smallest = max(floor, PROTOCOL_FLOORS.get(key[3], 0.0))
+        if m <= 1 or n < 1 or t.tolerance <= smallest + 1e-12:
+            out[key] = t
+            continue
+        factor = math.sqrt(1 / m + 1 / n) / math.sqrt(1 + 1 / n)
+        out[key] = Tolerance(t.mean, max(smallest, t.tolerance * factor), t.checked, math.nan, n, t.pooled_std)
+    return out
 
 
 def read(path: str | Path) -> dict[Key, Tolerance]:
@@ -269,5 +315,12 @@ def read(path: str | Path) -> dict[Key, Tolerance]:
             if row["checked"] not in ("0", "1"):
                 raise DataError(f"{path}:{i}: checked: expected 0 or 1, got {row['checked']!r}")
             detectable = parse_number(row["detectable"], f"{path}:{i} detectable")
-            out[tuple(row[c] for c in KEY_COLUMNS)] = Tolerance(mean, tol, row["checked"] == "1", detectable)
+            try:
+                seeds = int(row["seeds"])
+            except ValueError:
+                raise DataError(f"{path}:{i}: seeds: expected a whole number, got {row['seeds']!r}") from None
+            pooled = parse_number(row["pooled_std"], f"{path}:{i} pooled_std")
+            out[tuple(row[c] for c in KEY_COLUMNS)] = Tolerance(
+                mean, tol, row["checked"] == "1", detectable, seeds, pooled
+            )
     return out
