@@ -298,9 +298,8 @@ class WorkflowPlan:
         rows = set(self.efficiency_experiments())
         keyed: dict[str, list[tuple[str, int]]] = {}
         for e, s in self.trainings(tables):
-            lvm = self.lvm_checkpoint(e)
-            key = e if e in rows else (self.experiment(e).model.lvm if lvm else "no_lvm")
-            keyed.setdefault(key if e in rows else f"lvm:{key}", []).append((e, s))
+            lvm = self.experiment(e).model.lvm if self.lvm_checkpoint(e) else "no_lvm"
+            keyed.setdefault(e if e in rows else f"lvm:{lvm}", []).append((e, s))
         groups = []
         for key, members in keyed.items():
             chunks = [members[i : i + size] for i in range(0, len(members), max(1, size))]

@@ -66,22 +66,18 @@ def add_tables_arguments(p: argparse.ArgumentParser) -> None:
         help="training benchmark files <experiment>_seed<k>.tsv: wall time and peak memory per training "
         "(results/benchmarks/train/*.tsv)",
     )
-    eff.add_argument(
-        "--train-benchmark",
-        nargs="+",
-        action="append",
-        metavar=("FILE", "MODEL"),
-        help="a training job's benchmark file and the models it trained (<experiment>_seed<k> ...; a shared job "
-        "trains several seeds of one experiment): each model counts the job's time divided by their number",
-    )
-    eff.add_argument(
-        "--eval-benchmark",
-        nargs="+",
-        action="append",
-        metavar=("FILE", "MODEL"),
-        help="an evaluation job's benchmark file and the models it evaluated (<experiment>_seed<k> ...); each "
-        "model counts the job's time divided by their number (repeat per job)",
-    )
+    for flag, verb, note in (
+        ("--train-benchmark", "trained", "; a shared job trains several runs in one process"),
+        ("--eval-benchmark", "evaluated", "; a shared job reads the test set and runs each LVM once"),
+    ):
+        eff.add_argument(
+            flag,
+            nargs="+",
+            action="append",
+            metavar=("FILE", "MODEL"),
+            help=f"a job's benchmark file and the models it {verb} (<experiment>_seed<k> ...{note}): each model "
+            "counts the job's time divided by their number (repeat per job)",
+        )
     eff.add_argument(
         "--efficiency-dir",
         type=InputDir("efficiency folder"),
@@ -357,16 +353,60 @@ def add_check_metrics_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_baseline(args: argparse.Namespace, results: list, tol) -> tuple[list, bool]:
+    """The ``--baseline`` part of check-metrics: prints its report; (the results as compared, failed)."""
+    from biggait.evaluation.metrics_files import read_collected
+    from biggait.reporting import tolerances as noise_tol
+    from biggait.reporting.check_metrics import compare_baseline, evaluated_subset, select
+
+    baseline = select(read_collected(args.baseline), args.seeds, args.experiments)
+    if args.metrics:
+        import fnmatch
+
+        baseline = [b for b in baseline if any(fnmatch.fnmatchcase(b.metric, g) for g in args.metrics)]
+    if args.subset:
+        baseline = evaluated_subset(baseline, results)
+    if not baseline:
+        raise ConfigError(
+            f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
+            f"{' / evaluations' if args.subset else ''}"
+        )
+
+    per_number = None
+    if args.tolerances is not None:  # measured noise: also check the less noisy condition means
+        per_number = noise_tol.read(args.tolerances)
+        results, baseline = noise_tol.with_condition_means(results), noise_tol.with_condition_means(baseline)
+    if args.seed_mean:  # one number per key: our seeds' mean against the baseline seeds' mean
+        results, counts = noise_tol.seed_means(results)
+        baseline = list({noise_tol.noise_key(b): dataclasses.replace(b, seed=0) for b in baseline}.values())
+        per_number = noise_tol.for_seed_mean(per_number, counts)
+        print(f"seed means: {max(counts.values(), default=0)} seed(s) per number, against the baseline seeds' mean")
+    report = compare_baseline(results, baseline, tol, per_number)
+    for d in report.deviations:
+        print(d.line())
+    for d in report.notes:
+        print("NOTE     " + d.line()[len("DEVIATES ") :] + " [per condition: reported, not checked]")
+    if args.exact:
+        for line in report.differing:
+            print(f"DIFFERS  {line}")
+    failing = [d for d in report.deviations if not math.isnan(d.got)]
+    missing = len(report.deviations) - len(failing)
+    print(
+        f"baseline {args.baseline}: {report.checked - len(failing)}/{report.checked} checked numbers within "
+        f"tolerance, {missing} missing, {len(report.notes)} per-condition notes, {report.unchecked} unchecked"
+    )
+    if not args.seed_mean:
+        print(
+            f"exact: {report.compared - len(report.differing)}/{report.compared} numbers equal the baseline's "
+            f"bit for bit" + ("" if args.exact or not report.differing else " (--exact lists the others)")
+        )
+    return results, bool(report.deviations) or (args.exact and bool(report.differing))
+
+
 def run_check_metrics(args: argparse.Namespace) -> int:
     """Entry point of ``biggait check-metrics``."""
-    from biggait.evaluation.metrics_files import load_results, read_collected, write_collected
-    from biggait.reporting.check_metrics import (
-        compare_baseline,
-        compare_paper,
-        evaluated_subset,
-        parse_tolerances,
-        select,
-    )
+    from biggait.evaluation.metrics_files import load_results, write_collected
+    from biggait.reporting.check_metrics import compare_paper, parse_tolerances, select
 
     if args.baseline is None and args.paper is None and args.save is None:
         raise ConfigError("check-metrics: give --baseline FILE and/or --paper FILE (or --save FILE)")
@@ -382,49 +422,7 @@ def run_check_metrics(args: argparse.Namespace) -> int:
         print(f"wrote {len(results)} metrics to {args.save}")
     failed = False
     if args.baseline is not None:
-        baseline = select(read_collected(args.baseline), args.seeds, args.experiments)
-        if args.metrics:
-            import fnmatch
-
-            baseline = [b for b in baseline if any(fnmatch.fnmatchcase(b.metric, g) for g in args.metrics)]
-        if args.subset:
-            baseline = evaluated_subset(baseline, results)
-        if not baseline:
-            raise ConfigError(
-                f"{args.baseline}: no baseline metrics for the selected experiments / seeds"
-                f"{' / evaluations' if args.subset else ''}"
-            )
-        from biggait.reporting import tolerances as noise_tol
-
-        per_number = None
-        if args.tolerances is not None:  # measured noise: also check the less noisy condition means
-            per_number = noise_tol.read(args.tolerances)
-            results, baseline = noise_tol.with_condition_means(results), noise_tol.with_condition_means(baseline)
-        if args.seed_mean:  # one number per key: our seeds' mean against the baseline seeds' mean
-            results, counts = noise_tol.seed_means(results)
-            baseline = list({noise_tol.noise_key(b): dataclasses.replace(b, seed=0) for b in baseline}.values())
-            per_number = noise_tol.for_seed_mean(per_number, counts)
-            print(f"seed means: {max(counts.values(), default=0)} seed(s) per number, against the baseline seeds' mean")
-        report = compare_baseline(results, baseline, tol, per_number)
-        for d in report.deviations:
-            print(d.line())
-        for d in report.notes:
-            print("NOTE     " + d.line()[len("DEVIATES ") :] + " [per condition: reported, not checked]")
-        if args.exact:
-            for line in report.differing:
-                print(f"DIFFERS  {line}")
-        failing = [d for d in report.deviations if not math.isnan(d.got)]
-        missing = len(report.deviations) - len(failing)
-        print(
-            f"baseline {args.baseline}: {report.checked - len(failing)}/{report.checked} checked numbers within "
-            f"tolerance, {missing} missing, {len(report.notes)} per-condition notes, {report.unchecked} unchecked"
-        )
-        if not args.seed_mean:
-            print(
-                f"exact: {report.compared - len(report.differing)}/{report.compared} numbers equal the baseline's "
-                f"bit for bit" + ("" if args.exact or not report.differing else " (--exact lists the others)")
-            )
-        failed |= bool(report.deviations) or (args.exact and bool(report.differing))
+        results, failed = _check_baseline(args, results, tol)
     if args.paper is not None:
         devs, not_run, compared = compare_paper(results, args.paper, tol, args.seeds)
         for d in devs:
